@@ -1,10 +1,43 @@
-"""Calibration: pixel traces + layout -> curves on one depth grid."""
+"""Calibration: pixel traces + layout -> curves on one depth grid.
+
+Depth is the least-squares line through the layout's ties, ``depth = a + b * row``
+(``b < 0``, depth rising up the scan, works too: the output index still increases).
+The grid holds the exact multiples of ``step`` (the LAS 2.0 rule) between the depths
+of the first and last row digitised. Each trace's column ``x`` is interpolated
+linearly between the two pixel rows around each grid depth (NaN when either is NaN
+or outside the trace) and mapped to a value through its track's edges:
+``f = (x - left) / (right - left)``; linear ``v = lv + f (rv - lv)``, log
+``log10 v = log10 lv + f (log10 rv - log10 lv)``. Values beyond the track edges
+(``f < 0`` or ``f > 1``, a curve that left its track) are kept as computed, not
+clipped: a clipped value would look real; an out-of-range one shows the wrap.
+
+Ties are refused when the worst one sits further from the line than
+``max(2 * step, 0.5 % of the ties' depth span)``: two output samples is an error
+visible at LAS resolution, and 0.5 % leaves room for the uneven stretch of old paper
+and of sheet-fed scanners. ``max_residual`` overrides the limit.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
+
+from logdigit.errors import InputError, LayoutError
+from logdigit.layout import CurveSpec, Layout, Track
+from logdigit.trace import PixelTrace
+
+TIE_TOLERANCE_STEPS = 2.0
+"""A tie may sit up to this many output steps off the tie line..."""
+
+TIE_TOLERANCE_SPAN = 0.005
+"""...or up to this share (0.5 %) of the ties' depth span, whichever is larger."""
+
+_ROW_SNAP = 1e-6
+"""Grid rows closer than this (pixels) to a whole row use that row alone."""
 
 
 @dataclass(frozen=True)
@@ -34,3 +67,228 @@ class Curves:
     step: float
     curves: tuple[Curve, ...]
     tie_residual: float = 0.0
+
+
+def calibrate(
+    traces: Sequence[PixelTrace],
+    layout: Layout,
+    *,
+    max_residual: float | None = None,
+) -> Curves:
+    """Turn pixel traces into depth-indexed curves with the layout's ties and track scales.
+
+    The grid runs from the first multiple of ``layout.depth.step`` at or past the
+    depth of the first row digitised to the last multiple before the last row's
+    depth; the rows digitised are ``layout.depth.rows`` when given, else the rows the
+    traces cover (first ``row0`` to last row of any trace, gaps included).
+
+    Args:
+        traces: pixel traces; each one's ``track`` index and ``mnemonic`` pick its
+            :class:`~logdigit.layout.CurveSpec` in ``layout``.
+        layout: the layout (depth ties, step, tracks, value scales).
+        max_residual: largest tie residual accepted, in index units. Default:
+            ``max(2 * step, 0.5 % of the ties' depth span)``.
+
+    Returns:
+        :class:`Curves`: depth float64 (n,) increasing, one :class:`Curve` per trace
+        in layout order (values float64 (n,), NaN = gap), and the RMS tie residual.
+
+    Raises:
+        LayoutError: ties that disagree with their least-squares line by more than the
+            limit (naming ``depth.ties[i]``), fewer than two ties, ties on one row, a
+            bad step, or a rows range shorter than one step.
+        InputError: no traces and no ``depth.rows``: nothing to calibrate.
+        ValueError: a trace that matches no curve of its track, or two traces for
+            one curve.
+
+    Example:
+        >>> import numpy as np
+        >>> from logdigit.layout import CurveSpec, DepthSpec, Layout, Track
+        >>> lay = Layout(DepthSpec("FT", 0.5, ((0, 1000.0), (10, 1005.0))),
+        ...              (Track(0, 100, curves=(CurveSpec("GR", 0, 150),)),))
+        >>> out = calibrate([PixelTrace("GR", 0, 0, np.full(11, 50.0))], lay)
+        >>> out.depth[:3], out.curves[0].values[:3]
+        (array([1000. , 1000.5, 1001. ]), array([75., 75., 75.]))
+    """
+    where = layout.source or "layout"
+    specs = _match_traces(traces, layout)
+    a, b, rms = fit_ties(layout, max_residual=max_residual)
+    step = float(layout.depth.step)
+    first, last = _row_range(traces, layout, where)
+    depth = _depth_grid(a + b * first, a + b * last, step)
+    if depth.size == 0:
+        raise LayoutError(
+            f"{where}: depth.rows: rows {first}..{last} span less than one step ({step:g} "
+            f"{layout.depth.unit}); widen the rows or use a smaller depth.step"
+        )
+    rows = (depth - a) / b
+    curves = tuple(
+        Curve(spec.mnemonic, spec.unit, _values(_resample(trace, rows), track, spec, where), spec.descr)
+        for trace, track, spec in specs
+    )
+    return Curves(depth=depth, unit=layout.depth.unit, step=step, curves=curves, tie_residual=rms)
+
+
+def fit_ties(layout: Layout, *, max_residual: float | None = None) -> tuple[float, float, float]:
+    """The depth line through the layout's ties, checked: ``depth = a + b * row``.
+
+    :func:`calibrate` calls this; call it before inference too, to refuse bad ties
+    before the slow part of a run.
+
+    Args:
+        layout: the layout (``depth.ties``, ``depth.step``).
+        max_residual: largest tie residual accepted, in index units. Default:
+            ``max(2 * step, 0.5 % of the ties' depth span)``.
+
+    Returns:
+        ``(a, b, rms)``: intercept (index units), slope (index units per pixel row)
+        and RMS residual of the ties (index units; 0 with two ties).
+
+    Raises:
+        LayoutError: a tie further than the limit from the line (naming
+            ``depth.ties[i]``, the worst one), fewer than two ties, ties on one row or
+            at one depth, or a step that is not > 0.
+        ValueError: a ``max_residual`` that is not > 0.
+
+    Example:
+        >>> from logdigit.layout import DepthSpec, Layout
+        >>> a, b, rms = fit_ties(Layout(DepthSpec("FT", 0.5, ((0, 0.0), (100, 101.0), (200, 200.0))), ()))
+        >>> round(a, 4), b, round(rms, 4)
+        (0.3333, 1.0, 0.4714)
+    """
+    where = layout.source or "layout"
+    step = _check_step(layout.depth.step, where)
+    a, b, residuals = _fit_ties(layout.depth.ties, where)
+    _check_residuals(layout.depth.ties, residuals, step, max_residual, where)
+    return a, b, float(np.sqrt(np.mean(residuals**2)))
+
+
+def _check_step(step: float, where: str) -> float:
+    if isinstance(step, bool) or not isinstance(step, int | float) or not math.isfinite(step) or step <= 0:
+        raise LayoutError(f"{where}: depth.step: must be a number > 0, got {step!r}; e.g. 0.5")
+    return float(step)
+
+
+def _match_traces(traces: Sequence[PixelTrace], layout: Layout) -> list[tuple[PixelTrace, Track, CurveSpec]]:
+    """Pair each trace with its track and curve spec, in layout order."""
+    by_key: dict[tuple[int, str], PixelTrace] = {}
+    for trace in traces:
+        if not 0 <= trace.track < len(layout.tracks):
+            raise ValueError(
+                f"trace {trace.mnemonic!r} has track index {trace.track}; "
+                f"the layout has tracks 0..{len(layout.tracks) - 1}"
+            )
+        names = [c.mnemonic for c in layout.tracks[trace.track].curves]
+        if trace.mnemonic not in names:
+            raise ValueError(
+                f"trace {trace.mnemonic!r} is not a curve of track {trace.track} (curves: {names})"
+            )
+        if (trace.track, trace.mnemonic) in by_key:
+            raise ValueError(f"two traces for curve {trace.mnemonic!r} of track {trace.track}; pass one")
+        if np.ndim(trace.x) != 1:
+            raise ValueError(f"trace {trace.mnemonic!r}: x must be 1-D (n,), got shape {np.shape(trace.x)}")
+        by_key[(trace.track, trace.mnemonic)] = trace
+    return [
+        (by_key[(i, spec.mnemonic)], track, spec)
+        for i, track in enumerate(layout.tracks)
+        for spec in track.curves
+        if (i, spec.mnemonic) in by_key
+    ]
+
+
+def _fit_ties(ties: Sequence[tuple[float, float]], where: str) -> tuple[float, float, np.ndarray]:
+    """Least-squares ``depth = a + b * row``; returns a, b and each tie's residual."""
+    arr = np.asarray(ties, dtype=np.float64).reshape(-1, 2)  # (n_ties, 2): row, depth
+    rows, depths = arr[:, 0], arr[:, 1]
+    if len(arr) < 2 or np.ptp(rows) == 0:
+        raise LayoutError(
+            f"{where}: depth.ties: need two or more ties on different rows, got {len(arr)}; "
+            "add [row, depth] pairs read off the scan"
+        )
+    r_mean, d_mean = rows.mean(), depths.mean()
+    b = float(np.sum((rows - r_mean) * (depths - d_mean)) / np.sum((rows - r_mean) ** 2))
+    a = float(d_mean - b * r_mean)
+    if b == 0:
+        raise LayoutError(f"{where}: depth.ties: all ties have one depth; give ties at different depths")
+    return a, b, depths - (a + b * rows)
+
+
+def _check_residuals(
+    ties: Sequence[tuple[float, float]],
+    residuals: np.ndarray,
+    step: float,
+    max_residual: float | None,
+    where: str,
+) -> None:
+    depths = [d for _, d in ties]
+    if max_residual is None:
+        limit = max(TIE_TOLERANCE_STEPS * step, TIE_TOLERANCE_SPAN * (max(depths) - min(depths)))
+    elif isinstance(max_residual, bool) or not isinstance(max_residual, int | float) or not max_residual > 0:
+        raise ValueError(f"max_residual must be a number > 0 (index units), got {max_residual!r}")
+    else:
+        limit = float(max_residual)
+    worst = int(np.argmax(np.abs(residuals)))
+    if abs(residuals[worst]) > limit * (1 + 1e-9):
+        row, depth = ties[worst]
+        raise LayoutError(
+            f"{where}: depth.ties[{worst}]: tie [{row:g}, {depth:g}] is {abs(residuals[worst]):.4g} off the "
+            f"least-squares line through all ties (limit {limit:.4g}); check its row and depth, "
+            "or raise max_residual if the scan is stretched"
+        )
+
+
+def _row_range(traces: Sequence[PixelTrace], layout: Layout, where: str) -> tuple[int, int]:
+    if layout.depth.rows is not None:
+        return layout.depth.rows
+    spans = [(t.row0, t.row0 + len(t.x) - 1) for t in traces if len(t.x)]
+    if not spans:
+        raise InputError(
+            f"{where}: depth.rows: no traces and no rows range: nothing to calibrate; "
+            "check the class masks (threshold) or set depth.rows"
+        )
+    return min(s[0] for s in spans), max(s[1] for s in spans)
+
+
+def _depth_grid(d_first: float, d_last: float, step: float) -> np.ndarray:
+    """Multiples ``k * step`` (integer k) inside [d_first, d_last] (either order), increasing."""
+    lo, hi = sorted((d_first, d_last))
+    k_lo = math.ceil(lo / step - 1e-9)
+    k_hi = math.floor(hi / step + 1e-9)
+    k = np.arange(k_lo, k_hi + 1, dtype=np.int64)
+    return np.round(k * step, _decimals(step))
+
+
+def _decimals(step: float) -> int:
+    """Decimal places of ``step`` as written (0.5 -> 1, 0.1524 -> 4), at most 10."""
+    exponent = Decimal(repr(float(step))).normalize().as_tuple().exponent
+    return min(max(0, -int(exponent)), 10)
+
+
+def _resample(trace: PixelTrace, rows: np.ndarray) -> np.ndarray:
+    """x at fractional ``rows``: linear between the two neighbouring rows; NaN outside or at NaN."""
+    x = np.asarray(trace.x, dtype=np.float64)
+    pos = rows - trace.row0  # fractional index into x
+    near = np.rint(pos)
+    pos = np.where(np.abs(pos - near) < _ROW_SNAP, near, pos)
+    i0 = np.floor(pos).astype(np.int64)
+    frac = pos - i0
+    i1 = i0 + (frac > 0)
+    inside = (i0 >= 0) & (i1 < len(x))
+    out = np.full(rows.shape, np.nan)
+    j0, j1, f = i0[inside], i1[inside], frac[inside]
+    out[inside] = x[j0] + f * (x[j1] - x[j0])
+    return out
+
+
+def _values(x: np.ndarray, track: Track, spec: CurveSpec, where: str) -> np.ndarray:
+    """Column -> value through the track edges and the curve's edge values."""
+    f = (x - track.left) / (track.right - track.left)
+    lv, rv = float(spec.left_value), float(spec.right_value)
+    if track.scale == "log":
+        if lv <= 0 or rv <= 0:
+            raise LayoutError(
+                f"{where}: curve {spec.mnemonic}: log scale needs values > 0, got {lv:g} and {rv:g}; "
+                "use the track's decades, e.g. 0.2 and 2000"
+            )
+        return 10.0 ** (math.log10(lv) + f * (math.log10(rv) - math.log10(lv)))
+    return lv + f * (rv - lv)

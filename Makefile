@@ -1,0 +1,43 @@
+# logdigit developer tasks. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test test-fast demo bench lint samples model-eval clean
+
+install: $(STAMP)
+
+# torch first, pinned, so pip takes the CPU wheel that lies on this disk instead of
+# downloading a multi-GB CUDA build to satisfy the project's `torch` requirement.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+test: install
+	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q tests logdigit
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow" tests logdigit
+
+demo: install
+	$(BIN)/logdigit infer samples/colour.png -o samples/out/colour.las --qc samples/out/colour.qc.png
+	$(BIN)/logdigit score samples/out/colour.las samples/colour.truth.las --layout samples/colour.layout.toml
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+lint: install
+	$(BIN)/ruff check logdigit tests benchmarks samples
+
+samples: install
+	$(BIN)/python samples/make_samples.py
+
+model-eval: install
+	$(BIN)/logdigit evaluate --n 200 --seed 0 --json > models/eval.json
+
+clean:
+	rm -rf .pytest_cache .ruff_cache samples/out

@@ -1,0 +1,36 @@
+~Version ---------------------------------------------------
+VERS. 2.0 : CWLS log ASCII Standard -VERSION 2.0
+WRAP.  NO : One line per depth step
+~Well ------------------------------------------------------
+STRT.FT     1200.0 : START DEPTH
+STOP.FT     1201.5 : STOP DEPTH
+STEP.FT        0.5 : STEP
+NULL.      -999.25 : NULL VALUE
+COMP.              : COMPANY
+WELL.   MYSKA 4 ST : WELL
+FLD .              : FIELD
+LOC .              : LOCATION
+PROV.              : PROVINCE
+CNTY.              : COUNTY
+STAT.              : STATE
+CTRY.              : COUNTRY
+SRVC.              : SERVICE COMPANY
+DATE.              : DATE
+UWI . 42-157-32993 : UNIQUE WELL ID
+API .              : API NUMBER
+~Curve Information -----------------------------------------
+DEPT.FT    : DEPTH
+GR  .GAPI  : 
+ILD .OHMM  : Deep induction resistivity
+~Params ----------------------------------------------------
+SRC   .  myska.tif : SOURCE SCAN
+MODEL . veernet-v1 : SEGMENTATION MODEL
+THRESH.        0.5 : CLASS PROBABILITY THRESHOLD
+TIERES.FT   0.1235 : RMS RESIDUAL OF THE DEPTH-TIE FIT
+~Other -----------------------------------------------------
+Curves digitised from a raster scan of a paper log by logdigit.
+~ASCII -----------------------------------------------------
+ 1200.00000   45.50000    2.00000
+ 1200.50000    -999.25   20.00000
+ 1201.00000   60.25000    -999.25
+ 1201.50000   75.00000  200.00000

@@ -100,7 +100,8 @@ def boundary_band(labels: np.ndarray, *, width: int = 1) -> np.ndarray:
     band = np.zeros(labels.shape, bool)
     for c in np.unique(labels):
         m = labels == c
-        band |= ndimage.binary_dilation(m, structure=k) & ~ndimage.binary_erosion(m, structure=k)
+        # border_value=1: the image border is not a class edge.
+        band |= ndimage.binary_dilation(m, structure=k) & ~ndimage.binary_erosion(m, structure=k, border_value=1)
     return band
 
 

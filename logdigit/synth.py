@@ -493,7 +493,8 @@ def _render_curve(x, left, right, klass, height, width, style, rng, plan: CurveP
         dash = rng.uniform(0.3, 1.2) if dotted else rng.uniform(*style.dash_lengths)
         gap = rng.uniform(*style.dot_gaps) if dotted else rng.uniform(*style.dash_gaps)
         gap = max(gap, thick / s + 1.0)  # the gap must stay open once the pen width is added
-        pattern = (dash * s, (gap + thick / s) * s, rng.uniform(0, (dash + gap) * s))
+        # Round pen caps add thick/2 at each end of a dash: the visible gap stays `gap` px.
+        pattern = (dash * s, (dash + gap + thick / s) * s, rng.uniform(0, (dash + gap) * s))
     canvas = np.zeros((height * s, width * s), np.uint8)
     for idx in pieces:
         idx = idx[np.isfinite(x_drawn[idx])]

@@ -38,7 +38,7 @@ from logdigit.weights import load_model, read_card, save_model
 class TrainConfig:
     """Optimisation settings (saved with every checkpoint)."""
 
-    steps: int = 4000
+    steps: int = 3000
     lr: float = 3e-3
     weight_decay: float = 1e-4
     warmup: int = 150

@@ -1,0 +1,345 @@
+"""The ``logdigit`` command line. Each command translates flags and calls one library function.
+
+Heavy imports (torch, OpenCV, lasio) happen inside the commands, so ``logdigit --help``
+is instant. Every :class:`~logdigit.errors.LogdigitError` becomes one line on stderr
+and the error's exit code; nothing else is printed for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Digitise scanned well logs into LAS curves with the VeerNet segmentation network.")
+err = Console(stderr=True)
+
+# Shared options, defined once.
+WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="VeerNet weights (.safetensors); default: the shipped model.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(getattr(exc, "exit_code", 1))
+
+
+def handle_errors(fn):
+    """Map LogdigitError (and KeyboardInterrupt) to one clean line and an exit code."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from logdigit.errors import LogdigitError
+
+        try:
+            return fn(*args, **kwargs)
+        except LogdigitError as exc:
+            raise _fail(exc) from None
+        except KeyboardInterrupt:
+            err.print("interrupted; no partial output was written")
+            raise typer.Exit(130) from None
+    return wrapper
+
+
+def _progress(quiet: bool):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet, transient=True)
+
+
+def _pair(text: str | None, name: str) -> tuple[float, float] | None:
+    from logdigit.errors import InputError
+
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or not all(0.0 < v < 1.0 for v in values):
+        raise InputError(f"{name} {text!r}: expected one or two probabilities in (0, 1), e.g. 0.5 or 0.5,0.4")
+    return values  # type: ignore[return-value]
+
+
+@app.command()
+@handle_errors
+def infer(
+    scans: Annotated[list[Path], typer.Argument(help="Scan files (PNG, JPEG, BMP, TIFF).", show_default=False)],
+    layout: Annotated[Path | None, typer.Option("--layout", help="Layout TOML for all scans (default: SCAN.layout.toml beside each scan, else detected and uncalibrated).")] = None,
+    output: Annotated[str | None, typer.Option("-o", "--output", help="Output LAS path; '-' writes to stdout. One scan only.")] = None,
+    outdir: Annotated[Path | None, typer.Option("--outdir", help="Folder for SCAN.las files (default: beside each scan).")] = None,
+    qc: Annotated[Path | None, typer.Option("--qc", help="QC overlay PNG path (with several scans: a folder for SCAN.qc.png).")] = None,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    threshold: Annotated[str, typer.Option("--threshold", help="Probability threshold for solid,dashed classes.")] = "0.5",
+    hysteresis: Annotated[str | None, typer.Option("--hysteresis", help="Hysteresis thresholds LOW,HIGH instead of a single threshold.")] = None,
+    deskew: Annotated[bool, typer.Option("--deskew", help="Estimate and correct a small rotation (reported).")] = False,
+    tile: Annotated[int, typer.Option("--tile", help="Inference window in px.")] = 512,
+    max_pixels: Annotated[int, typer.Option("--max-pixels", help="Refuse larger images (decompression-bomb guard).")] = 200_000_000,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Digitise scans into LAS files (one per scan), with an optional QC overlay."""
+    from logdigit.errors import InputError, LogdigitError
+    from logdigit.pipeline import InferOptions, digitise_to_files
+
+    if output is not None and len(scans) > 1:
+        raise InputError("-o/--output names one file but several scans were given; use --outdir DIR")
+    hyst = _pair(hysteresis, "--hysteresis")
+    if hyst is not None and hyst[0] >= hyst[1]:
+        raise InputError(f"--hysteresis {hysteresis}: LOW must be below HIGH, e.g. 0.3,0.6")
+    thr = _pair(threshold, "--threshold")
+    opts = InferOptions(weights=str(weights) if weights else None, device=device, tile=tile, thresholds=thr,
+                        hysteresis=hyst, deskew=deskew, max_pixels=max_pixels)
+    failed = 0
+    with _progress(quiet or output == "-" and False) as progress:
+        for scan in scans:
+            task = progress.add_task(f"{scan.name}", total=None)
+            qc_path = (qc / f"{scan.stem}.qc.png" if len(scans) > 1 else qc) if qc is not None else None
+
+            def cb(stage, done, total, task=task, name=scan.name):
+                progress.update(task, completed=done, total=total, description=f"{name} {stage}")
+            try:
+                result, target = digitise_to_files(scan, out=output, outdir=outdir, qc=qc_path, layout=layout,
+                                                   options=opts, progress=cb)
+            except LogdigitError as exc:
+                if len(scans) == 1:
+                    raise
+                failed += 1
+                err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                if json_out:
+                    print(json.dumps({"scan": str(scan), "status": "failed", "error": str(exc)}), flush=True)
+                continue
+            finally:
+                progress.remove_task(task)
+            for w in result.warnings:
+                err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+            summary = {"scan": str(scan), "status": "done", "output": target,
+                       "curves": [c.mnemonic for c in result.curves.curves],
+                       "samples": int(len(result.curves.depth)), "calibrated": result.layout.calibrated,
+                       "tie_residual": result.curves.tie_residual,
+                       "seconds": {k: round(v, 3) for k, v in result.timings.items()}}
+            if json_out and output != "-":
+                print(json.dumps(summary), flush=True)
+            elif not quiet:
+                err.print(f"{scan} -> {target}: {len(summary['curves'])} curves, {summary['samples']} samples, "
+                          f"{sum(result.timings.values()):.1f} s", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def layout(
+    scan: Annotated[Path, typer.Argument(help="Scan to detect tracks on.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write (default SCAN.layout.toml).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing layout file.")] = False,
+    max_pixels: Annotated[int, typer.Option("--max-pixels")] = 200_000_000,
+) -> None:
+    """Detect tracks from the long vertical rulings and write a draft layout to complete."""
+    from logdigit.detect import detect_layout
+    from logdigit.errors import OutputError
+    from logdigit.layout import write_layout
+    from logdigit.scan import read_scan
+
+    target = output or scan.with_name(scan.stem + ".layout.toml")
+    if target.exists() and not force:
+        raise OutputError(f"{target}: already exists; pass --force to overwrite it or -o to write elsewhere")
+    lay = detect_layout(read_scan(scan, max_pixels=max_pixels).image)
+    write_layout(lay, target)
+    err.print(f"{target}: {len(lay.tracks)} tracks detected; fill in [depth] ties and each curve's "
+              "mnemonic, unit and scale values, then run `logdigit infer`", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def score(
+    digitised: Annotated[Path, typer.Argument(help="The digitised LAS.")],
+    truth: Annotated[Path, typer.Argument(help="The reference LAS.")],
+    layout: Annotated[Path | None, typer.Option("--layout", help="Layout, to normalise errors by track width.")] = None,
+    max_shift: Annotated[float, typer.Option("--max-shift", help="Search depth shifts up to this (index units).")] = 0.0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Compare two LAS files curve by curve."""
+    from logdigit.layout import load_layout
+    from logdigit.score import score as score_las
+
+    report = score_las(digitised, truth, layout=load_layout(layout) if layout else None, max_shift=max_shift)
+    data = report.to_dict()
+    if json_out:
+        print(json.dumps(data, indent=2))
+        return
+    from rich.table import Table
+
+    rows = data.get("curves", [])
+    table = Table(title=f"{digitised.name} vs {truth.name}" + (f" (shift {data.get('shift', 0):g})" if max_shift else ""))
+    keys = [k for k in (rows[0].keys() if rows else []) if k != "mnemonic"]
+    table.add_column("curve")
+    for k in keys:
+        table.add_column(k, justify="right")
+    for r in rows:
+        table.add_row(str(r["mnemonic"]), *[_fmt(r[k]) for k in keys])
+    Console().print(table)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "-" if v is None else str(v)
+
+
+@app.command()
+@handle_errors
+def synth(
+    outdir: Annotated[Path, typer.Argument(help="Folder to write sheets into.")],
+    n: Annotated[int, typer.Option("--n", help="Number of sheets.")] = 10,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    split: Annotated[str, typer.Option("--split", help="Seed stream: train, val, test or sample.")] = "test",
+    height: Annotated[int, typer.Option("--height")] = 512,
+    width: Annotated[int, typer.Option("--width")] = 640,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write synthetic scans with hard labels, soft (partial-volume) labels and true curves."""
+    from logdigit.errors import InputError
+    from logdigit.synth import SPLITS, write_dataset
+
+    if split not in SPLITS:
+        raise InputError(f"--split {split!r}: expected one of {sorted(SPLITS)}")
+    with _progress(quiet) as progress:
+        task = progress.add_task("synth", total=n)
+        paths = write_dataset(outdir, n=n, seed=seed, split=split, height=height, width=width,
+                              progress=lambda i, total: progress.update(task, completed=i))
+    if not quiet:
+        err.print(f"{len(paths)} sheets written to {outdir}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def train(
+    out: Annotated[Path, typer.Option("--out", help="Run folder (checkpoints, best model).")] = Path("runs/veernet"),
+    steps: Annotated[int, typer.Option("--steps")] = 3000,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
+    lr: Annotated[float, typer.Option("--lr")] = 3e-3,
+    warmup: Annotated[int, typer.Option("--warmup")] = 150,
+    loss: Annotated[str, typer.Option("--loss", help="A key of logdigit.losses.LOSSES (see `logdigit losses`).")] = "dice-ce",
+    seed: Annotated[int, typer.Option("--seed", help="Training data and init seed.")] = 0,
+    crop: Annotated[int, typer.Option("--crop", help="Training crop side, px.")] = 192,
+    pool_size: Annotated[int, typer.Option("--pool-size", help="Sheets kept in the on-the-fly pool.")] = 400,
+    eval_every: Annotated[int, typer.Option("--eval-every")] = 250,
+    checkpoint_every: Annotated[int, typer.Option("--checkpoint-every")] = 250,
+    val_sheets: Annotated[int, typer.Option("--val-sheets")] = 16,
+    widths: Annotated[str, typer.Option("--widths", help="VeerNet channels per level, finest first.")] = "8,16,32,64,128",
+    threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: all cores).")] = None,
+    device: DeviceOpt = "auto",
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train VeerNet on on-the-fly synthetic sheets; keeps the best checkpoint by validation F1."""
+    import torch
+
+    from logdigit.data import DataConfig
+    from logdigit.errors import InputError
+    from logdigit.losses import LOSSES
+    from logdigit.model.veernet import VeerNetConfig
+    from logdigit.train import TrainConfig
+    from logdigit.train import train as run_train
+
+    if loss not in LOSSES:
+        raise InputError(f"--loss {loss!r}: unknown; choose one of {sorted(LOSSES)}")
+    try:
+        model_config = VeerNetConfig(widths=tuple(int(v) for v in widths.split(",")))
+    except ValueError as exc:
+        raise InputError(f"--widths {widths!r}: {exc}") from None
+    if threads:
+        torch.set_num_threads(threads)
+    data_config = DataConfig(seed=seed, pool_size=pool_size, crop=crop, batch_size=batch_size)
+    train_config = TrainConfig(steps=steps, lr=lr, warmup=warmup, loss=loss, eval_every=eval_every,
+                               checkpoint_every=checkpoint_every, val_sheets=val_sheets)
+    with _progress(quiet) as progress:
+        task = progress.add_task("drawing sheets", total=None)
+
+        def cb(e):
+            if e["phase"] == "data":
+                progress.update(task, completed=e["done"], total=e["total"], description="drawing sheets")
+            elif e["phase"] == "train":
+                progress.update(task, completed=e["step"], total=e["steps"],
+                                description=f"step {e['step']} loss {e['loss']:.4f}")
+            elif not quiet:
+                progress.console.print(f"step {e['step']}: val F1 solid {e['f1_solid']:.3f} "
+                                       f"dashed {e['f1_dashed']:.3f}")
+        state = run_train(out, model_config=model_config, data_config=data_config, train_config=train_config,
+                          device=device, resume=resume, progress=cb)
+    if not quiet:
+        err.print(f"done: {state['step']} steps in {state['seconds'] / 60:.1f} min; best val score "
+                  f"{state['best']:.4f} at step {state.get('best_step')}; best model: {out / 'best.safetensors'}",
+                  highlight=False)
+
+
+@app.command()
+@handle_errors
+def evaluate(
+    weights: WeightsOpt = None,
+    n: Annotated[int, typer.Option("--n", help="Test sheets.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Test-split seed.")] = 0,
+    height: Annotated[int, typer.Option("--height")] = 512,
+    width: Annotated[int, typer.Option("--width")] = 640,
+    classical: Annotated[bool, typer.Option("--classical/--no-classical", help="Include the no-learning baseline row.")] = True,
+    device: DeviceOpt = "auto",
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Score VeerNet (and the classical baseline) on seeded synthetic test sheets never used in training."""
+    from logdigit.evaluate import HEADERS, format_rows
+    from logdigit.evaluate import evaluate as run_eval
+    from logdigit.train import resolve_device
+    from logdigit.weights import load_model
+
+    dev = resolve_device(device)
+    model = load_model(weights, device=dev)
+    methods = ("veernet", "classical") if classical else ("veernet",)
+    with _progress(quiet) as progress:
+        task = progress.add_task("evaluating", total=n)
+        report = run_eval(model, n=n, seed=seed, height=height, width=width, methods=methods, device=str(dev),
+                          progress=lambda i, total: progress.update(task, completed=i))
+    report["weights"] = str(weights) if weights else "shipped"
+    if json_out:
+        print(json.dumps(report, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{n} test sheets {height}x{width}, seed {seed} (1 = solid, 2 = dashed)")
+    for h in HEADERS:
+        table.add_column(h, justify="right")
+    for row in format_rows(report):
+        table.add_row(*row)
+    Console().print(table)
+
+
+@app.command("losses")
+def list_losses() -> None:
+    """List the training losses (the choices of `train --loss`)."""
+    from logdigit.losses import LOSSES
+
+    for name, factory in LOSSES.items():
+        doc = (factory.__doc__ or "").strip().splitlines()
+        print(f"{name:14s} {doc[0] if doc else ''}")
+
+
+def main() -> None:  # pragma: no cover - console-script entry
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

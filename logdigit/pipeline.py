@@ -1,0 +1,288 @@
+"""The digitiser end to end: scan file -> LAS (+ QC image), one public function per use.
+
+``digitise`` runs every stage in memory and returns everything it made;
+``digitise_to_files`` also writes the LAS (and QC image) atomically. Both are what
+the CLI's ``infer`` and the batch runner call.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from logdigit import __version__
+from logdigit.errors import InputError
+from logdigit.layout import Layout
+from logdigit.scan import DEFAULT_MAX_PIXELS
+
+log = logging.getLogger(__name__)
+
+STAGES = ("read", "preprocess", "infer", "threshold", "trace", "calibrate", "write")
+
+
+@dataclass(frozen=True)
+class InferOptions:
+    """Settings of one digitisation (recorded in the LAS ~Parameter section)."""
+
+    weights: str | None = None
+    device: str = "auto"
+    tile: int = 512
+    overlap: int = 64
+    batch: int = 4
+    thresholds: tuple[float, float] = (0.5, 0.5)
+    hysteresis: tuple[float, float] | None = None
+    deskew: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_gap: int | None = None
+    skip_blank: bool = True
+
+
+@dataclass(frozen=True)
+class Digitised:
+    """What one digitisation produced.
+
+    Attributes:
+        las: the lasio.LASFile.
+        curves: calibrated :class:`logdigit.calibrate.Curves`.
+        traces: the pixel traces (image coordinates of the scan as read).
+        layout: the layout used (from a file, or detected: ``layout.calibrated`` False).
+        timings: seconds per stage (see ``STAGES``).
+        warnings: messages for the user (uncalibrated, deskew applied, ...).
+        skew: the deskew angle applied, degrees (0 when none).
+    """
+
+    las: object
+    curves: object
+    traces: list
+    layout: Layout
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    skew: float = 0.0
+
+
+@functools.lru_cache(maxsize=4)
+def cached_model(weights: str | None, device: str):
+    """Load a model once per process (batch workers digitise many scans with one model)."""
+    from logdigit.weights import load_model
+
+    return load_model(weights, device=device)
+
+
+def resolve_layout(scan_path: str | os.PathLike, layout: str | os.PathLike | Layout | None) -> Layout | None:
+    """The layout to use: the given one, else the sidecar ``scan.layout.toml``, else None (detect)."""
+    from logdigit.layout import find_layout, load_layout
+
+    if isinstance(layout, Layout):
+        return layout
+    if layout is not None:
+        return load_layout(layout)
+    sidecar = find_layout(scan_path)
+    return load_layout(sidecar) if sidecar is not None else None
+
+
+def digitise(
+    scan_path: str | os.PathLike,
+    *,
+    layout: str | os.PathLike | Layout | None = None,
+    options: InferOptions | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Digitised:
+    """Digitise one scan into calibrated curves and a LAS object (nothing written).
+
+    Args:
+        scan_path: PNG, JPEG, BMP or TIFF scan.
+        layout: a layout file, a :class:`Layout`, or None to use the sidecar
+            ``SCAN.layout.toml`` or, failing that, detect tracks (uncalibrated).
+        options: inference settings.
+        progress: ``progress(stage, done, total)``.
+
+    Raises:
+        LogdigitError: for any bad input, with a one-line message.
+    """
+    from logdigit.calibrate import calibrate
+    from logdigit.detect import detect_layout
+    from logdigit.las import to_las
+    from logdigit.layout import check_layout
+    from logdigit.preprocess import deskew, estimate_skew, map_layout
+    from logdigit.scan import read_scan
+    from logdigit.trace import trace
+    from logdigit.train import resolve_device
+
+    opts = options or InferOptions()
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    tick = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal tick
+        now = time.perf_counter()
+        timings[stage] = timings.get(stage, 0.0) + now - tick
+        tick = now
+
+    lay = resolve_layout(scan_path, layout)
+    scan = read_scan(scan_path, max_pixels=opts.max_pixels)
+    image = scan.image
+    lap("read")
+    skew = 0.0
+    if opts.deskew:
+        skew = estimate_skew(image)
+        if skew:
+            image, affine = deskew(image, skew)
+            if lay is not None:
+                lay = map_layout(lay, affine)
+            warnings.append(
+                f"{scan_path}: deskewed by {skew:+.2f} degrees; layout coordinates mapped through it"
+            )
+    if lay is None:
+        lay = detect_layout(image)
+        warnings.append(
+            f"{scan_path}: no layout file; uncalibrated output (index = pixel row, values = fraction of "
+            f"track width, {len(lay.tracks)} tracks detected). Calibrate: `logdigit layout {scan_path}` "
+            "writes a draft layout to complete with depth ties and scales"
+        )
+    check_layout(lay, image.shape[:2], path=str(getattr(lay, "source", "") or "layout"))
+    lap("preprocess")
+
+    device = str(resolve_device(opts.device))
+    model = cached_model(opts.weights, device)
+    masks, t_threshold = _segment(model, image, opts, device, progress)
+    lap("infer")
+    timings["infer"] -= t_threshold  # thresholding ran strip by strip inside the inference loop
+    timings["threshold"] = t_threshold
+    traces = trace(masks, lay, image=image, **({"max_gap": opts.max_gap} if opts.max_gap else {}))
+    lap("trace")
+    curves = calibrate(traces, lay)
+    lap("calibrate")
+    meta = _meta(scan_path, opts, skew, lay)
+    las = to_las(curves, lay, meta=meta)
+    lap("write")
+    return Digitised(
+        las=las, curves=curves, traces=traces, layout=lay, timings=timings, warnings=warnings, skew=skew
+    )
+
+
+def _segment(model, image: np.ndarray, opts: InferOptions, device: str, progress) -> tuple[np.ndarray, float]:
+    """bool (3, H, W) class masks, thresholded strip by strip so probabilities are never all held,
+    and the seconds spent thresholding."""
+    from logdigit.inference import iter_proba, predict_proba
+    from logdigit.threshold import threshold
+
+    h, w = image.shape[:2]
+    cb = (lambda done, total: progress("infer", done, total)) if progress else None
+    kw = dict(
+        tile=opts.tile,
+        overlap=opts.overlap,
+        batch=opts.batch,
+        device=device,
+        skip_blank=opts.skip_blank,
+        progress=cb,
+    )
+    if opts.hysteresis is not None:  # hysteresis follows connectivity across the whole scan
+        probs = predict_proba(model, image, **kw)
+        t = time.perf_counter()
+        masks = threshold(probs, thresholds=opts.thresholds, hysteresis=opts.hysteresis)
+        return masks, time.perf_counter() - t
+    masks = np.empty((3, h, w), bool)
+    t_thr = 0.0
+    for row0, strip in iter_proba(model, image, **kw):
+        t = time.perf_counter()
+        masks[:, row0 : row0 + strip.shape[1]] = threshold(strip, thresholds=opts.thresholds)
+        t_thr += time.perf_counter() - t
+    return masks, t_thr
+
+
+def _meta(scan_path, opts: InferOptions, skew: float, lay: Layout) -> dict[str, str]:
+    from logdigit.weights import default_weights
+
+    weights = Path(opts.weights) if opts.weights else default_weights()
+    settings = {k: v for k, v in asdict(opts).items() if k not in ("weights", "max_pixels")}
+    return {
+        "SRC": str(Path(scan_path).name),
+        "MODEL": weights.name,
+        "SOFTWARE": f"logdigit {__version__}",
+        "THRESH": ",".join(f"{t:g}" for t in opts.thresholds),
+        "SKEW": f"{skew:.3f}",
+        "CALIB": "layout" if lay.calibrated else "uncalibrated",
+        "SETTINGS": ";".join(f"{k}={v}" for k, v in settings.items()),
+    }
+
+
+def default_output(scan_path: str | os.PathLike, *, outdir: str | os.PathLike | None = None) -> Path:
+    """``scan.las`` beside the scan, or in ``outdir``."""
+    p = Path(scan_path)
+    return (Path(outdir) if outdir else p.parent) / (p.stem + ".las")
+
+
+def digitise_to_files(
+    scan_path: str | os.PathLike,
+    *,
+    out: str | os.PathLike | None = None,
+    outdir: str | os.PathLike | None = None,
+    qc: str | os.PathLike | None = None,
+    layout: str | os.PathLike | Layout | None = None,
+    options: InferOptions | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[Digitised, str]:
+    """:func:`digitise`, then write the LAS (``out``; ``"-"`` = stdout) and QC image atomically.
+
+    Returns the result and where the LAS went. Nothing is written if any stage fails.
+    """
+    from logdigit.las import write_las
+
+    if out is not None and outdir is not None:
+        raise InputError("-o and --outdir both given; use one")
+    target = str(out) if out is not None else str(default_output(scan_path, outdir=outdir))
+    if target != "-":
+        _check_writable(Path(target))
+    if qc is not None:
+        _check_writable(Path(qc))
+    result = digitise(scan_path, layout=layout, options=options, progress=progress)
+    t = time.perf_counter()
+    if qc is not None:
+        _write_qc(scan_path, result, qc, options or InferOptions())
+    write_las(result.las, target)
+    result.timings["write"] = result.timings.get("write", 0.0) + time.perf_counter() - t
+    return result, target
+
+
+def _write_qc(scan_path, result: Digitised, qc, opts: InferOptions) -> None:
+    from logdigit.preprocess import deskew
+    from logdigit.qc import draw_qc, write_qc
+    from logdigit.scan import read_scan
+
+    image = read_scan(scan_path, max_pixels=opts.max_pixels).image
+    if result.skew:
+        image, _ = deskew(image, result.skew)
+    write_qc(qc, draw_qc(image, result.traces, result.layout))
+
+
+def _check_writable(path: Path) -> None:
+    from logdigit.errors import OutputError
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: folder {folder} does not exist; create it or choose another output path")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"{path}: folder {folder} is not writable; choose another output path")
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory; give a file name, or use --outdir for a folder")
+
+
+__all__ = [
+    "STAGES",
+    "Digitised",
+    "InferOptions",
+    "cached_model",
+    "default_output",
+    "digitise",
+    "digitise_to_files",
+    "replace",
+    "resolve_layout",
+]

@@ -1,10 +1,74 @@
-"""Skeleton-based centreline tracing: class masks -> one x per pixel row per curve."""
+"""Centreline tracing: class masks -> one sub-pixel x per pixel row per curve.
+
+How the curves of one class are found in one track window:
+
+0. *Clean-up.* Columns at a track edge set in most rows (a ruling labelled as a curve)
+   are dropped; one-pixel holes within a row are filled (a steep anti-aliased stroke
+   thresholded into pieces). For dashed/dotted lines the gaps between pieces are joined
+   in 2-D (see :func:`_bridge_dashes`), but only gaps running across the page are drawn
+   in: where a dashed curve sweeps across the track its dashes share rows, which the
+   row-by-row steps below cannot join.
+1. *Runs.* Each row of the mask is cut into runs of set pixels. A run's centroid is the
+   curve's centre in that row; for a straight band of any slope the horizontal section
+   is centred on the centreline, so steep (near-horizontal) strokes are centred too.
+2. *Tracklets.* Runs in adjacent rows that touch (8-connectivity) are linked; where the
+   link is one-to-one the runs chain into a tracklet: one run per row, a piece of curve
+   that needs no decision. Chains break at gaps (dashes), specks touching the line,
+   frayed steep strokes and merges (crossings): tracklets are the pieces between
+   ambiguities.
+3. *Best path.* A dynamic programme over tracklets ordered by first row picks the chain
+   that covers the most rows (reward 1 per row) at the least cost. Joining two
+   tracklets across a gap costs the squared mismatch between each end and the other's
+   straight-line extrapolation (slopes fitted on the last 6 rows; the tolerance grows
+   with the gap), or, for a single curve, the plain position mismatch if smaller (after
+   a sharp turn the slope misleads). Touching tracklets that share a few rows (a frayed
+   stroke) join at the cost of the rows counted twice. A join over more than
+   ``max_gap`` rows, or one too badly aligned, is a restart costing ``min_segment``
+   rows, so isolated pieces shorter than that (specks) are never worth taking.
+4. *Several curves of one class.* With ink colours in the layout and the scan given,
+   curves of inks that can be told apart are split first: each pixel goes to the ink
+   whose mix with the paper colour explains it best (CIE Lab), so faded and
+   anti-aliased ink still sorts. Curves of one ink (or a scan without colour) are
+   separated by continuity: paths are taken one after the other, each removing its
+   tracklets, and handed out left to right by median column. There crossings matter:
+   a short tracklet where two long ones merge and two long ones leave (the X of two
+   curves) costs rather than pays, and links skip straight across it, so each curve
+   keeps its own slope through the crossing instead of bouncing off the other.
+5. *Output.* Rows of the chosen tracklets get their run centroids; gaps of up to
+   ``max_gap`` rows between them (and rows holding only a drawn-in dash gap) are filled
+   by linear interpolation; longer gaps stay NaN. Two kinds of long run are not
+   centred on the curve: a run reaching well past its neighbours on both sides (a merge
+   with a ruling or text) takes the mean of its neighbours; a run at a spike's tip (its
+   far end and centroid beyond both neighbours', the curve coming back within a few
+   rows) takes the far end less half a line width, so a spike drawn out and back within
+   one row keeps its full height.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
+
+from logdigit.errors import InputError, LayoutError
+from logdigit.layout import LINE_CLASSES, CurveSpec, Layout, Track
+
+log = logging.getLogger(__name__)
+
+_FIT_ROWS = 6  # rows at each tracklet end used for its position and slope
+_MIN_FIT_ROWS = 3  # fewer rows than this: the slope is unknown
+_SIGMA_SLOPE_KNOWN = 0.3  # px of tolerated mismatch per gap row, extrapolating a fitted slope
+_SIGMA_CURVATURE = 0.03  # px per gap row squared: curves bend while the pen is lifted
+_SIGMA_SLOPE_UNKNOWN = 0.6  # px per gap row when an end is too short to have a slope
+_JUNCTION_COST = 0.5  # per row of a crossing tracklet, in multi-curve mode
+_RULING_FILL = 0.8  # fraction of window rows set in a column at a track edge: a ruling, not a curve
+_LAB_WEIGHTS = np.array([0.5, 1.0, 1.0], np.float32)  # lightness counts less: anti-aliased edges are paler
+_SAME_INK = 20.0  # weighted Lab distance under which two inks cannot be told apart
+_SHARED_ROWS = 2  # rows two pieces of one curve may share (split by a crossing curve, frayed)
+_END_OPTIONS = 4  # candidate joins kept per dash end
+_GREY_CHROMA = 6.0  # Lab chroma under which nearly all curve pixels mean a grey or binarised scan
 
 
 @dataclass(frozen=True)
@@ -28,3 +92,779 @@ class PixelTrace:
     def rows(self) -> np.ndarray:
         """int64 (n,) pixel rows matching ``x``."""
         return np.arange(self.row0, self.row0 + len(self.x), dtype=np.int64)
+
+
+def trace(
+    masks: np.ndarray,
+    layout: Layout,
+    *,
+    image: np.ndarray | None = None,
+    max_gap: int = 25,
+    min_segment: int = 8,
+    margin: int = 3,
+) -> list[PixelTrace]:
+    """Trace every layout curve's centreline: one sub-pixel column per pixel row.
+
+    For each track and each class its curves use (``curve.klass``: 1 solid, 2 dashed),
+    the class mask is cut to the track window (digitised rows ``layout.depth.rows``,
+    inclusive, else all rows; columns ``left - margin .. right + margin``), and the
+    curve is followed as described in this module's docstring. Several curves of one
+    class in a track are split by ink colour when every one has ``color`` and ``image``
+    is given, else by continuity; in that case they are handed out to the layout's
+    curves of that class in left-to-right order of their median column. Columns at a
+    track edge that are set in most rows (a ruling labelled as a curve) are ignored.
+
+    Args:
+        masks: bool (3, H, W) from :func:`logdigit.threshold.threshold`; not modified.
+        layout: tracks and curves in pixel coordinates of this image.
+        image: optional uint8 (H, W, 3) RGB scan, used to split curves by ``color``.
+        max_gap: longest gap in rows bridged by linear interpolation; longer gaps are NaN.
+            The default bridges dashed and dotted lines at 200-400 dpi.
+        min_segment: isolated pieces shorter than this many rows are dropped as specks.
+        margin: columns searched beyond each track edge, for curves that stray past it.
+
+    Returns:
+        One :class:`PixelTrace` per layout curve, in layout order (track by track); each
+        has exactly one value (or NaN) per digitised row, in image columns.
+
+    Raises:
+        InputError: masks or image of the wrong shape or dtype.
+        LayoutError: a track or the digitised rows outside the image, an unknown line style.
+
+    Example:
+        >>> from logdigit.layout import CurveSpec, DepthSpec, Track
+        >>> masks = np.zeros((3, 12, 8), bool)
+        >>> masks[1, :, 3:5] = True
+        >>> lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (11, 11)), rows=(2, 5)),
+        ...              (Track(1, 6, curves=(CurveSpec("GR", 0, 150),)),))
+        >>> [(t.mnemonic, t.row0, t.x.tolist()) for t in trace(masks, lay, min_segment=2)]
+        [('GR', 2, [3.5, 3.5, 3.5, 3.5])]
+    """
+    _check_masks(masks)
+    height, width = masks.shape[1:]
+    _check_image(image, (height, width))
+    _check_options(max_gap, min_segment, margin)
+    opts = _Options(max_gap=int(max_gap), min_segment=int(min_segment), margin=int(margin))
+    r0, r1 = _digitised_rows(layout, height)
+    traces: list[PixelTrace] = []
+    for index, track in enumerate(layout.tracks):
+        _check_track(track, index, width)
+        xs = _trace_track(masks, image, track, (r0, r1), opts)
+        traces += [PixelTrace(c.mnemonic, index, r0, x) for c, x in zip(track.curves, xs, strict=True)]
+    return traces
+
+
+@dataclass(frozen=True)
+class _Options:
+    max_gap: int
+    min_segment: int
+    margin: int
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_masks(masks) -> None:
+    if not isinstance(masks, np.ndarray) or masks.ndim != 3 or masks.shape[0] != 3 or masks.dtype != bool:
+        got = f"{masks.shape} {masks.dtype}" if isinstance(masks, np.ndarray) else type(masks).__name__
+        raise InputError(f"masks must be bool (3, H, W) as threshold() returns, got {got}; use masks.astype(bool)")
+    if masks.shape[1] == 0 or masks.shape[2] == 0:
+        raise InputError(f"masks are empty: shape {masks.shape}")
+
+
+def _check_image(image, shape: tuple[int, int]) -> None:
+    if image is None:
+        return
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.shape != (*shape, 3):
+        got = f"{image.shape} {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise InputError(f"image must be uint8 {(*shape, 3)} RGB, the scan the masks came from; got {got}")
+
+
+def _check_options(max_gap: int, min_segment: int, margin: int) -> None:
+    for name, value, low in (("max_gap", max_gap, 0), ("min_segment", min_segment, 1), ("margin", margin, 0)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+
+
+def _digitised_rows(layout: Layout, height: int) -> tuple[int, int]:
+    if layout.depth.rows is None:
+        return 0, height - 1
+    first, last = (int(r) for r in layout.depth.rows)
+    if not 0 <= first <= last < height:
+        raise LayoutError(
+            f"depth rows ({first}, {last}) are not inside the scan's rows 0..{height - 1}; "
+            "fix [depth] rows in the layout (is it for this scan?)"
+        )
+    return first, last
+
+
+def _check_track(track: Track, index: int, width: int) -> None:
+    if not 0 <= track.left < track.right < width:
+        raise LayoutError(
+            f"track {index}: columns {track.left}..{track.right} are not inside the scan's "
+            f"columns 0..{width - 1} with left < right; fix the track edges in the layout"
+        )
+    for curve in track.curves:
+        if curve.line not in LINE_CLASSES:
+            raise LayoutError(
+                f"track {index} curve {curve.mnemonic}: line {curve.line!r} is not one of {sorted(LINE_CLASSES)}"
+            )
+
+
+# --------------------------------------------------------------------------- per track
+
+
+def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Options) -> list[np.ndarray]:
+    """x arrays (image columns, NaN gaps) for the track's curves, in the track's order."""
+    r0, r1 = rows
+    c0, c1 = max(track.left - opts.margin, 0), min(track.right + opts.margin, masks.shape[2] - 1)
+    pixels = None if image is None else image[r0 : r1 + 1, c0 : c1 + 1]
+    out: list[np.ndarray] = [np.empty(0)] * len(track.curves)
+    for klass in sorted({c.klass for c in track.curves}):
+        members = [i for i, c in enumerate(track.curves) if c.klass == klass]
+        window = _drop_rulings(masks[klass, r0 : r1 + 1, c0 : c1 + 1], (track.left - c0, track.right - c0))
+        xs = _trace_class(window, [track.curves[i] for i in members], pixels, opts, dashed=klass == 2)
+        for i, x in zip(members, xs, strict=True):
+            out[i] = x + c0
+    return out
+
+
+def _trace_class(window, curves: list[CurveSpec], pixels, opts: _Options, *, dashed: bool) -> list[np.ndarray]:
+    """Window-column x arrays for the curves of one class in one track window."""
+    if len(curves) == 1:
+        return _trace_curves(window, 1, opts, dashed=dashed)
+    if pixels is None or any(c.color is None for c in curves):
+        if pixels is not None and any(c.color is not None for c in curves):
+            log.warning("curves %s: colour given for some only; separating by continuity", [c.mnemonic for c in curves])
+        return _by_continuity(window, len(curves), opts, dashed=dashed)
+    groups = _colour_groups([c.color for c in curves])
+    if len(groups) == 1:
+        return _by_continuity(window, len(curves), opts, dashed=dashed)
+    inks = [np.mean([_to_lab_one(curves[i].color) for i in g], axis=0) for g in groups]
+    parts = _split_by_colour(window, pixels, inks)
+    if parts is None:
+        log.info("curves %s: the scan shows no colour; separating by continuity", [c.mnemonic for c in curves])
+        return _by_continuity(window, len(curves), opts, dashed=dashed)
+    out: list[np.ndarray] = [np.empty(0)] * len(curves)
+    for group, part in zip(groups, parts, strict=True):
+        for i, x in zip(group, _by_continuity(part, len(group), opts, dashed=dashed), strict=True):
+            out[i] = x
+    return out
+
+
+def _by_continuity(window, count: int, opts: _Options, *, dashed: bool) -> list[np.ndarray]:
+    """``count`` curves of one look, handed out in left-to-right order of their median column."""
+    xs = _trace_curves(window, count, opts, dashed=dashed)
+    medians = [np.nanmedian(x) if np.isfinite(x).any() else np.inf for x in xs]
+    return [xs[i] for i in np.argsort(medians, kind="stable")]
+
+
+def _colour_groups(colours) -> list[list[int]]:
+    """Curve indices grouped by ink colours too close to tell apart (single linkage)."""
+    lab = np.array([_to_lab_one(c) for c in colours])
+    group = list(range(len(colours)))
+    for a in range(len(colours)):
+        for b in range(a + 1, len(colours)):
+            if np.linalg.norm((lab[a] - lab[b]) * _LAB_WEIGHTS) < _SAME_INK:
+                old, new = group[b], group[a]
+                group = [new if g == old else g for g in group]
+    return [[i for i, g in enumerate(group) if g == label] for label in dict.fromkeys(group)]
+
+
+def _close_holes(window: np.ndarray) -> np.ndarray:
+    """Fill 1-px holes within a row (a steep anti-aliased stroke thresholded into pieces)."""
+    closed = cv2.morphologyEx(window.view(np.uint8), cv2.MORPH_CLOSE, np.ones((1, 3), np.uint8))
+    return closed.view(bool)
+
+
+def _drop_rulings(window: np.ndarray, edges: tuple[int, int]) -> np.ndarray:
+    """The window without columns at the track edges that are set in most rows."""
+    if window.shape[0] < 50:
+        return window
+    fill = np.count_nonzero(window, axis=0) / window.shape[0]
+    cols = [c for e in edges for c in range(e - 2, e + 3) if 0 <= c < window.shape[1] and fill[c] >= _RULING_FILL]
+    if not cols:
+        return window
+    log.info("ignoring columns %s of a track window: a ruling labelled as a curve", cols)
+    window = window.copy()
+    window[:, cols] = False
+    return window
+
+
+def _split_by_colour(window: np.ndarray, pixels: np.ndarray, inks) -> list[np.ndarray] | None:
+    """One mask per ink (CIE Lab): each set pixel goes to the ink it is best explained by.
+
+    A pixel is modelled as ink laid over paper with some strength (faded, anti-aliased
+    or partial ink): its distance to an ink is the distance to the segment from the paper
+    colour (the window's median) to that ink. None when the scan shows no colour (grey or
+    binarised) although the inks differ in hue: then colour cannot separate the curves.
+    """
+    ys, xs = np.nonzero(window)
+    inks = np.asarray(inks, dtype=np.float32) * _LAB_WEIGHTS  # (K, 3)
+    if len(ys) == 0:
+        return [np.zeros_like(window) for _ in inks]
+    lab = _to_lab(pixels[ys, xs]) * _LAB_WEIGHTS  # (N, 3)
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    if np.hypot(inks[:, 1], inks[:, 2]).max() >= 20 and np.percentile(chroma, 90) < _GREY_CHROMA:
+        return None
+    paper = _to_lab_one(np.median(pixels[::4, ::4].reshape(-1, 3), axis=0)) * _LAB_WEIGHTS
+    span = inks - paper  # (K, 3): paper -> ink
+    t = np.clip(((lab - paper) @ span.T) / np.maximum((span * span).sum(axis=1), 1e-6), 0.0, 1.0)  # (N, K)
+    nearest = paper + t[:, :, None] * span[None, :, :]  # (N, K, 3): closest mix of paper and each ink
+    best = np.argmin(((lab[:, None, :] - nearest) ** 2).sum(axis=2), axis=1)
+    parts = []
+    for k in range(len(inks)):
+        part = np.zeros_like(window)
+        part[ys[best == k], xs[best == k]] = True
+        parts.append(part)
+    return parts
+
+
+def _to_lab_one(rgb) -> np.ndarray:
+    return _to_lab(np.asarray(rgb, dtype=np.uint8).reshape(1, 3))[0]
+
+
+def _to_lab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 (N, 3) RGB -> float32 (N, 3) CIE Lab (L 0..100)."""
+    scaled = rgb.reshape(-1, 1, 3).astype(np.float32) / 255.0  # (N, 1, 3): cvtColor wants an image
+    return cv2.cvtColor(scaled, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+
+
+# --------------------------------------------------------------------------- dashes
+
+
+def _bridge_dashes(window: np.ndarray, max_gap: int) -> np.ndarray:
+    """A copy of the window with the sideways gaps between dashes (or dots) drawn in, 1 px wide.
+
+    Each 8-connected piece gets two ends: the extremes along its principal axis, or, for
+    a round dot, its centre, which may then be joined twice, in opposite directions.
+    End pairs of different pieces at most ``max_gap`` px apart are joined cheapest first
+    (:func:`_choose_joins`); the cost is the distance, raised when an elongated piece
+    would be left sideways (a dash continues along its own direction). Joining in 2-D,
+    not row by row, is what lets a dashed curve sweep across the track, where its dashes
+    share rows, and round a sharp turn whose gap falls at the tip.
+    """
+    count, labels = cv2.connectedComponents(window.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    if count < 3:
+        return window
+    ends, outward, piece = _piece_ends(labels, count)
+    pairs, cost = _end_pairs(ends, outward, piece, float(max_gap))
+    if not len(pairs):
+        return window
+    round_piece = ~outward[: count - 1].any(axis=1)
+    bridged = window.view(np.uint8).copy()
+    for a, b in _choose_joins(pairs[np.argsort(cost, kind="stable")], ends, piece, round_piece):
+        p, q = np.round(ends[a]).astype(int), np.round(ends[b]).astype(int)
+        cv2.line(bridged, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), 1, 1, cv2.LINE_8)
+    return bridged.view(bool)
+
+
+def _choose_joins(pairs: np.ndarray, ends: np.ndarray, piece: np.ndarray, round_piece: np.ndarray) -> list:
+    """Greedy joins from ``pairs`` (cheapest first) to draw: sideways ones only.
+
+    An elongated piece's end takes one join; a round dot (its first end) two, the second
+    pointing away from the first; two pieces are joined once. Joins down the page still
+    compete here (they claim ends a speck would otherwise take) but are not drawn: the
+    row-by-row path bridges those gaps itself, with sub-pixel interpolation.
+    """
+    xy, owner, is_round = ends.tolist(), piece.tolist(), round_piece.tolist()
+    uses = [0] * len(xy)
+    first: dict[int, tuple[float, float]] = {}
+    joined: set[tuple[int, int]] = set()
+    drawn = []
+    for a, b in pairs.tolist():
+        pa, pb = owner[a], owner[b]
+        key = (pa, pb) if pa < pb else (pb, pa)
+        dx, dy = xy[b][0] - xy[a][0], xy[b][1] - xy[a][1]
+        if key in joined or not (
+            _free(a, pa, dx, dy, uses, is_round, first) and _free(b, pb, -dx, -dy, uses, is_round, first)
+        ):
+            continue
+        for end, pc, sx, sy in ((a, pa, dx, dy), (b, pb, -dx, -dy)):
+            uses[end] += 1
+            if is_round[pc] and uses[end] == 1:
+                first[pc] = (sx, sy)
+        joined.add(key)
+        if abs(dx) > abs(dy):
+            drawn.append((a, b))
+    return drawn
+
+
+def _free(end: int, pc: int, dx: float, dy: float, uses, is_round, first) -> bool:
+    """May this end take a join going (dx, dy)?"""
+    if not is_round[pc]:
+        return uses[end] == 0
+    if uses[end] == 0:
+        return True
+    fx, fy = first[pc]
+    return uses[end] == 1 and fx * dx + fy * dy < 0
+
+
+def _piece_ends(labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ends of pieces 1..count-1: positions (2P, 2) as (x, y), outward unit directions
+    (2P, 2; zero for round pieces) and the piece of each end (2P,)."""
+    ys, xs = np.nonzero(labels)
+    lab = labels[ys, xs] - 1
+    x, y = xs.astype(np.float64), ys.astype(np.float64)
+    n = np.bincount(lab, minlength=count - 1).astype(np.float64)
+    mx, my = np.bincount(lab, x, count - 1) / n, np.bincount(lab, y, count - 1) / n
+    dx, dy = x - mx[lab], y - my[lab]
+    sxx = np.bincount(lab, dx * dx, count - 1) / n
+    syy = np.bincount(lab, dy * dy, count - 1) / n
+    sxy = np.bincount(lab, dx * dy, count - 1) / n
+    theta = 0.5 * np.arctan2(2 * sxy, sxx - syy)  # major axis
+    half_diff = np.hypot((sxx - syy) / 2, sxy)
+    major, minor = (sxx + syy) / 2 + half_diff, (sxx + syy) / 2 - half_diff
+    elongated = major > 4 * minor + 0.5  # length over width above about 2
+    cos, sin = np.cos(theta), np.sin(theta)
+    u = dx * cos[lab] + dy * sin[lab]
+    order = np.lexsort((u, lab))
+    bounds = np.searchsorted(lab[order], np.arange(count))
+    u_min = np.where(elongated, u[order[bounds[:-1]]], 0.0)
+    u_max = np.where(elongated, u[order[bounds[1:] - 1]], 0.0)
+    axis = np.stack([cos, sin], axis=1) * elongated[:, None]  # (P, 2); zero: round, no direction
+    centre = np.stack([mx, my], axis=1)
+    ends = np.concatenate([centre + u_min[:, None] * axis, centre + u_max[:, None] * axis])
+    outward = np.concatenate([-axis, axis])
+    piece = np.concatenate([np.arange(count - 1), np.arange(count - 1)])
+    return ends, outward, piece
+
+
+def _end_pairs(ends, outward, piece, max_gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate (a, b) end pairs of different pieces within ``max_gap`` and their costs."""
+    a, b = _near_pairs(ends, max_gap)
+    gap = ends[b] - ends[a]
+    dist = np.hypot(gap[:, 0], gap[:, 1])
+    second_round_end = (np.arange(len(ends)) >= len(ends) // 2) & ~outward.any(axis=1)  # a dot's twin end
+    keep = (piece[a] != piece[b]) & (dist <= max_gap) & (dist > 0.5) & ~second_round_end[a] & ~second_round_end[b]
+    a, b, gap, dist = a[keep], b[keep], gap[keep], dist[keep]
+    unit = gap / dist[:, None]
+    # How well each end points at the other: 1 straight on; round dots have no direction (1).
+    along_a = np.where(outward[a].any(axis=1), (outward[a] * unit).sum(axis=1), 1.0)
+    along_b = np.where(outward[b].any(axis=1), -(outward[b] * unit).sum(axis=1), 1.0)
+    keep = (along_a > -0.1) & (along_b > -0.1)
+    cost = dist * (3.0 - along_a - along_b)
+    a, b, cost = a[keep], b[keep], cost[keep]
+    # Each end's few cheapest options are all the greedy join can want (bounds the work in noise).
+    best = _cheapest_per_end(a, cost, _END_OPTIONS) | _cheapest_per_end(b, cost, _END_OPTIONS)
+    return np.stack([a, b], axis=1)[best], cost[best]
+
+
+def _near_pairs(points: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (a, b), each once, of (x, y) points in the same or touching grid cells of
+    side ``radius``: every pair closer than ``radius`` is among them."""
+    cell = np.floor(points / radius).astype(np.int64)  # (n, 2) as (cx, cy)
+    cell -= cell.min(axis=0)
+    stride = int(cell[:, 0].max()) + 3
+    key = (cell[:, 1] + 1) * stride + cell[:, 0] + 1
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    out_a, out_b = [], []
+    for dcy, dcx in ((0, 0), (0, 1), (1, -1), (1, 0), (1, 1)):  # half the neighbourhood: each pair once
+        target = key + dcy * stride + dcx
+        lo = np.searchsorted(sorted_key, target, side="left")
+        count = np.searchsorted(sorted_key, target, side="right") - lo
+        a = np.repeat(np.arange(len(points)), count)
+        b = order[np.repeat(lo, count) + (np.arange(len(a)) - np.repeat(np.cumsum(count) - count, count))]
+        same_cell = (dcy, dcx) == (0, 0)
+        out_a.append(a[a < b] if same_cell else a)
+        out_b.append(b[a < b] if same_cell else b)
+    return np.concatenate(out_a), np.concatenate(out_b)
+
+
+def _cheapest_per_end(end: np.ndarray, cost: np.ndarray, k: int) -> np.ndarray:
+    """bool: the pair is among the ``k`` cheapest of its ``end``."""
+    order = np.lexsort((cost, end))
+    grouped = end[order]
+    rank = np.arange(len(order)) - np.searchsorted(grouped, grouped, side="left")
+    keep = np.zeros(len(end), dtype=bool)
+    keep[order[rank < k]] = True
+    return keep
+
+
+# --------------------------------------------------------------------------- runs and tracklets
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """Horizontal runs of set pixels, sorted by (row, start). All int64 (n,) but x."""
+
+    row: np.ndarray
+    start: np.ndarray
+    end: np.ndarray  # inclusive
+    succ: np.ndarray  # first touching run in the next row (valid where n_succ > 0)
+    n_succ: np.ndarray
+    pred: np.ndarray  # first touching run in the row above (valid where n_pred > 0)
+    n_pred: np.ndarray
+    x: np.ndarray  # float64 centroid column
+    real: np.ndarray  # bool: holds ink of the mask itself, not only a drawn-in dash gap
+
+
+def _find_runs(window: np.ndarray, ink: np.ndarray | None = None) -> _Runs:
+    """Runs per row and their 8-connected neighbours in the rows above and below.
+
+    ``ink``: the mask before dash gaps were drawn in, to flag the runs holding real ink.
+    """
+    h, w = window.shape
+    padded = np.zeros((h, w + 2), np.int8)
+    padded[:, 1:-1] = window
+    edges = np.diff(padded, axis=1)  # (h, w + 1): +1 where a run starts, -1 past its end
+    row, start = np.nonzero(edges == 1)
+    end = np.nonzero(edges == -1)[1] - 1
+    stride = w + 3  # keys row * stride + col + 1 sort runs by (row, col) across rows
+    key_start = row * stride + start + 1
+    key_end = row * stride + end + 1
+    # Touching runs one row below: end >= start - 1 and start <= end + 1.
+    lo = np.searchsorted(key_end, (row + 1) * stride + start, side="left")
+    hi = np.searchsorted(key_start, (row + 1) * stride + end + 2, side="right")
+    lo_up = np.searchsorted(key_end, (row - 1) * stride + start, side="left")
+    hi_up = np.searchsorted(key_start, (row - 1) * stride + end + 2, side="right")
+    n_succ, n_pred = np.maximum(hi - lo, 0), np.maximum(hi_up - lo_up, 0)
+    real = np.ones(len(row), dtype=bool)
+    if ink is not None:
+        own = _find_runs(ink)
+        own_start, own_end = own.row * stride + own.start + 1, own.row * stride + own.end + 1
+        k = np.searchsorted(own_end, key_start, side="left")  # first own run ending at or after our start
+        real = (k < len(own_end)) & (own_start[np.minimum(k, max(len(own_end) - 1, 0))] <= key_end)
+    return _Runs(row, start, end, lo, n_succ, lo_up, n_pred, (start + end) / 2.0, real)
+
+
+@dataclass(frozen=True)
+class _Tracklets:
+    """Chains of one-to-one touching runs. Arrays (T,) unless noted."""
+
+    runs: _Runs
+    order: np.ndarray  # (n,) run indices grouped by tracklet, rows increasing
+    bounds: np.ndarray  # (T + 1,) tracklet t owns order[bounds[t]:bounds[t + 1]]
+    y0: np.ndarray
+    y1: np.ndarray
+    head_x: np.ndarray  # fitted position at y0
+    head_slope: np.ndarray  # dx/dy at the start; NaN when too short
+    tail_x: np.ndarray  # fitted position at y1
+    tail_slope: np.ndarray
+    of_run: np.ndarray  # (n,) the tracklet of each run
+
+    @property
+    def length(self) -> np.ndarray:
+        return self.y1 - self.y0 + 1
+
+
+def _build_tracklets(runs: _Runs) -> _Tracklets:
+    n = len(runs.row)
+    chained = (runs.n_succ == 1) & (runs.n_pred[np.minimum(runs.succ, max(n - 1, 0))] == 1)
+    prev = np.arange(n)
+    prev[runs.succ[chained]] = np.nonzero(chained)[0]
+    head = prev
+    while True:  # pointer jumping: every run learns the first run of its chain
+        nxt = head[head]
+        if np.array_equal(nxt, head):
+            break
+        head = nxt
+    heads, label = np.unique(head, return_inverse=True)
+    order = np.lexsort((runs.row, label))
+    bounds = np.searchsorted(label[order], np.arange(len(heads) + 1))
+    first, last = order[bounds[:-1]], order[bounds[1:] - 1]
+    head_x, head_slope = _end_fit(runs, order, bounds, from_tail=False)
+    tail_x, tail_slope = _end_fit(runs, order, bounds, from_tail=True)
+    return _Tracklets(
+        runs=runs,
+        order=order,
+        bounds=bounds,
+        y0=runs.row[first],
+        y1=runs.row[last],
+        head_x=head_x,
+        head_slope=head_slope,
+        tail_x=tail_x,
+        tail_slope=tail_slope,
+        of_run=label,
+    )
+
+
+def _end_fit(runs: _Runs, order, bounds, *, from_tail: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares line through the first (or last) _FIT_ROWS runs of each tracklet."""
+    counts = np.diff(bounds)
+    label = np.repeat(np.arange(len(counts)), counts)
+    pos = np.arange(len(order)) - bounds[label]  # 0 at each tracklet's first run
+    if from_tail:
+        pos = counts[label] - 1 - pos
+    use = pos < _FIT_ROWS
+    lab, x = label[use], runs.x[order[use]]
+    t = -pos[use].astype(np.float64) if from_tail else pos[use].astype(np.float64)  # rows from the end
+    size = len(counts)
+    s_n = np.bincount(lab, minlength=size).astype(np.float64)
+    s_t, s_x = np.bincount(lab, t, size), np.bincount(lab, x, size)
+    s_tt, s_tx = np.bincount(lab, t * t, size), np.bincount(lab, t * x, size)
+    denom = s_n * s_tt - s_t * s_t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(s_n >= _MIN_FIT_ROWS, (s_n * s_tx - s_t * s_x) / denom, np.nan)
+        mean_x, mean_t = s_x / s_n, s_t / s_n
+    at_end = np.where(
+        np.isnan(slope), runs.x[order[bounds[1:] - 1 if from_tail else bounds[:-1]]], mean_x - slope * mean_t
+    )
+    return at_end, slope
+
+
+# --------------------------------------------------------------------------- best paths
+
+
+def _trace_curves(window: np.ndarray, count: int, opts: _Options, *, dashed: bool) -> list[np.ndarray]:
+    """``count`` x arrays (window columns, NaN gaps), best path first."""
+    height = window.shape[0]
+    if count == 1:  # (with several curves a filled hole may join two of them)
+        window = _close_holes(window)
+    runs = _find_runs(_bridge_dashes(window, opts.max_gap), window) if dashed else _find_runs(window)
+    if len(runs.row) == 0:
+        return [np.full(height, np.nan) for _ in range(count)]
+    tk = _build_tracklets(runs)
+    junction = np.zeros(len(tk.y0), dtype=bool)
+    skips = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    if count > 1:
+        junction, skips = _crossings(tk, max_rows=2 * opts.max_gap, min_branch=opts.min_segment)
+    reward = np.where(junction, -_JUNCTION_COST, 1.0) * tk.length
+    links = _candidate_links(tk, opts.max_gap, float(opts.min_segment), skips, slope_only=count > 1)
+    alive = [True] * len(tk.y0)
+    xs = []
+    for _ in range(count):
+        path = _best_path(tk, alive, reward.tolist(), links, float(opts.min_segment))
+        xs.append(_render(tk, path, height, opts.max_gap))
+        for t, _skip in path:
+            alive[t] = bool(junction[t])  # crossings stay for the next curve
+    return xs
+
+
+def _candidate_links(tk: _Tracklets, max_gap: int, restart: float, skips, *, slope_only: bool) -> list[list]:
+    """For each tracklet j, [(i, cost, across_a_crossing)] worth more than a restart.
+
+    Candidates end at most ``max_gap`` rows before j starts, or up to
+    ``_SHARED_ROWS`` rows after (the two share those rows: a stroke split where another
+    crosses it, or frayed), plus touching pairs sharing more rows
+    (:func:`_overlapping_branches`) and the pairs in ``skips`` (i enters a crossing that j
+    leaves). A link costing at least ``restart`` is dropped: restarting from the best
+    earlier path is never worse. Shared rows, counted twice, are added to the cost, and a
+    pair that shares rows, which cannot restart, keeps at most the restart cost.
+    """
+    by_end = np.argsort(tk.y1, kind="stable")
+    end_rows = tk.y1[by_end]
+    lo = np.searchsorted(end_rows, tk.y0 - 1 - max_gap, side="left")
+    hi = np.searchsorted(end_rows, tk.y0 - 1 + _SHARED_ROWS, side="right")
+    count = np.maximum(hi - lo, 0)
+    j = np.repeat(np.arange(len(tk.y0)), count)
+    i = by_end[np.repeat(lo, count) + (np.arange(len(j)) - np.repeat(np.cumsum(count) - count, count))]
+    ok = (tk.y0[i] < tk.y0[j]) & (tk.y1[i] < tk.y1[j])
+    i, j = i[ok], j[ok]
+    shared = np.maximum(tk.y1[i] - tk.y0[j] + 1, 0).astype(np.float64)
+    cost = _link_cost(tk, i, j, slope_only=slope_only)
+    cost = np.where(shared > 0, np.minimum(cost, restart - 0.5) + shared, cost)
+    si, sj = skips
+    oi, oj, overlap = _overlapping_branches(tk, max_gap)
+    i, j = np.concatenate([i, si, oi]), np.concatenate([j, sj, oj])
+    cost = np.concatenate([cost, _link_cost(tk, si, sj, slope_only=slope_only), 0.5 + overlap])
+    shared = np.concatenate([shared, np.zeros(len(si)), overlap])
+    across = np.concatenate(
+        [np.zeros(len(i) - len(si) - len(oi), bool), np.ones(len(si), bool), np.zeros(len(oi), bool)]
+    )
+    keep = (cost < restart) | (shared > 0)
+    links: list[list] = [[] for _ in range(len(tk.y0))]
+    for a, b, c, x in zip(i[keep].tolist(), j[keep].tolist(), cost[keep].tolist(), across[keep].tolist(), strict=True):
+        links[b].append((a, c, x))
+    return links
+
+
+def _overlapping_branches(tk: _Tracklets, max_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, overlap): touching tracklets that share up to ``max_rows`` rows.
+
+    Where a steep stroke frays into two runs in a row, the tracklet after the fray may
+    start a row or two before the one before it ends. Such a pair is one curve; the path
+    takes j over the shared rows (the link costs the rows counted twice).
+    """
+    runs = tk.runs
+    first, last = tk.order[tk.bounds[:-1]], tk.order[tk.bounds[1:] - 1]
+    pairs = []
+    for own, start, n, outward in ((last, runs.succ, runs.n_succ, True), (first, runs.pred, runs.n_pred, False)):
+        count = n[own]
+        mine = np.repeat(np.arange(len(own)), count)
+        other = tk.of_run[
+            np.repeat(start[own], count) + (np.arange(len(mine)) - np.repeat(np.cumsum(count) - count, count))
+        ]
+        pairs.append((mine, other) if outward else (other, mine))
+    i = np.concatenate([pairs[0][0], pairs[1][0]])
+    j = np.concatenate([pairs[0][1], pairs[1][1]])
+    overlap = tk.y1[i] - tk.y0[j] + 1
+    keep = (i != j) & (tk.y0[i] < tk.y0[j]) & (tk.y1[i] < tk.y1[j]) & (overlap >= 1) & (overlap <= max_rows)
+    return i[keep], j[keep], overlap[keep].astype(np.float64)
+
+
+def _crossings(tk: _Tracklets, *, max_rows: int, min_branch: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Tracklets where two curves cross, and the (i, j) links that skip across them.
+
+    A crossing tracklet is at most ``max_rows`` long, starts where two or more tracklets
+    of ``min_branch``+ rows merge into it and ends where two or more such tracklets leave
+    it (shorter pieces are the ragged edges of a steep stroke, not curves).
+    """
+    runs = tk.runs
+    tracklet_of = np.empty(len(runs.row), dtype=np.int64)
+    tracklet_of[tk.order] = np.repeat(np.arange(len(tk.y0)), np.diff(tk.bounds))
+    first, last = tk.order[tk.bounds[:-1]], tk.order[tk.bounds[1:] - 1]
+    junction = np.zeros(len(tk.y0), dtype=bool)
+    pairs = set()
+    candidates = (runs.n_pred[first] >= 2) & (runs.n_succ[last] >= 2) & (tk.length <= max_rows)
+    for t in np.nonzero(candidates)[0]:
+        before = tracklet_of[runs.pred[first[t]] + np.arange(runs.n_pred[first[t]])]
+        after = tracklet_of[runs.succ[last[t]] + np.arange(runs.n_succ[last[t]])]
+        before, after = before[tk.length[before] >= min_branch], after[tk.length[after] >= min_branch]
+        if len(before) >= 2 and len(after) >= 2:
+            junction[t] = True
+            pairs.update((int(a), int(b)) for a in before for b in after)
+    if not pairs:
+        return junction, (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    i, j = np.array(sorted(pairs), dtype=np.int64).T
+    return junction, (i, j)
+
+
+def _link_cost(tk: _Tracklets, i: np.ndarray, j: np.ndarray, *, slope_only: bool) -> np.ndarray:
+    """Cost of continuing tracklets ``i`` with tracklets ``j`` across the rows between.
+
+    Each end is extrapolated along its fitted slope to the other's first (last) row; the
+    squared misses, in units of a tolerance that grows with the gap, are averaged. Unless
+    ``slope_only`` (several curves: slopes tell them apart at crossings), a plain position
+    match may do instead: after a sharp turn, e.g. at a spike's tip, the slope misleads.
+    """
+    dy = (tk.y0[j] - tk.y1[i]).astype(np.float64)
+    along_slope = np.zeros(len(i))
+    for here, slope, there, sign in (
+        (tk.tail_x[i], tk.tail_slope[i], tk.head_x[j], 1.0),
+        (tk.head_x[j], tk.head_slope[j], tk.tail_x[i], -1.0),
+    ):
+        known = np.isfinite(slope)
+        predicted = here + sign * np.where(known, slope, 0.0) * dy
+        gap = np.abs(dy)
+        sigma = 1.0 + np.where(known, _SIGMA_SLOPE_KNOWN, _SIGMA_SLOPE_UNKNOWN) * gap + _SIGMA_CURVATURE * gap**2
+        along_slope += 0.5 * ((there - predicted) / sigma) ** 2
+    if slope_only:
+        return along_slope
+    sigma = 1.0 + _SIGMA_SLOPE_UNKNOWN * np.abs(dy) + _SIGMA_CURVATURE * dy**2
+    return np.minimum(along_slope, ((tk.head_x[j] - tk.tail_x[i]) / sigma) ** 2)
+
+
+def _best_path(tk: _Tracklets, alive: list[bool], reward: list[float], links, restart: float):
+    """The cheapest chain of alive tracklets: [(tracklet, joined_across_a_crossing)].
+
+    Tracklets are visited by first row; a path reaching tracklet j either continues one
+    of its candidate links or restarts after the cheapest path that ended before j's
+    first row (the empty path costs 0). Pure Python: the links are few and precomputed.
+    """
+    y0s, y1s = tk.y0.tolist(), tk.y1.tolist()
+    by_start = sorted((t for t in range(len(y0s)) if alive[t]), key=lambda t: (y0s[t], y1s[t]))
+    by_end = sorted(by_start, key=lambda t: y1s[t])
+    best = [float("inf")] * len(y0s)
+    parent = [-1] * len(y0s)
+    across = [False] * len(y0s)
+    pool_best, pool_arg, p = 0.0, -1, 0  # cheapest path ending before the current start row
+    for j in by_start:
+        y0 = y0s[j]
+        while p < len(by_end) and y1s[by_end[p]] < y0:
+            if best[by_end[p]] < pool_best:
+                pool_best, pool_arg = best[by_end[p]], by_end[p]
+            p += 1
+        cost, arg, via = pool_best + restart, pool_arg, False
+        for i, link, crossing in links[j]:
+            if alive[i] and best[i] + link < cost:
+                cost, arg, via = best[i] + link, i, crossing
+        best[j], parent[j], across[j] = cost - reward[j], arg, via
+    end = min(by_start, key=best.__getitem__, default=-1)
+    if end < 0 or best[end] >= 0:
+        return []
+    path = []
+    while end >= 0:
+        path.append((end, across[end]))
+        end = parent[end]
+    return path[::-1]
+
+
+def _render(tk: _Tracklets, path: list[tuple[int, bool]], height: int, max_gap: int) -> np.ndarray:
+    """x per window row: run centroids on the path, short (or crossing) gaps interpolated.
+
+    Rows whose run is only a drawn-in dash gap are interpolated between the real ink
+    around them, as any gap is (the drawn 1-px line is rounded to whole pixels).
+    """
+    x = np.full(height, np.nan)
+    start = np.full(height, np.nan)
+    end = np.full(height, np.nan)
+    drawn = np.zeros(height, dtype=bool)
+    runs = tk.runs
+    prev_row = None
+    for t, via_skip in path:
+        idx = tk.order[tk.bounds[t] : tk.bounds[t + 1]]
+        rows = runs.row[idx]
+        x[rows], start[rows], end[rows] = runs.x[idx], runs.start[idx], runs.end[idx]
+        drawn[rows] = ~runs.real[idx]
+        if prev_row is not None and (rows[0] - prev_row - 1 <= max_gap or via_skip):
+            gap = np.arange(prev_row + 1, rows[0])
+            x[gap] = np.interp(gap, [prev_row, rows[0]], [x[prev_row], x[rows[0]]])
+        prev_row = int(rows[-1])
+    if drawn.any():
+        x = _reinterpolate(x, drawn, max_gap)
+        start[drawn] = end[drawn] = np.nan
+    return _refine_long_runs(x, start, end)
+
+
+def _reinterpolate(x: np.ndarray, drawn: np.ndarray, max_gap: int) -> np.ndarray:
+    """``x`` with ``drawn`` rows replaced by interpolation between the nearest other rows
+    that have a value, where both are within ``max_gap + 1`` rows."""
+    rows = np.arange(len(x))
+    known = np.isfinite(x) & ~drawn
+    if known.sum() < 2:
+        return x
+    k_rows = rows[known]
+    after = np.searchsorted(k_rows, rows[drawn])
+    ok = (after > 0) & (after < len(k_rows))
+    before_row = k_rows[np.clip(after - 1, 0, len(k_rows) - 1)]
+    after_row = k_rows[np.clip(after, 0, len(k_rows) - 1)]
+    ok &= (after_row - before_row) <= max_gap + 1
+    out = x.copy()
+    target = rows[drawn][ok]
+    out[target] = np.interp(target, k_rows, x[known])
+    return out
+
+
+def _refine_long_runs(x: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Fix the rows where a run centroid is not the curve: merges and spike tips.
+
+    ``start``/``end`` are the path's run ends per row (NaN where bridged or empty). With
+    ``width`` the line's usual run width (median over the path):
+
+    * a run that reaches more than ``width + 2`` px past both neighbouring runs on both
+      sides has merged with something else (a ruling, text): the row takes the mean of
+      its neighbours;
+    * a run whose far end and centroid are the furthest of its neighbours', that reaches at least
+      ``width + 1`` px past its own centroid, does not reach past its neighbours on the
+      near side, and whose curve comes back (3 rows either side are at least ``width + 1``
+      px short of that end) holds a spike tip drawn within the row: the row takes the
+      tip, the far end less half a line width. A centroid would halve the spike.
+    """
+    if len(x) < 7 or not np.isfinite(start).any():
+        return x
+    width = float(np.nanmedian(end - start + 1))
+    x = x.copy()
+    a, b = start[1:-1], end[1:-1]
+    a_nb, b_nb = (start[:-2], start[2:]), (end[:-2], end[2:])
+    with np.errstate(invalid="ignore"):  # NaN comparisons are False: no change there
+        merged = (a < np.minimum(*a_nb) - width - 2) & (b > np.maximum(*b_nb) + width + 2)
+        x[1:-1][merged] = ((x[:-2] + x[2:]) / 2)[merged]
+        centre = (start + end) / 2
+        far_before, far_after = np.full_like(x, np.nan), np.full_like(x, np.nan)
+        far_before[3:], far_after[:-3] = x[:-3], x[3:]
+        for sign, near, far, near_nb, far_nb in (
+            (1, a, b, a_nb, b_nb),
+            (-1, -b, -a, (-b_nb[0], -b_nb[1]), (-a_nb[0], -a_nb[1])),
+        ):
+            tip = (
+                (far >= np.maximum(*far_nb))
+                & (sign * centre[1:-1] >= np.maximum(sign * centre[:-2], sign * centre[2:]))
+                & (far - sign * centre[1:-1] >= width + 1)
+                & (near >= np.minimum(*near_nb) - 1)
+                & (sign * far_before[1:-1] < far - width - 1)
+                & (sign * far_after[1:-1] < far - width - 1)
+            )
+            x[1:-1][tip] = sign * (far[tip] - (width - 1) / 2)
+    return x

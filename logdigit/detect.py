@@ -1,0 +1,160 @@
+"""Track detection: find the tracks of a scan from its long vertical rulings (no layout file).
+
+A log sheet's track borders are the heaviest lines running down the whole scan; grid
+lines inside the tracks run down it too but are thinner or fainter; the depth column
+between tracks holds numbers but (usually) no grid. So:
+
+1. darkness (255 - grey), squeezed to about 1500 rows (area average, columns kept);
+2. a grey-level opening with a tall 1-px-wide kernel (1/30 of the height) keeps only
+   long vertical strokes;
+3. the column profile (mean over rows) shows every ruling as a peak; adjacent columns
+   are grouped into lines, each with a strength (sum of its profile: darkness x width x
+   coverage) and a coverage (fraction of rows it is dark in); borders cover half the rows
+   or more;
+4. the long lines are split into borders and grid lines at the largest ratio between
+   consecutive strengths (all are borders when no ratio stands out);
+5. tracks are the spans between consecutive borders that hold grid lines (when some
+   span does) or, on a sheet without grid, that are wider than a third of the widest.
+
+A drift of a few pixels down the scan is tolerated; deskew a rotated scan first
+(:mod:`logdigit.preprocess`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from logdigit.errors import InputError, LayoutError
+from logdigit.layout import Layout, uncalibrated_layout
+
+log = logging.getLogger(__name__)
+
+_WORK_ROWS = 1500  # rows after squeezing: plenty to tell a ruling from a curve
+_KERNEL_FRACTION = 30  # the opening keeps vertical strokes longer than 1/30 of the height
+_MIN_COVERAGE = 0.5  # a border is dark in at least this fraction of the rows
+_SPLIT_RATIO = 1.8  # borders are at least this much stronger than the strongest grid line
+_MIN_TRACK_PX = 16
+_MIN_TRACK_FRACTION = 0.35  # of the widest span, on a sheet without grid lines
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One vertical ruling: centre column, strength and coverage."""
+
+    x: float
+    strength: float
+    coverage: float
+
+
+def detect_layout(image: np.ndarray, *, min_track_width: int = _MIN_TRACK_PX) -> Layout:
+    """Find the tracks on an upright scan; return an uncalibrated draft layout.
+
+    Args:
+        image: uint8 (H, W, 3) RGB or (H, W) grey, upright (deskewed if need be); not modified.
+        min_track_width: narrowest span in pixels that can be a track.
+
+    Returns:
+        A :class:`Layout` with ``calibrated=False``: index = pixel row
+        (``DepthSpec("PX", 1.0, ((0, 0), (H - 1, H - 1)))``), one track per detected
+        span with edges at the border centres, each with curves ``T{i}_SOLID`` and
+        ``T{i}_DASHED`` valued 0 (left edge) to 1 (right edge).
+
+    Raises:
+        InputError: not an image.
+        LayoutError: no track borders found (then write a layout file).
+
+    Example:
+        >>> page = np.full((300, 200), 255, np.uint8)
+        >>> page[:, 9:12] = page[:, 99:102] = page[:, 189:192] = 0
+        >>> [(t.left, t.right) for t in detect_layout(page).tracks]
+        [(10, 100), (100, 190)]
+    """
+    grey = _grey(image)
+    if not isinstance(min_track_width, int) or min_track_width < 2:
+        raise ValueError(f"min_track_width must be an int >= 2 pixels, got {min_track_width!r}")
+    lines = _vertical_lines(grey)
+    borders, grid = _split_borders(lines)
+    spans = _track_spans(borders, grid, min_track_width)
+    if not spans:
+        raise LayoutError(
+            f"found no tracks: {len(borders)} long vertical ruling(s) in a {grey.shape[1]}-px wide scan; "
+            "deskew the scan or write a layout file (logdigit layout, then --layout)"
+        )
+    log.info("detected %d tracks: %s", len(spans), spans)
+    return uncalibrated_layout(spans, grey.shape[0])
+
+
+def _grey(image) -> np.ndarray:
+    ok = (
+        isinstance(image, np.ndarray)
+        and image.dtype == np.uint8
+        and (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3))
+    )
+    if not ok or image.shape[0] < 2 or image.shape[1] < 2:
+        got = f"{image.shape} {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise InputError(f"image must be uint8 (H, W, 3) RGB or (H, W) grey, at least 2 x 2; got {got}")
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+def _vertical_lines(grey: np.ndarray) -> list[_Line]:
+    """Every long vertical ruling, from the column profile of the opened darkness."""
+    h, w = grey.shape
+    dark = cv2.subtract(np.full_like(grey, 255), grey)
+    rows = min(h, _WORK_ROWS)
+    if rows < h:
+        dark = cv2.resize(dark, (w, rows), interpolation=cv2.INTER_AREA)
+    # A tall kernel removes text and curves; not the full height, so a ruling that drifts a
+    # pixel or two down a long, slightly skewed scan survives.
+    kernel = np.ones((max(3, rows // _KERNEL_FRACTION), 1), np.uint8)
+    opened = cv2.morphologyEx(dark, cv2.MORPH_OPEN, kernel)
+    profile = opened.mean(axis=0, dtype=np.float64)
+    if profile.max() <= 0:
+        return []
+    present = profile > max(4.0, 0.05 * profile.max())
+    padded = np.concatenate([[False], present, [False]])
+    starts = np.nonzero(~padded[:-1] & padded[1:])[0]
+    ends = np.nonzero(padded[:-1] & ~padded[1:])[0]  # exclusive
+    inked = opened >= 64
+    lines = []
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        weights = profile[a:b]
+        centre = float(np.dot(np.arange(a, b), weights) / weights.sum())
+        coverage = float(np.mean(inked[:, a:b].any(axis=1)))
+        lines.append(_Line(centre, float(weights.sum()), coverage))
+    return lines
+
+
+def _split_borders(lines: list[_Line]) -> tuple[list[_Line], list[_Line]]:
+    """(borders, grid lines), both sorted by column: the long lines split at the largest
+    strength ratio (all of them are borders when no ratio stands out)."""
+    long_lines = sorted((ln for ln in lines if ln.coverage >= _MIN_COVERAGE), key=lambda ln: ln.x)
+    if len(long_lines) < 3:
+        return long_lines, []
+    strengths = np.sort([ln.strength for ln in long_lines])[::-1]
+    ratios = strengths[:-1] / strengths[1:]
+    cut = -1.0
+    for k in np.argsort(ratios)[::-1]:  # largest ratio first; one stand-out line is a frame, not a split
+        if ratios[k] < _SPLIT_RATIO:
+            break
+        if k >= 1:
+            cut = strengths[k + 1]
+            break
+    borders = [ln for ln in long_lines if ln.strength > cut]
+    return borders, [ln for ln in long_lines if ln.strength <= cut]
+
+
+def _track_spans(borders: list[_Line], grid: list[_Line], min_width: int) -> list[tuple[int, int]]:
+    """(left, right) columns of the spans between consecutive borders that are tracks."""
+    edges = [int(round(b.x)) for b in borders]
+    spans = [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b - a >= min_width]
+    if not spans:
+        return []
+    inside = [sum(1 for g in grid if a < g.x < b) for a, b in spans]
+    widest = max(b - a for a, b in spans)
+    if max(inside) >= 2:  # a gridded sheet: tracks have grid, the depth column has none
+        return [s for s, n in zip(spans, inside, strict=True) if n >= 1 and s[1] - s[0] >= 0.2 * widest]
+    return [(a, b) for a, b in spans if b - a >= _MIN_TRACK_FRACTION * widest]

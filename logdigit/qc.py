@@ -1,0 +1,161 @@
+"""QC overlay: the traced curves drawn over a faded copy of the scan, for a person to check."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from logdigit.atomic import atomic_path
+from logdigit.errors import InputError, OutputError
+from logdigit.layout import Layout
+from logdigit.trace import PixelTrace
+
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (230, 0, 0),
+    (0, 90, 255),
+    (0, 170, 0),
+    (220, 0, 220),
+    (255, 130, 0),
+    (0, 190, 200),
+    (150, 60, 255),
+    (160, 120, 0),
+)
+"""Curve colours (RGB), bright and far apart; curve k gets PALETTE[k % len(PALETTE)]."""
+
+_TRACK_COLOUR = (110, 110, 110)
+
+
+def draw_qc(
+    image: np.ndarray,
+    traces: Sequence[PixelTrace],
+    layout: Layout,
+    *,
+    fade: float = 0.65,
+    legend: bool = True,
+) -> np.ndarray:
+    """Draw traced curves over a faded scan.
+
+    The scan is blended toward white, each track is outlined in grey (edges over the
+    digitised rows), each trace is drawn as a 1-px polyline through its sub-pixel
+    positions in a colour of :data:`PALETTE` (gaps are not joined; a lone point is a
+    pixel), and a legend at the top of each track names its curves. Curves are drawn
+    last, over the legend, so nothing traced is hidden.
+
+    Args:
+        image: uint8 (H, W, 3) RGB, the image the traces were made on; not modified.
+        traces: from :func:`logdigit.trace.trace`.
+        layout: the layout the traces were made with.
+        fade: how far toward white the scan is blended, 0 (unchanged) .. 1 (white).
+        legend: draw the mnemonic legend.
+
+    Returns:
+        uint8 (H, W, 3) RGB, a new image.
+
+    Example:
+        >>> from logdigit.layout import CurveSpec, DepthSpec, Track
+        >>> lay = Layout(DepthSpec("PX", 1, ((0, 0), (9, 9))), (Track(2, 12, curves=(CurveSpec("GR", 0, 1),)),))
+        >>> tr = PixelTrace("GR", 0, 0, np.full(10, 7.0))
+        >>> out = draw_qc(np.zeros((10, 16, 3), np.uint8), [tr], lay, legend=False)
+        >>> out[5, 7].tolist() == list(PALETTE[0])
+        True
+    """
+    _check_image(image)
+    if not 0 <= fade <= 1:
+        raise ValueError(f"fade must be in [0, 1], got {fade}")
+    out = cv2.addWeighted(image, 1.0 - fade, np.full_like(image, 255), fade, 0.0)
+    rows = _digitised_rows(layout, traces, image.shape[0])
+    for track in layout.tracks:
+        for col in (track.left, track.right):
+            cv2.line(out, (col, rows[0]), (col, rows[1]), _TRACK_COLOUR, 1)
+    colours = [PALETTE[k % len(PALETTE)] for k in range(len(traces))]
+    if legend:
+        _draw_legends(out, traces, colours, layout, rows[0])
+    for trace, colour in zip(traces, colours, strict=True):
+        _draw_trace(out, trace, colour)
+    return out
+
+
+def write_qc(path: str | os.PathLike, overlay: np.ndarray) -> Path:
+    """Write a QC overlay atomically; the format follows the suffix (.png, .jpg, .tif ...).
+
+    Args:
+        path: output file; its folder must exist.
+        overlay: uint8 (H, W, 3) RGB from :func:`draw_qc`.
+
+    Returns:
+        The path written.
+
+    Raises:
+        OutputError: the folder is missing or not writable, or OpenCV cannot write
+            this suffix.
+    """
+    _check_image(overlay)
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        try:
+            ok = cv2.imwrite(str(tmp), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+        except cv2.error as exc:
+            raise OutputError(f"{target}: cannot write the QC image ({exc.err}); use a .png path") from None
+        if not ok:
+            raise OutputError(f"{target}: OpenCV cannot write a {target.suffix or 'suffix-less'} file; use .png")
+    return target
+
+
+def _check_image(image) -> None:
+    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
+        got = f"{image.shape} {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise InputError(f"image must be uint8 (H, W, 3) RGB as read_scan gives; got {got}")
+
+
+def _digitised_rows(layout: Layout, traces: Sequence[PixelTrace], height: int) -> tuple[int, int]:
+    if layout.depth.rows is not None:
+        first, last = layout.depth.rows
+    elif traces:
+        first, last = min(t.row0 for t in traces), max(t.row0 + len(t.x) - 1 for t in traces)
+    else:
+        first, last = 0, height - 1
+    return max(int(first), 0), min(int(last), height - 1)
+
+
+def _draw_trace(out: np.ndarray, trace: PixelTrace, colour: tuple[int, int, int]) -> None:
+    """1-px polylines through each NaN-free stretch, at 1/16 px (cv2 fixed point)."""
+    x = np.asarray(trace.x, dtype=np.float64)
+    ok = np.isfinite(x)
+    if not ok.any():
+        return
+    rows = trace.rows.astype(np.float64)
+    edges = np.diff(np.concatenate([[0], ok.view(np.int8), [0]]))
+    starts, stops = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    h, w = out.shape[:2]
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        if b - a == 1:
+            c, r = int(round(x[a])), int(rows[a])
+            if 0 <= r < h and 0 <= c < w:
+                out[r, c] = colour
+            continue
+        pts = np.round(np.stack([x[a:b], rows[a:b]], axis=1) * 16).astype(np.int32)  # (n, 2) x, y
+        cv2.polylines(out, [pts], False, colour, 1, cv2.LINE_8, shift=4)
+
+
+def _draw_legends(out, traces, colours, layout: Layout, top: int) -> None:
+    """A white box at the top-left of each track: a colour swatch and the mnemonic per curve."""
+    scale = max(0.35, min(1.0, out.shape[1] / 2500))
+    line_h = int(round(22 * scale)) + 2
+    for index, track in enumerate(layout.tracks):
+        mine = [(t, c) for t, c in zip(traces, colours, strict=True) if t.track == index]
+        if not mine:
+            continue
+        x0, y0 = track.left + 3, top + 3
+        width = max(cv2.getTextSize(t.mnemonic, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] for t, _ in mine)
+        box_w = min(width + int(30 * scale) + 6, max(track.right - x0 - 1, 1))
+        cv2.rectangle(out, (x0, y0), (x0 + box_w, y0 + line_h * len(mine) + 4), (255, 255, 255), -1)
+        for k, (t, colour) in enumerate(mine):
+            y = y0 + line_h * (k + 1)
+            cv2.line(out, (x0 + 3, y - line_h // 3), (x0 + int(24 * scale), y - line_h // 3), colour, 2)
+            cv2.putText(
+                out, t.mnemonic, (x0 + int(28 * scale), y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA
+            )

@@ -1,0 +1,452 @@
+"""trace: hand-worked masks, anti-aliased synthetic curves against their formulas, invariants."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from logdigit.errors import InputError, LayoutError
+from logdigit.layout import CurveSpec, DepthSpec, Layout, Track
+from logdigit.trace import PixelTrace, trace
+
+S = 4  # supersampling factor of the synthetic drawings
+
+
+def _layout(tracks, height, rows=None) -> Layout:
+    return Layout(DepthSpec("PX", 1.0, ((0, 0), (height - 1, height - 1)), rows=rows), tuple(tracks))
+
+
+def _draw(fn, height, width, *, thickness=2, dashes=None, out=None, colour=255):
+    """Draw x = fn(row) anti-aliased at S x resolution and area-average it back down.
+
+    Returns uint8 (height, width) (or draws into ``out`` (height*S, width*S[, 3]) when
+    given). Pixel-centre convention: small pixel i <-> big coordinate i*S + (S-1)/2.
+    """
+    big = np.zeros((height * S, width * S), np.uint8) if out is None else out
+    ys = np.arange(height * S) / S
+    pts = np.stack([fn(ys) * S + (S - 1) / 2, ys * S + (S - 1) / 2], axis=1)
+    pieces = (
+        [pts]
+        if dashes is None
+        else [pts[(ys >= y0) & (ys < y0 + dashes[0])] for y0 in range(0, height, dashes[0] + dashes[1])]
+    )
+    for piece in pieces:
+        if len(piece) > 1:
+            fixed = np.round(piece * 16).astype(np.int32)  # 4 fractional bits
+            cv2.polylines(big, [fixed], False, colour, thickness * S, cv2.LINE_AA, shift=4)
+    if out is not None:
+        return out
+    return cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def _mask(*layers, klass=1):
+    """bool (3, H, W) with the given uint8 drawings (>= 128) in class ``klass``."""
+    h, w = layers[0].shape
+    masks = np.zeros((3, h, w), bool)
+    for layer in layers:
+        masks[klass] |= layer >= 128
+    masks[0] = ~(masks[1] | masks[2])
+    return masks
+
+
+def _sine(y):
+    return 60 + 30 * np.sin(2 * np.pi * y / 150) + 5 * np.sin(2 * np.pi * y / 37)
+
+
+def _solid_track(*names, left=5, right=115, line="solid", colors=None):
+    colors = colors or [None] * len(names)
+    curves = tuple(CurveSpec(n, 0, 1, line=line, color=c) for n, c in zip(names, colors, strict=True))
+    return Track(left, right, curves=curves)
+
+
+# --------------------------------------------------------------------------- worked by hand
+
+
+def test_vertical_two_pixel_line_is_exact():
+    masks = np.zeros((3, 30, 20), bool)
+    masks[1, :, 10:12] = True
+    (tr,) = trace(masks, _layout([Track(2, 17, curves=(CurveSpec("GR", 0, 1),))], 30))
+    assert isinstance(tr, PixelTrace) and tr.mnemonic == "GR" and tr.track == 0 and tr.row0 == 0
+    assert tr.x.dtype == np.float64
+    np.testing.assert_array_equal(tr.x, np.full(30, 10.5))
+
+
+def test_hand_worked_step_and_gap():
+    # Rows 0-9 at column 4 (x 4.0), rows 10-11 empty, rows 12-21 on columns 6-8 (x 7.0).
+    masks = np.zeros((3, 22, 12), bool)
+    masks[1, :10, 4] = True
+    masks[1, 12:, 6:9] = True
+    (tr,) = trace(masks, _layout([_solid_track("A", left=1, right=10)], 22))
+    expected = np.r_[np.full(10, 4.0), 5.0, 6.0, np.full(10, 7.0)]  # gap rows interpolated
+    np.testing.assert_allclose(tr.x, expected)
+
+
+def test_digitised_rows_and_offsets():
+    masks = np.zeros((3, 40, 30), bool)
+    masks[1, :, 20] = True
+    lay = _layout([Track(2, 12), _solid_track("B", left=15, right=27)], 40, rows=(5, 34))
+    (tr,) = trace(masks, lay)
+    assert tr.track == 1 and tr.row0 == 5 and len(tr.x) == 30
+    np.testing.assert_array_equal(tr.rows, np.arange(5, 35))
+    np.testing.assert_array_equal(tr.x, np.full(30, 20.0))
+
+
+# --------------------------------------------------------------------------- synthetic curves
+
+
+@pytest.mark.parametrize("thickness", [1, 2, 3])
+def test_antialiased_sinusoid_subpixel(thickness):
+    h, w = 300, 120
+    masks = _mask(_draw(_sine, h, w, thickness=thickness))
+    (tr,) = trace(masks, _layout([_solid_track("A")], h))
+    error = np.abs(tr.x - _sine(np.arange(h)))
+    assert not np.isnan(tr.x).any()
+    assert error.mean() < 0.3  # measured about 0.16-0.18 px
+    assert error.max() <= 1.0
+
+
+def test_steep_near_horizontal_segment():
+    # The curve moves 50 px across 4 rows (a fast excursion): each row there holds a long
+    # run, whose centroid is the centreline's crossing of the row.
+    def step(y):
+        return 30 + 50 * np.clip((y - 50) / 4, 0, 1)
+
+    h, w = 100, 100
+    masks = _mask(_draw(step, h, w))
+    (tr,) = trace(masks, _layout([_solid_track("A", right=95)], h))
+    assert not np.isnan(tr.x).any()
+    error = np.abs(tr.x - step(np.arange(h)))
+    knees = np.zeros(h, bool)
+    knees[[50, 54]] = True  # the kinks themselves: the stroke's width blurs them by design
+    assert error[~knees].max() <= 1.0 and error.mean() < 0.2
+    assert np.all(np.diff(tr.x[40:65]) >= 0)  # follows the stroke, no zig-zag
+
+
+@pytest.mark.parametrize("half_width", [0.5, 1, 2, 4, 8])
+def test_spike_tip_is_kept(half_width):
+    # A spike out to column 80 and back, half_width rows each way: the tip row must say 80,
+    # not the middle of its long run.
+    def spike(y):
+        return 30 + 50 * np.clip(1 - np.abs(y - 50) / half_width, 0, 1)
+
+    h, w = 100, 100
+    masks = _mask(_draw(spike, h, w))
+    (tr,) = trace(masks, _layout([_solid_track("A", right=95)], h))
+    assert abs(tr.x[50] - 80) <= 0.5
+    assert np.nanmax(tr.x) <= 80.5
+    assert np.abs(tr.x[:40] - 30).max() == 0 and np.abs(tr.x[60:] - 30).max() == 0
+
+
+def test_dashed_line_is_bridged():
+    h, w = 300, 120
+    masks = _mask(_draw(_sine, h, w, dashes=(12, 8)), klass=2)
+    (tr,) = trace(masks, _layout([_solid_track("D", line="dashed")], h))
+    last_ink = np.nonzero(masks[2].any(axis=1))[0].max()
+    assert not np.isnan(tr.x[: last_ink + 1]).any()
+    assert np.isnan(tr.x[last_ink + 1 :]).all()  # nothing invented past the last dash
+    assert np.nanmean(np.abs(tr.x - _sine(np.arange(h)))) < 0.4
+
+
+def test_long_gap_stays_nan():
+    h, w = 300, 120
+    masks = _mask(_draw(_sine, h, w))
+    masks[1, 100:200] = False
+    (tr,) = trace(masks, _layout([_solid_track("A")], h))
+    np.testing.assert_array_equal(np.nonzero(np.isnan(tr.x))[0], np.arange(100, 200))
+
+
+def test_max_gap_option():
+    masks = np.zeros((3, 60, 10), bool)
+    masks[1, :20, 5] = masks[1, 30:, 5] = True  # a 10-row gap
+    lay = _layout([_solid_track("A", left=1, right=8)], 60)
+    assert np.isnan(trace(masks, lay, max_gap=9)[0].x).sum() == 10
+    assert np.isnan(trace(masks, lay, max_gap=10)[0].x).sum() == 0
+
+
+def test_specks_are_ignored():
+    h, w = 300, 120
+    clean = _mask(_draw(_sine, h, w))
+    noisy = clean.copy()
+    rng = np.random.default_rng(3)
+    truth = _sine(np.arange(h))
+    placed = 0
+    while placed < 80:  # 2x2 specks not touching the curve
+        y, x = int(rng.integers(0, h - 2)), int(rng.integers(5, w - 7))
+        if np.abs(truth[max(y - 3, 0) : y + 5] - x).min() > 6:
+            noisy[1, y : y + 2, x : x + 2] = True
+            placed += 1
+    lay = _layout([_solid_track("A")], h)
+    np.testing.assert_array_equal(trace(noisy, lay)[0].x, trace(clean, lay)[0].x)
+
+
+def test_only_specks_gives_nan():
+    masks = np.zeros((3, 100, 50), bool)
+    masks[1, 10:12, 10:12] = masks[1, 60:63, 30:32] = True
+    (tr,) = trace(masks, _layout([_solid_track("A", left=2, right=45)], 100))
+    assert np.isnan(tr.x).all()
+
+
+def test_other_class_crossing_is_bridged():
+    h, w = 200, 120
+    solid = _draw(lambda y: 40 + 0.3 * y, h, w)
+    dashed = _draw(lambda y: 100 - 0.3 * y, h, w)
+    masks = _mask(solid)
+    masks[2] = dashed >= 128
+    masks[1] &= ~masks[2]  # the network gives the crossing to one class only
+    masks[0] = ~(masks[1] | masks[2])
+    lay = _layout([Track(5, 115, curves=(CurveSpec("S", 0, 1), CurveSpec("D", 0, 1, line="dashed")))], h)
+    solid_tr, dashed_tr = trace(masks, lay)
+    rows = np.arange(h)
+    assert np.abs(solid_tr.x - (40 + 0.3 * rows)).max() < 1.0
+    assert np.abs(dashed_tr.x - (100 - 0.3 * rows)).max() < 1.0
+
+
+def test_crossing_curves_split_by_colour():
+    h, w = 240, 120
+    red, blue = (220, 30, 30), (30, 60, 220)
+
+    def f(y):
+        return 60 + 35 * np.sin(2 * np.pi * y / 160)
+
+    def g(y):
+        return 60 - 35 * np.sin(2 * np.pi * y / 160)
+
+    big = np.full((h * S, w * S, 3), 255, np.uint8)
+    _draw(f, h, w, out=big, colour=red)
+    _draw(g, h, w, out=big, colour=blue)
+    image = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA)
+    masks = np.zeros((3, h, w), bool)
+    masks[1] = image.min(axis=2) < 160  # ink of either colour
+    masks[0] = ~masks[1]
+    lay = _layout([_solid_track("BLUE", "RED", colors=[blue, red])], h)
+    blue_tr, red_tr = trace(masks, lay, image=image)
+    rows = np.arange(h)
+    for tr, fn in ((red_tr, f), (blue_tr, g)):
+        error = np.abs(tr.x - fn(rows))
+        assert not np.isnan(tr.x).any()
+        assert np.mean(error < 1.0) > 0.97 and error.max() < 3.0
+
+
+def test_same_colour_curves_separated_by_continuity():
+    h, w = 300, 120
+
+    def left(y):
+        return 30 + 10 * np.sin(2 * np.pi * y / 120)
+
+    def right(y):
+        return 80 + 8 * np.sin(2 * np.pi * y / 90)
+
+    masks = _mask(_draw(left, h, w), _draw(right, h, w))
+    lay = _layout([_solid_track("LEFT", "RIGHT")], h)
+    left_tr, right_tr = trace(masks, lay)  # handed out left to right in layout order
+    rows = np.arange(h)
+    assert np.abs(left_tr.x - left(rows)).mean() < 0.3
+    assert np.abs(right_tr.x - right(rows)).mean() < 0.3
+
+
+def test_same_colour_crossing_keeps_each_curve_through_the_crossing():
+    h, w = 300, 120
+
+    def f(y):
+        return 50 + 20 * np.sin(2 * np.pi * y / 120)
+
+    def g(y):
+        return 50 - 20 * np.sin(2 * np.pi * y / 120)
+
+    masks = _mask(_draw(f, h, w), _draw(g, h, w))
+    traces = trace(masks, _layout([_solid_track("A", "B")], h))
+    rows = np.arange(h)
+    followed = sorted((np.mean(np.abs(t.x - f(rows)) < 1.5), np.mean(np.abs(t.x - g(rows)) < 1.5)) for t in traces)
+    # One trace stays on g and the other on f over (nearly) every row: no bounce at crossings.
+    assert followed[0][1] > 0.97 and followed[1][0] > 0.97
+
+
+def _draw_arc_dashed(fn, height, width, *, dash, gap, thickness=2):
+    """Like _draw, but dashed along the arc length (as a pen draws), so a sweep across
+    the track is dashed too. ``dash``/``gap`` in pixels; a dash under 1 px is a dot."""
+    ys = np.arange(height * S * 4) / (S * 4)  # dense samples along the curve
+    pts = np.stack([fn(ys) * S + (S - 1) / 2, ys * S + (S - 1) / 2], axis=1)
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(pts, axis=0).T))]) / S
+    on = (arc % (dash + gap + thickness)) <= dash  # round caps add a line width to each dash
+    big = np.zeros((height * S, width * S), np.uint8)
+    edges = np.flatnonzero(np.diff(np.r_[0, on.astype(np.int8), 0]))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        piece = pts[a:b] if b - a > 1 else np.repeat(pts[a : a + 1], 2, axis=0)
+        cv2.polylines(big, [np.round(piece * 16).astype(np.int32)], False, 255, thickness * S, cv2.LINE_AA, shift=4)
+    return cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def _step(y):
+    # A sweep of 60 px across 6 rows between two calm stretches.
+    return 25 + 60 * np.clip((y - 60) / 6, 0, 1) + 2 * np.sin(y / 9)
+
+
+def test_dashed_sweep_across_the_track_is_followed():
+    h, w = 140, 110
+    masks = _mask(_draw_arc_dashed(_step, h, w, dash=8, gap=6), klass=2)
+    (tr,) = trace(masks, _layout([_solid_track("D", left=5, right=105, line="dashed")], h))
+    rows = np.arange(h)
+    truth = _step(rows)
+    inked = slice(int(np.nonzero(masks[2].any(axis=1))[0][0]), int(np.nonzero(masks[2].any(axis=1))[0][-1]) + 1)
+    assert not np.isnan(tr.x[inked]).any()
+    sweep = slice(61, 66)  # inside the sweep: 10 px per row, so judge across the stroke
+    across = np.abs(tr.x[sweep] - truth[sweep]) / np.hypot(1, np.gradient(truth)[sweep])
+    assert across.max() < 1.5  # measured about 1.1: a 1-px-wide drawn-in gap, rounded
+    assert np.all(np.diff(tr.x[55:72]) > -1.0)  # goes across once, no zig-zag
+    calm = np.r_[10:55, 75:130]
+    assert np.abs(tr.x[calm] - truth[calm]).mean() < 0.5
+
+
+def test_dotted_line_is_bridged():
+    h, w = 240, 120
+    masks = _mask(_draw_arc_dashed(_sine, h, w, dash=0.6, gap=4), klass=2)
+    (tr,) = trace(masks, _layout([_solid_track("D", line="dashed")], h))
+    inked = np.nonzero(masks[2].any(axis=1))[0]
+    span = tr.x[inked[0] : inked[-1] + 1]
+    assert not np.isnan(span).any()
+    assert np.abs(span - _sine(np.arange(inked[0], inked[-1] + 1))).mean() < 0.5
+
+
+def test_faded_inks_still_split_by_colour():
+    # Inks laid over cream paper at 55 % strength: the blue is no longer near its nominal
+    # colour, but it is still on the way from paper to blue, not to black.
+    h, w = 200, 120
+    paper, blue, black = np.array([245, 240, 228.0]), (0, 40, 160), (20, 20, 20)
+
+    def f(y):
+        return 60 + 35 * np.sin(2 * np.pi * y / 160)
+
+    def g(y):
+        return 60 - 35 * np.sin(2 * np.pi * y / 160)
+
+    image = np.empty((h, w, 3))
+    image[:] = paper
+    cover = {}
+    for name, fn, ink in (("BLUE", f, blue), ("BLACK", g, black)):
+        alpha = _draw(fn, h, w).astype(np.float64)[..., None] / 255 * 0.55
+        image = image * (1 - alpha) + alpha * np.array(ink)
+        cover[name] = alpha[..., 0] > 0.55 * 0.5
+    image = np.round(image).astype(np.uint8)
+    masks = np.zeros((3, h, w), bool)
+    masks[1] = cover["BLUE"] | cover["BLACK"]
+    lay = _layout([_solid_track("BLACK", "BLUE", colors=[black, blue])], h)
+    black_tr, blue_tr = trace(masks, lay, image=image)
+    rows = np.arange(h)
+    assert np.mean(np.abs(blue_tr.x - f(rows)) < 1.5) > 0.95
+    assert np.mean(np.abs(black_tr.x - g(rows)) < 1.5) > 0.95
+
+
+def test_same_ink_twice_falls_back_to_continuity():
+    h, w = 200, 120
+    red = (200, 20, 20)
+
+    def left(y):
+        return 30 + 8 * np.sin(y / 20)
+
+    def right(y):
+        return 85 + 8 * np.sin(y / 25)
+
+    big = np.full((h * S, w * S, 3), 255, np.uint8)
+    _draw(left, h, w, out=big, colour=red)
+    _draw(right, h, w, out=big, colour=red)
+    image = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA)
+    masks = np.zeros((3, h, w), bool)
+    masks[1] = image.min(axis=2) < 160
+    lay = _layout([_solid_track("A", "B", colors=[red, (210, 25, 25)])], h)
+    a_tr, b_tr = trace(masks, lay, image=image)
+    rows = np.arange(h)
+    assert np.abs(a_tr.x - left(rows)).mean() < 0.4 and np.abs(b_tr.x - right(rows)).mean() < 0.4
+    # A grey (or binarised) copy of the scan cannot tell red from blue: continuity again.
+    grey = np.repeat(image.min(axis=2, keepdims=True), 3, axis=2)
+    lay = _layout([_solid_track("A", "B", colors=[red, (0, 0, 200)])], h)
+    a_tr, b_tr = trace(masks, lay, image=grey)
+    assert np.abs(a_tr.x - left(rows)).mean() < 0.4 and np.abs(b_tr.x - right(rows)).mean() < 0.4
+
+
+def test_ruling_labelled_as_curve_is_ignored():
+    h, w = 200, 80
+    masks = _mask(_draw(lambda y: 40 + 10 * np.sin(y / 20), h, w))
+    masks[1, :, 9:11] = True  # the track's left border, wrongly labelled solid
+    (tr,) = trace(masks, _layout([_solid_track("A", left=10, right=70)], h))
+    assert np.abs(tr.x - (40 + 10 * np.sin(np.arange(h) / 20))).max() < 1.0
+
+
+def test_merge_with_a_horizontal_line_keeps_the_curve():
+    h, w = 100, 80
+    masks = _mask(_draw(lambda y: 40 + 0.2 * y, h, w))
+    masks[1, 50, 10:70] = True  # a grid line labelled as curve in one row
+    (tr,) = trace(masks, _layout([_solid_track("A", left=5, right=75)], h))
+    assert abs(tr.x[50] - (40 + 0.2 * 50)) < 1.0
+
+
+# --------------------------------------------------------------------------- invariants
+
+
+def test_one_value_per_row_and_layout_order():
+    h, w = 120, 200
+    masks = _mask(_draw(_sine, h, w))
+    masks[2] = _draw(lambda y: 150 + 10 * np.sin(y / 15), h, w, dashes=(6, 4)) >= 128
+    tracks = [
+        Track(5, 110, curves=(CurveSpec("S1", 0, 1), CurveSpec("D1", 0, 1, line="dashed"))),
+        Track(120, 190, curves=(CurveSpec("D2", 0, 1, line="dashed"), CurveSpec("S2", 0, 1))),
+    ]
+    traces = trace(masks, _layout(tracks, h, rows=(10, 109)))
+    assert [t.mnemonic for t in traces] == ["S1", "D1", "D2", "S2"]
+    assert [t.track for t in traces] == [0, 0, 1, 1]
+    for t in traces:
+        assert t.row0 == 10 and t.x.shape == (100,) and t.x.dtype == np.float64
+        ok = np.isfinite(t.x)
+        assert np.all((t.x[ok] >= tracks[t.track].left - 3) & (t.x[ok] <= tracks[t.track].right + 3))
+    assert np.isfinite(traces[0].x).all() and np.isfinite(traces[2].x).sum() > 90
+
+
+def test_inputs_not_modified():
+    h, w = 120, 120
+    masks = _mask(_draw(_sine, h, w))
+    masks[1, :, 4:6] = True
+    image = np.full((h, w, 3), 255, np.uint8)
+    before_masks, before_image = masks.copy(), image.copy()
+    lay = _layout([_solid_track("A", "B", colors=[(0, 0, 0), (255, 0, 0)])], h)
+    trace(masks, lay, image=image)
+    trace(masks, lay)
+    np.testing.assert_array_equal(masks, before_masks)
+    np.testing.assert_array_equal(image, before_image)
+
+
+def test_empty_mask_gives_nan_per_row():
+    traces = trace(np.zeros((3, 10, 10), bool), _layout([_solid_track("A", "B", left=1, right=8)], 10))
+    assert len(traces) == 2 and all(t.x.shape == (10,) and np.isnan(t.x).all() for t in traces)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_bad_masks():
+    lay = _layout([_solid_track("A", left=1, right=8)], 10)
+    with pytest.raises(InputError, match=r"bool \(3, H, W\).*got \(3, 10, 10\) uint8.*astype\(bool\)"):
+        trace(np.zeros((3, 10, 10), np.uint8), lay)
+    with pytest.raises(InputError, match="bool"):
+        trace(np.zeros((2, 10, 10), bool), lay)
+
+
+def test_track_outside_image():
+    with pytest.raises(LayoutError, match=r"track 0: columns 5\.\.40 .*0\.\.19"):
+        trace(np.zeros((3, 10, 20), bool), _layout([_solid_track("A", left=5, right=40)], 10))
+
+
+def test_rows_outside_image():
+    with pytest.raises(LayoutError, match=r"depth rows \(0, 50\).*0\.\.9"):
+        trace(np.zeros((3, 10, 20), bool), _layout([_solid_track("A", left=1, right=8)], 10, rows=(0, 50)))
+
+
+def test_image_shape_mismatch():
+    lay = _layout([_solid_track("A", left=1, right=8)], 10)
+    with pytest.raises(InputError, match=r"image must be uint8 \(10, 20, 3\)"):
+        trace(np.zeros((3, 10, 20), bool), lay, image=np.zeros((10, 21, 3), np.uint8))
+
+
+def test_bad_option():
+    lay = _layout([_solid_track("A", left=1, right=8)], 10)
+    with pytest.raises(ValueError, match="max_gap must be an int >= 0"):
+        trace(np.zeros((3, 10, 20), bool), lay, max_gap=-1)

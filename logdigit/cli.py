@@ -326,6 +326,47 @@ def evaluate(
     Console().print(table)
 
 
+@app.command("compare-losses")
+@handle_errors
+def compare_losses(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the runs (finished runs are not redone).")] = Path("runs/compare"),
+    losses: Annotated[str, typer.Option("--losses", help="Comma-separated LOSSES keys (default: the eight compared).")] = "",
+    seeds: Annotated[str, typer.Option("--seeds")] = "0,1",
+    steps: Annotated[int, typer.Option("--steps", help="Training steps per run (reduced budget).")] = 600,
+    eval_n: Annotated[int, typer.Option("--eval-n", help="Test sheets per evaluation.")] = 50,
+    eval_seed: Annotated[int, typer.Option("--eval-seed")] = 0,
+    pool_size: Annotated[int, typer.Option("--pool-size")] = 400,
+    widths: Annotated[str, typer.Option("--widths")] = "8,16,32,64,128",
+    report: Annotated[Path, typer.Option("--report", help="Markdown report (JSON of raw numbers beside it).")] = Path("docs/loss-comparison.md"),
+    threads: Annotated[int | None, typer.Option("--threads")] = None,
+    device: DeviceOpt = "cpu",
+    quiet: QuietOpt = False,
+) -> None:
+    """Train the same VeerNet with each loss and seed, evaluate all on one test set, write a report."""
+    import torch
+
+    from logdigit.compare import COMPARED, compare_losses as run_compare, write_report
+    from logdigit.data import DataConfig
+    from logdigit.errors import InputError
+    from logdigit.losses import LOSSES
+    from logdigit.model.veernet import VeerNetConfig
+
+    names = tuple(x for x in losses.split(",") if x) or tuple(COMPARED)
+    bad = [x for x in names if x not in LOSSES]
+    if bad:
+        raise InputError(f"--losses {','.join(bad)}: unknown; choose from {sorted(LOSSES)}")
+    if threads:
+        torch.set_num_threads(threads)
+    results = run_compare(out, losses=names, seeds=tuple(int(s) for s in seeds.split(",")), steps=steps,
+                          model_config=VeerNetConfig(widths=tuple(int(v) for v in widths.split(","))),
+                          data_config=DataConfig(pool_size=pool_size), eval_n=eval_n, eval_seed=eval_seed,
+                          device=device, progress=None if quiet else (lambda m: err.print(m, highlight=False)))
+    command = "logdigit " + " ".join(sys.argv[1:]) if sys.argv[1:] else "logdigit compare-losses"
+    path = write_report(results, report, command=command)
+    if not quiet:
+        err.print(f"report: {path} (raw numbers: {path.with_suffix('.json')})", highlight=False)
+
+
 @app.command("losses")
 def list_losses() -> None:
     """List the training losses (the choices of `train --loss`)."""
@@ -334,6 +375,10 @@ def list_losses() -> None:
     for name, factory in LOSSES.items():
         doc = (factory.__doc__ or "").strip().splitlines()
         print(f"{name:14s} {doc[0] if doc else ''}")
+
+
+from logdigit.cli_batch import batch as _batch  # noqa: E402
+app.command("batch")(_batch)
 
 
 def main() -> None:  # pragma: no cover - console-script entry

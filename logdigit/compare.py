@@ -1,0 +1,151 @@
+"""The controlled loss comparison: same VeerNet config, data, schedule and step budget per loss.
+
+Every run differs only in ``--loss`` and ``--seed``; all are evaluated with
+:func:`logdigit.evaluate.evaluate` on the same seeded test sheets. Results go to a JSON
+of the raw numbers and a Markdown report with the mean and spread over seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from logdigit.atomic import write_text_atomic
+from logdigit.data import DataConfig
+from logdigit.model.veernet import VeerNetConfig
+from logdigit.train import TrainConfig
+
+COMPARED: dict[str, str] = {
+    "dice": "Dice",
+    "focal": "Focal (softmax, gamma 2)",
+    "lovasz": "Lovasz-Softmax",
+    "ce": "soft CE on hard labels",
+    "ce-pv": "soft CE on partial-volume soft labels",
+    "tversky": "Tversky (0.3, 0.7)",
+    "ce-ls": "CE + uniform label smoothing 0.1",
+    "ce-jml-bls": "CE + JML1 on BLS targets",
+}
+"""The losses of the comparison (LOSSES keys -> description)."""
+
+
+def compare_losses(outdir: str | Path, *, losses: tuple[str, ...] = tuple(COMPARED), seeds: tuple[int, ...] = (0, 1),
+                   steps: int = 600, model_config: VeerNetConfig | None = None,
+                   data_config: DataConfig | None = None, eval_n: int = 50, eval_seed: int = 0,
+                   device: str = "cpu", progress: Callable[[str], None] | None = None) -> dict:
+    """Train one VeerNet per (loss, seed) and evaluate each; returns the raw results.
+
+    Runs already finished in ``outdir`` (their ``result.json`` exists) are not redone, so an
+    interrupted comparison continues where it stopped.
+    """
+    from logdigit.evaluate import evaluate
+    from logdigit.train import train
+    from logdigit.weights import load_model
+
+    out = Path(outdir)
+    say = progress or (lambda msg: None)
+    base_data = data_config or DataConfig()
+    schedule = TrainConfig(steps=steps, warmup=min(150, steps // 5), eval_every=max(steps // 4, 1),
+                           checkpoint_every=max(steps // 4, 1))
+    runs = []
+    for loss in losses:
+        for seed in seeds:
+            run = out / f"{loss}-seed{seed}"
+            done = run / "result.json"
+            if done.exists():
+                runs.append(json.loads(done.read_text()))
+                say(f"{loss} seed {seed}: already done")
+                continue
+            say(f"{loss} seed {seed}: training {steps} steps")
+            t0 = time.perf_counter()
+            state = train(run, model_config=model_config, data_config=replace(base_data, seed=seed),
+                          train_config=replace(schedule, loss=loss), device=device)
+            train_s = time.perf_counter() - t0
+            model = load_model(run / "best.safetensors")
+            report = evaluate(model, n=eval_n, seed=eval_seed, methods=("veernet",), device=device)
+            result = {"loss": loss, "seed": seed, "steps": steps, "train_seconds": round(train_s, 1),
+                      "best_step": state.get("best_step"), "metrics": report["methods"]["veernet"]}
+            write_text_atomic(done, json.dumps(result, indent=2))
+            runs.append(result)
+    return {"losses": list(losses), "seeds": list(seeds), "steps": steps, "eval": {"n": eval_n, "seed": eval_seed},
+            "model": (model_config or VeerNetConfig()).to_dict(), "data": asdict(base_data),
+            "machine": _machine(), "runs": runs}
+
+
+def summarise(results: dict) -> list[dict]:
+    """Mean and spread (min..max over seeds) of the headline metrics, one row per loss."""
+    rows = []
+    for loss in results["losses"]:
+        runs = [r for r in results["runs"] if r["loss"] == loss]
+        vals = {name: [get(r["metrics"]) for r in runs] for name, get in _HEADLINE.items()}
+        rows.append({"loss": loss, "n": len(runs),
+                     **{k: _stats(v) for k, v in vals.items()}})
+    return rows
+
+
+_HEADLINE: dict[str, Callable[[dict], float | None]] = {
+    "F1 solid": lambda m: m["f1"][1],
+    "F1 dashed": lambda m: m["f1"][2],
+    "IoU solid": lambda m: m["iou"][1],
+    "IoU dashed": lambda m: m["iou"][2],
+    "ECE": lambda m: m["ece"],
+    "BECE": lambda m: m["bece"],
+    "curve NMAE": lambda m: m["curve"]["nmae"],
+    "within 2%": lambda m: m["curve"]["within2"],
+}
+
+
+def _stats(values: list) -> dict:
+    v = np.array([np.nan if x is None else x for x in values], float)
+    if not np.isfinite(v).any():
+        return {"mean": None, "min": None, "max": None}
+    return {"mean": float(np.nanmean(v)), "min": float(np.nanmin(v)), "max": float(np.nanmax(v))}
+
+
+def write_report(results: dict, path: str | Path, *, command: str) -> Path:
+    """Write the Markdown report (table with mean [min..max] over seeds) and the raw JSON beside it."""
+    path = Path(path)
+    write_text_atomic(path.with_suffix(".json"), json.dumps(results, indent=2))
+    rows = summarise(results)
+    names = list(_HEADLINE)
+    lines = ["# Loss comparison", "",
+             f"Same VeerNet config, data seed per run, schedule and budget ({results['steps']} steps) for every loss; "
+             f"seeds {results['seeds']}; evaluated on {results['eval']['n']} test sheets (seed "
+             f"{results['eval']['seed']}, the `test` stream that training never draws from).", "",
+             f"Command: `{command}`", "",
+             f"Machine: {results['machine']}", "",
+             "Values are the mean over seeds with [min..max].", "",
+             "| loss | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for r in rows:
+        cells = []
+        for k in names:
+            s = r[k]
+            digits = 4 if k == "curve NMAE" else 3
+            cells.append("-" if s["mean"] is None else
+                         f"{s['mean']:.{digits}f} [{s['min']:.{digits}f}..{s['max']:.{digits}f}]")
+        lines.append(f"| {r['loss']} ({COMPARED.get(r['loss'], '')}) | " + " | ".join(cells) + " |")
+    secs = sum(r.get("train_seconds", 0) for r in results["runs"])
+    lines += ["", f"Total training time of the runs: {secs / 60:.1f} min.", ""]
+    write_text_atomic(path, "\n".join(lines))
+    return path
+
+
+def _machine() -> str:
+    import os
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"

@@ -378,6 +378,7 @@ def list_losses() -> None:
 
 
 from logdigit.cli_batch import batch as _batch  # noqa: E402
+
 app.command("batch")(_batch)
 
 

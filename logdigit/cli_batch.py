@@ -1,0 +1,160 @@
+"""The ``logdigit batch`` command: translate flags, run :mod:`logdigit.batch`, report.
+
+Registered on the app at the end of :mod:`logdigit.cli`. This module must not import
+``logdigit.cli`` at import time (``python -m logdigit.cli`` would load it twice), so
+its few shared option declarations are repeated here. Heavy imports (dask, torch)
+happen inside the command.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True)
+
+MAX_ERRORS_SHOWN = 50
+"""Failed scans listed in the summary; the manifest has them all."""
+
+
+def batch(
+    inputs: Annotated[list[str], typer.Argument(
+        help="Scan files, folders (their .tif/.tiff/.png/.jpg/.jpeg/.bmp files), globs, or - to read "
+             "one path per line from stdin.", show_default=False, metavar="INPUTS")],
+    outdir: Annotated[Path, typer.Option(
+        "--outdir", help="Folder for NAME.las files and manifest.jsonl (created if missing).",
+        show_default=False)],
+    layout: Annotated[Path | None, typer.Option(
+        "--layout", help="Layout TOML for all scans (default: SCAN.layout.toml beside each scan, "
+                         "else detected tracks, uncalibrated).")] = None,
+    recursive: Annotated[bool, typer.Option(
+        "--recursive", "-r", help="Take scans from sub-folders too (and let ** in globs descend).")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Worker processes of the embedded cluster (default: one per core; 1 for cuda).",
+        show_default=False)] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Submit to this Dask scheduler (tcp://HOST:PORT) instead of a local cluster.",
+        show_default=False)] = None,
+    torch_threads: Annotated[int | None, typer.Option(
+        "--torch-threads", help="torch/OpenCV threads per scan (default: cores / workers locally, "
+                                "1 on --scheduler).", show_default=False)] = None,
+    weights: Annotated[Path | None, typer.Option(
+        "--weights", help="VeerNet weights (.safetensors); default: the shipped model.")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    threshold: Annotated[str, typer.Option(
+        "--threshold", help="Probability threshold for solid,dashed classes.")] = "0.5",
+    tile: Annotated[int, typer.Option("--tile", help="Inference window in px.")] = 512,
+    force: Annotated[bool, typer.Option("--force", help="Redo scans already done.")] = False,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object per scan on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")] = False,
+) -> None:
+    """Digitise an archive of scans into OUTDIR, resumably, on a local or remote Dask cluster.
+
+    Re-runs skip scans already done; bad scans are recorded as failed. Exit 0: all done, 1: any failed.
+    """
+    import contextlib
+
+    import distributed  # noqa: F401 - sets up its loggers on import; quieten them after
+
+    from logdigit.batch import BatchInterrupted, interrupt_on_signals, iter_batch, plan_batch
+    from logdigit.errors import LogdigitError
+    from logdigit.pipeline import InferOptions
+
+    # dask logs every cluster event at INFO; keep stderr for what the user must act on.
+    logging.getLogger("distributed").setLevel(logging.ERROR if quiet else logging.WARNING)
+    results = []
+    try:
+        with interrupt_on_signals():
+            opts = InferOptions(weights=str(weights) if weights else None, device=device, tile=tile,
+                                thresholds=_thresholds(threshold))
+            with err.status("finding scans and checking the manifest", spinner="dots") if not quiet \
+                    else contextlib.nullcontext():
+                plan = plan_batch(inputs, outdir=outdir, layout=layout, options=opts, recursive=recursive,
+                                  force=force)
+            with _progress(quiet) as progress, contextlib.closing(
+                    iter_batch(plan, options=opts, workers=workers, scheduler=scheduler,
+                               torch_threads=torch_threads)) as it:
+                task = progress.add_task(f"{plan.total} scans", total=plan.total)
+                for result in it:
+                    results.append(result)
+                    _report(result, progress, json_out=json_out, quiet=quiet)
+                    progress.update(task, advance=1, description=Path(result.scan).name)
+    except LogdigitError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt as exc:  # BatchInterrupted for SIGTERM, plain for a signal outside the block
+        code = exc.exit_code if isinstance(exc, BatchInterrupted) else 130
+        results += getattr(exc, "unreported", [])  # recorded in the manifest while stopping
+        if not quiet:
+            _summary(results, outdir, interrupted=True)
+        raise typer.Exit(code) from None
+    if not quiet:
+        _summary(results, outdir, interrupted=False)
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(1)
+
+
+def _thresholds(text: str) -> tuple[float, float]:
+    from logdigit.errors import InputError
+
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or not all(0.0 < v < 1.0 for v in values):
+        raise InputError(f"--threshold {text!r}: expected one or two probabilities in (0, 1), e.g. 0.5 or 0.5,0.4")
+    return values  # type: ignore[return-value]
+
+
+def _progress(quiet: bool):
+    from rich import progress as rp
+
+    return rp.Progress(rp.TextColumn("{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
+                       rp.TimeElapsedColumn(), rp.TimeRemainingColumn(), console=err, disable=quiet, transient=True,
+                       redirect_stdout=False)  # rich would send --json lines to its (stderr) console
+
+
+def _report(result, progress, *, json_out: bool, quiet: bool) -> None:
+    """One finished scan: a JSON line on stdout, its failure or warnings on stderr."""
+    if json_out:
+        print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+    if quiet:
+        return
+    if result.status == "failed":
+        progress.console.print(f"[bold red]failed:[/] {result.error}", highlight=False, soft_wrap=True)
+    elif result.status == "done":
+        for w in result.warnings:
+            progress.console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+
+
+def _summary(results, outdir: Path, *, interrupted: bool) -> None:
+    from rich.table import Table
+
+    from logdigit.batch import MANIFEST_NAME, summarise
+
+    counts = summarise(results)
+    if interrupted:
+        err.print("[bold yellow]interrupted:[/] finished scans are recorded and no partial LAS was left; "
+                  "run the same command again to resume", highlight=False, soft_wrap=True)
+    table = Table()
+    for name in ("done", "skipped", "failed"):
+        table.add_column(name, justify="right")
+    table.add_row(*(str(counts[k]) for k in ("done", "skipped", "failed")))
+    err.print(table)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        errors = Table("failed scan", "error", show_lines=False)
+        for r in failed[:MAX_ERRORS_SHOWN]:
+            errors.add_row(Path(r.scan).name, r.error or "")
+        err.print(errors)
+        if len(failed) > MAX_ERRORS_SHOWN:
+            err.print(f"... and {len(failed) - MAX_ERRORS_SHOWN} more", highlight=False)
+    err.print(f"manifest: {outdir / MANIFEST_NAME}", highlight=False, soft_wrap=True)

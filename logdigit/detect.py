@@ -76,9 +76,12 @@ def detect_layout(image: np.ndarray, *, min_track_width: int = _MIN_TRACK_PX) ->
     grey = _grey(image)
     if not isinstance(min_track_width, int) or min_track_width < 2:
         raise ValueError(f"min_track_width must be an int >= 2 pixels, got {min_track_width!r}")
-    lines = _vertical_lines(grey)
+    ink = _ink(image)
+    lines = _vertical_lines(ink)
+    spans = _ruled_spans(ink, lines, min_track_width)
     borders, grid = _split_borders(lines)
-    spans = _track_spans(borders, grid, min_track_width)
+    if not spans:
+        spans = _track_spans(borders, grid, min_track_width)
     if not spans:
         raise LayoutError(
             f"found no tracks: {len(borders)} long vertical ruling(s) in a {grey.shape[1]}-px wide scan; "
@@ -100,10 +103,81 @@ def _grey(image) -> np.ndarray:
     return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 
-def _vertical_lines(grey: np.ndarray) -> list[_Line]:
-    """Every long vertical ruling, from the column profile of the opened darkness."""
-    h, w = grey.shape
-    dark = cv2.subtract(np.full_like(grey, 255), grey)
+def _ink(image: np.ndarray) -> np.ndarray:
+    """uint8 (H, W) ink above the paper: 255 - darkest channel, minus the paper's own level.
+
+    The darkest channel makes coloured rulings count as much as grey ones; subtracting the
+    median (the paper, which covers most of a sheet) keeps tinted paper at zero.
+    """
+    darkest = image if image.ndim == 2 else image.min(axis=2)
+    ink = cv2.subtract(np.full(darkest.shape, 255, np.uint8), darkest)
+    step = max(1, ink.size // 1_000_000)
+    paper = int(np.median(ink.reshape(-1)[::step]))
+    return cv2.subtract(ink, np.full_like(ink, paper))
+
+
+def _ruled_spans(ink: np.ndarray, lines: list[_Line], min_width: int) -> list[tuple[int, int]]:
+    """Tracks as the column ranges crossed by horizontal depth rulings.
+
+    Depth rulings run across each track from border to border and stop at the depth
+    column and the margins, whatever the rulings' weight or colour. Each range's ends
+    snap to the nearest long vertical line; a range holding two tracks side by side is
+    split at an inner vertical line as strong as its edges.
+    """
+    h, w = ink.shape
+    rows = min(h, _WORK_ROWS * 2)
+    small = cv2.resize(ink, (w, rows), interpolation=cv2.INTER_AREA) if rows < h else ink
+    _, mask = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    horiz = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, max(min_width, 24)), np.uint8))
+    profile = (horiz > 0).mean(axis=0)
+    if profile.max() <= 0.01:
+        return []
+    ruled = profile > 0.4 * np.percentile(profile[profile > 0], 90)
+    padded = np.concatenate([[False], ruled, [False]])
+    starts = np.nonzero(~padded[:-1] & padded[1:])[0]
+    ends = np.nonzero(padded[:-1] & ~padded[1:])[0] - 1
+    long_lines = [ln for ln in lines if ln.coverage >= _MIN_COVERAGE]
+    spans = []
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        if b - a < min_width:
+            continue
+        left, right = _snap(a, long_lines), _snap(b, long_lines)
+        spans.extend(_split_span(left, right, long_lines, min_width))
+    return spans
+
+
+def _snap(x: int, lines: list[_Line], tol: float = 4.0) -> int:
+    near = [ln for ln in lines if abs(ln.x - x) <= tol]
+    return int(round(max(near, key=lambda ln: ln.strength).x)) if near else int(x)
+
+
+def _split_span(left: int, right: int, lines: list[_Line], min_width: int) -> list[tuple[int, int]]:
+    """Split a ruled range holding side-by-side tracks at their shared borders.
+
+    Shared borders are the interior lines above the first clear drop in strength (>= 1.5x)
+    among the interior lines, and about as strong as the range's edges. Two tracks whose
+    shared border is no heavier than their grid stay one span (the draft says to check).
+    """
+    edges = [ln for ln in lines if abs(ln.x - left) <= 4 or abs(ln.x - right) <= 4]
+    interior = sorted((ln for ln in lines if left + 4 < ln.x < right - 4), key=lambda ln: ln.strength, reverse=True)
+    if not edges or len(interior) < 2:
+        return [(left, right)]
+    strengths = [ln.strength for ln in interior]
+    ratios = [a / max(b, 1e-9) for a, b in zip(strengths[:-1], strengths[1:], strict=True)]
+    gaps = [i for i, r in enumerate(ratios) if r >= 1.5]  # the first clear drop from the top
+    if not gaps:
+        return [(left, right)]
+    top = interior[:gaps[0] + 1]
+    if min(ln.strength for ln in top) < 0.9 * min(ln.strength for ln in edges):
+        return [(left, right)]
+    bounds = [left, *sorted(int(round(ln.x)) for ln in top), right]
+    spans = list(zip(bounds[:-1], bounds[1:], strict=True))
+    return spans if all(b - a >= min_width for a, b in spans) else [(left, right)]
+
+
+def _vertical_lines(dark: np.ndarray) -> list[_Line]:
+    """Every long vertical ruling, from the column profile of the opened ink image."""
+    h, w = dark.shape
     rows = min(h, _WORK_ROWS)
     if rows < h:
         dark = cv2.resize(dark, (w, rows), interpolation=cv2.INTER_AREA)

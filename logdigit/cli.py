@@ -53,7 +53,8 @@ def _progress(quiet: bool):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet, transient=True)
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet, transient=True,
+                    redirect_stdout=False, redirect_stderr=False)  # stdout carries LAS and JSON
 
 
 def _pair(text: str | None, name: str) -> tuple[float, float] | None:
@@ -103,7 +104,7 @@ def infer(
     opts = InferOptions(weights=str(weights) if weights else None, device=device, tile=tile, thresholds=thr,
                         hysteresis=hyst, deskew=deskew, max_pixels=max_pixels)
     failed = 0
-    with _progress(quiet or output == "-" and False) as progress:
+    with _progress(quiet) as progress:
         for scan in scans:
             task = progress.add_task(f"{scan.name}", total=None)
             qc_path = (qc / f"{scan.stem}.qc.png" if len(scans) > 1 else qc) if qc is not None else None

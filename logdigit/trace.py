@@ -154,6 +154,10 @@ def trace(
     return traces
 
 
+_DASH_JOIN = 8  # px: pieces of one dashed curve closer than this in a row are one stroke
+_SOLID_JOIN = 3  # px: a solid stroke cut by a ruling
+
+
 @dataclass(frozen=True)
 class _Options:
     max_gap: int
@@ -232,7 +236,7 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
 def _trace_class(window, curves: list[CurveSpec], pixels, opts: _Options, *, dashed: bool) -> list[np.ndarray]:
     """Window-column x arrays for the curves of one class in one track window."""
     if len(curves) == 1:
-        return _trace_curves(window, 1, opts, dashed=dashed)
+        return [_refine(window, x, opts, dashed=dashed) for x in _trace_curves(window, 1, opts, dashed=dashed)]
     if pixels is None or any(c.color is None for c in curves):
         if pixels is not None and any(c.color is not None for c in curves):
             log.warning("curves %s: colour given for some only; separating by continuity", [c.mnemonic for c in curves])
@@ -248,8 +252,69 @@ def _trace_class(window, curves: list[CurveSpec], pixels, opts: _Options, *, das
     out: list[np.ndarray] = [np.empty(0)] * len(curves)
     for group, part in zip(groups, parts, strict=True):
         for i, x in zip(group, _by_continuity(part, len(group), opts, dashed=dashed), strict=True):
-            out[i] = x
+            out[i] = _refine(part, x, opts, dashed=dashed) if len(group) == 1 else x
     return out
+
+
+def _refine(window: np.ndarray, x: np.ndarray, opts: _Options, *, dashed: bool) -> np.ndarray:
+    """Re-centre a lone curve's trace on all of its ink, row by row.
+
+    The chained trace can take one run where a near-horizontal passage spreads the
+    stroke over several runs (dashes, or a ruling cutting it), and can bridge the tip
+    of a dashed spike with a straight line. Here the ink is joined across gaps (dash
+    gaps for dashed lines, a cut ruling for solid ones), the connected pieces the trace
+    runs through are kept, and each row's x becomes the centre of the kept ink cluster
+    nearest the trace: for a stroke crossing a row, the middle of its ink in that row is
+    where it crosses the row's centre. A cluster at a local extremum (a spike tip) gives
+    its far end instead; a cluster far wider than the curve's slope allows (merged with a
+    ruling) leaves the traced value. Rows without kept ink keep their traced value.
+    """
+    ink = window.astype(np.uint8)
+    if not ink.any() or not np.isfinite(x).any():
+        return x
+    gap = _DASH_JOIN if dashed else _SOLID_JOIN
+    joined = cv2.dilate(ink, np.ones((3, 2 * gap + 1), np.uint8))
+    _, comp = cv2.connectedComponents(joined, connectivity=8)
+    rows = np.flatnonzero(np.isfinite(x))
+    cols = np.clip(np.round(x[rows]).astype(int), 0, window.shape[1] - 1)
+    touched = np.unique(comp[rows, cols])
+    touched = touched[touched > 0]
+    if touched.size == 0:
+        return x
+    kept = np.isin(comp, touched) & window
+    lo, hi = np.full(len(x), np.nan), np.full(len(x), np.nan)
+    for r in np.flatnonzero(kept.any(axis=1)):
+        cs = np.flatnonzero(kept[r])
+        clusters = np.split(cs, np.flatnonzero(np.diff(cs) > gap) + 1)
+        ref = x[r] if np.isfinite(x[r]) else _nearest_finite(x, r)
+        best = min(clusters, key=lambda c: 0.0 if c[0] <= ref <= c[-1] else min(abs(c[0] - ref), abs(c[-1] - ref)))
+        lo[r], hi[r] = best[0], best[-1]
+    centre = (lo + hi) / 2
+    out = x.copy()
+    for r in np.flatnonzero(np.isfinite(centre)):
+        above = centre[r - 1] if r > 0 else np.nan
+        below = centre[r + 1] if r + 1 < len(x) else np.nan
+        slope = np.nanmax([abs(above - centre[r]), abs(below - centre[r]), 0.0]) if np.isfinite(above) or \
+            np.isfinite(below) else 0.0
+        width = hi[r] - lo[r]
+        if width > 2 * slope + 12:  # merged with something long (a ruling): trust the chain
+            continue
+        if np.isfinite(above) and np.isfinite(below) and width > 3:
+            if above > centre[r] and below > centre[r]:  # tip pointing left
+                out[r] = lo[r] + 0.5
+                continue
+            if above < centre[r] and below < centre[r]:  # tip pointing right
+                out[r] = hi[r] - 0.5
+                continue
+        if dashed and np.isfinite(x[r]) and abs(centre[r] - x[r]) <= 1.5:
+            continue  # dots and dashes: the chain's own fit is finer than a blob's centre
+        out[r] = centre[r]
+    return out
+
+
+def _nearest_finite(x: np.ndarray, r: int) -> float:
+    idx = np.flatnonzero(np.isfinite(x))
+    return float(x[idx[np.argmin(np.abs(idx - r))]])
 
 
 def _by_continuity(window, count: int, opts: _Options, *, dashed: bool) -> list[np.ndarray]:

@@ -450,3 +450,28 @@ def test_bad_option():
     lay = _layout([_solid_track("A", left=1, right=8)], 10)
     with pytest.raises(ValueError, match="max_gap must be an int >= 0"):
         trace(np.zeros((3, 10, 20), bool), lay, max_gap=-1)
+
+
+def test_true_masks_of_a_sample_trace_within_target():
+    # A sheet like samples/mono (black solid and long-dashed curves with sharp bed
+    # boundaries): traced from its true class masks, every curve must meet the
+    # product's target, normalised mean absolute error <= 0.005 of track width.
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "samples"))
+    from make_samples import SAMPLES
+
+    from logdigit.synth import make_sheet, sheet_rng
+
+    spec = SAMPLES["mono"]
+    h, w = spec["size"]
+    sheet = make_sheet(height=h, width=w, rng=sheet_rng("sample", 0, 1), style=spec["style"], plan=spec["plan"])
+    masks = np.stack([sheet.labels == c for c in range(3)])
+    traces = {t.mnemonic: t for t in trace(masks, sheet.layout, image=sheet.image)}
+    for truth in sheet.truth:
+        t = traces[truth.mnemonic]
+        track = sheet.layout.tracks[truth.track]
+        err = np.abs(t.x - truth.x[t.row0:t.row0 + len(t.x)]) / (track.right - track.left)
+        assert np.nanmean(err) <= 0.005, (truth.mnemonic, np.nanmean(err))
+        assert np.isfinite(t.x).mean() >= 0.99

@@ -37,7 +37,8 @@ COMPARED: dict[str, str] = {
 def compare_losses(outdir: str | Path, *, losses: tuple[str, ...] = tuple(COMPARED), seeds: tuple[int, ...] = (0, 1),
                    steps: int = 600, model_config: VeerNetConfig | None = None,
                    data_config: DataConfig | None = None, eval_n: int = 50, eval_seed: int = 0,
-                   device: str = "cpu", progress: Callable[[str], None] | None = None) -> dict:
+                   val_sheets: int = 16, device: str = "cpu",
+                   progress: Callable[[str], None] | None = None) -> dict:
     """Train one VeerNet per (loss, seed) and evaluate each; returns the raw results.
 
     Runs already finished in ``outdir`` (their ``result.json`` exists) are not redone, so an
@@ -51,7 +52,7 @@ def compare_losses(outdir: str | Path, *, losses: tuple[str, ...] = tuple(COMPAR
     say = progress or (lambda msg: None)
     base_data = data_config or DataConfig()
     schedule = TrainConfig(steps=steps, warmup=min(150, steps // 5), eval_every=max(steps // 4, 1),
-                           checkpoint_every=max(steps // 4, 1))
+                           checkpoint_every=max(steps // 4, 1), val_sheets=val_sheets)
     runs = []
     for loss in losses:
         for seed in seeds:

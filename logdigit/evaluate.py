@@ -149,17 +149,20 @@ def _num(v) -> float | None:
     return None if not np.isfinite(v) else round(v, 6)
 
 
-def classical_segment(image: np.ndarray, layout=None, *, line_length: int = 41) -> np.ndarray:
+def classical_segment(image: np.ndarray, layout=None, *, line_length: int = 61) -> np.ndarray:
     """The no-learning baseline: uint8 (H, W) classes from binarisation and grid removal.
 
     Dark pixels (Otsu on grey) minus long horizontal/vertical runs (the grid and track
-    borders, found by morphological opening with ``line_length`` px lines) are curve
-    pixels; connected components under 60 px are called dashed (class 2), larger solid.
+    borders, found by morphological opening: horizontal lines of ``line_length`` px,
+    vertical ones of a third of the height, since rulings run down the whole sheet while
+    a steep curve stays straight for far less) are curve pixels; connected components
+    under 60 px are called dashed (class 2), larger solid.
     """
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     _, ink = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    tall = max(line_length, image.shape[0] // 3)
     horiz = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (line_length, 1)))
-    vert = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, line_length)))
+    vert = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, tall)))
     curve = (ink > 0) & (horiz == 0) & (vert == 0)
     n, comp, stats, _ = cv2.connectedComponentsWithStats(curve.astype(np.uint8), connectivity=8)
     big = stats[:, cv2.CC_STAT_AREA] >= 60

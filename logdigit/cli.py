@@ -17,6 +17,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from logdigit.cli_common import parse_probabilities
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Digitise scanned well logs into LAS curves with the VeerNet segmentation network.")
 err = Console(stderr=True)
@@ -57,22 +59,6 @@ def _progress(quiet: bool):
                     redirect_stdout=False, redirect_stderr=False)  # stdout carries LAS and JSON
 
 
-def _pair(text: str | None, name: str) -> tuple[float, float] | None:
-    from logdigit.errors import InputError
-
-    if text is None:
-        return None
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) == 1:
-        values = values * 2
-    if len(values) != 2 or not all(0.0 < v < 1.0 for v in values):
-        raise InputError(f"{name} {text!r}: expected one or two probabilities in (0, 1), e.g. 0.5 or 0.5,0.4")
-    return values  # type: ignore[return-value]
-
-
 @app.command()
 @handle_errors
 def infer(
@@ -97,10 +83,10 @@ def infer(
 
     if output is not None and len(scans) > 1:
         raise InputError("-o/--output names one file but several scans were given; use --outdir DIR")
-    hyst = _pair(hysteresis, "--hysteresis")
+    hyst = parse_probabilities(hysteresis, "--hysteresis")
     if hyst is not None and hyst[0] >= hyst[1]:
         raise InputError(f"--hysteresis {hysteresis}: LOW must be below HIGH, e.g. 0.3,0.6")
-    thr = _pair(threshold, "--threshold")
+    thr = parse_probabilities(threshold, "--threshold")
     opts = InferOptions(weights=str(weights) if weights else None, device=device, tile=tile, thresholds=thr,
                         hysteresis=hyst, deskew=deskew, max_pixels=max_pixels)
     failed = 0
@@ -346,7 +332,8 @@ def compare_losses(
     """Train the same VeerNet with each loss and seed, evaluate all on one test set, write a report."""
     import torch
 
-    from logdigit.compare import COMPARED, compare_losses as run_compare, write_report
+    from logdigit.compare import COMPARED, write_report
+    from logdigit.compare import compare_losses as run_compare
     from logdigit.data import DataConfig
     from logdigit.errors import InputError
     from logdigit.losses import LOSSES

@@ -16,6 +16,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from logdigit.cli_common import parse_probabilities
+
 err = Console(stderr=True)
 
 MAX_ERRORS_SHOWN = 50
@@ -72,7 +74,7 @@ def batch(
     try:
         with interrupt_on_signals():
             opts = InferOptions(weights=str(weights) if weights else None, device=device, tile=tile,
-                                thresholds=_thresholds(threshold))
+                                thresholds=parse_probabilities(threshold, "--threshold"))
             with err.status("finding scans and checking the manifest", spinner="dots") if not quiet \
                     else contextlib.nullcontext():
                 plan = plan_batch(inputs, outdir=outdir, layout=layout, options=opts, recursive=recursive,
@@ -98,20 +100,6 @@ def batch(
         _summary(results, outdir, interrupted=False)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
-
-
-def _thresholds(text: str) -> tuple[float, float]:
-    from logdigit.errors import InputError
-
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) == 1:
-        values = values * 2
-    if len(values) != 2 or not all(0.0 < v < 1.0 for v in values):
-        raise InputError(f"--threshold {text!r}: expected one or two probabilities in (0, 1), e.g. 0.5 or 0.5,0.4")
-    return values  # type: ignore[return-value]
 
 
 def _progress(quiet: bool):

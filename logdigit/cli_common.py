@@ -1,0 +1,27 @@
+"""Pieces shared by the CLI modules (kept apart so ``cli_batch`` need not import ``cli``)."""
+
+from __future__ import annotations
+
+
+def parse_probabilities(text: str | None, flag: str) -> tuple[float, float] | None:
+    """``"0.5"`` -> (0.5, 0.5); ``"0.5,0.4"`` -> (0.5, 0.4); None -> None.
+
+    Raises:
+        InputError: not one or two numbers strictly between 0 and 1.
+
+    >>> parse_probabilities("0.5", "--threshold"), parse_probabilities("0.3,0.6", "--hysteresis")
+    ((0.5, 0.5), (0.3, 0.6))
+    """
+    from logdigit.errors import InputError
+
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or not all(0.0 < v < 1.0 for v in values):
+        raise InputError(f"{flag} {text!r}: expected one or two probabilities in (0, 1), e.g. 0.5 or 0.5,0.4")
+    return values  # type: ignore[return-value]

@@ -99,7 +99,7 @@ def trace(
     layout: Layout,
     *,
     image: np.ndarray | None = None,
-    max_gap: int = 25,
+    max_gap: int = 40,
     min_segment: int = 8,
     margin: int = 3,
 ) -> list[PixelTrace]:
@@ -119,7 +119,8 @@ def trace(
         layout: tracks and curves in pixel coordinates of this image.
         image: optional uint8 (H, W, 3) RGB scan, used to split curves by ``color``.
         max_gap: longest gap in rows bridged by linear interpolation; longer gaps are NaN.
-            The default bridges dashed and dotted lines at 200-400 dpi.
+            The default bridges dashed and dotted lines at 200-400 dpi, and a dash or two
+            the network missed on long-dashed curves (about 5 mm at 200 dpi).
         min_segment: isolated pieces shorter than this many rows are dropped as specks.
         margin: columns searched beyond each track edge, for curves that stray past it.
 

@@ -364,7 +364,7 @@ def make_loss(name: str = "dice-ce", **kwargs: Any) -> nn.Module:
         TrainingLoss(
           target='labels', weights=(dice=1, ce=1)
           (terms): ModuleDict(
-            (dice): DiceLoss(ignore_index=255)
+            (dice): DiceLoss(classes='all_masked', ignore_index=255)
             (ce): SoftCrossEntropyLoss(ignore_index=255)
           )
         )

@@ -1,0 +1,136 @@
+"""Smoke tests of the benchmark harness (benchmarks/run.py), so `make bench` cannot rot.
+
+The harness runs end to end with ``--quick`` (tiny scans, tile 144): every section
+must produce its numbers, the JSON must load, and the Markdown report must be written.
+The batch section is checked against a stand-in for ``bench_batch`` (whose dask
+start-up alone takes longer than the rest), so only the hand-over is tested here.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib.util
+import io
+import json
+import os
+import sys
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def run():
+    spec = importlib.util.spec_from_file_location("logdigit_bench_run", BENCH / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)  # puts benchmarks/ on sys.path for its sibling modules
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+@pytest.fixture(scope="module")
+def quick(run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    keys = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "LOGDIGIT_WEIGHTS")  # what the harness sets for its children
+    env, text = {k: os.environ.get(k) for k in keys}, io.StringIO()
+    with redirect_stdout(text):
+        res = run.main(["--quick", "--skip", "batch", "--json", str(out / "bench.json"),
+                        "--write-doc", "--doc", str(out / "bench.md")])
+    assert {k: os.environ.get(k) for k in keys} == env, "the harness must leave the environment as it found it"
+    return res, out, text.getvalue()
+
+
+def test_quick_run_measures_every_section(quick, run):
+    res, _, _ = quick
+    cpu = res["throughput"]["cpu"]
+    assert cpu["veernet"]["mp_s"] > 0 and cpu["classical"]["mp_s"] > 0
+    assert cpu["veernet"]["seconds"]["n"] >= 3
+    assert "mp_s" in cpu["peer"] or cpu["peer"]["skipped"]
+    e2e = res["end_to_end"]
+    assert set(e2e["stages"]) == {"read", "preprocess", "infer", "threshold", "trace", "calibrate", "write", "total"}
+    assert 0.0 <= e2e["non_network_share"] <= 1.0
+    assert e2e["network"]["median"] <= e2e["stages"]["infer"]["median"]
+    mem = res["memory"]
+    assert [r["height"] for r in mem["runs"]] == [300, 600]
+    assert all(r["peak_rss_mb"] > 50 for r in mem["runs"]), mem["runs"]
+    assert {v["family"] for v in res["variants"]} == {"channels_last", "batch", "threads", "skip_blank"}
+    for v in res["variants"]:
+        assert v["speedup"]["min"] <= v["speedup"]["median"] <= v["speedup"]["max"]
+        assert v["verdict"] in ("faster", "slower", "same (within noise)")
+    assert "skipped" in res["throughput"]["cuda"] or "veernet" in res["throughput"]["cuda"]
+    assert "veernet_over_peer" in res["ratios"] or "skipped" in cpu["peer"]
+
+
+def test_quick_run_writes_json_table_and_doc(quick):
+    res, out, text = quick
+    assert "Throughput, CPU" in text and "VeerNet" in text and "End to end" in text
+    saved = json.loads((out / "bench.json").read_text())
+    assert saved["settings"]["threads"] == res["settings"]["threads"]
+    assert saved["machine"]["torch"] and saved["command"].startswith("python benchmarks/run.py --quick")
+    doc = (out / "bench.md").read_text()
+    assert doc.startswith("# logdigit benchmarks") and "## Machine" in doc and "non-network share" in doc
+
+
+def test_batch_section_hands_its_scans_to_bench_batch(run, monkeypatch, tmp_path):
+    # bench_batch (another file, with its own dask start-up) is replaced by a recorder.
+    calls = []
+
+    def bench_batch(scans, workers=(1, 2), *, weights=None, tile=512):
+        calls.append((scans, workers, weights, tile))
+        return {"runs": [{"workers": 1, "scans_per_minute": 1.5}], "speedup": {}}
+
+    monkeypatch.setitem(sys.modules, "bench_batch", type(sys)("bench_batch"))
+    monkeypatch.setattr(sys.modules["bench_batch"], "bench_batch", bench_batch, raising=False)
+    out = run._batch(run.QUICK, tmp_path / "w.safetensors")
+    (scans, workers, weights, tile), = calls
+    assert workers == (1, 2) and tile == run.QUICK.tile and weights == tmp_path / "w.safetensors"
+    assert len(scans) == run.QUICK.batch_scans
+    assert all(p.is_file() and p.with_name(p.stem + ".layout.toml").is_file() for p in scans)
+    assert run._flatten(out) == {"runs[0].workers": 1, "runs[0].scans_per_minute": 1.5}
+
+
+def test_peer_is_skipped_with_its_reason_when_smp_is_missing(run, monkeypatch):
+    import bench_infer
+
+    monkeypatch.setitem(sys.modules, "segmentation_models_pytorch", None)  # import now raises ImportError
+    peer = bench_infer.load_peer()
+    assert peer.model is None and "segmentation_models_pytorch" in peer.skipped
+    lines = run._skips({"peer": {"skipped": peer.skipped}}, {})
+    assert lines[0].startswith("peer skipped: segmentation_models_pytorch")
+
+
+def test_peer_wrapper_keeps_the_veernet_contract():
+    import bench_infer
+    import numpy as np
+    import torch
+
+    from logdigit.inference import predict_proba
+
+    peer = bench_infer.load_peer()
+    if peer.model is None:
+        pytest.skip(peer.skipped)
+    with torch.inference_mode():
+        assert peer.model(torch.rand(2, 3, 37, 50)).shape == (2, 3, 37, 50)
+    probs = predict_proba(peer.model, np.full((70, 90, 3), 200, np.uint8), tile=64, overlap=8, skip_blank=False)
+    assert probs.shape == (3, 70, 90)
+
+
+def test_flags_are_checked_with_the_valid_choices(run, capsys):
+    with pytest.raises(SystemExit):
+        run.parse_args(["--repeats", "2"])
+    assert "--repeats must be >= 3" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run.parse_args(["--variants", "warp"])
+    assert "channels_last" in capsys.readouterr().err
+    assert run.parse_args(["--variants", "all"]).variants[-2:] == ["compile", "onnx"]
+
+
+def test_docstring_examples(run):
+    import bench_infer
+
+    for module in (run, bench_infer):
+        assert doctest.testmod(module).failed == 0

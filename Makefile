@@ -24,6 +24,7 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow" tests logdigit
 
 demo: install
+	mkdir -p samples/out
 	$(BIN)/logdigit infer samples/colour.png -o samples/out/colour.las --qc samples/out/colour.qc.png
 	$(BIN)/logdigit score samples/out/colour.las samples/colour.truth.las --layout samples/colour.layout.toml
 

@@ -170,20 +170,21 @@ def score(
     from rich.table import Table
 
     rows = data.get("curves", [])
-    table = Table(title=f"{digitised.name} vs {truth.name}" + (f" (shift {data.get('shift', 0):g})" if max_shift else ""))
-    keys = [k for k in (rows[0].keys() if rows else []) if k != "mnemonic"]
-    table.add_column("curve")
-    for k in keys:
-        table.add_column(k, justify="right")
+    norms = sorted({str(r["normalised_by"]) for r in rows})
+    table = Table(title=f"{digitised.name} vs {truth.name}" + (f" (shift {data.get('shift', 0):g})" if max_shift else ""),
+                  caption=f"NMAE and within 2 % normalised by {', '.join(norms) or '-'}")
+    columns = [("curve", "mnemonic", str), ("unit", "unit", str), ("n", "samples", str),
+               ("MAE", "mae", lambda v: f"{v:.4g}"), ("NMAE", "nmae", lambda v: f"{v:.4f}"),
+               ("within 2%", "within_2pct", lambda v: f"{100 * v:.1f}%"),
+               ("coverage", "coverage", lambda v: f"{100 * v:.1f}%"), ("r", "correlation", lambda v: f"{v:.4f}")]
+    for title, _, _ in columns:
+        table.add_column(title, justify="left" if title in ("curve", "unit") else "right")
     for r in rows:
-        table.add_row(str(r["mnemonic"]), *[_fmt(r[k]) for k in keys])
+        table.add_row(*["-" if r[key] is None else fmt(r[key]) for _, key, fmt in columns])
     Console().print(table)
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return "-" if v is None else str(v)
+    missing = data.get("missing_in_digitised") or []
+    if missing:
+        err.print(f"[yellow]warning:[/] not in {digitised.name}: {', '.join(missing)}", highlight=False)
 
 
 @app.command()

@@ -208,8 +208,9 @@ def test_deskew_is_reported_and_layout_coordinates_follow(tmp_path):
     # A skewed scan: the sample rotated by 1 degree; its layout written in the skewed scan's
     # pixel coordinates (what a user reads off the scan as given). --deskew must find the
     # angle, map the layout through it, and still digitise the curves.
-    import cv2
     from dataclasses import replace
+
+    import cv2
 
     from logdigit.layout import load_layout, write_layout
     from logdigit.preprocess import deskew, map_layout

@@ -52,7 +52,7 @@ def test_schedule_warms_up_then_decays():
     cfg = TrainConfig(steps=1000, lr=1e-3, warmup=100)
     lrs = [lr_at(s, cfg) for s in range(1000)]
     assert lrs[0] < lrs[50] < lrs[99] == pytest.approx(1e-3)
-    assert all(x >= y for x, y in zip(lrs[100:], lrs[101:]))
+    assert all(x >= y for x, y in zip(lrs[100:], lrs[101:], strict=False))
 
 
 def test_cuda_without_a_gpu_is_a_clear_error():

@@ -68,7 +68,8 @@ def test_blank_paper_is_background_without_the_network(tiny_model):
 def test_starts_cover_the_range():
     for n, size, stride in [(100, 40, 30), (40, 40, 30), (1000, 512, 448), (513, 512, 448)]:
         s = _starts(n, size, stride)
-        assert s[0] == 0 and s[-1] + size == max(n, size) and all(b - a <= stride for a, b in zip(s, s[1:], strict=False))
+        assert s[0] == 0 and s[-1] + size == max(n, size)
+        assert all(b - a <= stride for a, b in zip(s, s[1:], strict=False))
 
 
 def test_bad_inputs_are_named(tiny_model):

@@ -651,15 +651,9 @@ def machine() -> dict:
     import cv2
 
     import logdigit
+    from logdigit.machine import cpu_model
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     try:
         mem = int(Path("/proc/meminfo").read_text().split()[1]) / 2**20  # MemTotal, KiB -> GiB
     except (OSError, ValueError, IndexError):

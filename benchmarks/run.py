@@ -7,7 +7,8 @@ One run measures, on the same synthetic scans and the same torch thread count:
 * seconds per scan end to end, by pipeline stage, and the share that is not the network;
 * peak memory of ``logdigit infer`` at two scan heights;
 * VeerNet inference variants (channels-last, tile batch, threads, skip-blank; opt-in:
-  torch.compile, ONNX Runtime), each against the default;
+  torch.compile, ONNX Runtime), each interleaved with the default, and the default against
+  itself as a control for the noise;
 * the same throughputs on CUDA when a GPU is present;
 * batch throughput from ``benchmarks/bench_batch.py`` when it is there.
 
@@ -27,6 +28,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +45,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 TARGET_NON_NETWORK = 0.20  # the issue's target: everything but the network <= 20 % of end to end
 TARGET_RSS_MB = 2048
 SECTIONS = ("peer", "e2e", "variants", "memory", "cuda", "batch")
-DEFAULT_VARIANTS = ("channels_last", "batch", "threads", "skip_blank")
+DEFAULT_VARIANTS = ("control", "channels_last", "batch", "threads", "skip_blank")
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,12 @@ def sizes_of(args: argparse.Namespace) -> Sizes:
                  tile=base.tile, overlap=base.overlap)
 
 
+_T0 = time.perf_counter()
+
+
 def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    """Progress on stderr, with the seconds since the harness started."""
+    print(f"[{time.perf_counter() - _T0:6.1f} s] {text}", file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -127,8 +133,12 @@ def run(args: argparse.Namespace) -> dict:
     saved, threads = {k: os.environ.get(k) for k in keys}, torch.get_num_threads()
     torch.set_num_threads(args.threads)
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)  # for child processes
+    start = bi.CpuMark.now()
     try:
-        return _run(args)
+        res = _run(args)
+        res["machine"]["others_cpu_share"] = bi.others_share(start, bi.CpuMark.now(),
+                                                             cores=res["machine"]["cores_usable"] or 1)
+        return res
     finally:
         torch.set_num_threads(threads)
         for k, v in saved.items():
@@ -200,7 +210,24 @@ def _variants(args, vn: bi.Loaded, image, scan: bi.BenchScan, sz: Sizes) -> list
             rows.append({"family": v.name, "setting": v.setting,
                          **bi.run_variant(v, vn.model, image, repeats=args.repeats, tile=sz.tile,
                                           overlap=sz.overlap)})
+    margin = noise_margin(rows)
+    for r in rows:
+        if "speedup" in r:
+            r["verdict"] = bi.verdict(r["speedup"], margin=margin)
+            r["margin"] = margin
     return rows
+
+
+def noise_margin(rows: list[dict]) -> float:
+    """The change a variant must beat: the largest round-to-round deviation of the control (the
+    default timed against itself), and at least 3 %.
+
+    >>> noise_margin([{"family": "control", "speedup": {"min": 0.8, "max": 1.04}}])
+    0.25
+    """
+    control = [r["speedup"] for r in rows if r["family"] == "control" and "speedup" in r]
+    worst = max((max(1 / c["min"] - 1, c["max"] - 1) for c in control), default=0.0)
+    return round(max(0.03, worst), 4)
 
 
 def _same_as_default(v: bi.Variant, threads: int) -> bool:
@@ -353,15 +380,20 @@ def tables(res: dict) -> list[tuple]:
         for v in res["variants"]:
             sp = v.get("speedup")
             note = f"set-up {_f(v['setup_seconds'], 1)} s" if "setup_seconds" in v else ""
+            if v["family"] == "skip_blank":
+                note = f"{_pct(v['blank_window_share'])} of windows blank"
             if "max_abs_logit_diff" in v:
                 note += f", max |logit diff| {v['max_abs_logit_diff']:.1e}"
             rows.append([v["family"], v["setting"], _mp(v)[0], _f(v.get("default_mp_s")), *_ratio(sp),
                          v.get("verdict", ""), note])
             if "skipped" in v:
                 notes.append(f"{v['family']} skipped: {v['skipped']}")
-        out.append(("VeerNet inference variants: each interleaved with the default (NCHW, batch 4, skip-blank on, "
-                    f"{st['threads']} threads) on the same scan", ["variant", "setting", "MP/s", "default MP/s",
-                    "speed-up", "range", "verdict", "note"], rows, notes))
+        margin = next((v["margin"] for v in res["variants"] if "margin" in v), None)
+        title = ("VeerNet inference variants: each interleaved with the default (NCHW, batch 4, skip-blank on, "
+                 f"{st['threads']} threads) on the same scan; a verdict needs a change beyond {_pct(margin)} (the "
+                 "control's noise, at least 3 %)")
+        headers = ["variant", "setting", "MP/s", "default MP/s", "speed-up", "range", "verdict", "note"]
+        out.append((title, headers, rows, notes))
 
     mem = res.get("memory")
     if mem:
@@ -390,6 +422,7 @@ def tables(res: dict) -> list[tuple]:
                     [[k, str(v)] for k, v in _flatten(batch).items()]))
     mrow = [["CPU", f"{m['cpu']} ({m['cores']} cores, {m['cores_usable']} usable, {m['memory_gib']} GiB)"],
             ["load average at start", str(m["loadavg_at_start"])],
+            ["CPU used by other processes during the run", _pct(m.get("others_cpu_share"))],
             ["torch", f"{m['torch']}, {st['threads']} threads (interop {m['torch_interop_threads']})"],
             ["OpenCV / NumPy / Python", f"{m['opencv']} ({m['opencv_threads']} threads) / {m['numpy']} / "
                                         f"{m['python']}"],
@@ -425,10 +458,10 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 def warnings_of(res: dict) -> list[str]:
     out = []
-    load, cores = res["machine"]["loadavg_at_start"], res["machine"]["cores_usable"] or 1
-    if load and load[0] > 0.5 * cores:
-        out.append(f"the machine was busy at the start (load {load[0]:.1f} on {cores} cores): timings are not "
-                   "reliable; ratios less so than absolute numbers, but still suspect")
+    others = res["machine"].get("others_cpu_share")
+    if others is not None and others > 0.05:
+        out.append(f"other processes used {_pct(others)} of the machine's CPU during this run: timings are not "
+                   "reliable (ratios taken round by round suffer less, but still suffer); rerun on a quiet machine")
     if "random weights" in res["models"]["veernet"]["source"]:
         out.append("VeerNet ran with random weights (no shipped model): speeds are valid, the trace stage's "
                    "time is not representative of a trained model's masks")
@@ -464,8 +497,12 @@ def markdown_report(res: dict) -> str:
         summary.append(f"- VeerNet runs at **{v['median']:.2f}x** the throughput of smp Unet-resnet18 on CPU "
                        f"({v['min']:.2f}-{v['max']:.2f}x over the rounds).")
     if "non_network_share" in r:
+        stages = res["end_to_end"]["stages"]
+        top = max((s for s in stages if s not in ("infer", "total")), key=lambda s: stages[s]["median"])
         summary.append(f"- Everything but the network takes **{_pct(r['non_network_share'])}** of end-to-end time "
-                       f"(target <= {_pct(TARGET_NON_NETWORK)}: {'met' if r['non_network_met'] else 'not met'}).")
+                       f"(target <= {_pct(TARGET_NON_NETWORK)}: {'met' if r['non_network_met'] else 'not met'}); "
+                       f"the largest part of it is {top} "
+                       f"({_pct(stages[top]['median'] / stages['total']['median'])} of the total).")
     mem = res.get("memory", {})
     if "peak_rss_mb" in mem:
         summary.append(f"- Peak memory of `logdigit infer`: **{mem['peak_rss_mb']:.0f} MB** on the tallest scan "
@@ -473,7 +510,7 @@ def markdown_report(res: dict) -> str:
     summary.append(f"- The classical baseline runs at {r['classical_over_veernet']['median']:.1f}x VeerNet's "
                    "throughput.")
     faster = [f"{v['family']} {v['setting']} ({v['speedup']['median']:.2f}x)" for v in res.get("variants", [])
-              if v.get("verdict") == "faster"]
+              if v.get("verdict") == "faster" and v["family"] != "control"]
     if res.get("variants"):
         summary.append("- Variants that pay off: " + (", ".join(faster) if faster else "none beyond the noise") + ".")
     lines += summary

@@ -44,6 +44,7 @@ def quick(run, tmp_path_factory):
     return res, out, text.getvalue()
 
 
+@pytest.mark.slow  # about 15 s: two fresh `logdigit infer` processes for the memory section
 def test_quick_run_measures_every_section(quick, run):
     res, _, _ = quick
     cpu = res["throughput"]["cpu"]
@@ -57,7 +58,7 @@ def test_quick_run_measures_every_section(quick, run):
     mem = res["memory"]
     assert [r["height"] for r in mem["runs"]] == [300, 600]
     assert all(r["peak_rss_mb"] > 50 for r in mem["runs"]), mem["runs"]
-    assert {v["family"] for v in res["variants"]} == {"channels_last", "batch", "threads", "skip_blank"}
+    assert {v["family"] for v in res["variants"]} == {"control", "channels_last", "batch", "threads", "skip_blank"}
     for v in res["variants"]:
         assert v["speedup"]["min"] <= v["speedup"]["median"] <= v["speedup"]["max"]
         assert v["verdict"] in ("faster", "slower", "same (within noise)")
@@ -65,6 +66,7 @@ def test_quick_run_measures_every_section(quick, run):
     assert "veernet_over_peer" in res["ratios"] or "skipped" in cpu["peer"]
 
 
+@pytest.mark.slow
 def test_quick_run_writes_json_table_and_doc(quick):
     res, out, text = quick
     assert "Throughput, CPU" in text and "VeerNet" in text and "End to end" in text
@@ -91,6 +93,26 @@ def test_batch_section_hands_its_scans_to_bench_batch(run, monkeypatch, tmp_path
     assert len(scans) == run.QUICK.batch_scans
     assert all(p.is_file() and p.with_name(p.stem + ".layout.toml").is_file() for p in scans)
     assert run._flatten(out) == {"runs[0].workers": 1, "runs[0].scans_per_minute": 1.5}
+
+
+def test_cuda_section_is_wired_through_to_the_report(run, monkeypatch, tiny_model):
+    # No GPU in CI: pretend there is one and run its jobs on the CPU, to check the plumbing.
+    import bench_infer
+    import numpy as np
+    import torch
+
+    real_job = bench_infer.infer_job
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "Fake GPU")
+    monkeypatch.setattr(bench_infer, "infer_job", lambda *a, device, **kw: real_job(*a, device="cpu", **kw))
+    net = bench_infer.Loaded(tiny_model, "tiny")
+    image = np.full((40, 48, 3), 128, np.uint8)
+    cuda = run._cuda(net, net, image, {"tile": 32, "overlap": 8}, 3)
+    assert cuda["device"] == "Fake GPU" and cuda["veernet"]["mp_s"] > 0 and cuda["peer"]["mp_s"] > 0
+    res = {"throughput": {"cpu": {"veernet": cuda["veernet"], "peer": cuda["peer"], "classical": cuda["peer"]},
+                          "cuda": cuda}}
+    ratios = run.ratios(res)
+    assert ratios["veernet_over_peer_cuda"]["median"] > 0 and ratios["cuda_over_cpu_veernet"] == 1.0
 
 
 def test_peer_is_skipped_with_its_reason_when_smp_is_missing(run, monkeypatch):

@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -283,6 +283,5 @@ __all__ = [
     "default_output",
     "digitise",
     "digitise_to_files",
-    "replace",
     "resolve_layout",
 ]

@@ -14,7 +14,6 @@ rate only on ``step``, so a resumed run repeats an uninterrupted one.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -226,4 +225,4 @@ def _optimizer_to(opt: torch.optim.Optimizer, device: torch.device) -> None:
                 st[k] = v.to(device)
 
 
-__all__ = ["TrainConfig", "lr_at", "resolve_device", "train", "validate", "validation_set", "json"]
+__all__ = ["TrainConfig", "lr_at", "resolve_device", "train", "validate", "validation_set"]

@@ -19,25 +19,14 @@ whatever the scan's height.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 64
-
-
-@dataclass(frozen=True)
-class InferenceOptions:
-    """Tiling settings. ``skip_blank``: windows of nearly uniform paper are not run
-    through the network (their probabilities are pure background)."""
-
-    tile: int = DEFAULT_TILE
-    overlap: int = DEFAULT_OVERLAP
-    batch: int = 4
-    skip_blank: bool = True
-    blank_range: int = 40
+BLANK_RANGE = 40 / 255
+"""A window whose values span less than this (in [0, 1]) is bare paper: pure background."""
 
 
 def predict_proba(
@@ -178,7 +167,7 @@ def _run_band(
     todo = []
     for i, t in enumerate(tiles):
         # A window of bare paper (no ink anywhere) is background; the network is not asked.
-        if skip_blank and float(t.max() - t.min()) < 40 / 255:
+        if skip_blank and float(t.max() - t.min()) < BLANK_RANGE:
             blank = np.zeros_like(t)
             blank[0] = 1.0
             out[i] = blank

@@ -318,10 +318,10 @@ def evaluate(
 @handle_errors
 def compare_losses(
     out: Annotated[Path, typer.Option("--out", help="Folder for the runs (finished runs are not redone).")] = Path("runs/compare"),
-    losses: Annotated[str, typer.Option("--losses", help="Comma-separated LOSSES keys (default: the eight compared).")] = "",
+    losses: Annotated[str, typer.Option("--losses", help="Comma-separated LOSSES keys (default: dice-ce, the baseline, and the eight compared).")] = "",
     seeds: Annotated[str, typer.Option("--seeds")] = "0,1",
     steps: Annotated[int, typer.Option("--steps", help="Training steps per run (reduced budget).")] = 600,
-    eval_n: Annotated[int, typer.Option("--eval-n", help="Test sheets per evaluation.")] = 50,
+    eval_n: Annotated[int, typer.Option("--eval-n", help="Test sheets per evaluation.")] = 100,
     eval_seed: Annotated[int, typer.Option("--eval-seed")] = 0,
     pool_size: Annotated[int, typer.Option("--pool-size")] = 400,
     widths: Annotated[str, typer.Option("--widths")] = "8,16,32,64,128",

@@ -21,6 +21,7 @@ from logdigit.model.veernet import VeerNetConfig
 from logdigit.train import TrainConfig
 
 COMPARED: dict[str, str] = {
+    "dice-ce": "Dice + CE: the shipped model's loss, the baseline",
     "dice": "Dice",
     "focal": "Focal (softmax, gamma 2)",
     "lovasz": "Lovasz-Softmax",
@@ -41,9 +42,13 @@ def compare_losses(outdir: str | Path, *, losses: tuple[str, ...] = tuple(COMPAR
     """Train one VeerNet per (loss, seed) and evaluate each; returns the raw results.
 
     Runs already finished in ``outdir`` (their ``result.json`` exists) are not redone, so an
-    interrupted comparison continues where it stopped.
+    interrupted comparison continues where it stopped. The runs of one seed share their
+    training sheets (drawn once, kept in memory) and all runs share the test sheets, so the
+    budget goes to training; ``train_seconds`` is each run's training loop and validation
+    (the first run of a seed also draws the pool's refresh sheets for the others).
     """
-    from logdigit.evaluate import evaluate
+    from logdigit.data import SheetPool
+    from logdigit.evaluate import draw_test_sheets, evaluate
     from logdigit.train import train
     from logdigit.weights import load_model
 
@@ -52,26 +57,41 @@ def compare_losses(outdir: str | Path, *, losses: tuple[str, ...] = tuple(COMPAR
     base_data = data_config or DataConfig()
     schedule = TrainConfig(steps=steps, warmup=min(150, steps // 5), eval_every=max(steps // 4, 1),
                            checkpoint_every=max(steps // 4, 1), val_sheets=val_sheets)
-    runs = []
-    for loss in losses:
-        for seed in seeds:
+    test_set: list | None = None
+    by_key = {}
+    for seed in seeds:
+        data = replace(base_data, seed=seed)
+        pool = None
+        for loss in losses:
             run = out / f"{loss}-seed{seed}"
             done = run / "result.json"
             if done.exists():
-                runs.append(json.loads(done.read_text()))
+                by_key[loss, seed] = json.loads(done.read_text())
                 say(f"{loss} seed {seed}: already done")
                 continue
+            if pool is None:
+                say(f"seed {seed}: drawing {data.pool_size} training sheets")
+                pool = SheetPool(data, memo={})
+            if test_set is None:
+                say(f"drawing {eval_n} test sheets (seed {eval_seed})")
+                test_set = draw_test_sheets(eval_n, eval_seed)
             say(f"{loss} seed {seed}: training {steps} steps")
             t0 = time.perf_counter()
-            state = train(run, model_config=model_config, data_config=replace(base_data, seed=seed),
-                          train_config=replace(schedule, loss=loss), device=device)
+            state = train(run, model_config=model_config, data_config=data,
+                          train_config=replace(schedule, loss=loss), device=device, pool=pool)
             train_s = time.perf_counter() - t0
             model = load_model(run / "best.safetensors")
-            report = evaluate(model, n=eval_n, seed=eval_seed, methods=("veernet",), device=device)
+            t1 = time.perf_counter()
+            report = evaluate(model, n=eval_n, seed=eval_seed, methods=("veernet",), device=device,
+                              sheets=test_set)
             result = {"loss": loss, "seed": seed, "steps": steps, "train_seconds": round(train_s, 1),
-                      "best_step": state.get("best_step"), "metrics": report["methods"]["veernet"]}
+                      "eval_seconds": round(time.perf_counter() - t1, 1), "best_step": state.get("best_step"),
+                      "history": state.get("history"), "metrics": report["methods"]["veernet"]}
             write_text_atomic(done, json.dumps(result, indent=2))
-            runs.append(result)
+            by_key[loss, seed] = result
+            f1 = result["metrics"]["f1"]
+            say(f"{loss} seed {seed}: F1 {f1[1]:.3f} / {f1[2]:.3f}, {train_s / 60:.1f} min training")
+    runs = [by_key[loss, seed] for loss in losses for seed in seeds]
     return {"losses": list(losses), "seeds": list(seeds), "steps": steps, "eval": {"n": eval_n, "seed": eval_seed},
             "model": (model_config or VeerNetConfig()).to_dict(), "data": asdict(base_data),
             "machine": _machine(), "runs": runs}

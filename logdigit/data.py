@@ -43,9 +43,14 @@ class Batch:
 class SheetPool:
     """The pool of sheets; ``batch(step)`` cuts the crops of one training step."""
 
-    def __init__(self, config: DataConfig, *, style: SynthStyle = DEFAULT_STYLE, progress=None) -> None:
+    def __init__(self, config: DataConfig, *, style: SynthStyle = DEFAULT_STYLE, progress=None,
+                 memo: dict | None = None) -> None:
+        """``memo`` (a dict, shared by the caller) keeps every sheet drawn, so pools of the
+        same config built later, or this pool reset with ``sync(0)``, redraw nothing. The
+        loss comparison uses it; training alone does not (it would hold every sheet)."""
         self.config = config
         self.style = style
+        self._memo = memo
         self._slots: list[tuple[int, tuple]] = []
         for i in range(config.pool_size):
             self._slots.append((i, self._sheet(i)))
@@ -53,6 +58,8 @@ class SheetPool:
                 progress(i + 1, config.pool_size)
 
     def _sheet(self, index: int) -> tuple:
+        if self._memo is not None and index in self._memo:
+            return self._memo[index]
         c = self.config
         s = make_sheet(
             height=c.sheet_height,
@@ -60,7 +67,10 @@ class SheetPool:
             rng=sheet_rng("train", c.seed, index),
             style=self.style,
         )
-        return s.image, s.soft.astype(np.float16)
+        sheet = s.image, s.soft.astype(np.float16)
+        if self._memo is not None:
+            self._memo[index] = sheet
+        return sheet
 
     def _slot_index(self, slot: int, step: int) -> int:
         """Sheet index held by ``slot`` just before ``step`` runs."""

@@ -16,7 +16,7 @@ the product's own thresholding and tracing, per curve, against the true centreli
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -66,8 +66,12 @@ def evaluate(
     methods: tuple[str, ...] = METHODS,
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
+    sheets: Sequence | None = None,
 ) -> dict:
     """Score ``methods`` on ``n`` test sheets drawn with ``seed``.
+
+    ``sheets``: the same sheets drawn beforehand by :func:`draw_test_sheets` (with this ``n``,
+    ``seed`` and size), so that several models scored on one test set draw it once.
 
     Returns:
         ``{"n": n, "seed": seed, "size": [h, w], "methods": {name: metrics}}`` where metrics
@@ -85,9 +89,11 @@ def evaluate(
         raise ValueError(f"unknown methods {unknown}; valid: {list(METHODS)}")
     if "veernet" in methods and model is None:
         raise ValueError("evaluating 'veernet' needs a model")
+    if sheets is not None and len(sheets) != n:
+        raise ValueError(f"{len(sheets)} pre-drawn sheets given for n={n}")
     acc = {m: _Acc.new() for m in methods}
     for i in range(n):
-        sheet = make_sheet(height=height, width=width, rng=sheet_rng("test", seed, i))
+        sheet = sheets[i] if sheets is not None else _test_sheet(i, seed, height, width)
         band = boundary_band(sheet.labels)
         for m in methods:
             if m == "veernet":
@@ -108,6 +114,15 @@ def evaluate(
         "size": [height, width],
         "methods": {m: _summarise(a, with_cal=(m == "veernet")) for m, a in acc.items()},
     }
+
+
+def draw_test_sheets(n: int = 200, seed: int = 0, *, height: int = 512, width: int = 640) -> list:
+    """The ``n`` test sheets :func:`evaluate` scores for ``seed`` (to share among models)."""
+    return [_test_sheet(i, seed, height, width) for i in range(n)]
+
+
+def _test_sheet(i: int, seed: int, height: int, width: int):
+    return make_sheet(height=height, width=width, rng=sheet_rng("test", seed, i))
 
 
 def _accumulate(a: _Acc, pred: np.ndarray, sheet, traces) -> None:

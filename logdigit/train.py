@@ -105,8 +105,12 @@ def train(
     device: str = "auto",
     resume: bool = False,
     progress: Callable[[dict], None] | None = None,
+    pool: SheetPool | None = None,
 ) -> dict:
     """Train VeerNet; returns the final training state (step, best score, history).
+
+    ``pool``: a :class:`SheetPool` already drawn for ``data_config`` (the loss comparison
+    shares one, with a memo, across its runs); it is brought to the start step first.
 
     ``progress(event)`` receives dicts: ``{"phase": "data", "done", "total"}`` while the
     sheet pool is drawn, ``{"phase": "train", "step", "loss", "lr"}`` every step, and
@@ -134,7 +138,10 @@ def train(
             model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
         )
     loss_fn = make_loss(train_config.loss)
-    pool = SheetPool(data_config, progress=lambda i, n: emit({"phase": "data", "done": i, "total": n}))
+    if pool is None:
+        pool = SheetPool(data_config, progress=lambda i, n: emit({"phase": "data", "done": i, "total": n}))
+    elif pool.config != data_config:
+        raise ValueError(f"the pool was drawn for {pool.config}, not {data_config}")
     pool.sync(state["step"])
     val_x, val_labels = validation_set(train_config.val_sheets, train_config.val_seed)
     amp = dev.type == "cuda"

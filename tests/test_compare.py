@@ -23,3 +23,23 @@ def test_tiny_comparison_runs_resumes_and_reports(tmp_path):
     text = md.read_text()
     assert "| dice (Dice) |" in text and "logdigit compare-losses --steps 3" in text
     assert json.loads((tmp_path / "report.json").read_text())["steps"] == 3
+
+
+def test_runs_sharing_a_pool_train_exactly_as_a_lone_run(tmp_path):
+    from safetensors.torch import load_file
+
+    from logdigit.train import TrainConfig, train
+
+    cfg = VeerNetConfig(widths=(4, 4, 8, 8, 8), attn_layers=1, attn_heads=2, groups=4)
+    data = DataConfig(pool_size=2, refresh_every=1, sheet_height=128, sheet_width=192, crop=64, batch_size=2)
+    said = []
+    compare_losses(tmp_path / "cmp", losses=("ce", "dice"), seeds=(1,), steps=4, model_config=cfg,
+                   data_config=data, eval_n=1, val_sheets=1, progress=said.append)
+    assert sum("drawing 2 training sheets" in s for s in said) == 1  # one pool for both runs
+    # "dice" ran second, on the pool "ce" had refreshed and the comparison reset.
+    schedule = TrainConfig(steps=4, warmup=0, eval_every=1, checkpoint_every=1, val_sheets=1, loss="dice")
+    train(tmp_path / "alone", model_config=cfg, data_config=DataConfig(**{**data.__dict__, "seed": 1}),
+          train_config=schedule, device="cpu")
+    a = load_file(str(tmp_path / "cmp" / "dice-seed1" / "last.safetensors"))
+    b = load_file(str(tmp_path / "alone" / "last.safetensors"))
+    assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)

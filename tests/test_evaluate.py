@@ -45,6 +45,16 @@ def test_classical_baseline_finds_a_clean_curve():
     assert recall > 0.7
 
 
+def test_pre_drawn_test_sheets_give_the_same_report(tiny_model):
+    from logdigit.evaluate import draw_test_sheets
+
+    sheets = draw_test_sheets(2, 3, height=128, width=160)
+    kw = dict(n=2, seed=3, height=128, width=160)
+    assert evaluate(tiny_model, sheets=sheets, **kw) == evaluate(tiny_model, **kw)
+    with pytest.raises(ValueError, match="pre-drawn"):
+        evaluate(tiny_model, sheets=sheets[:1], **kw)
+
+
 def test_unknown_method_and_missing_model():
     with pytest.raises(ValueError, match="valid"):
         evaluate(None, n=1, methods=("magic",))

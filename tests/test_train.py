@@ -48,6 +48,22 @@ def test_batches_depend_only_on_seed_and_step():
     np.testing.assert_allclose(ba.soft.sum(1).numpy(), 1.0, atol=1e-3)
 
 
+def test_a_memo_shared_pool_reset_to_step_0_replays_the_same_batches():
+    cfg = DataConfig(pool_size=3, refresh_every=2, sheet_height=96, sheet_width=128, crop=48, batch_size=2)
+    memo: dict = {}
+    shared = SheetPool(cfg, memo=memo)
+    first = [shared.batch(step) for step in range(6)]
+    drawn = dict(memo)
+    assert sorted(drawn) == [0, 1, 2, 3, 4]  # the pool plus the refreshes at steps 2 and 4
+    shared.sync(0)  # what train() does with a pool handed to it
+    again = [shared.batch(step) for step in range(6)]
+    fresh = SheetPool(cfg)
+    for step, (a, b) in enumerate(zip(first, again, strict=True)):
+        c = fresh.batch(step)
+        assert torch.equal(a.x, b.x) and torch.equal(a.x, c.x) and torch.equal(a.soft, c.soft)
+    assert all(memo[k] is drawn[k] for k in drawn)  # nothing was drawn twice
+
+
 def test_schedule_warms_up_then_decays():
     cfg = TrainConfig(steps=1000, lr=1e-3, warmup=100)
     lrs = [lr_at(s, cfg) for s in range(1000)]

@@ -283,39 +283,54 @@ def _refine(window: np.ndarray, x: np.ndarray, opts: _Options, *, dashed: bool) 
     if touched.size == 0:
         return x
     kept = np.isin(comp, touched) & window
-    lo, hi = np.full(len(x), np.nan), np.full(len(x), np.nan)
-    for r in np.flatnonzero(kept.any(axis=1)):
-        cs = np.flatnonzero(kept[r])
-        clusters = np.split(cs, np.flatnonzero(np.diff(cs) > gap) + 1)
-        ref = x[r] if np.isfinite(x[r]) else _nearest_finite(x, r)
-        best = min(clusters, key=lambda c: 0.0 if c[0] <= ref <= c[-1] else min(abs(c[0] - ref), abs(c[-1] - ref)))
-        lo[r], hi[r] = best[0], best[-1]
+    lo, hi = _nearest_clusters(kept, x, gap)
     centre = (lo + hi) / 2
+    above = np.concatenate([[np.nan], centre[:-1]])
+    below = np.concatenate([centre[1:], [np.nan]])
+    # fmax ignores NaN: the larger step to a finite neighbour, 0 with none.
+    slope = np.fmax(np.fmax(np.abs(above - centre), np.abs(below - centre)), 0.0)
+    width = hi - lo
+    use = np.isfinite(centre) & ~(width > 2 * slope + 12)  # wider: merged with a ruling, trust the chain
+    both = np.isfinite(above) & np.isfinite(below) & (width > 3)
+    tip_left = use & both & (above > centre) & (below > centre)
+    tip_right = use & both & (above < centre) & (below < centre)
+    use &= ~(tip_left | tip_right)
+    if dashed:  # dots and dashes: the chain's own fit is finer than a blob's centre
+        use &= ~(np.isfinite(x) & (np.abs(centre - x) <= 1.5))
     out = x.copy()
-    for r in np.flatnonzero(np.isfinite(centre)):
-        above = centre[r - 1] if r > 0 else np.nan
-        below = centre[r + 1] if r + 1 < len(x) else np.nan
-        slope = np.nanmax([abs(above - centre[r]), abs(below - centre[r]), 0.0]) if np.isfinite(above) or \
-            np.isfinite(below) else 0.0
-        width = hi[r] - lo[r]
-        if width > 2 * slope + 12:  # merged with something long (a ruling): trust the chain
-            continue
-        if np.isfinite(above) and np.isfinite(below) and width > 3:
-            if above > centre[r] and below > centre[r]:  # tip pointing left
-                out[r] = lo[r] + 0.5
-                continue
-            if above < centre[r] and below < centre[r]:  # tip pointing right
-                out[r] = hi[r] - 0.5
-                continue
-        if dashed and np.isfinite(x[r]) and abs(centre[r] - x[r]) <= 1.5:
-            continue  # dots and dashes: the chain's own fit is finer than a blob's centre
-        out[r] = centre[r]
+    out[tip_left] = lo[tip_left] + 0.5
+    out[tip_right] = hi[tip_right] - 0.5
+    out[use] = centre[use]
     return out
 
 
-def _nearest_finite(x: np.ndarray, r: int) -> float:
-    idx = np.flatnonzero(np.isfinite(x))
-    return float(x[idx[np.argmin(np.abs(idx - r))]])
+def _nearest_clusters(kept: np.ndarray, x: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the first and last column of the ink cluster nearest ``x`` (NaN without ink).
+
+    A cluster is a row's run of kept pixels with gaps of at most ``gap``; a row whose x is
+    NaN measures from the nearest row with a finite x (the upper one on a tie). Distance is
+    0 when x lies inside the cluster; ties go to the leftmost cluster.
+    """
+    n = len(x)
+    lo, hi = np.full(n, np.nan), np.full(n, np.nan)
+    r, c = np.nonzero(kept)
+    if r.size == 0:
+        return lo, hi
+    start = np.ones(r.size, bool)
+    start[1:] = (r[1:] != r[:-1]) | (np.diff(c) > gap)
+    first = np.flatnonzero(start)
+    last = np.append(first[1:] - 1, r.size - 1)
+    row, c_lo, c_hi = r[first], c[first].astype(float), c[last].astype(float)
+    finite = np.flatnonzero(np.isfinite(x))
+    pos = np.clip(np.searchsorted(finite, row), 1, max(finite.size - 1, 1))
+    up, down = finite[np.minimum(pos - 1, finite.size - 1)], finite[np.minimum(pos, finite.size - 1)]
+    source = np.where(np.abs(down - row) < np.abs(row - up), down, up)
+    ref = np.where(np.isfinite(x[row]), x[row], x[source])
+    dist = np.where((c_lo <= ref) & (ref <= c_hi), 0.0, np.minimum(np.abs(c_lo - ref), np.abs(c_hi - ref)))
+    order = np.lexsort((np.arange(row.size), dist, row))
+    pick = order[np.r_[True, row[order][1:] != row[order][:-1]]]
+    lo[row[pick]], hi[row[pick]] = c_lo[pick], c_hi[pick]
+    return lo, hi
 
 
 def _by_continuity(window, count: int, opts: _Options, *, dashed: bool) -> list[np.ndarray]:

@@ -475,3 +475,18 @@ def test_true_masks_of_a_sample_trace_within_target():
         err = np.abs(t.x - truth.x[t.row0:t.row0 + len(t.x)]) / (track.right - track.left)
         assert np.nanmean(err) <= 0.005, (truth.mnemonic, np.nanmean(err))
         assert np.isfinite(t.x).mean() >= 0.99
+
+
+def test_nearest_clusters_by_hand():
+    from logdigit.trace import _nearest_clusters
+
+    kept = np.zeros((5, 20), bool)
+    kept[0, [2, 3, 4, 10, 11]] = True  # clusters 2..4 and 10..11; x=7 is 3 from both: the left one
+    kept[1, [2, 3, 15, 16, 17]] = True  # x=16 lies inside 15..17
+    kept[2, [1, 3, 5]] = True  # gaps of 2 <= gap 2: one cluster 1..5
+    kept[3, [9]] = True  # x NaN: rows 2 (x=4) and 4 (x=18) are equally near; the upper one wins
+    kept[3, [17]] = True
+    x = np.array([7.0, 16.0, 4.0, np.nan, 18.0])
+    lo, hi = _nearest_clusters(kept, x, gap=2)
+    np.testing.assert_array_equal(lo, [2, 15, 1, 9, np.nan])
+    np.testing.assert_array_equal(hi, [4, 17, 5, 9, np.nan])

@@ -240,6 +240,8 @@ def make_sheet(*, height: int, width: int, rng=None, style: SynthStyle = DEFAULT
             track_specs.append(CurveSpec(mnemonic=cp.mnemonic, left_value=cp.left_value,
                                          right_value=cp.right_value, unit=cp.unit,
                                          line="dashed" if cp.klass == 2 else "solid", color=cp.ink))
+        if plan is None:  # a plan's order is its author's
+            track_specs = _documented_order(track_specs, truth[-n_curves:])
         specs.append(Track(left=left, right=right, scale=scale, curves=tuple(track_specs)))
 
     image = _degrade(image, style, rng)
@@ -260,6 +262,20 @@ def make_sheet(*, height: int, width: int, rng=None, style: SynthStyle = DEFAULT
         layout=layout,
         meta={"black_on_black": bool(black_on_black)},
     )
+
+
+def _documented_order(specs: list[CurveSpec], truth) -> list[CurveSpec]:
+    """The track's curves as a user following the README lists them: curves of one line
+    style in left-to-right order of their median column, the order in which ``infer``
+    hands out curves it cannot tell apart by colour (same ink, grey or 1-bit scans).
+    Curves of the other style keep their places; mnemonics and truth are unchanged."""
+    out = list(specs)
+    for klass in (1, 2):
+        slots = [i for i, c in enumerate(specs) if (c.line == "dashed") == (klass == 2)]
+        medians = [float(np.nanmedian(truth[i].x)) if np.isfinite(truth[i].x).any() else np.inf for i in slots]
+        for slot, k in zip(slots, np.argsort(medians, kind="stable"), strict=True):
+            out[slot] = specs[slots[k]]
+    return out
 
 
 def hard_labels(soft: np.ndarray) -> np.ndarray:

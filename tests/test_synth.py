@@ -129,3 +129,21 @@ def test_write_dataset_round_trips(tmp_path):
 def test_too_small_sheet_is_refused():
     with pytest.raises(ValueError, match="at least"):
         make_sheet(height=10, width=10, rng=0)
+
+
+def test_layouts_list_same_style_curves_left_to_right():
+    """The documented order: infer hands out curves it cannot tell apart by colour in
+    left-to-right order of their median column, so the generated layouts list them so."""
+    seen_pairs = 0
+    for i in range(30):
+        sheet = make_sheet(height=128, width=420, rng=sheet_rng("test", 9, i))
+        truth = {t.mnemonic: t for t in sheet.truth}
+        for t, track in enumerate(sheet.layout.tracks):
+            assert {c.mnemonic for c in track.curves} == {m for m, x in truth.items() if x.track == t}
+            for line in ("solid", "dashed"):
+                medians = [np.nanmedian(truth[c.mnemonic].x) for c in track.curves if c.line == line]
+                assert medians == sorted(medians)
+                seen_pairs += len(medians) > 1
+            for c in track.curves:  # each spec still describes its own truth curve
+                assert (c.line == "dashed") == (truth[c.mnemonic].klass == 2)
+    assert seen_pairs >= 5  # the property was exercised

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-fast demo bench lint samples model-eval clean
+.PHONY: install test test-fast demo bench bench-accuracy lint samples model-eval compare-losses clean
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
+# VeerNet and the peer trained with one recipe and budget, scored on one test set (~1 h on 2 cores).
+bench-accuracy: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/peer_accuracy.py --steps 200 --seed 0 --eval-n 100 --json docs/peer-accuracy.json
+
 lint: install
 	$(BIN)/ruff check logdigit tests benchmarks samples
 
@@ -49,6 +53,10 @@ samples: install
 
 model-eval: install
 	$(BIN)/logdigit evaluate --n 200 --seed 0 --json > models/eval.json
+
+# The controlled loss comparison of docs/loss-comparison.md (9 losses x 2 seeds; ~2.5 h on 2 cores).
+compare-losses: install
+	$(BIN)/logdigit compare-losses --steps 400 --seeds 0,1 --eval-n 100 --threads 2
 
 clean:
 	rm -rf .pytest_cache .ruff_cache samples/out

@@ -156,3 +156,34 @@ def test_docstring_examples(run):
 
     for module in (run, bench_infer):
         assert doctest.testmod(module).failed == 0
+
+
+def test_peer_accuracy_trains_veernet_exactly_as_logdigit_train(tmp_path):
+    """benchmarks/peer_accuracy.py claims one recipe for both networks: its loop, given
+    VeerNet, must give the very weights `logdigit.train.train` gives with the same schedule."""
+    import torch
+    from safetensors.torch import load_file
+
+    from logdigit.data import DataConfig, SheetPool
+    from logdigit.model import VeerNet, VeerNetConfig
+    from logdigit.train import TrainConfig, train
+
+    spec = importlib.util.spec_from_file_location("logdigit_bench_peer_accuracy", BENCH / "peer_accuracy.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        cfg = VeerNetConfig(widths=(4, 4, 8, 8, 8), attn_layers=1, attn_heads=2, groups=4)
+        data = DataConfig(seed=2, pool_size=2, refresh_every=2, sheet_height=128, sheet_width=192, crop=64,
+                          batch_size=2)
+        pool = SheetPool(data, memo={})
+        pool.batch(2)  # a used pool: train_same must reset it
+        torch.manual_seed(data.seed)
+        model, _ = module.train_same(VeerNet(cfg), pool, steps=5)
+        train(tmp_path, model_config=cfg, data_config=data, device="cpu",
+              train_config=TrainConfig(steps=5, warmup=1, eval_every=5, checkpoint_every=5, val_sheets=1))
+    finally:
+        sys.modules.pop(spec.name, None)
+    ref = load_file(str(tmp_path / "last.safetensors"))
+    mine = model.state_dict()
+    assert ref.keys() == mine.keys() and all(ref[k].equal(mine[k]) for k in ref)

@@ -14,7 +14,10 @@ between tracks holds numbers but (usually) no grid. So:
 4. the long lines are split into borders and grid lines at the largest ratio between
    consecutive strengths (all are borders when no ratio stands out);
 5. tracks are the spans between consecutive borders that hold grid lines (when some
-   span does) or, on a sheet without grid, that are wider than a third of the widest.
+   span does) or, on a sheet without grid, that are wider than a third of the widest;
+6. a span whose grid no one linear or logarithmic track explains, but which splits at
+   long rulings into pieces that each do (a linear track beside a log track whose shared
+   border is no heavier than the grid), is split there.
 
 A drift of a few pixels down the scan is tolerated; deskew a rotated scan first
 (:mod:`logdigit.preprocess`).
@@ -82,6 +85,7 @@ def detect_layout(image: np.ndarray, *, min_track_width: int = _MIN_TRACK_PX) ->
     borders, grid = _split_borders(lines)
     if not spans:
         spans = _track_spans(borders, grid, min_track_width)
+    spans = [part for a, b in spans for part in _split_by_grid(a, b, lines, min_track_width)]
     if not spans:
         raise LayoutError(
             f"found no tracks: {len(borders)} long vertical ruling(s) in a {grey.shape[1]}-px wide scan; "
@@ -173,6 +177,81 @@ def _split_span(left: int, right: int, lines: list[_Line], min_width: int) -> li
     bounds = [left, *sorted(int(round(ln.x)) for ln in top), right]
     spans = list(zip(bounds[:-1], bounds[1:], strict=True))
     return spans if all(b - a >= min_width for a, b in spans) else [(left, right)]
+
+
+def _split_by_grid(left: int, right: int, lines: list[_Line], min_width: int) -> list[tuple[int, int]]:
+    """Split a span at long rulings into the fewest pieces whose grids each fit one track
+    scale (see :func:`_grid_fit`); the span as it is when it fits one, or when no split fits."""
+    positions = _grid_positions(left, right, lines)
+    if _grid_fit(left, right, positions) is not None:
+        return [(left, right)]
+    cuts = [left, *sorted(int(round(ln.x)) for ln in lines
+                          if ln.coverage >= _MIN_COVERAGE and left + min_width <= ln.x <= right - min_width), right]
+    n = len(cuts)
+    if n <= 2 or n > 40:
+        return [(left, right)]
+    best: list[tuple[int, float, int] | None] = [None] * n  # (pieces, misfit, previous cut) reaching cut i
+    best[0] = (0, 0.0, -1)
+    for j in range(1, n):
+        for i in range(j):
+            fit = _grid_fit(cuts[i], cuts[j], positions) if best[i] is not None else None
+            if fit is not None and cuts[j] - cuts[i] >= min_width:
+                cand = (best[i][0] + 1, best[i][1] + fit[2], i)
+                if best[j] is None or cand[:2] < best[j][:2]:
+                    best[j] = cand
+    if best[-1] is None:
+        return [(left, right)]
+    bounds, k = [], n - 1
+    while k > 0:
+        bounds.append((cuts[best[k][2]], cuts[k]))
+        k = best[k][2]
+    bounds.reverse()
+    log.info("split span %s by its grid into %s", (left, right), bounds)
+    return bounds
+
+
+def _grid_positions(left: int, right: int, lines: list[_Line]) -> np.ndarray:
+    """Columns of the span's rulings, without faint marks (under half the median strength)."""
+    inside = [ln for ln in lines if left - 4 <= ln.x <= right + 4]
+    if not inside:
+        return np.zeros(0)
+    floor = 0.5 * float(np.median([ln.strength for ln in inside]))
+    return np.array(sorted(ln.x for ln in inside if ln.strength >= floor))
+
+
+def _grid_fit(left: float, right: float, positions: np.ndarray) -> tuple[str, int, float] | None:
+    """The track scale that explains the rulings strictly inside (left, right), or None.
+
+    Candidates: linear with 2 to 20 equal divisions, logarithmic with 1 to 6 decades
+    (lines at 2..9 of each decade and at the decade lines). A scale fits when at most
+    10 % of (its expected lines + the rulings found) go unmatched within max(2 px, 1.2 %
+    of the width). Returns (scale, divisions or decades, unmatched share); a span with
+    fewer than two interior rulings is not judged (None).
+
+    >>> lin = np.array([10.0 + 20 * k for k in range(11)])  # 10 divisions from 10 to 210
+    >>> _grid_fit(10, 210, lin)[:2]
+    ('linear', 10)
+    >>> dec = np.concatenate([100 + 50 * (d + np.log10(np.arange(1, 10))) for d in range(3)] + [[250.0]])
+    >>> _grid_fit(100, 250, dec)[:2]
+    ('log', 3)
+    >>> _grid_fit(10, 250, np.concatenate([lin, dec])) is None  # the two side by side: neither
+    True
+    """
+    width = right - left
+    tol = max(2.0, 0.012 * width)
+    inner = positions[(positions > left + tol) & (positions < right - tol)]
+    if inner.size < 2:
+        return None
+    best = None
+    models = [("linear", n, left + width * np.arange(1, n) / n) for n in range(2, 21)]
+    models += [("log", d, left + width * (np.add.outer(np.arange(d), np.log10(np.arange(2, 11))).ravel()[:-1]) / d)
+               for d in range(1, 7)]
+    for kind, n, expected in models:
+        found = np.abs(inner[:, None] - expected[None, :]) <= tol  # (rulings, expected)
+        misfit = (int((~found.any(axis=1)).sum()) + int((~found.any(axis=0)).sum())) / (inner.size + expected.size)
+        if best is None or misfit < best[2]:
+            best = (kind, n, misfit)
+    return best if best[2] <= 0.1 else None
 
 
 def _vertical_lines(dark: np.ndarray) -> list[_Line]:

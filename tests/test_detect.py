@@ -104,3 +104,31 @@ def test_short_lines_are_not_borders():
 def test_bad_input():
     with pytest.raises(InputError, match=r"uint8 \(H, W, 3\).*got \(5, 5, 3\) float32"):
         detect_layout(np.zeros((5, 5, 3), np.float32))
+
+
+def test_linear_track_beside_log_track_splits_at_a_border_no_heavier_than_the_grid():
+    img = np.full((600, 460, 3), 250, np.uint8)
+    for r in range(0, 600, 25):  # depth rulings across both tracks
+        img[r, 20:421] = 120
+    for k in range(11):  # linear track 20..220, 10 divisions; its right border is a grid line
+        img[:, 20 + 20 * k] = 60
+    for d in range(2):  # log track 220..420, 2 decades
+        for m in range(1, 11):
+            img[:, int(round(220 + 100 * (d + np.log10(m))))] = 60
+    img[:, 19:22] = img[:, 419:422] = 0  # the outer borders are heavy
+    assert [(t.left, t.right) for t in detect_layout(img).tracks] == [(20, 220), (220, 420)]
+
+
+@pytest.mark.parametrize("stem", ["colour", "mono", "simple"])
+def test_every_sample_track_is_found(stem):
+    from pathlib import Path
+
+    from logdigit.layout import load_layout
+    from logdigit.scan import read_scan
+
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    scan = next(p for p in samples.glob(f"{stem}.*") if p.suffix in (".png", ".tif", ".jpg"))
+    found = [(t.left, t.right) for t in detect_layout(read_scan(scan).image).tracks]
+    truth = [(t.left, t.right) for t in load_layout(samples / f"{stem}.layout.toml").tracks]
+    assert len(found) == len(truth) and all(abs(a - c) <= 2 and abs(b - d) <= 2
+                                            for (a, b), (c, d) in zip(found, truth, strict=True)), (found, truth)

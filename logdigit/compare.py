@@ -120,6 +120,45 @@ _HEADLINE: dict[str, Callable[[dict], float | None]] = {
 }
 
 
+_LOWER_IS_BETTER = {"ECE", "BECE", "curve NMAE"}
+
+
+def paired_differences(results: dict, baseline: str = "dice-ce") -> list[dict]:
+    """Each loss against ``baseline`` on the same seed (same data, same initial weights).
+
+    For every headline metric: the per-seed differences (loss - baseline), their mean, and
+    a verdict. A difference is called ``better`` or ``worse`` only when every seed moves
+    the same way and the mean moves more than the baseline's own spread over seeds (max -
+    min); otherwise ``within noise``. With two seeds this is a coarse rule, not a test.
+    """
+    runs = {(r["loss"], r["seed"]): r["metrics"] for r in results["runs"]}
+    seeds = [s for s in results["seeds"] if (baseline, s) in runs]
+    if not seeds:
+        return []
+    rows = []
+    for loss in results["losses"]:
+        if loss == baseline:
+            continue
+        row: dict = {"loss": loss}
+        for name, get in _HEADLINE.items():
+            base = [get(runs[baseline, s]) for s in seeds if (loss, s) in runs]
+            mine = [get(runs[loss, s]) for s in seeds if (loss, s) in runs]
+            pairs = [(a, b) for a, b in zip(mine, base, strict=True) if a is not None and b is not None]
+            if not pairs:
+                row[name] = {"diffs": [], "mean": None, "verdict": "-"}
+                continue
+            diffs = [a - b for a, b in pairs]
+            spread = max(b for _, b in pairs) - min(b for _, b in pairs)
+            mean = float(np.mean(diffs))
+            same_way = all(d > 0 for d in diffs) or all(d < 0 for d in diffs)
+            verdict = "within noise"
+            if same_way and abs(mean) > spread:
+                verdict = "better" if (mean < 0) == (name in _LOWER_IS_BETTER) else "worse"
+            row[name] = {"diffs": diffs, "mean": mean, "verdict": verdict}
+        rows.append(row)
+    return rows
+
+
 def _stats(values: list) -> dict:
     v = np.array([np.nan if x is None else x for x in values], float)
     if not np.isfinite(v).any():
@@ -149,6 +188,28 @@ def write_report(results: dict, path: str | Path, *, command: str) -> Path:
             cells.append("-" if s["mean"] is None else
                          f"{s['mean']:.{digits}f} [{s['min']:.{digits}f}..{s['max']:.{digits}f}]")
         lines.append(f"| {r['loss']} ({COMPARED.get(r['loss'], '')}) | " + " | ".join(cells) + " |")
+    paired = paired_differences(results)
+    if paired:
+        lines += ["", "## Against the baseline (dice-ce), seed by seed", "",
+                  "Mean difference (loss - dice-ce) over the seeds, each seed paired with the baseline run of the "
+                  "same seed. *better* / *worse*: every seed moved the same way and the mean moved more than "
+                  "dice-ce's own spread over seeds; otherwise *within noise*. A coarse rule for two seeds, "
+                  "not a significance test.", "",
+                  "| loss | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for r in paired:
+            cells = []
+            for k in names:
+                d = r[k]
+                digits = 4 if k in ("curve NMAE", "ECE") else 3
+                cells.append("-" if d["mean"] is None else f"{d['mean']:+.{digits}f} {d['verdict']}")
+            lines.append(f"| {r['loss']} | " + " | ".join(cells) + " |")
+    lines += ["", "## Runs", "", "| loss | seed | best step | F1 solid | F1 dashed | curve NMAE | training min |",
+              "|---|---|---|---|---|---|---|"]
+    for r in results["runs"]:
+        m = r["metrics"]
+        nmae = m["curve"]["nmae"]
+        lines.append(f"| {r['loss']} | {r['seed']} | {r.get('best_step')} | {m['f1'][1]:.3f} | {m['f1'][2]:.3f} | "
+                     f"{'-' if nmae is None else f'{nmae:.4f}'} | {r.get('train_seconds', 0) / 60:.1f} |")
     secs = sum(r.get("train_seconds", 0) for r in results["runs"])
     lines += ["", f"Total training time of the runs: {secs / 60:.1f} min.", ""]
     write_text_atomic(path, "\n".join(lines))

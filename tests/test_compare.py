@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from logdigit.compare import compare_losses, summarise, write_report
 from logdigit.data import DataConfig
 from logdigit.model import VeerNetConfig
@@ -43,3 +45,35 @@ def test_runs_sharing_a_pool_train_exactly_as_a_lone_run(tmp_path):
     a = load_file(str(tmp_path / "cmp" / "dice-seed1" / "last.safetensors"))
     b = load_file(str(tmp_path / "alone" / "last.safetensors"))
     assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
+
+
+def _metrics(f1, nmae):
+    return {"f1": [1.0, f1, f1], "iou": [1.0, f1, f1], "ece": 0.01, "bece": 0.1,
+            "curve": {"nmae": nmae, "within2": 0.9}}
+
+
+def test_paired_differences_by_hand(tmp_path):
+    from logdigit.compare import paired_differences
+
+    runs = [
+        {"loss": "dice-ce", "seed": 0, "metrics": _metrics(0.80, 0.020)},
+        {"loss": "dice-ce", "seed": 1, "metrics": _metrics(0.82, 0.030)},  # baseline spread: F1 0.02, NMAE 0.01
+        {"loss": "a", "seed": 0, "metrics": _metrics(0.85, 0.012)},  # F1 +0.05, +0.04: better; NMAE -0.008 twice
+        {"loss": "a", "seed": 1, "metrics": _metrics(0.86, 0.022)},
+        {"loss": "b", "seed": 0, "metrics": _metrics(0.83, 0.025)},  # F1 +0.03, -0.01: mixed signs
+        {"loss": "b", "seed": 1, "metrics": _metrics(0.81, 0.040)},  # NMAE +0.005, +0.010: mean 0.0075 < 0.01
+    ]
+    results = {"losses": ["dice-ce", "a", "b"], "seeds": [0, 1], "steps": 3, "eval": {"n": 1, "seed": 0},
+               "machine": "test", "runs": runs}
+    rows = {r["loss"]: r for r in paired_differences(results)}
+    assert set(rows) == {"a", "b"}
+    assert rows["a"]["F1 solid"]["verdict"] == "better"
+    assert rows["a"]["F1 solid"]["diffs"] == pytest.approx([0.05, 0.04])
+    assert rows["a"]["curve NMAE"]["verdict"] == "within noise"  # -0.008 is less than the 0.01 spread
+    assert rows["b"]["F1 solid"]["verdict"] == "within noise"
+    assert rows["b"]["curve NMAE"]["mean"] == pytest.approx(0.0075)
+    assert rows["b"]["curve NMAE"]["verdict"] == "within noise"
+    runs[5]["metrics"] = _metrics(0.81, 0.060)  # NMAE +0.005, +0.03: mean 0.0175 > 0.01, both up
+    assert {r["loss"]: r for r in paired_differences(results)}["b"]["curve NMAE"]["verdict"] == "worse"
+    text = write_report(results, tmp_path / "r.md", command="x").read_text()
+    assert "+0.045 better" in text and "## Runs" in text

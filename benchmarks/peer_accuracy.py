@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pool-size", type=int, default=DataConfig.pool_size)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--doc", type=Path, default=None, help="also write the result as Markdown here")
     args = ap.parse_args(argv)
     import logdigit.inference  # noqa: F401 - evaluate's lazy imports, bound at start so that
     import logdigit.threshold  # noqa: F401   edits to the package during a long run change nothing
@@ -113,12 +114,46 @@ def main(argv: list[str] | None = None) -> int:
             "parameters": sum(p.numel() for p in model.parameters()), "train_seconds": round(seconds, 1)}
         say(f"{name}: trained in {seconds / 60:.1f} min; F1 {m['f1'][1]:.3f} / {m['f1'][2]:.3f}, "
             f"IoU {m['iou'][1]:.3f} / {m['iou'][2]:.3f}, ECE {m['ece']:.4f}, curve NMAE {m['curve']['nmae']:.4f}")
+    report["command"] = "python benchmarks/peer_accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = json.dumps(report, indent=2)
+    if args.doc:
+        write_text_atomic(args.doc, to_markdown(report))
     if args.json:
         write_text_atomic(args.json, text)
     else:
         print(text)
     return 0
+
+
+_ROWS = (("F1 solid", lambda m: m["f1"][1], 3), ("F1 dashed", lambda m: m["f1"][2], 3),
+         ("IoU solid", lambda m: m["iou"][1], 3), ("IoU dashed", lambda m: m["iou"][2], 3),
+         ("F1 @1px solid", lambda m: m["f1_tol1"][1], 3), ("F1 @1px dashed", lambda m: m["f1_tol1"][2], 3),
+         ("ECE", lambda m: m["ece"], 4), ("BECE", lambda m: m["bece"], 3),
+         ("curve NMAE mean", lambda m: m["curve"]["nmae"], 4),
+         ("curve NMAE median", lambda m: m["curve"]["nmae_median"], 4),
+         ("rows within 2 %", lambda m: m["curve"]["within2"], 3))
+
+
+def to_markdown(report: dict) -> str:
+    """The report as a Markdown page (docs/peer-accuracy.md)."""
+    nets = report["networks"]
+    lines = ["# VeerNet and the peer at the same training budget", "",
+             f"Both networks trained by one loop (`benchmarks/peer_accuracy.py`) with one recipe: loss "
+             f"`{report['loss']}`, {report['steps']} steps, data seed {report['seed']} (the same "
+             f"{report['data']['pool_size']}-sheet pool, the same crops in the same order), AdamW with the warm-up and "
+             f"cosine schedule of `logdigit compare-losses`; scored at the final step on {report['eval']['n']} test "
+             f"sheets (seed {report['eval']['seed']}, the `test` stream) by `logdigit.evaluate`.", "",
+             f"Command: `{report['command']}`", "", f"Machine: {report['machine']}", "",
+             "| metric | " + " | ".join(nets[n]["name"] for n in nets) + " |", "|---" * (len(nets) + 1) + "|"]
+    for name, get, digits in _ROWS:
+        cells = []
+        for n in nets:
+            v = get(report["methods"][n])
+            cells.append("-" if v is None else f"{v:.{digits}f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["| parameters | " + " | ".join(f"{nets[n]['parameters']:,}" for n in nets) + " |",
+              "| training minutes | " + " | ".join(f"{nets[n]['train_seconds'] / 60:.1f}" for n in nets) + " |", ""]
+    return "\n".join(lines)
 
 
 def _fresh_unet() -> torch.nn.Module:

@@ -187,3 +187,24 @@ def test_peer_accuracy_trains_veernet_exactly_as_logdigit_train(tmp_path):
     ref = load_file(str(tmp_path / "last.safetensors"))
     mine = model.state_dict()
     assert ref.keys() == mine.keys() and all(ref[k].equal(mine[k]) for k in ref)
+
+
+def test_peer_accuracy_markdown_lists_both_networks():
+    spec = importlib.util.spec_from_file_location("logdigit_bench_peer_md", BENCH / "peer_accuracy.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        m = {"f1": [1, 0.9, 0.8], "iou": [1, 0.8, 0.7], "f1_tol1": [None, 0.95, 0.9], "ece": 0.003, "bece": 0.04,
+             "curve": {"nmae": 0.02, "nmae_median": 0.005, "within2": 0.8}}
+        report = {"loss": "dice-ce", "steps": 200, "seed": 0, "data": {"pool_size": 400}, "eval": {"n": 100, "seed": 0},
+                  "command": "python benchmarks/peer_accuracy.py", "machine": "test",
+                  "networks": {"veernet": {"name": "VeerNet", "parameters": 982866, "train_seconds": 600},
+                               "peer": {"name": "Unet", "parameters": 14328499, "train_seconds": 1800}},
+                  "methods": {"veernet": m, "peer": {**m, "f1": [1, 0.7, 0.6]}}}
+        text = module.to_markdown(report)
+    finally:
+        sys.modules.pop(spec.name, None)
+    assert "| metric | VeerNet | Unet |" in text
+    assert "| F1 solid | 0.900 | 0.700 |" in text and "| training minutes | 10.0 | 30.0 |" in text
+    assert "| parameters | 982,866 | 14,328,499 |" in text

@@ -282,20 +282,26 @@ def evaluate(
     seed: Annotated[int, typer.Option("--seed", help="Test-split seed.")] = 0,
     height: Annotated[int, typer.Option("--height")] = 512,
     width: Annotated[int, typer.Option("--width")] = 640,
-    classical: Annotated[bool, typer.Option("--classical/--no-classical", help="Include the no-learning baseline row.")] = True,
+    methods_opt: Annotated[str, typer.Option(
+        "--methods", help="Comma-separated rows: veernet, classical (no learning), true-masks (the true class "
+                          "masks traced: the tracer's own ceiling).")] = "veernet,classical",
     device: DeviceOpt = "auto",
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Score VeerNet (and the classical baseline) on seeded synthetic test sheets never used in training."""
-    from logdigit.evaluate import HEADERS, format_rows
+    from logdigit.errors import InputError
+    from logdigit.evaluate import HEADERS, METHODS, format_rows
     from logdigit.evaluate import evaluate as run_eval
     from logdigit.train import resolve_device
     from logdigit.weights import load_model
 
+    methods = tuple(dict.fromkeys(m.strip() for m in methods_opt.split(",") if m.strip()))
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise InputError(f"--methods {methods_opt!r}: unknown {bad or 'empty'}; choose from {', '.join(METHODS)}")
     dev = resolve_device(device)
-    model = load_model(weights, device=dev)
-    methods = ("veernet", "classical") if classical else ("veernet",)
+    model = load_model(weights, device=dev) if "veernet" in methods else None
     with _progress(quiet) as progress:
         task = progress.add_task("evaluating", total=n)
         report = run_eval(model, n=n, seed=seed, height=height, width=width, methods=methods, device=str(dev),

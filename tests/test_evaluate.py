@@ -7,7 +7,7 @@ from logdigit.synth import CurvePlan, SheetPlan, TrackPlan, make_sheet
 
 def test_report_structure_for_both_methods(tiny_model):
     report = evaluate(tiny_model, n=2, seed=1, height=160, width=320)
-    assert report["n"] == 2 and set(report["methods"]) == set(METHODS)
+    assert report["n"] == 2 and set(report["methods"]) == {"veernet", "classical"}  # the default rows
     for name, m in report["methods"].items():
         assert len(m["f1"]) == 3 and len(m["iou"]) == 3
         assert m["curve"]["curves"] > 0
@@ -17,6 +17,29 @@ def test_report_structure_for_both_methods(tiny_model):
             assert m["ece"] is None
     rows = format_rows(report)
     assert len(rows) == 2 and all(len(r) == len(HEADERS) for r in rows)
+
+
+def test_true_masks_row_scores_the_tracer_alone():
+    report = evaluate(n=3, seed=2, height=160, width=320, methods=("true-masks",))
+    m = report["methods"]["true-masks"]
+    assert m["f1"][1:] == [1.0, 1.0] and m["ece"] is None  # the true masks, by construction
+    assert m["curve"]["curves"] > 0 and m["curve"]["coverage"] > 0.9
+    assert set(METHODS) == {"veernet", "classical", "true-masks"}
+
+
+def test_evaluate_cli_rows_and_a_bad_row_name():
+    import json
+
+    from typer.testing import CliRunner
+
+    from logdigit.cli import app
+
+    r = CliRunner().invoke(app, ["evaluate", "--n", "1", "--height", "128", "--width", "256", "--methods",
+                                 "true-masks", "--json", "--quiet", "--weights", "/nonexistent.safetensors"])
+    assert r.exit_code == 0, r.output  # no veernet row: the weights are not even opened
+    assert list(json.loads(r.stdout)["methods"]) == ["true-masks"]
+    r = CliRunner().invoke(app, ["evaluate", "--n", "1", "--methods", "veernet,oracle"])
+    assert r.exit_code != 0 and "oracle" in r.output and "true-masks" in r.output
 
 
 def test_test_split_is_not_the_training_split(tiny_model):

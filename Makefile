@@ -41,7 +41,7 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
-# VeerNet and the peer trained with one recipe and budget, scored on one test set (~1 h on 2 cores).
+# VeerNet and the peer trained with one recipe and budget, scored on one test set (35 min on 2 shared cores).
 bench-accuracy: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/peer_accuracy.py --steps 200 --seed 0 --eval-n 100 --json docs/peer-accuracy.json
 

@@ -184,7 +184,7 @@ def write_report(results: dict, path: str | Path, *, command: str) -> Path:
         cells = []
         for k in names:
             s = r[k]
-            digits = 4 if k == "curve NMAE" else 3
+            digits = 4 if k in ("curve NMAE", "ECE") else 3
             cells.append("-" if s["mean"] is None else
                          f"{s['mean']:.{digits}f} [{s['min']:.{digits}f}..{s['max']:.{digits}f}]")
         lines.append(f"| {r['loss']} ({COMPARED.get(r['loss'], '')}) | " + " | ".join(cells) + " |")

@@ -171,7 +171,6 @@ def write_report(results: dict, path: str | Path, *, command: str) -> Path:
     path = Path(path)
     write_text_atomic(path.with_suffix(".json"), json.dumps(results, indent=2))
     rows = summarise(results)
-    names = list(_HEADLINE)
     lines = ["# Loss comparison", "",
              f"Same VeerNet config, data seed per run, schedule and budget ({results['steps']} steps) for every loss; "
              f"seeds {results['seeds']}; evaluated on {results['eval']['n']} test sheets (seed "
@@ -179,15 +178,9 @@ def write_report(results: dict, path: str | Path, *, command: str) -> Path:
              f"Command: `{command}`", "",
              f"Machine: {results['machine']}", "",
              "Values are the mean over seeds with [min..max].", "",
-             "| loss | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for r in rows:
-        cells = []
-        for k in names:
-            s = r[k]
-            digits = 4 if k in ("curve NMAE", "ECE") else 3
-            cells.append("-" if s["mean"] is None else
-                         f"{s['mean']:.{digits}f} [{s['min']:.{digits}f}..{s['max']:.{digits}f}]")
-        lines.append(f"| {r['loss']} ({COMPARED.get(r['loss'], '')}) | " + " | ".join(cells) + " |")
+             *_metric_table(rows, lambda r: f"{r['loss']} ({COMPARED.get(r['loss'], '')})",
+                            lambda s, d: "-" if s["mean"] is None else
+                            f"{s['mean']:.{d}f} [{s['min']:.{d}f}..{s['max']:.{d}f}]")]
     paired = paired_differences(results)
     if paired:
         lines += ["", "## Against the baseline (dice-ce), seed by seed", "",
@@ -195,14 +188,8 @@ def write_report(results: dict, path: str | Path, *, command: str) -> Path:
                   "same seed. *better* / *worse*: every seed moved the same way and the mean moved more than "
                   "dice-ce's own spread over seeds; otherwise *within noise*. A coarse rule for two seeds, "
                   "not a significance test.", "",
-                  "| loss | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-        for r in paired:
-            cells = []
-            for k in names:
-                d = r[k]
-                digits = 4 if k in ("curve NMAE", "ECE") else 3
-                cells.append("-" if d["mean"] is None else f"{d['mean']:+.{digits}f} {d['verdict']}")
-            lines.append(f"| {r['loss']} | " + " | ".join(cells) + " |")
+                  *_metric_table(paired, lambda r: r["loss"],
+                                 lambda x, d: "-" if x["mean"] is None else f"{x['mean']:+.{d}f} {x['verdict']}")]
     lines += ["", "## Runs", "", "| loss | seed | best step | F1 solid | F1 dashed | curve NMAE | training min |",
               "|---|---|---|---|---|---|---|"]
     for r in results["runs"]:
@@ -214,6 +201,18 @@ def write_report(results: dict, path: str | Path, *, command: str) -> Path:
     lines += ["", f"Total training time of the runs: {secs / 60:.1f} min.", ""]
     write_text_atomic(path, "\n".join(lines))
     return path
+
+
+def _metric_table(rows: list[dict], label: Callable[[dict], str], cell: Callable[[dict, int], str]) -> list[str]:
+    """Markdown lines of a table with one column per headline metric; ``cell(value, digits)``."""
+    names = list(_HEADLINE)
+    lines = ["| loss | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for r in rows:
+        lines.append(f"| {label(r)} | " + " | ".join(cell(r[k], _DIGITS.get(k, 3)) for k in names) + " |")
+    return lines
+
+
+_DIGITS = {"curve NMAE": 4, "ECE": 4}
 
 
 def _machine() -> str:

@@ -33,7 +33,10 @@ How the curves of one class are found in one track window:
    tracklets, and handed out left to right by median column. There crossings matter:
    a short tracklet where two long ones merge and two long ones leave (the X of two
    curves) costs rather than pays, and links skip straight across it, so each curve
-   keeps its own slope through the crossing instead of bouncing off the other.
+   keeps its own slope through the crossing instead of bouncing off the other. Stroke
+   width counts too: a join between pieces whose widths across the curve differ (a 3 px
+   curve touching a 1 px one) costs more, so two curves that meet and turn back are not
+   swapped.
 5. *Output.* Rows of the chosen tracklets get their run centroids; gaps of up to
    ``max_gap`` rows between them (and rows holding only a drawn-in dash gap) are filled
    by linear interpolation; longer gaps stay NaN. Two kinds of long run are not
@@ -68,6 +71,8 @@ _LAB_WEIGHTS = np.array([0.5, 1.0, 1.0], np.float32)  # lightness counts less: a
 _SAME_INK = 20.0  # weighted Lab distance under which two inks cannot be told apart
 _SHARED_ROWS = 2  # rows two pieces of one curve may share (split by a crossing curve, frayed)
 _END_OPTIONS = 4  # candidate joins kept per dash end
+_MIN_WIDTH_ROWS = 4  # usable rows a tracklet needs for its stroke width to count
+_SIGMA_WIDTH = 0.5  # px of stroke-width mismatch tolerated between two pieces of one curve
 _GREY_CHROMA = 6.0  # Lab chroma under which nearly all curve pixels mean a grey or binarised scan
 
 
@@ -624,6 +629,7 @@ class _Tracklets:
     tail_x: np.ndarray  # fitted position at y1
     tail_slope: np.ndarray
     of_run: np.ndarray  # (n,) the tracklet of each run
+    thickness: np.ndarray  # stroke width across the curve, px; NaN when the tracklet is too short or flat
 
     @property
     def length(self) -> np.ndarray:
@@ -647,6 +653,7 @@ def _build_tracklets(runs: _Runs) -> _Tracklets:
     first, last = order[bounds[:-1]], order[bounds[1:] - 1]
     head_x, head_slope = _end_fit(runs, order, bounds, from_tail=False)
     tail_x, tail_slope = _end_fit(runs, order, bounds, from_tail=True)
+    thickness = _thickness(runs, order, bounds)
     return _Tracklets(
         runs=runs,
         order=order,
@@ -658,7 +665,35 @@ def _build_tracklets(runs: _Runs) -> _Tracklets:
         tail_x=tail_x,
         tail_slope=tail_slope,
         of_run=label,
+        thickness=thickness,
     )
+
+
+def _thickness(runs: _Runs, order, bounds) -> np.ndarray:
+    """Mean stroke width of each tracklet, measured across the curve.
+
+    A band of width ``w`` sloping ``s`` columns per row cuts a row in a run of about
+    ``w * sqrt(1 + s**2)`` px, so each run's length is divided by that factor, with ``s``
+    from the centroids of the rows above and below. Near-horizontal rows (``|s| > 1``)
+    say little and are left out; tracklets with fewer than ``_MIN_WIDTH_ROWS`` usable
+    rows get NaN.
+    """
+    counts = np.diff(bounds)
+    label = np.repeat(np.arange(len(counts)), counts)
+    x = runs.x[order]
+    length = (runs.end - runs.start + 1)[order].astype(np.float64)
+    inner = np.ones(len(order), dtype=bool)
+    inner[bounds[:-1]] = False
+    inner[np.maximum(bounds[1:] - 1, 0)] = False
+    slope = np.zeros(len(order))
+    if len(order) > 2:
+        slope[1:-1] = (x[2:] - x[:-2]) / 2.0
+    use = inner & (np.abs(slope) <= 1.0)
+    size = len(counts)
+    n = np.bincount(label[use], minlength=size).astype(np.float64)
+    total = np.bincount(label[use], length[use] / np.sqrt(1.0 + slope[use] ** 2), size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n >= _MIN_WIDTH_ROWS, total / n, np.nan)
 
 
 def _end_fit(runs: _Runs, order, bounds, *, from_tail: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -821,8 +856,9 @@ def _link_cost(tk: _Tracklets, i: np.ndarray, j: np.ndarray, *, slope_only: bool
         gap = np.abs(dy)
         sigma = 1.0 + np.where(known, _SIGMA_SLOPE_KNOWN, _SIGMA_SLOPE_UNKNOWN) * gap + _SIGMA_CURVATURE * gap**2
         along_slope += 0.5 * ((there - predicted) / sigma) ** 2
-    if slope_only:
-        return along_slope
+    if slope_only:  # several curves: a change of stroke width says it is another curve
+        width = np.nan_to_num((tk.thickness[j] - tk.thickness[i]) / _SIGMA_WIDTH) ** 2
+        return along_slope + 0.5 * width
     sigma = 1.0 + _SIGMA_SLOPE_UNKNOWN * np.abs(dy) + _SIGMA_CURVATURE * dy**2
     return np.minimum(along_slope, ((tk.head_x[j] - tk.tail_x[i]) / sigma) ** 2)
 

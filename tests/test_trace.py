@@ -262,6 +262,25 @@ def test_same_colour_crossing_keeps_each_curve_through_the_crossing():
     assert followed[0][1] > 0.97 and followed[1][0] > 0.97
 
 
+def test_curves_that_touch_and_turn_back_are_told_apart_by_stroke_width():
+    # Two same-ink curves meet point to point and each turns back: slopes alone say they
+    # cross (each incoming slope matches the other's outgoing one); the stroke widths,
+    # 3 px and 1 px, say they bounce.
+    h, w = 200, 120
+
+    def f(y):  # thick, on the left, its peak at row 100
+        return 60 - 0.5 * np.abs(y - 100)
+
+    def g(y):  # thin, on the right, its trough at row 100
+        return 61.5 + 0.5 * np.abs(y - 100)
+
+    masks = _mask(_draw(f, h, w, thickness=3), _draw(g, h, w, thickness=1))
+    left, right = trace(masks, _layout([_solid_track("A", "B")], h))
+    rows = np.arange(h)
+    assert np.nanmean(np.abs(left.x - f(rows))) < 0.5
+    assert np.nanmean(np.abs(right.x - g(rows))) < 0.5
+
+
 def _draw_arc_dashed(fn, height, width, *, dash, gap, thickness=2):
     """Like _draw, but dashed along the arc length (as a pen draws), so a sweep across
     the track is dashed too. ``dash``/``gap`` in pixels; a dash under 1 px is a dot."""
@@ -472,7 +491,7 @@ def test_true_masks_of_a_sample_trace_within_target():
     for truth in sheet.truth:
         t = traces[truth.mnemonic]
         track = sheet.layout.tracks[truth.track]
-        err = np.abs(t.x - truth.x[t.row0:t.row0 + len(t.x)]) / (track.right - track.left)
+        err = np.abs(t.x - truth.x[t.row0 : t.row0 + len(t.x)]) / (track.right - track.left)
         assert np.nanmean(err) <= 0.005, (truth.mnemonic, np.nanmean(err))
         assert np.isfinite(t.x).mean() >= 0.99
 

@@ -36,7 +36,9 @@ How the curves of one class are found in one track window:
    keeps its own slope through the crossing instead of bouncing off the other. Stroke
    width counts too: a join between pieces whose widths across the curve differ (a 3 px
    curve touching a 1 px one) costs more, so two curves that meet and turn back are not
-   swapped.
+   swapped. Taken one after the other, the first path may still grab a piece of another
+   curve where that gains rows; afterwards the paths exchange tails wherever the stroke
+   widths say so and the joins cost no more (see :func:`_untangle`).
 5. *Output.* Rows of the chosen tracklets get their run centroids; gaps of up to
    ``max_gap`` rows between them (and rows holding only a drawn-in dash gap) are filled
    by linear interpolation; longer gaps stay NaN. Two kinds of long run are not
@@ -73,6 +75,8 @@ _SHARED_ROWS = 2  # rows two pieces of one curve may share (split by a crossing 
 _END_OPTIONS = 4  # candidate joins kept per dash end
 _MIN_WIDTH_ROWS = 4  # usable rows a tracklet needs for its stroke width to count
 _SIGMA_WIDTH = 0.5  # px of stroke-width mismatch tolerated between two pieces of one curve
+_WIDTH_EVIDENCE = 1.0  # stroke-width cost an exchange of path tails must save
+_MAX_EXCHANGES = 10_000  # tail exchanges between paths of one class (each lowers the cost)
 _GREY_CHROMA = 6.0  # Lab chroma under which nearly all curve pixels mean a grey or binarised scan
 
 
@@ -739,13 +743,99 @@ def _trace_curves(window: np.ndarray, count: int, opts: _Options, *, dashed: boo
     reward = np.where(junction, -_JUNCTION_COST, 1.0) * tk.length
     links = _candidate_links(tk, opts.max_gap, float(opts.min_segment), skips, slope_only=count > 1)
     alive = [True] * len(tk.y0)
-    xs = []
+    paths = []
     for _ in range(count):
         path = _best_path(tk, alive, reward.tolist(), links, float(opts.min_segment))
-        xs.append(_render(tk, path, height, opts.max_gap))
+        paths.append(path)
         for t, _skip in path:
             alive[t] = bool(junction[t])  # crossings stay for the next curve
-    return xs
+    if count > 1:
+        paths = _untangle(tk, paths, links, float(opts.min_segment))
+    return [_render(tk, path, height, opts.max_gap) for path in paths]
+
+
+def _untangle(tk: _Tracklets, paths: list, links: list[list], restart: float) -> list:
+    """Exchange the tails of two paths wherever that makes their joins cheaper.
+
+    The paths are taken one after the other, and the first may take a piece of another
+    curve where that gains rows, leaving the next path a worse join. Each pass finds,
+    over every pair of paths and every row where one of them starts a tracklet, the
+    exchange of everything from that row on that lowers the summed cost of the two joins
+    there the most, and makes it; passes stop when none helps. Joins cost what they cost
+    :func:`_best_path` (its candidate links, or a restart), so every exchange lowers the
+    same total the paths were chosen by, and every path keeps its rows.
+    """
+    cost = {(i, j): (c, across) for j, options in enumerate(links) for i, c, across in options}
+    for _ in range(_MAX_EXCHANGES):
+        best, move = -1e-9, None
+        for a in range(len(paths)):
+            for b in range(a + 1, len(paths)):
+                gain, cut = _best_exchange(tk, paths[a], paths[b], cost, restart)
+                if gain < best:
+                    best, move = gain, (a, b, cut)
+        if move is None:
+            break
+        a, b, (ka, kb) = move
+        pa, pb = paths[a], paths[b]
+        paths[a] = _joined(pa[:ka], pb[kb:], cost)
+        paths[b] = _joined(pb[:kb], pa[ka:], cost)
+    return paths
+
+
+def _join(tk: _Tracklets, i: int, j: int, cost: dict, restart: float) -> float:
+    """What continuing tracklet ``i`` (-1: nothing before) with ``j`` (-1: nothing) costs."""
+    if j < 0:
+        return 0.0
+    if i < 0:
+        return restart
+    if (i, j) in cost:
+        return cost[i, j][0]
+    return restart if tk.y1[i] < tk.y0[j] else float("inf")
+
+
+def _seen_width(tk: _Tracklets, path: list, k: int) -> tuple[float, float]:
+    """Last measured stroke width before cut ``k`` of a path, first one after (NaN: none)."""
+    before = next((w for w in (tk.thickness[t] for t, _ in reversed(path[:k])) if w == w), float("nan"))
+    after = next((w for w in (tk.thickness[t] for t, _ in path[k:]) if w == w), float("nan"))
+    return float(before), float(after)
+
+
+def _width_cost(a: float, b: float) -> float:
+    return 0.0 if a != a or b != b else 0.5 * ((a - b) / _SIGMA_WIDTH) ** 2
+
+
+def _joined(head: list, tail: list, cost: dict) -> list:
+    if head and tail:
+        tail = [(tail[0][0], cost.get((head[-1][0], tail[0][0]), (0.0, False))[1]), *tail[1:]]
+    return head + tail
+
+
+def _best_exchange(tk: _Tracklets, pa: list, pb: list, cost: dict, restart: float):
+    """(change of join cost, (cut in pa, cut in pb)) of the best tail exchange."""
+    ya = [int(tk.y0[t]) for t, _ in pa]
+    yb = [int(tk.y0[t]) for t, _ in pb]
+    best, cut = 0.0, (0, 0)
+    ka = kb = 0
+    for row in sorted(set(ya) | set(yb)):
+        while ka < len(ya) and ya[ka] < row:
+            ka += 1
+        while kb < len(yb) and yb[kb] < row:
+            kb += 1
+        ea, sa = (pa[ka - 1][0] if ka else -1), (pa[ka][0] if ka < len(pa) else -1)
+        eb, sb = (pb[kb - 1][0] if kb else -1), (pb[kb][0] if kb < len(pb) else -1)
+        if (sa < 0 and sb < 0) or (ea < 0 and eb < 0):
+            continue
+        now = _join(tk, ea, sa, cost, restart) + _join(tk, eb, sb, cost, restart)
+        swapped = _join(tk, ea, sb, cost, restart) + _join(tk, eb, sa, cost, restart)
+        wa, wb = _seen_width(tk, pa, ka), _seen_width(tk, pb, kb)
+        width_now = _width_cost(wa[0], wa[1]) + _width_cost(wb[0], wb[1])
+        width_swapped = _width_cost(wa[0], wb[1]) + _width_cost(wb[0], wa[1])
+        if width_swapped > width_now - _WIDTH_EVIDENCE or swapped > now + 1e-9:
+            continue
+        gain = swapped - now + width_swapped - width_now
+        if gain < best:
+            best, cut = gain, (ka, kb)
+    return best, cut
 
 
 def _candidate_links(tk: _Tracklets, max_gap: int, restart: float, skips, *, slope_only: bool) -> list[list]:

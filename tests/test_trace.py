@@ -496,6 +496,27 @@ def test_true_masks_of_a_sample_trace_within_target():
         assert np.isfinite(t.x).mean() >= 0.99
 
 
+def test_two_black_curves_of_different_widths_keep_their_identity():
+    # Test sheet 1 of the evaluation (seed 0): in track 1 a 3 px and a 2 px curve, both
+    # near-black, cross many times and the thick one sweeps across the thin one.
+    # Traced from the true masks, each curve must stay itself: before the tail
+    # exchange by stroke width (see _untangle) the two came out swapped below the
+    # sweep, at 0.20 of track width each.
+    from logdigit.synth import make_sheet, sheet_rng
+
+    sheet = make_sheet(height=512, width=640, rng=sheet_rng("test", 0, 1))
+    masks = np.stack([sheet.labels == c for c in range(3)])
+    traces = {t.mnemonic: t for t in trace(masks, sheet.layout, image=sheet.image)}
+    track = sheet.layout.tracks[0]
+    solid = [c.mnemonic for c in track.curves if c.klass == 1]
+    assert len(solid) == 2
+    for truth in sheet.truth:
+        if truth.mnemonic in solid:
+            t = traces[truth.mnemonic]
+            err = np.abs(t.x - truth.x[t.row0 : t.row0 + len(t.x)]) / (track.right - track.left)
+            assert np.nanmean(err) <= 0.03, (truth.mnemonic, np.nanmean(err))
+
+
 def test_nearest_clusters_by_hand():
     from logdigit.trace import _nearest_clusters
 

@@ -77,6 +77,7 @@ _MIN_WIDTH_ROWS = 4  # usable rows a tracklet needs for its stroke width to coun
 _SIGMA_WIDTH = 0.5  # px of stroke-width mismatch tolerated between two pieces of one curve
 _WIDTH_EVIDENCE = 1.0  # stroke-width cost an exchange of path tails must save
 _MAX_EXCHANGES = 10_000  # tail exchanges between paths of one class (each lowers the cost)
+_OCCLUDED = 8  # px: widest gap in a row that a crossing curve of another ink may cover
 _GREY_CHROMA = 6.0  # Lab chroma under which nearly all curve pixels mean a grey or binarised scan
 
 
@@ -386,7 +387,9 @@ def _split_by_colour(window: np.ndarray, pixels: np.ndarray, inks) -> list[np.nd
 
     A pixel is modelled as ink laid over paper with some strength (faded, anti-aliased
     or partial ink): its distance to an ink is the distance to the segment from the paper
-    colour (the window's median) to that ink. None when the scan shows no colour (grey or
+    colour (the window's median) to that ink. Where two inks cross, the pixels under the
+    upper one belong to both: a gap of up to ``_OCCLUDED`` set pixels between two pieces
+    of one ink in a row is given to that ink too. None when the scan shows no colour (grey or
     binarised) although the inks differ in hue: then colour cannot separate the curves.
     """
     ys, xs = np.nonzero(window)
@@ -403,10 +406,14 @@ def _split_by_colour(window: np.ndarray, pixels: np.ndarray, inks) -> list[np.nd
     nearest = paper + t[:, :, None] * span[None, :, :]  # (N, K, 3): closest mix of paper and each ink
     best = np.argmin(((lab[:, None, :] - nearest) ** 2).sum(axis=2), axis=1)
     parts = []
+    kernel = np.ones((1, _OCCLUDED + 1), np.uint8)  # odd width: closing shifts nothing
     for k in range(len(inks)):
-        part = np.zeros_like(window)
-        part[ys[best == k], xs[best == k]] = True
-        parts.append(part)
+        part = np.zeros(window.shape, np.uint8)
+        part[ys[best == k], xs[best == k]] = 1
+        # Where another ink crosses on top, this curve's pixels in that row are the other's
+        # colour: a gap of up to _OCCLUDED class pixels between two pieces of this ink is its.
+        closed = cv2.morphologyEx(part, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        parts.append((closed > 0) & window.astype(bool))
     return parts
 
 

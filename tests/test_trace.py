@@ -228,6 +228,34 @@ def test_crossing_curves_split_by_colour():
         assert np.mean(error < 1.0) > 0.97 and error.max() < 3.0
 
 
+def test_steep_stroke_under_another_ink_keeps_its_hidden_pixels():
+    # A red curve sweeps across the track (20 px per row) under a blue vertical line
+    # 4 px wide drawn on top: in the sweep's rows the red run is cut where blue covers
+    # it. The hidden pixels are the red curve's too, so its centre stays on the curve.
+    h, w = 120, 200
+    red, blue = (220, 30, 30), (30, 60, 220)
+
+    def f(y):
+        return 40 + 120 * np.clip((y - 58) / 6, 0, 1)
+
+    def g(y):
+        return 100 + 0 * y
+
+    big = np.full((h * S, w * S, 3), 255, np.uint8)
+    _draw(f, h, w, out=big, colour=red)
+    _draw(g, h, w, out=big, colour=blue, thickness=4)
+    image = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA)
+    masks = np.zeros((3, h, w), bool)
+    masks[1] = image.min(axis=2) < 160
+    masks[0] = ~masks[1]
+    lay = _layout([_solid_track("RED", "BLUE", left=5, right=195, colors=[red, blue])], h)
+    red_tr, blue_tr = trace(masks, lay, image=image)
+    rows = np.arange(h)
+    sweep = (rows >= 59) & (rows <= 63)  # (the corner rows 58 and 64 hold half a sweep)
+    assert np.abs(red_tr.x - f(rows))[sweep].max() < 3.0
+    assert np.abs(blue_tr.x - g(rows)).max() < 1.0
+
+
 def test_same_colour_curves_separated_by_continuity():
     h, w = 300, 120
 

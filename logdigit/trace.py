@@ -78,6 +78,10 @@ _SIGMA_WIDTH = 0.5  # px of stroke-width mismatch tolerated between two pieces o
 _WIDTH_EVIDENCE = 1.0  # stroke-width cost an exchange of path tails must save
 _MAX_EXCHANGES = 10_000  # tail exchanges between paths of one class (each lowers the cost)
 _OCCLUDED = 8  # px: widest gap in a row that a crossing curve of another ink may cover
+_INK_CHROMA = 20.0  # Lab chroma from which an ink is a colour, not black or grey
+_INK_REACH = 2  # px either side of the curve searched for its ink in the next row
+_INK_MATCH = 12.0  # weighted Lab distance: least reach of an ink, and least margin to paper and grid
+_INK_MIN_ROWS = 20  # traced rows needed to measure a curve's ink on the scan
 _GREY_CHROMA = 6.0  # Lab chroma under which nearly all curve pixels mean a grey or binarised scan
 
 
@@ -241,9 +245,79 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
         xs = _trace_class(window, [track.curves[i] for i in members], pixels, opts, dashed=klass == 2)
         for i, x in zip(members, xs, strict=True):
             out[i] = x + c0
+    if pixels is not None:
+        for i in _inks_of_their_own(track.curves):
+            out[i] = _follow_ink(out[i] - c0, pixels, (track.left - c0, track.right - c0)) + c0
     return out
 
 
+def _inks_of_their_own(curves) -> list[int]:
+    """Curves whose ink is a colour (not black or grey) that no other curve of the track shares."""
+    labs = [None if c.color is None else _to_lab_one(c.color) for c in curves]
+    out = []
+    for i, lab in enumerate(labs):
+        if lab is None or np.hypot(lab[1], lab[2]) < _INK_CHROMA:
+            continue
+        others = [o for j, o in enumerate(labs) if j != i]
+        if all(o is not None and np.linalg.norm((o - lab) * _LAB_WEIGHTS) > _SAME_INK for o in others):
+            out.append(i)
+    return out
+
+
+def _follow_ink(x: np.ndarray, pixels: np.ndarray, edges: tuple[int, int]) -> np.ndarray:
+    """Carry a traced curve on, row by row, where the scan shows its ink and the masks did not.
+
+    The ink is measured on the scan where the curve was traced (median Lab of its centre
+    pixels, and their spread). From each end of each traced stretch, the next row is
+    searched ``_INK_REACH`` px either side of the curve for pixels of that ink: nearer to
+    it than ``max(_INK_MATCH, 3 x spread)``, and clearly nearer to it than to the paper
+    or to the colour of the track-edge rulings; the nearest group of such pixels continues
+    the curve. This recovers, for example, a pegged curve lying straight along a grid
+    line, which the network takes for a ruling. The caller only asks this for a colour ink
+    that no other curve of the track shares.
+    """
+    h, w = pixels.shape[:2]
+    have = np.isfinite(x)
+    if have.sum() < _INK_MIN_ROWS or have.all():
+        return x
+    rows = np.flatnonzero(have)
+    cols = np.clip(np.round(x[rows]).astype(np.int64), 0, w - 1)
+    seen = _to_lab(pixels[rows, cols]) * _LAB_WEIGHTS
+    ink = np.median(seen, axis=0)
+    reach = max(_INK_MATCH, 3.0 * float(np.median(np.linalg.norm(seen - ink, axis=1))))
+    paper = _to_lab_one(np.median(pixels[::4, ::4].reshape(-1, 3), axis=0)) * _LAB_WEIGHTS
+    border = [c for e in edges for c in (e - 1, e, e + 1) if 0 <= c < w]
+    column_inks = [_to_lab_one(np.median(pixels[::2, c], axis=0)) * _LAB_WEIGHTS for c in border]
+    ruling = max(column_inks, key=lambda lab: np.linalg.norm(lab - paper))  # the edge column most unlike paper
+    if min(np.linalg.norm(ruling - ink), np.linalg.norm(paper - ink)) <= reach + _INK_MATCH:
+        return x  # the ink cannot be told from the paper or the grid
+
+    def follow(row: int, col: float) -> float | None:
+        lo, hi = max(int(round(col)) - _INK_REACH, 0), min(int(round(col)) + _INK_REACH + 1, w)
+        if lo >= hi:
+            return None
+        lab = _to_lab(pixels[row, lo:hi]) * _LAB_WEIGHTS
+        d = np.linalg.norm(lab - ink, axis=1)
+        ok = (d < reach) & (np.linalg.norm(lab - ruling, axis=1) > d + _INK_MATCH)
+        ok &= np.linalg.norm(lab - paper, axis=1) > d + _INK_MATCH
+        if not ok.any():
+            return None
+        found = np.flatnonzero(ok) + lo
+        groups = np.split(found, np.flatnonzero(np.diff(found) > 1) + 1)
+        return float(min((g.mean() for g in groups), key=lambda c: abs(c - col)))
+
+    out = x.copy()
+    for step in (1, -1):
+        ends = np.flatnonzero(have & ~np.roll(have, -step))
+        for r in ends:
+            col, row = out[r], r + step
+            while 0 <= row < h and not have[row]:
+                col = follow(row, col)
+                if col is None:
+                    break
+                out[row] = col
+                row += step
+    return out
 def _trace_class(window, curves: list[CurveSpec], pixels, opts: _Options, *, dashed: bool) -> list[np.ndarray]:
     """Window-column x arrays for the curves of one class in one track window."""
     if len(curves) == 1:

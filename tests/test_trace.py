@@ -256,6 +256,44 @@ def test_steep_stroke_under_another_ink_keeps_its_hidden_pixels():
     assert np.abs(blue_tr.x - g(rows)).max() < 1.0
 
 
+def _inked_track(ink, *, ruling=(60, 140, 60), h=200, w=120):
+    """A scan with rulings at the track edges and a curve drawn in ``ink``; the mask
+    holds the curve only in its first 150 rows (the network lost the rest)."""
+    big = np.full((h * S, w * S, 3), 245, np.uint8)
+    for edge in (5, 115):
+        big[:, edge * S : (edge + 1) * S] = ruling
+
+    def f(y):
+        return 60 + 20 * np.sin(2 * np.pi * y / 180)
+
+    _draw(f, h, w, out=big, colour=ink)
+    image = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA)
+    masks = _mask(_draw(f, h, w))
+    masks[1, 150:] = False
+    masks[0] = ~(masks[1] | masks[2])
+    return image, masks, f(np.arange(h))
+
+
+def test_curve_carried_on_along_its_ink_where_the_mask_lost_it():
+    image, masks, truth = _inked_track((90, 10, 130))
+    (tr,) = trace(masks, _layout([_solid_track("RT", colors=[(80, 0, 120)])], 200), image=image)
+    assert np.isfinite(tr.x).all()
+    assert np.abs(tr.x - truth).max() < 1.0
+
+
+@pytest.mark.parametrize(
+    ("ink", "ruling", "why"),
+    [
+        ((20, 20, 20), (60, 140, 60), "black ink: text and grid look the same"),
+        ((60, 140, 60), (60, 140, 60), "ink of the grid's colour"),
+    ],
+)
+def test_ink_not_followed_where_it_cannot_be_told_apart(ink, ruling, why):
+    image, masks, _ = _inked_track(ink, ruling=ruling)
+    (tr,) = trace(masks, _layout([_solid_track("C", colors=[ink])], 200), image=image)
+    assert np.isnan(tr.x[160:]).all(), why
+
+
 def test_same_colour_curves_separated_by_continuity():
     h, w = 300, 120
 

@@ -47,6 +47,11 @@ How the curves of one class are found in one track window:
    far end and centroid beyond both neighbours', the curve coming back within a few
    rows) takes the far end less half a line width, so a spike drawn out and back within
    one row keeps its full height.
+6. *Ink.* A curve whose layout colour is a colour (not black or grey) that no other
+   curve of its track shares is carried on past the ends of its traced stretches, row
+   by row, along pixels of its ink as measured on the scan where it was traced (see
+   :func:`_follow_ink`): where the network lost it, e.g. a pegged curve lying straight
+   along a grid line of another colour.
 """
 
 from __future__ import annotations

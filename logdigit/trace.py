@@ -136,7 +136,8 @@ def trace(
     Args:
         masks: bool (3, H, W) from :func:`logdigit.threshold.threshold`; not modified.
         layout: tracks and curves in pixel coordinates of this image.
-        image: optional uint8 (H, W, 3) RGB scan, used to split curves by ``color``.
+        image: optional uint8 (H, W, 3) RGB scan, used to split curves by ``color`` and to
+            follow a curve of a colour of its own along its ink where the masks lost it.
         max_gap: longest gap in rows bridged by linear interpolation; longer gaps are NaN.
             The default bridges dashed and dotted lines at 200-400 dpi, and a dash or two
             the network missed on long-dashed curves (about 5 mm at 200 dpi).

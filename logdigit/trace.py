@@ -880,11 +880,16 @@ def _join(tk: _Tracklets, i: int, j: int, cost: dict, restart: float) -> float:
     return restart if tk.y1[i] < tk.y0[j] else float("inf")
 
 
-def _seen_width(tk: _Tracklets, path: list, k: int) -> tuple[float, float]:
-    """Last measured stroke width before cut ``k`` of a path, first one after (NaN: none)."""
-    before = next((w for w in (tk.thickness[t] for t, _ in reversed(path[:k])) if w == w), float("nan"))
-    after = next((w for w in (tk.thickness[t] for t, _ in path[k:]) if w == w), float("nan"))
-    return float(before), float(after)
+def _seen_widths(tk: _Tracklets, path: list) -> tuple[list, list]:
+    """Per cut k (0..len(path)): the last measured stroke width before it, and the first
+    one from it on (NaN: none)."""
+    widths = [float(tk.thickness[t]) for t, _ in path]
+    before, after = [float("nan")] * (len(path) + 1), [float("nan")] * (len(path) + 1)
+    for k, w in enumerate(widths):
+        before[k + 1] = w if w == w else before[k]
+    for k in range(len(path) - 1, -1, -1):
+        after[k] = widths[k] if widths[k] == widths[k] else after[k + 1]
+    return before, after
 
 
 def _width_cost(a: float, b: float) -> float:
@@ -903,6 +908,7 @@ def _best_exchange(tk: _Tracklets, pa: list, pb: list, cost: dict, restart: floa
     yb = [int(tk.y0[t]) for t, _ in pb]
     best, cut = 0.0, (0, 0)
     ka = kb = 0
+    (a_before, a_after), (b_before, b_after) = _seen_widths(tk, pa), _seen_widths(tk, pb)
     for row in sorted(set(ya) | set(yb)):
         while ka < len(ya) and ya[ka] < row:
             ka += 1
@@ -914,7 +920,7 @@ def _best_exchange(tk: _Tracklets, pa: list, pb: list, cost: dict, restart: floa
             continue
         now = _join(tk, ea, sa, cost, restart) + _join(tk, eb, sb, cost, restart)
         swapped = _join(tk, ea, sb, cost, restart) + _join(tk, eb, sa, cost, restart)
-        wa, wb = _seen_width(tk, pa, ka), _seen_width(tk, pb, kb)
+        wa, wb = (a_before[ka], a_after[ka]), (b_before[kb], b_after[kb])
         width_now = _width_cost(wa[0], wa[1]) + _width_cost(wb[0], wb[1])
         width_swapped = _width_cost(wa[0], wb[1]) + _width_cost(wb[0], wa[1])
         if width_swapped > width_now - _WIDTH_EVIDENCE or swapped > now + 1e-9:

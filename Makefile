@@ -52,7 +52,7 @@ samples: install
 	$(BIN)/python samples/make_samples.py
 
 model-eval: install
-	$(BIN)/logdigit evaluate --n 200 --seed 0 --json > models/eval.json
+	$(BIN)/logdigit evaluate --n 200 --seed 0 --methods veernet,classical,true-masks --json > models/eval.json
 
 # The controlled loss comparison of docs/loss-comparison.md (9 losses x 2 seeds; ~2.5 h on 2 cores).
 compare-losses: install

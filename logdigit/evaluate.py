@@ -103,11 +103,8 @@ def evaluate(
                 masks = threshold(probs)
                 acc[m].cal += calibration_bins(probs, sheet.labels)
                 acc[m].cal_band += calibration_bins(probs, sheet.labels, mask=band)
-            elif m == "true-masks":
-                pred = sheet.labels
-                masks = np.stack([pred == 0, pred == 1, pred == 2])
-            else:
-                pred = classical_segment(sheet.image, sheet.layout)
+            else:  # a class map: the truth itself, or the classical route's
+                pred = sheet.labels if m == "true-masks" else classical_segment(sheet.image, sheet.layout)
                 masks = np.stack([pred == 0, pred == 1, pred == 2])
             _accumulate(acc[m], pred, sheet, trace(masks, sheet.layout, image=sheet.image))
         if progress is not None:

@@ -291,7 +291,7 @@ def _follow_ink(x: np.ndarray, pixels: np.ndarray, edges: tuple[int, int]) -> np
     seen = _to_lab(pixels[rows, cols]) * _LAB_WEIGHTS
     ink = np.median(seen, axis=0)
     reach = max(_INK_MATCH, 3.0 * float(np.median(np.linalg.norm(seen - ink, axis=1))))
-    paper = _to_lab_one(np.median(pixels[::4, ::4].reshape(-1, 3), axis=0)) * _LAB_WEIGHTS
+    paper = _paper_lab(pixels)
     border = [c for e in edges for c in (e - 1, e, e + 1) if 0 <= c < w]
     column_inks = [_to_lab_one(np.median(pixels[::2, c], axis=0)) * _LAB_WEIGHTS for c in border]
     ruling = max(column_inks, key=lambda lab: np.linalg.norm(lab - paper))  # the edge column most unlike paper
@@ -324,6 +324,8 @@ def _follow_ink(x: np.ndarray, pixels: np.ndarray, edges: tuple[int, int]) -> np
                 out[row] = col
                 row += step
     return out
+
+
 def _trace_class(window, curves: list[CurveSpec], pixels, opts: _Options, *, dashed: bool) -> list[np.ndarray]:
     """Window-column x arrays for the curves of one class in one track window."""
     if len(curves) == 1:
@@ -480,7 +482,7 @@ def _split_by_colour(window: np.ndarray, pixels: np.ndarray, inks) -> list[np.nd
     chroma = np.hypot(lab[:, 1], lab[:, 2])
     if np.hypot(inks[:, 1], inks[:, 2]).max() >= 20 and np.percentile(chroma, 90) < _GREY_CHROMA:
         return None
-    paper = _to_lab_one(np.median(pixels[::4, ::4].reshape(-1, 3), axis=0)) * _LAB_WEIGHTS
+    paper = _paper_lab(pixels)
     span = inks - paper  # (K, 3): paper -> ink
     t = np.clip(((lab - paper) @ span.T) / np.maximum((span * span).sum(axis=1), 1e-6), 0.0, 1.0)  # (N, K)
     nearest = paper + t[:, :, None] * span[None, :, :]  # (N, K, 3): closest mix of paper and each ink
@@ -495,6 +497,11 @@ def _split_by_colour(window: np.ndarray, pixels: np.ndarray, inks) -> list[np.nd
         closed = cv2.morphologyEx(part, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
         parts.append((closed > 0) & window.astype(bool))
     return parts
+
+
+def _paper_lab(pixels: np.ndarray) -> np.ndarray:
+    """Weighted Lab of the paper: the median colour of a window (curves and grid are few pixels)."""
+    return _to_lab_one(np.median(pixels[::4, ::4].reshape(-1, 3), axis=0)) * _LAB_WEIGHTS
 
 
 def _to_lab_one(rgb) -> np.ndarray:
@@ -842,15 +849,16 @@ def _trace_curves(window: np.ndarray, count: int, opts: _Options, *, dashed: boo
 
 
 def _untangle(tk: _Tracklets, paths: list, links: list[list], restart: float) -> list:
-    """Exchange the tails of two paths wherever that makes their joins cheaper.
+    """Exchange the tails of two paths wherever the stroke widths say they swapped curves.
 
     The paths are taken one after the other, and the first may take a piece of another
-    curve where that gains rows, leaving the next path a worse join. Each pass finds,
-    over every pair of paths and every row where one of them starts a tracklet, the
-    exchange of everything from that row on that lowers the summed cost of the two joins
-    there the most, and makes it; passes stop when none helps. Joins cost what they cost
-    :func:`_best_path` (its candidate links, or a restart), so every exchange lowers the
-    same total the paths were chosen by, and every path keeps its rows.
+    curve where that gains rows, leaving the next path the rest. An exchange of
+    everything from a cut on (a row where either path starts a tracklet) is allowed when
+    it lowers the stroke-width change across the cut by at least ``_WIDTH_EVIDENCE`` and
+    makes the two joins there cost no more than now; joins cost what they cost
+    :func:`_best_path` (its candidate links, or a restart). Each pass makes the allowed
+    exchange, over every pair of paths and every cut, that lowers joins plus width
+    change the most; passes stop when none is allowed. Every path keeps its rows.
     """
     cost = {(i, j): (c, across) for j, options in enumerate(links) for i, c, across in options}
     for _ in range(_MAX_EXCHANGES):
@@ -903,7 +911,8 @@ def _joined(head: list, tail: list, cost: dict) -> list:
 
 
 def _best_exchange(tk: _Tracklets, pa: list, pb: list, cost: dict, restart: float):
-    """(change of join cost, (cut in pa, cut in pb)) of the best tail exchange."""
+    """(change of join plus width cost, (cut in pa, cut in pb)) of the best allowed tail
+    exchange (see :func:`_untangle`); (0.0, (0, 0)) when none is allowed."""
     ya = [int(tk.y0[t]) for t, _ in pa]
     yb = [int(tk.y0[t]) for t, _ in pb]
     best, cut = 0.0, (0, 0)

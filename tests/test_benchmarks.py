@@ -160,13 +160,14 @@ def test_docstring_examples(run):
 
 def test_peer_accuracy_trains_veernet_exactly_as_logdigit_train(tmp_path):
     """benchmarks/peer_accuracy.py claims one recipe for both networks: its loop, given
-    VeerNet, must give the very weights `logdigit.train.train` gives with the same schedule."""
+    VeerNet, must give the very weights `logdigit.train.train` keeps as its best checkpoint
+    with the same schedule and validation sheets."""
     import torch
     from safetensors.torch import load_file
 
     from logdigit.data import DataConfig, SheetPool
     from logdigit.model import VeerNet, VeerNetConfig
-    from logdigit.train import TrainConfig, train
+    from logdigit.train import TrainConfig, train, validation_set
 
     spec = importlib.util.spec_from_file_location("logdigit_bench_peer_accuracy", BENCH / "peer_accuracy.py")
     module = importlib.util.module_from_spec(spec)
@@ -178,13 +179,14 @@ def test_peer_accuracy_trains_veernet_exactly_as_logdigit_train(tmp_path):
                           batch_size=2)
         pool = SheetPool(data, memo={})
         pool.batch(2)  # a used pool: train_same must reset it
+        recipe = TrainConfig(steps=5, warmup=1, eval_every=2, checkpoint_every=5, val_sheets=1)
         torch.manual_seed(data.seed)
-        model, _ = module.train_same(VeerNet(cfg), pool, steps=5)
-        train(tmp_path, model_config=cfg, data_config=data, device="cpu",
-              train_config=TrainConfig(steps=5, warmup=1, eval_every=5, checkpoint_every=5, val_sheets=1))
+        model, _ = module.train_same(VeerNet(cfg), pool, cfg=recipe,
+                                     val=validation_set(recipe.val_sheets, recipe.val_seed))
+        train(tmp_path, model_config=cfg, data_config=data, device="cpu", train_config=recipe)
     finally:
         sys.modules.pop(spec.name, None)
-    ref = load_file(str(tmp_path / "last.safetensors"))
+    ref = load_file(str(tmp_path / "best.safetensors"))  # validated at steps 2, 4 and 5
     mine = model.state_dict()
     assert ref.keys() == mine.keys() and all(ref[k].equal(mine[k]) for k in ref)
 
@@ -206,5 +208,5 @@ def test_peer_accuracy_markdown_lists_both_networks():
     finally:
         sys.modules.pop(spec.name, None)
     assert "| metric | VeerNet | Unet |" in text
-    assert "| F1 solid | 0.900 | 0.700 |" in text and "| training minutes | 10.0 | 30.0 |" in text
+    assert "| F1 solid | 0.900 | 0.700 |" in text and "| training minutes (this run) | 10.0 | 30.0 |" in text
     assert "| parameters | 982,866 | 14,328,499 |" in text

@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 _FIT_ROWS = 6  # rows at each tracklet end used for its position and slope
 _MIN_FIT_ROWS = 3  # fewer rows than this: the slope is unknown
 _SIGMA_SLOPE_KNOWN = 0.3  # px of tolerated mismatch per gap row, extrapolating a fitted slope
+_SLOPE_ERROR = 0.5  # px per gap row per px/row of slope: a steep stroke's slope is known less well
 _SIGMA_CURVATURE = 0.03  # px per gap row squared: curves bend while the pen is lifted
 _SIGMA_SLOPE_UNKNOWN = 0.6  # px per gap row when an end is too short to have a slope
 _JUNCTION_COST = 0.5  # per row of a crossing tracklet, in multi-curve mode
@@ -1033,7 +1034,11 @@ def _link_cost(tk: _Tracklets, i: np.ndarray, j: np.ndarray, *, slope_only: bool
     """Cost of continuing tracklets ``i`` with tracklets ``j`` across the rows between.
 
     Each end is extrapolated along its fitted slope to the other's first (last) row; the
-    squared misses, in units of a tolerance that grows with the gap, are averaged. Unless
+    squared misses, in units of a tolerance that grows with the gap, are averaged. For a
+    curve traced alone (the only one of its look in the track) the tolerance grows with the stroke's steepness too (``_SLOPE_ERROR``): a
+    sweep's slope, fitted over a few rows of wide runs, is known less well, and it bends
+    where the pen speeds up or slows down; between curves of one look, a loose tolerance
+    would let one take over the other at a crossing. Unless
     ``slope_only`` (several curves: slopes tell them apart at crossings), a plain position
     match may do instead: after a sharp turn, e.g. at a spike's tip, the slope misleads.
     """
@@ -1046,7 +1051,10 @@ def _link_cost(tk: _Tracklets, i: np.ndarray, j: np.ndarray, *, slope_only: bool
         known = np.isfinite(slope)
         predicted = here + sign * np.where(known, slope, 0.0) * dy
         gap = np.abs(dy)
-        sigma = 1.0 + np.where(known, _SIGMA_SLOPE_KNOWN, _SIGMA_SLOPE_UNKNOWN) * gap + _SIGMA_CURVATURE * gap**2
+        per_row = np.where(known, _SIGMA_SLOPE_KNOWN, _SIGMA_SLOPE_UNKNOWN)
+        if not slope_only:
+            per_row = per_row + _SLOPE_ERROR * np.abs(np.nan_to_num(slope))
+        sigma = 1.0 + per_row * gap + _SIGMA_CURVATURE * gap**2
         along_slope += 0.5 * ((there - predicted) / sigma) ** 2
     if slope_only:  # several curves: a change of stroke width says it is another curve
         width = np.nan_to_num((tk.thickness[j] - tk.thickness[i]) / _SIGMA_WIDTH) ** 2

@@ -457,6 +457,26 @@ def test_ruling_labelled_as_curve_is_ignored():
     assert np.abs(tr.x - (40 + 10 * np.sin(np.arange(h) / 20))).max() < 1.0
 
 
+def test_steep_sweep_cut_at_its_bend_is_followed_rather_than_a_ruling():
+    """A sweep at 5 px/row, cut by a 4-row gap where it bends to 1.5 px/row: its slope
+    is known less well than a vertical stroke's, so the bend is a fair continuation, and
+    the trace keeps it rather than a ruling piece labelled as curve that runs straight
+    down from the cut and is a row shorter (the old fixed tolerance cost the bend 3.4,
+    nearly half a restart, and took the ruling)."""
+    h, w = 140, 200
+
+    def curve(y):
+        y = np.asarray(y, float)
+        return np.where(y < 40, 20.0, np.where(y < 60, 20 + 5 * (y - 40), np.where(y < 80, 120 + 1.5 * (y - 60), 150.0)))
+
+    img = _draw(curve, h, w)
+    img[61:65] = 0  # the pen lifted where the sweep bends
+    masks = _mask(img)
+    masks[1, 66:140, 118:120] = True
+    (tr,) = trace(masks, _layout([_solid_track("A", left=5, right=195)], h))
+    assert np.abs(tr.x - curve(np.arange(h)))[65:].max() < 1.5
+
+
 def test_merge_with_a_horizontal_line_keeps_the_curve():
     h, w = 100, 80
     masks = _mask(_draw(lambda y: 40 + 0.2 * y, h, w))

@@ -44,6 +44,7 @@ ROOT = HERE.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 TARGET_NON_NETWORK = 0.20  # the issue's target: everything but the network <= 20 % of end to end
 TARGET_RSS_MB = 2048
+PEER_ACCURACY = ROOT / "docs" / "peer-accuracy-full.json"  # benchmarks/peer_accuracy.py --full
 SECTIONS = ("peer", "e2e", "variants", "memory", "cuda", "batch")
 DEFAULT_VARIANTS = ("control", "channels_last", "batch", "threads", "skip_blank")
 
@@ -485,6 +486,22 @@ def _grid(headers: list[str], rows: list[list[str]]) -> list[str]:
         [fmt.format(*[str(c) for c in r]).rstrip() for r in rows]
 
 
+def accuracy_lines(path: Path) -> list[str]:
+    """The accuracy half of "2x the peer's throughput at equal or better accuracy", from the
+    last `peer_accuracy.py --full` run (training the peer takes over an hour, so it is not
+    part of this benchmark run)."""
+    if not path.exists():
+        return [f"- Accuracy beside the peer: not measured (`{path.relative_to(ROOT)}` is missing; "
+                "`make bench-accuracy-full`)."]
+    rep = json.loads(path.read_text())
+    v, p = rep["methods"]["veernet"], rep["methods"]["peer"]
+    better = [v["f1"][1] >= p["f1"][1], v["f1"][2] >= p["f1"][2], v["curve"]["nmae"] <= p["curve"]["nmae"]]
+    return [f"- Accuracy beside the peer, both from the shipped {rep['steps']}-step recipe "
+            f"(`{path.relative_to(ROOT).with_suffix('.md')}`): pixel F1 solid / dashed {v['f1'][1]:.3f} / "
+            f"{v['f1'][2]:.3f} vs {p['f1'][1]:.3f} / {p['f1'][2]:.3f}, curve NMAE {v['curve']['nmae']:.4f} vs "
+            f"{p['curve']['nmae']:.4f}: VeerNet {'equal or better on all three' if all(better) else 'behind on some'}."]
+
+
 def markdown_report(res: dict) -> str:
     r = res["ratios"]
     lines = ["# logdigit benchmarks", "",
@@ -509,6 +526,7 @@ def markdown_report(res: dict) -> str:
                        f"(target < {TARGET_RSS_MB} MB: {'met' if mem['met'] else 'not met'}).")
     summary.append(f"- The classical baseline runs at {r['classical_over_veernet']['median']:.1f}x VeerNet's "
                    "throughput.")
+    summary += accuracy_lines(PEER_ACCURACY)
     faster = [f"{v['family']} {v['setting']} ({v['speedup']['median']:.2f}x)" for v in res.get("variants", [])
               if v.get("verdict") == "faster" and v["family"] != "control"]
     if res.get("variants"):

@@ -77,6 +77,22 @@ def test_quick_run_writes_json_table_and_doc(quick):
     assert doc.startswith("# logdigit benchmarks") and "## Machine" in doc and "non-network share" in doc
 
 
+def test_accuracy_line_reads_the_full_recipe_comparison(run, tmp_path, monkeypatch):
+    (line,) = run.accuracy_lines(run.PEER_ACCURACY)  # the committed comparison
+    assert "3000-step recipe" in line
+    monkeypatch.setattr(run, "ROOT", tmp_path)
+    path = tmp_path / "docs" / "peer-accuracy-full.json"
+    (missing,) = run.accuracy_lines(path)
+    assert "not measured" in missing and "make bench-accuracy-full" in missing
+    path.parent.mkdir()
+    m = {"f1": [1, 0.935, 0.898], "curve": {"nmae": 0.0277}}
+    for peer_dashed, verdict in ((0.884, "equal or better on all three"), (0.9, "behind on some")):
+        peer = {"f1": [1, 0.923, peer_dashed], "curve": {"nmae": 0.0293}}
+        path.write_text(json.dumps({"steps": 3000, "methods": {"veernet": m, "peer": peer}}))
+        (line,) = run.accuracy_lines(path)
+        assert f"0.935 / 0.898 vs 0.923 / {peer_dashed:.3f}" in line and line.endswith(f"VeerNet {verdict}.")
+
+
 def test_batch_section_hands_its_scans_to_bench_batch(run, monkeypatch, tmp_path):
     # bench_batch (another file, with its own dask start-up) is replaced by a recorder.
     calls = []

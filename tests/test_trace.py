@@ -467,7 +467,8 @@ def test_steep_sweep_cut_at_its_bend_is_followed_rather_than_a_ruling():
 
     def curve(y):
         y = np.asarray(y, float)
-        return np.where(y < 40, 20.0, np.where(y < 60, 20 + 5 * (y - 40), np.where(y < 80, 120 + 1.5 * (y - 60), 150.0)))
+        bend = np.where(y < 80, 120 + 1.5 * (y - 60), 150.0)
+        return np.where(y < 40, 20.0, np.where(y < 60, 20 + 5 * (y - 40), bend))
 
     img = _draw(curve, h, w)
     img[61:65] = 0  # the pen lifted where the sweep bends

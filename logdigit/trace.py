@@ -1035,10 +1035,11 @@ def _link_cost(tk: _Tracklets, i: np.ndarray, j: np.ndarray, *, slope_only: bool
 
     Each end is extrapolated along its fitted slope to the other's first (last) row; the
     squared misses, in units of a tolerance that grows with the gap, are averaged. For a
-    curve traced alone (the only one of its look in the track) the tolerance grows with the stroke's steepness too (``_SLOPE_ERROR``): a
-    sweep's slope, fitted over a few rows of wide runs, is known less well, and it bends
-    where the pen speeds up or slows down; between curves of one look, a loose tolerance
-    would let one take over the other at a crossing. Unless
+    curve traced alone (the only one of its look in the track) the tolerance grows with
+    the stroke's steepness too (``_SLOPE_ERROR``): a sweep's slope, fitted over a few rows
+    of wide runs, is known less well, and it bends where the pen speeds up or slows down;
+    between curves of one look, a loose tolerance would let one take over the other at a
+    crossing. Unless
     ``slope_only`` (several curves: slopes tell them apart at crossings), a plain position
     match may do instead: after a sharp turn, e.g. at a spike's tip, the slope misleads.
     """

@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"drawing {data.pool_size} training sheets")
     pool = SheetPool(data, memo={})
     if args.full:
-        cfg, val = TrainConfig(loss=args.loss), validation_set(TrainConfig.val_sheets, TrainConfig.val_seed)
+        cfg = TrainConfig(loss=args.loss)
+        val = validation_set(cfg.val_sheets, cfg.val_seed)
         builders = {"peer": lambda: type(loaded.model)(_fresh_unet()),
                     "veernet": lambda: load_model(args.weights)}
     else:
@@ -142,11 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         with torch.inference_mode():
             out = evaluate(model, n=args.eval_n, seed=args.eval_seed, methods=("veernet",), sheets=sheets)
         m = report["methods"][name] = out["methods"]["veernet"]
-        if name == "veernet":
-            label = f"VeerNet ({'weights ' + str(args.weights) if args.weights else 'shipped weights'})" \
-                if args.full else "VeerNet (shipped config)"
-        else:
+        if name == "peer":
             label = loaded.source.replace("random weights", f"trained {cfg.steps} steps")
+        elif args.full:
+            label = f"VeerNet ({args.weights or 'shipped weights'})"
+        else:
+            label = "VeerNet (shipped config)"
         report["networks"][name] = {
             "name": label, "parameters": sum(p.numel() for p in model.parameters()),
             "train_seconds": None if seconds is None else round(seconds, 1)}

@@ -390,10 +390,34 @@ def _refine(window: np.ndarray, x: np.ndarray, opts: _Options, *, dashed: bool) 
     use &= ~(tip_left | tip_right)
     if dashed:  # dots and dashes: the chain's own fit is finer than a blob's centre
         use &= ~(np.isfinite(x) & (np.abs(centre - x) <= 1.5))
+    sweep = _handoff(lo, hi)
+    centre = np.where(np.isfinite(sweep), sweep, centre)
     out = x.copy()
     out[tip_left] = lo[tip_left] + 0.5
     out[tip_right] = hi[tip_right] - 0.5
     out[use] = centre[use]
+    return out
+
+
+def _handoff(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """x per row where a row's ink is part of a sweep (both ends move the same way over
+    three rows), else NaN; ``lo``/``hi`` are the row's ink ends (NaN where none).
+
+    A stroke crossing rows quickly puts in each row the ink of the curve from about a
+    pen radius above the row to a pen radius below it, so the middle of the run is off
+    where the curve bends (by the bend times the radius squared over two). Where the run
+    of one row ends and the next row's begins, though, the curve crosses the boundary
+    between them, whatever the pen: the row's x is the mean of its two hand-off points.
+    """
+    out = np.full(len(lo), np.nan)
+    if len(lo) < 3:
+        return out
+    l0, l1, l2, h0, h1, h2 = lo[:-2], lo[1:-1], lo[2:], hi[:-2], hi[1:-1], hi[2:]
+    with np.errstate(invalid="ignore"):  # NaN comparisons are False: not a sweep
+        right = (l0 < l1) & (l1 < l2) & (h0 < h1) & (h1 < h2)
+        left = (l0 > l1) & (l1 > l2) & (h0 > h1) & (h1 > h2)
+    out[1:-1][right] = ((h0 + l1 + h1 + l2) / 4)[right]
+    out[1:-1][left] = ((l0 + h1 + l1 + h2) / 4)[left]
     return out
 
 
@@ -1164,6 +1188,8 @@ def _refine_long_runs(x: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.n
         return x
     width = float(np.nanmedian(end - start + 1))
     x = x.copy()
+    sweep = _handoff(start, end)
+    x = np.where(np.isfinite(sweep), sweep, x)
     a, b = start[1:-1], end[1:-1]
     a_nb, b_nb = (start[:-2], start[2:]), (end[:-2], end[2:])
     with np.errstate(invalid="ignore"):  # NaN comparisons are False: no change there

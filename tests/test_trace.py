@@ -138,6 +138,24 @@ def test_spike_tip_is_kept(half_width):
     assert np.abs(tr.x[:40] - 30).max() == 0 and np.abs(tr.x[60:] - 30).max() == 0
 
 
+@pytest.mark.parametrize("thickness", [1, 2, 3])
+def test_fast_sweep_rows_take_the_curve_not_the_middle_of_their_run(thickness):
+    # An S-shaped sweep of 70 px in 8 rows: each row's run holds the stroke from a pen
+    # radius above the row to one below, so where the sweep bends the middle of the run
+    # is off by up to half the pen's reach in x (measured: 1.1 / 2.1 / 4.6 px for pens of
+    # 1 / 2 / 3 px); the points where one row's run hands over to the next are not.
+    def sweep(y):
+        t = np.clip((y - 40) / 8, 0, 1)
+        return 20 + 70 * t * t * (3 - 2 * t)
+
+    h, w = 90, 110
+    masks = _mask(_draw(sweep, h, w, thickness=thickness))
+    (tr,) = trace(masks, _layout([_solid_track("A", right=105)], h))
+    error = np.abs(tr.x - sweep(np.arange(h)))
+    assert error[42:47].max() <= 0.9 * thickness
+    assert error[:38].max() == 0 and error[52:].max() == 0
+
+
 def test_dashed_line_is_bridged():
     h, w = 300, 120
     masks = _mask(_draw(_sine, h, w, dashes=(12, 8)), klass=2)

@@ -400,8 +400,9 @@ def _refine(window: np.ndarray, x: np.ndarray, opts: _Options, *, dashed: bool) 
 
 
 def _handoff(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """x per row where a row's ink is part of a sweep (both ends move the same way over
-    three rows), else NaN; ``lo``/``hi`` are the row's ink ends (NaN where none).
+    """x per row where a row's ink is part of a sweep (neither end of the run moves back
+    over three rows, and the ink moves), else NaN; ``lo``/``hi`` are the row's ink ends
+    (NaN where none).
 
     A stroke crossing rows quickly puts in each row the ink of the curve from about a
     pen radius above the row to a pen radius below it, so the middle of the run is off
@@ -414,8 +415,9 @@ def _handoff(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         return out
     l0, l1, l2, h0, h1, h2 = lo[:-2], lo[1:-1], lo[2:], hi[:-2], hi[1:-1], hi[2:]
     with np.errstate(invalid="ignore"):  # NaN comparisons are False: not a sweep
-        right = (l0 < l1) & (l1 < l2) & (h0 < h1) & (h1 < h2)
-        left = (l0 > l1) & (l1 > l2) & (h0 > h1) & (h1 > h2)
+        moves = (l2 - l0) + (h2 - h0)
+        right = (l0 <= l1) & (l1 <= l2) & (h0 <= h1) & (h1 <= h2) & (moves > 0)
+        left = (l0 >= l1) & (l1 >= l2) & (h0 >= h1) & (h1 >= h2) & (moves < 0)
     out[1:-1][right] = ((h0 + l1 + h1 + l2) / 4)[right]
     out[1:-1][left] = ((l0 + h1 + l1 + h2) / 4)[left]
     return out

@@ -83,6 +83,9 @@ _MIN_WIDTH_ROWS = 4  # usable rows a tracklet needs for its stroke width to coun
 _SIGMA_WIDTH = 0.5  # px of stroke-width mismatch tolerated between two pieces of one curve
 _WIDTH_EVIDENCE = 1.0  # stroke-width cost an exchange of path tails must save
 _MAX_EXCHANGES = 10_000  # tail exchanges between paths of one class (each lowers the cost)
+_ROW_HOLE = 12  # px: widest hole within a row filled for a curve alone in its class
+_SPECK = 9  # px: a piece of fewer pixels joins no other across a hole
+_WIDE_RUN = 6  # px: a run this wide (a sweep's) is joined to the pieces near it in its row
 _OCCLUDED = 8  # px: widest gap in a row that a crossing curve of another ink may cover
 _INK_CHROMA = 20.0  # Lab chroma from which an ink is a colour, not black or grey
 _INK_REACH = 2  # px either side of the curve searched for its ink in the next row
@@ -472,9 +475,48 @@ def _colour_groups(colours) -> list[list[int]]:
 
 
 def _close_holes(window: np.ndarray) -> np.ndarray:
-    """Fill 1-px holes within a row (a steep anti-aliased stroke thresholded into pieces)."""
-    closed = cv2.morphologyEx(window.view(np.uint8), cv2.MORPH_CLOSE, np.ones((1, 3), np.uint8))
-    return closed.view(bool)
+    """Fill holes within a row, for a curve alone in its class: 1 px anywhere, up to
+    ``_ROW_HOLE`` px beside a wide run.
+
+    A steep anti-aliased stroke thresholds into pieces; a sweep across the track crosses
+    vertical rulings, which the network leaves out of the curve; the dashes of a near-
+    horizontal passage lie side by side in a row. With no other curve of the class in the
+    track, pieces that close in one row are the one stroke, and as one run they give the
+    row's extent (and its hand-off points) rather than one fragment's middle. The wider
+    holes are filled only next to a run of ``_WIDE_RUN`` px or more (a sweep's): a curve
+    and a ruling side by side, both narrow, stay apart, and specks (``_SPECK``) join nothing.
+    """
+    ink = window.view(np.uint8)
+    small = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((1, 3), np.uint8)).view(bool)
+    _, label, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    pieces = (stats[label, cv2.CC_STAT_AREA] >= _SPECK) & window
+    kernel = np.ones((1, _ROW_HOLE + 1), np.uint8)  # a closing fills gaps one short of its width
+    pad = _ROW_HOLE + 1  # blank margins: no ink may close onto the window's edge
+    closed = cv2.morphologyEx(np.pad(pieces.view(np.uint8), ((0, 0), (pad, pad))), cv2.MORPH_CLOSE, kernel)
+    fill = closed[:, pad:-pad].view(bool) & ~window
+    rows = np.flatnonzero(fill.any(axis=1))
+    if rows.size == 0:
+        return small
+    fill, pieces = fill[rows], pieces[rows]
+    run = _run_lengths(pieces)
+    w = window.shape[1]
+    cols = np.broadcast_to(np.arange(w), pieces.shape)
+    left = np.maximum.accumulate(np.where(pieces, cols, 0), axis=1)  # the nearest piece on each side
+    right = np.minimum.accumulate(np.where(pieces, cols, w - 1)[:, ::-1], axis=1)[:, ::-1]
+    at = np.arange(len(rows))[:, None]
+    small[rows] |= fill & (np.maximum(run[at, left], run[at, right]) >= _WIDE_RUN)
+    return small
+
+
+def _run_lengths(mask: np.ndarray) -> np.ndarray:
+    """int (H, W): the length of the row run each set pixel belongs to (0 elsewhere)."""
+    m = mask.astype(np.int32)
+    count = np.cumsum(m, axis=1)
+    from_left = count - np.maximum.accumulate(np.where(m == 0, count, 0), axis=1)
+    flipped = m[:, ::-1]
+    count = np.cumsum(flipped, axis=1)
+    from_right = (count - np.maximum.accumulate(np.where(flipped == 0, count, 0), axis=1))[:, ::-1]
+    return np.where(mask, from_left + from_right - 1, 0)
 
 
 def _drop_rulings(window: np.ndarray, edges: tuple[int, int]) -> np.ndarray:

@@ -156,6 +156,26 @@ def test_fast_sweep_rows_take_the_curve_not_the_middle_of_their_run(thickness):
     assert error[:38].max() == 0 and error[52:].max() == 0
 
 
+@pytest.mark.parametrize("ruling", [3, 5, 8])
+def test_sweep_cut_by_rulings_is_one_stroke(ruling):
+    # A sweep of 150 px in 10 rows (up to 22 px per row) with its ink cut out where six
+    # vertical rulings cross it, as the network leaves them: each cut row holds a few
+    # pieces side by side. Taken apart, the chain follows single fragments and is off by
+    # up to 18 px; the row's pieces are one stroke (holes up to 12 px beside a wide run).
+    def sweep(y):
+        t = np.clip((y - 40) / 10, 0, 1)
+        return 20 + 150 * t * t * (3 - 2 * t)
+
+    h, w = 90, 200
+    img = _draw(sweep, h, w)
+    for c in range(35, 190, 30):
+        img[:, c : c + ruling] = 0
+    (tr,) = trace(_mask(img), _layout([_solid_track("A", right=195)], h))
+    error = np.abs(tr.x - sweep(np.arange(h)))
+    assert error.max() <= 7  # of a 22 px step per row
+    assert error[:38].max() == 0 and error[55:].max() == 0
+
+
 def test_dashed_line_is_bridged():
     h, w = 300, 120
     masks = _mask(_draw(_sine, h, w, dashes=(12, 8)), klass=2)

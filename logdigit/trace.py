@@ -73,6 +73,7 @@ _SIGMA_SLOPE_KNOWN = 0.3  # px of tolerated mismatch per gap row, extrapolating 
 _SLOPE_ERROR = 0.5  # px per gap row per px/row of slope: a steep stroke's slope is known less well
 _SIGMA_CURVATURE = 0.03  # px per gap row squared: curves bend while the pen is lifted
 _SIGMA_SLOPE_UNKNOWN = 0.6  # px per gap row when an end is too short to have a slope
+_SWEEP_GAP = 4  # gap rows: up to this, a lone curve's join may jump as far per row as an end run is wide
 _JUNCTION_COST = 0.5  # per row of a crossing tracklet, in multi-curve mode
 _RULING_FILL = 0.8  # fraction of window rows set in a column at a track edge: a ruling, not a curve
 _LAB_WEIGHTS = np.array([0.5, 1.0, 1.0], np.float32)  # lightness counts less: anti-aliased edges are paler
@@ -1107,9 +1108,10 @@ def _link_cost(tk: _Tracklets, i: np.ndarray, j: np.ndarray, *, slope_only: bool
     the stroke's steepness too (``_SLOPE_ERROR``): a sweep's slope, fitted over a few rows
     of wide runs, is known less well, and it bends where the pen speeds up or slows down;
     between curves of one look, a loose tolerance would let one take over the other at a
-    crossing. Unless
-    ``slope_only`` (several curves: slopes tell them apart at crossings), a plain position
-    match may do instead: after a sharp turn, e.g. at a spike's tip, the slope misleads.
+    crossing. Unless ``slope_only`` (several curves: slopes tell them apart at crossings),
+    a plain position match may do instead: after a sharp turn, e.g. at a spike's tip, the
+    slope misleads. Its tolerance per row grows by the width of the wider end run over
+    short gaps (``_SWEEP_GAP``): a sweep cut into pieces moves about that far per row.
     """
     dy = (tk.y0[j] - tk.y1[i]).astype(np.float64)
     along_slope = np.zeros(len(i))
@@ -1128,7 +1130,12 @@ def _link_cost(tk: _Tracklets, i: np.ndarray, j: np.ndarray, *, slope_only: bool
     if slope_only:  # several curves: a change of stroke width says it is another curve
         width = np.nan_to_num((tk.thickness[j] - tk.thickness[i]) / _SIGMA_WIDTH) ** 2
         return along_slope + 0.5 * width
-    sigma = 1.0 + _SIGMA_SLOPE_UNKNOWN * np.abs(dy) + _SIGMA_CURVATURE * dy**2
+    # A wide run at either end is a sweep moving about its width per row: across a short
+    # gap (a sweep cut where it turns, or by rulings) a jump of that size is no surprise.
+    runs, tail, head = tk.runs, tk.order[tk.bounds[i + 1] - 1], tk.order[tk.bounds[j]]
+    spread = np.maximum(runs.end[tail] - runs.start[tail], runs.end[head] - runs.start[head])
+    spread = np.where(np.abs(dy) <= _SWEEP_GAP, spread, 0).astype(np.float64)
+    sigma = 1.0 + (_SIGMA_SLOPE_UNKNOWN + spread) * np.abs(dy) + _SIGMA_CURVATURE * dy**2
     return np.minimum(along_slope, ((tk.head_x[j] - tk.tail_x[i]) / sigma) ** 2)
 
 

@@ -176,6 +176,26 @@ def test_sweep_cut_by_rulings_is_one_stroke(ruling):
     assert error[:38].max() == 0 and error[55:].max() == 0
 
 
+@pytest.mark.parametrize("ruling", [0, 3, 6])
+def test_spike_drawn_in_pieces_is_followed_past_a_ruling_piece(ruling):
+    # A spike out 160 px and back within 14 rows, cut by rulings (or not), with a ruling
+    # piece labelled as curve standing across its middle. The spike's rows are one- and
+    # two-row runs up to 30 px apart; priced as slow pieces, the chain took the ruling
+    # piece for the tip (x 100 where the tip is 180).
+    def spike(y):
+        return 20 + 160 * np.clip(1 - np.abs(y - 47) / 7, 0, 1) ** 1.5
+
+    h, w = 100, 200
+    img = _draw(spike, h, w)
+    for c in range(45, 190, 30) if ruling else ():
+        img[:, c : c + ruling] = 0
+    masks = _mask(img)
+    masks[1, 36:62, 100:102] = True
+    (tr,) = trace(masks, _layout([_solid_track("A", right=195)], h))
+    assert abs(tr.x[47] - 180) <= 1
+    assert np.abs(tr.x - spike(np.arange(h))).max() <= 6
+
+
 def test_dashed_line_is_bridged():
     h, w = 300, 120
     masks = _mask(_draw(_sine, h, w, dashes=(12, 8)), klass=2)

@@ -4,7 +4,9 @@ How the curves of one class are found in one track window:
 
 0. *Clean-up.* Columns at a track edge set in most rows (a ruling labelled as a curve)
    are dropped; one-pixel holes within a row are filled (a steep anti-aliased stroke
-   thresholded into pieces). For dashed/dotted lines the gaps between pieces are joined
+   thresholded into pieces), and for a curve alone in its class holes of up to 12 px
+   beside a wide run too (a sweep cut by the rulings it crosses, dashes side by side in
+   a near-horizontal passage; see :func:`_close_holes`). For dashed/dotted lines the gaps between pieces are joined
    in 2-D (see :func:`_bridge_dashes`), but only gaps running across the page are drawn
    in: where a dashed curve sweeps across the track its dashes share rows, which the
    row-by-row steps below cannot join.
@@ -21,8 +23,10 @@ How the curves of one class are found in one track window:
    tracklets across a gap costs the squared mismatch between each end and the other's
    straight-line extrapolation (slopes fitted on the last 6 rows; the tolerance grows
    with the gap), or, for a single curve, the plain position mismatch if smaller (after
-   a sharp turn the slope misleads). Touching tracklets that share a few rows (a frayed
-   stroke) join at the cost of the rows counted twice. A join over more than
+   a sharp turn the slope misleads; over a gap of a few rows it allows a jump as wide
+   as the end runs, as a sweep drawn in pieces moves that far per row). Touching
+   tracklets that share a few rows (a frayed stroke) join at the cost of the rows
+   counted twice. A join over more than
    ``max_gap`` rows, or one too badly aligned, is a restart costing ``min_segment``
    rows, so isolated pieces shorter than that (specks) are never worth taking.
 4. *Several curves of one class.* With ink colours in the layout and the scan given,
@@ -41,8 +45,11 @@ How the curves of one class are found in one track window:
    widths say so and the joins cost no more (see :func:`_untangle`).
 5. *Output.* Rows of the chosen tracklets get their run centroids; gaps of up to
    ``max_gap`` rows between them (and rows holding only a drawn-in dash gap) are filled
-   by linear interpolation; longer gaps stay NaN. Two kinds of long run are not
-   centred on the curve: a run reaching well past its neighbours on both sides (a merge
+   by linear interpolation; longer gaps stay NaN. In a sweep (run ends moving one way
+   over three rows) a row takes the mean of the two points where its run hands over to
+   the rows above and below, which the curve crosses whatever the pen's width; the
+   run's middle is off where the sweep bends (see :func:`_handoff`). Two kinds of long
+   run are not centred on the curve: a run reaching well past its neighbours on both sides (a merge
    with a ruling or text) takes the mean of its neighbours; a run at a spike's tip (its
    far end and centroid beyond both neighbours', the curve coming back within a few
    rows) takes the far end less half a line width, so a spike drawn out and back within

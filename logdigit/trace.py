@@ -26,9 +26,9 @@ How the curves of one class are found in one track window:
    a sharp turn the slope misleads; over a gap of a few rows it allows a jump as wide
    as the end runs, as a sweep drawn in pieces moves that far per row). Touching
    tracklets that share a few rows (a frayed stroke) join at the cost of the rows
-   counted twice. A join over more than
-   ``max_gap`` rows, or one too badly aligned, is a restart costing ``min_segment``
-   rows, so isolated pieces shorter than that (specks) are never worth taking.
+   counted twice. A join over more than ``max_gap`` rows, or one too badly aligned, is
+   a restart costing ``min_segment`` rows, so isolated pieces shorter than that (specks)
+   are never worth taking.
 4. *Several curves of one class.* With ink colours in the layout and the scan given,
    curves of inks that can be told apart are split first: each pixel goes to the ink
    whose mix with the paper colour explains it best (CIE Lab), so faded and

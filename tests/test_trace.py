@@ -138,6 +138,13 @@ def test_spike_tip_is_kept(half_width):
     assert np.abs(tr.x[:40] - 30).max() == 0 and np.abs(tr.x[60:] - 30).max() == 0
 
 
+def _s_sweep(y, *, start, rows, across):
+    """x of a curve at column 20 that sweeps ``across`` px to the right over ``rows`` rows
+    from row ``start``, speeding up and slowing down (a smoothstep)."""
+    t = np.clip((np.asarray(y, float) - start) / rows, 0, 1)
+    return 20 + across * t * t * (3 - 2 * t)
+
+
 @pytest.mark.parametrize("thickness", [1, 2, 3])
 def test_fast_sweep_rows_take_the_curve_not_the_middle_of_their_run(thickness):
     # An S-shaped sweep of 70 px in 8 rows: each row's run holds the stroke from a pen
@@ -145,8 +152,7 @@ def test_fast_sweep_rows_take_the_curve_not_the_middle_of_their_run(thickness):
     # is off by up to half the pen's reach in x (measured: 1.1 / 2.1 / 4.6 px for pens of
     # 1 / 2 / 3 px); the points where one row's run hands over to the next are not.
     def sweep(y):
-        t = np.clip((y - 40) / 8, 0, 1)
-        return 20 + 70 * t * t * (3 - 2 * t)
+        return _s_sweep(y, start=40, rows=8, across=70)
 
     h, w = 90, 110
     masks = _mask(_draw(sweep, h, w, thickness=thickness))
@@ -163,8 +169,7 @@ def test_sweep_cut_by_rulings_is_one_stroke(ruling):
     # pieces side by side. Taken apart, the chain follows single fragments and is off by
     # up to 18 px; the row's pieces are one stroke (holes up to 12 px beside a wide run).
     def sweep(y):
-        t = np.clip((y - 40) / 10, 0, 1)
-        return 20 + 150 * t * t * (3 - 2 * t)
+        return _s_sweep(y, start=40, rows=10, across=150)
 
     h, w = 90, 200
     img = _draw(sweep, h, w)

@@ -6,10 +6,10 @@ How the curves of one class are found in one track window:
    are dropped; one-pixel holes within a row are filled (a steep anti-aliased stroke
    thresholded into pieces), and for a curve alone in its class holes of up to 12 px
    beside a wide run too (a sweep cut by the rulings it crosses, dashes side by side in
-   a near-horizontal passage; see :func:`_close_holes`). For dashed/dotted lines the gaps between pieces are joined
-   in 2-D (see :func:`_bridge_dashes`), but only gaps running across the page are drawn
-   in: where a dashed curve sweeps across the track its dashes share rows, which the
-   row-by-row steps below cannot join.
+   a near-horizontal passage; see :func:`_close_holes`). For dashed/dotted lines the
+   gaps between pieces are joined in 2-D (see :func:`_bridge_dashes`), but only gaps
+   running across the page are drawn in: where a dashed curve sweeps across the track
+   its dashes share rows, which the row-by-row steps below cannot join.
 1. *Runs.* Each row of the mask is cut into runs of set pixels. A run's centroid is the
    curve's centre in that row; for a straight band of any slope the horizontal section
    is centred on the centreline, so steep (near-horizontal) strokes are centred too.
@@ -47,11 +47,11 @@ How the curves of one class are found in one track window:
    ``max_gap`` rows between them (and rows holding only a drawn-in dash gap) are filled
    by linear interpolation; longer gaps stay NaN. In a sweep (run ends moving one way
    over three rows) a row takes the mean of the two points where its run hands over to
-   the rows above and below, which the curve crosses whatever the pen's width; the
-   run's middle is off where the sweep bends (see :func:`_handoff`). Two kinds of long
-   run are not centred on the curve: a run reaching well past its neighbours on both sides (a merge
-   with a ruling or text) takes the mean of its neighbours; a run at a spike's tip (its
-   far end and centroid beyond both neighbours', the curve coming back within a few
+   the rows above and below, which the curve crosses whatever the pen's width; the run's
+   middle is off where the sweep bends (see :func:`_handoff`). Two kinds of long run are
+   not centred on the curve: a run reaching well past its neighbours on both sides (a
+   merge with a ruling or text) takes the mean of its neighbours; a run at a spike's tip
+   (its far end and centroid beyond both neighbours', the curve coming back within a few
    rows) takes the far end less half a line width, so a spike drawn out and back within
    one row keeps its full height.
 6. *Ink.* A curve whose layout colour is a colour (not black or grey) that no other
@@ -1230,7 +1230,8 @@ def _reinterpolate(x: np.ndarray, drawn: np.ndarray, max_gap: int) -> np.ndarray
 def _refine_long_runs(x: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Fix the rows where a run centroid is not the curve: merges and spike tips.
 
-    ``start``/``end`` are the path's run ends per row (NaN where bridged or empty). With
+    ``start``/``end`` are the path's run ends per row (NaN where bridged or empty). A
+    row in a sweep first takes its hand-off points' mean (:func:`_handoff`). Then, with
     ``width`` the line's usual run width (median over the path):
 
     * a run that reaches more than ``width + 2`` px past both neighbouring runs on both

@@ -3,7 +3,7 @@
 How the curves of one class are found in one track window:
 
 0. *Clean-up.* Columns at a track edge set in most rows (a ruling labelled as a curve)
-   are dropped; one-pixel holes within a row are filled (a steep anti-aliased stroke
+   are dropped; holes of up to 2 px within a row are filled (a steep anti-aliased stroke
    thresholded into pieces), and for a curve alone in its class holes of up to 12 px
    beside a wide run too (a sweep cut by the rulings it crosses, dashes side by side in
    a near-horizontal passage; see :func:`_close_holes`). For dashed/dotted lines the
@@ -483,7 +483,7 @@ def _colour_groups(colours) -> list[list[int]]:
 
 
 def _close_holes(window: np.ndarray) -> np.ndarray:
-    """Fill holes within a row, for a curve alone in its class: 1 px anywhere, up to
+    """Fill holes within a row, for a curve alone in its class: up to 2 px anywhere, up to
     ``_ROW_HOLE`` px beside a wide run.
 
     A steep anti-aliased stroke thresholds into pieces; a sweep across the track crosses
@@ -497,7 +497,9 @@ def _close_holes(window: np.ndarray) -> np.ndarray:
     ink = window.view(np.uint8)
     small = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((1, 3), np.uint8)).view(bool)
     _, label, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    pieces = (stats[label, cv2.CC_STAT_AREA] >= _SPECK) & window
+    big = stats[:, cv2.CC_STAT_AREA] >= _SPECK
+    big[0] = False  # the background
+    pieces = big[label]
     kernel = np.ones((1, _ROW_HOLE + 1), np.uint8)  # a closing fills gaps one short of its width
     pad = _ROW_HOLE + 1  # blank margins: no ink may close onto the window's edge
     closed = cv2.morphologyEx(np.pad(pieces.view(np.uint8), ((0, 0), (pad, pad))), cv2.MORPH_CLOSE, kernel)

@@ -141,8 +141,8 @@ def test_peer_is_skipped_with_its_reason_when_smp_is_missing(run, monkeypatch):
     assert lines[0].startswith("peer skipped: segmentation_models_pytorch")
 
 
-def test_peer_wrapper_keeps_the_veernet_contract():
-    import bench_infer
+def test_peer_wrapper_keeps_the_veernet_contract(run):
+    import bench_infer  # on sys.path through the `run` fixture (benchmarks/run.py puts it there)
     import numpy as np
     import torch
 

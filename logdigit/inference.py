@@ -172,21 +172,28 @@ def _run_band(
     batch: int,
     amp: bool,
     skip_blank: bool,
-) -> torch.Tensor:
-    """Softmax of each window of one band: float32 (len(xs), 3, th, tw) on the band's device."""
-    tiles = torch.stack([band[:, :, x : x + tw] for x in xs])
-    out = torch.zeros_like(tiles)
+) -> list[torch.Tensor]:
+    """Softmax of each window of one band: float32 (3, th, tw) tensors on the band's device."""
+    tiles = [band[:, :, x : x + tw] for x in xs]
     if skip_blank:  # a window of bare paper (no ink anywhere) is background; the network is not asked
-        spread = (tiles.amax(dim=(1, 2, 3)) - tiles.amin(dim=(1, 2, 3))).cpu()
+        spread = (torch.stack([t.amax() for t in tiles]) - torch.stack([t.amin() for t in tiles])).cpu()
         blank = (spread < BLANK_RANGE).tolist()
     else:
         blank = [False] * len(xs)
-    out[torch.tensor(blank, device=band.device), 0] = 1.0
+    out: list[torch.Tensor | None] = [None] * len(tiles)
+    if any(blank):
+        background = torch.zeros_like(tiles[0])
+        background[0] = 1.0
+        for i in np.flatnonzero(blank):
+            out[i] = background
     todo = [i for i, b in enumerate(blank) if not b]
     for k in range(0, len(todo), batch):
         idx = todo[k : k + batch]
+        # channels-last input (as the NumPy tiling always handed the network; faster on CPU)
+        x = torch.stack([tiles[i] for i in idx]).contiguous(memory_format=torch.channels_last)
         with torch.autocast(device_type=band.device.type, dtype=torch.float16, enabled=amp):
-            # channels-last input, as the NumPy tiling always handed the network (measured faster on CPU)
-            logits = model(tiles[idx].contiguous(memory_format=torch.channels_last))
-        out[idx] = torch.softmax(logits.float(), dim=1)
-    return out
+            logits = model(x)
+        probs = torch.softmax(logits.float(), dim=1)
+        for j, i in enumerate(idx):
+            out[i] = probs[j]
+    return out  # type: ignore[return-value]

@@ -135,10 +135,11 @@ def _band(image: np.ndarray, r0: int, r1: int, device: torch.device) -> torch.Te
     """Rows [r0, r1) as float32 (3, n, W) in [0, 1] on ``device`` (uint8 crosses as uint8)."""
     if image.dtype != np.uint8:
         return torch.from_numpy(np.ascontiguousarray(image[:, r0:r1])).to(device)
+    # (n, W, 3) -> (3, n, W) as a strided view: _run_band copies the windows into the
+    # channels-last batch the network gets, so no copy is made here beyond the conversion.
     if device.type == "cpu":  # NumPy's conversion, as the model card's figures were measured with
-        return torch.from_numpy(np.ascontiguousarray(image[r0:r1].transpose(2, 0, 1)).astype(np.float32) / 255.0)
-    rows = torch.from_numpy(image[r0:r1]).to(device)
-    return rows.permute(2, 0, 1).contiguous().float() / 255.0  # (n, W, 3) -> (3, n, W)
+        return torch.from_numpy(image[r0:r1].transpose(2, 0, 1).astype(np.float32) / 255.0)
+    return torch.from_numpy(image[r0:r1]).to(device).permute(2, 0, 1).float() / 255.0
 
 
 def _starts(n: int, size: int, stride: int) -> list[int]:

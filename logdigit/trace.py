@@ -520,13 +520,13 @@ def _close_holes(window: np.ndarray) -> np.ndarray:
 
 def _run_lengths(mask: np.ndarray) -> np.ndarray:
     """int (H, W): the length of the row run each set pixel belongs to (0 elsewhere)."""
+
+    def from_start(m: np.ndarray) -> np.ndarray:  # 1, 2, 3, ... along each run from its left end
+        count = np.cumsum(m, axis=1)
+        return count - np.maximum.accumulate(np.where(m == 0, count, 0), axis=1)
+
     m = mask.astype(np.int32)
-    count = np.cumsum(m, axis=1)
-    from_left = count - np.maximum.accumulate(np.where(m == 0, count, 0), axis=1)
-    flipped = m[:, ::-1]
-    count = np.cumsum(flipped, axis=1)
-    from_right = (count - np.maximum.accumulate(np.where(flipped == 0, count, 0), axis=1))[:, ::-1]
-    return np.where(mask, from_left + from_right - 1, 0)
+    return np.where(mask, from_start(m) + from_start(m[:, ::-1])[:, ::-1] - 1, 0)
 
 
 def _drop_rulings(window: np.ndarray, edges: tuple[int, int]) -> np.ndarray:

@@ -59,6 +59,13 @@ How the curves of one class are found in one track window:
    by row, along pixels of its ink as measured on the scan where it was traced (see
    :func:`_follow_ink`): where the network lost it, e.g. a pegged curve lying straight
    along a grid line of another colour.
+7. *One solid and one dashed curve of one ink.* Where two black curves intertwine, the
+   network gives pieces of one to the other's class. The dashed curve may then take the
+   solid-class pieces that touch its own dashes and that the solid curve does not run
+   through (earning less per row than its own dashes), and the solid curve is traced
+   again without them (twice over). A gap in the dashed curve far longer than its usual
+   dash gaps, along which the solid curve runs within a few pixels, is the dashed curve
+   hidden under the solid one: those rows take the solid curve's x (see :func:`_trace_pair`).
 """
 
 from __future__ import annotations
@@ -257,15 +264,106 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
     c0, c1 = max(track.left - opts.margin, 0), min(track.right + opts.margin, masks.shape[2] - 1)
     pixels = None if image is None else image[r0 : r1 + 1, c0 : c1 + 1]
     out: list[np.ndarray] = [np.empty(0)] * len(track.curves)
+    windows = {}
     for klass in sorted({c.klass for c in track.curves}):
         members = [i for i, c in enumerate(track.curves) if c.klass == klass]
-        window = _drop_rulings(masks[klass, r0 : r1 + 1, c0 : c1 + 1], (track.left - c0, track.right - c0))
+        window = windows[klass] = _drop_rulings(masks[klass, r0 : r1 + 1, c0 : c1 + 1], (track.left - c0, track.right - c0))
         xs = _trace_class(window, [track.curves[i] for i in members], pixels, opts, dashed=klass == 2)
         for i, x in zip(members, xs, strict=True):
             out[i] = x + c0
+    pair = _one_of_each(track.curves, pixels)
+    if pair is not None:
+        s, d = pair
+        xs, xd = _trace_pair(windows[1], windows[2], out[s] - c0, out[d] - c0, opts)
+        out[s], out[d] = xs + c0, xd + c0
     if pixels is not None:
         for i in _inks_of_their_own(track.curves):
             out[i] = _follow_ink(out[i] - c0, pixels, (track.left - c0, track.right - c0)) + c0
+    return out
+
+
+_WEAK = 0.35  # reward per row of a piece the network gave the other class
+_PAIR_ROUNDS = 2
+_HIDDEN = 8.0  # px: a dashed curve's gap lying this close to the solid curve runs under it
+_HIDDEN_ROWS = 6  # rows: shorter gaps are a dash gap, interpolated
+
+
+def _one_of_each(curves, pixels) -> tuple[int, int] | None:
+    """(solid, dashed) curve indices when the track has one of each, of one ink or unknown inks."""
+    solid = [i for i, c in enumerate(curves) if c.klass == 1]
+    dashed = [i for i, c in enumerate(curves) if c.klass == 2]
+    if len(solid) != 1 or len(dashed) != 1:
+        return None
+    a, b = curves[solid[0]].color, curves[dashed[0]].color
+    if pixels is not None and a is not None and b is not None and len(_colour_groups([a, b])) == 2:
+        return None
+    return solid[0], dashed[0]
+
+
+def _claimed(mask: np.ndarray, x: np.ndarray, gap: int, reach: float = 2.0) -> np.ndarray:
+    """Pixels of the ink cluster each row's x lies in (or within ``reach`` px of)."""
+    out = np.zeros_like(mask)
+    rows = np.flatnonzero(np.isfinite(x))
+    if rows.size == 0:
+        return out
+    lo, hi = _nearest_clusters(mask, x, gap)
+    lo, hi, xr = lo[rows], hi[rows], x[rows]
+    ok = np.isfinite(lo) & (xr >= lo - reach) & (xr <= hi + reach)
+    cols = np.arange(mask.shape[1])
+    out[rows[ok]] = (cols >= lo[ok, None]) & (cols <= hi[ok, None])
+    return out & mask
+
+
+def _trace_pair(solid, dashed, xs, xd, opts: _Options) -> tuple[np.ndarray, np.ndarray]:
+    """Trace one solid and one dashed curve of one ink together.
+
+    Where two black curves intertwine the network gives pieces of one to the other's
+    class. Each round, the dashed curve may take the solid pieces the solid curve does
+    not run through (at ``_WEAK`` reward per row, so its own dashes come first), then
+    the solid curve is traced again without the pieces the dashed curve took. Last, a
+    long gap of the dashed curve that the solid curve runs along is the dashed curve
+    hidden under it: those rows take the solid curve's x.
+    """
+    for _ in range(_PAIR_ROUNDS):
+        extra = _touching(solid & ~_claimed(solid, xs, _SOLID_JOIN), dashed)
+        both = dashed | extra
+        xd = _refine(both, _trace_curves(both, 1, opts, dashed=True, strong=dashed)[0], opts, dashed=True)
+        own = solid & ~(extra & _claimed(extra, xd, _SOLID_JOIN))
+        xs = _refine(own, _trace_curves(own, 1, opts, dashed=False)[0], opts, dashed=False)
+    return xs, _hidden_under(xd, xs, dashed | (solid & ~_claimed(solid, xs, _SOLID_JOIN)))
+
+
+def _touching(mask: np.ndarray, other: np.ndarray, reach: int = 2) -> np.ndarray:
+    """The 8-connected pieces of ``mask`` that come within ``reach`` px of ``other``."""
+    count, label = cv2.connectedComponents(mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    near = cv2.dilate(other.view(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).view(bool)
+    keep = np.zeros(count, bool)
+    keep[np.unique(label[near & mask])] = True
+    keep[0] = False
+    return keep[label]
+
+
+def _hidden_under(xd: np.ndarray, xs: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """``xd`` with long gaps (no ``ink`` within 2 px) that ``xs`` runs along replaced by ``xs``."""
+    rows = np.arange(len(xd))
+    cols = np.clip(np.nan_to_num(np.round(xd), nan=-10).astype(int), -10, ink.shape[1] + 10)
+    padded = np.pad(ink, ((0, 0), (12, 12)))
+    near = np.zeros(len(xd), bool)
+    for k in range(-2, 3):
+        near |= padded[rows, np.clip(cols + k + 12, 0, padded.shape[1] - 1)]
+    gap = np.isfinite(xd) & ~near
+    out = xd.copy()
+    edges = np.diff(np.r_[0, gap.astype(np.int8), 0])
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    lengths = stops - starts
+    usual = np.median(lengths[lengths >= 2]) if (lengths >= 2).any() else 0.0  # the pen's own gaps
+    for a, b in zip(starts, stops, strict=True):
+        if b - a < max(_HIDDEN_ROWS, 2 * usual):
+            continue
+        with np.errstate(invalid="ignore"):
+            along = np.abs(xs[a:b] - xd[a:b]) <= _HIDDEN
+        if along.all():
+            out[a:b] = xs[a:b]
     return out
 
 
@@ -792,6 +890,13 @@ def _find_runs(window: np.ndarray, ink: np.ndarray | None = None) -> _Runs:
     return _Runs(row, start, end, lo, n_succ, lo_up, n_pred, (start + end) / 2.0, real)
 
 
+def _holds(runs: _Runs, mask: np.ndarray) -> np.ndarray:
+    """bool per run: some pixel of ``mask`` lies within the run."""
+    count = np.zeros((mask.shape[0], mask.shape[1] + 1), np.int32)
+    np.cumsum(mask, axis=1, out=count[:, 1:])
+    return count[runs.row, runs.end + 1] > count[runs.row, runs.start]
+
+
 @dataclass(frozen=True)
 class _Tracklets:
     """Chains of one-to-one touching runs. Arrays (T,) unless noted."""
@@ -900,8 +1005,14 @@ def _end_fit(runs: _Runs, order, bounds, *, from_tail: bool) -> tuple[np.ndarray
 # --------------------------------------------------------------------------- best paths
 
 
-def _trace_curves(window: np.ndarray, count: int, opts: _Options, *, dashed: bool) -> list[np.ndarray]:
-    """``count`` x arrays (window columns, NaN gaps), best path first."""
+def _trace_curves(
+    window: np.ndarray, count: int, opts: _Options, *, dashed: bool, strong: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """``count`` x arrays (window columns, NaN gaps), best path first.
+
+    ``strong``: the curve's own pixels in ``window``; rows of runs holding ink but none of
+    it ``strong`` earn ``_WEAK``, not 1.
+    """
     height = window.shape[0]
     if count == 1:  # (with several curves a filled hole may join two of them)
         window = _close_holes(window)
@@ -913,7 +1024,11 @@ def _trace_curves(window: np.ndarray, count: int, opts: _Options, *, dashed: boo
     skips = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     if count > 1:
         junction, skips = _crossings(tk, max_rows=2 * opts.max_gap, min_branch=opts.min_segment)
-    reward = np.where(junction, -_JUNCTION_COST, 1.0) * tk.length
+    per_row = np.ones(len(runs.row))
+    if strong is not None:
+        per_row[runs.real & ~_holds(runs, strong)] = _WEAK
+    rows = np.bincount(tk.of_run, per_row, len(tk.y0))
+    reward = np.where(junction, -_JUNCTION_COST * tk.length, rows)
     links = _candidate_links(tk, opts.max_gap, float(opts.min_segment), skips, slope_only=count > 1)
     alive = [True] * len(tk.y0)
     paths = []

@@ -680,3 +680,61 @@ def test_nearest_clusters_by_hand():
     lo, hi = _nearest_clusters(kept, x, gap=2)
     np.testing.assert_array_equal(lo, [2, 15, 1, 9, np.nan])
     np.testing.assert_array_equal(hi, [4, 17, 5, 9, np.nan])
+
+
+# --------------------------------------------------------------------------- one solid, one dashed
+
+
+def _pair_layout(h):
+    curves = (CurveSpec("S", 0, 1), CurveSpec("D", 0, 1, line="dashed"))
+    return _layout([Track(5, 120, curves=curves)], h)
+
+
+def test_dashed_curve_takes_back_a_stretch_the_network_gave_the_solid_class():
+    # Black on black: where the dashed curve bends, its dashes run together (a 1-bit scan
+    # of a sweep) and the network calls those 36 rows solid. Bridging them with a straight
+    # line would miss the bend by about 6 px.
+    h, w = 240, 125
+
+    def bend(y):
+        return 85 + 20 * np.sin(2 * np.pi * y / 80)
+
+    solid = _draw(lambda y: 30 + 0.05 * y, h, w) >= 128
+    stolen = _draw(bend, h, w) >= 128
+    stolen[:100], stolen[136:] = False, False
+    dashed = (_draw(bend, h, w, dashes=(8, 4)) >= 128) & ~stolen
+    masks = np.zeros((3, h, w), bool)
+    masks[1], masks[2] = solid | stolen, dashed
+    s, d = trace(masks, _pair_layout(h))
+    rows = np.arange(h)
+    assert np.abs(s.x - (30 + 0.05 * rows)).max() < 1.0
+    assert np.abs(d.x - bend(rows))[100:136].max() < 1.5
+    masks[1] = solid  # (without that stretch the dashed curve is bridged straight)
+    _, bridged = trace(masks, _pair_layout(h))
+    assert np.abs(bridged.x - bend(rows))[100:136].max() > 4
+
+
+def test_dashed_curve_hidden_under_the_solid_one_follows_it():
+    # The dashed curve runs under the solid one for 34 rows, where the solid one wavers
+    # by 6 px; its dashes there are the solid curve's ink, so the mask shows a long gap.
+    h, w = 260, 125
+
+    def solid_fn(y):
+        return 60 + 6 * np.sin(2 * np.pi * (y - 100) / 34)
+
+    def dashed_fn(y):
+        return solid_fn(y) + 0.5 * np.maximum(100 - y, 0) + 0.5 * np.maximum(y - 134, 0)
+
+    solid = _draw(solid_fn, h, w) >= 128
+    dashed = _draw(dashed_fn, h, w, dashes=(8, 4)) >= 128
+    masks = np.zeros((3, h, w), bool)
+    masks[1], masks[2] = solid, dashed & ~solid
+    s, d = trace(masks, _pair_layout(h))
+    rows = np.arange(h)
+    assert np.abs(s.x - solid_fn(rows)).max() < 1.0
+    assert np.nanmax(np.abs(d.x - dashed_fn(rows))[103:132]) < 1.5
+    # A dashed curve 7 px beside the solid one, with long gaps, is bridged as before.
+    masks[2] = _draw(lambda y: solid_fn(y) + 7, h, w, thickness=1, dashes=(6, 8)) >= 128
+    masks[1] = solid & ~masks[2]
+    _, beside = trace(masks, _pair_layout(h))
+    assert np.abs(beside.x - (solid_fn(rows) + 7))[20:240].max() < 2.5  # (on the solid curve: 7)

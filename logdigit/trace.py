@@ -267,7 +267,8 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
     windows = {}
     for klass in sorted({c.klass for c in track.curves}):
         members = [i for i, c in enumerate(track.curves) if c.klass == klass]
-        window = windows[klass] = _drop_rulings(masks[klass, r0 : r1 + 1, c0 : c1 + 1], (track.left - c0, track.right - c0))
+        window = _drop_rulings(masks[klass, r0 : r1 + 1, c0 : c1 + 1], (track.left - c0, track.right - c0))
+        windows[klass] = window
         xs = _trace_class(window, [track.curves[i] for i in members], pixels, opts, dashed=klass == 2)
         for i, x in zip(members, xs, strict=True):
             out[i] = x + c0

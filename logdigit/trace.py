@@ -272,7 +272,7 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
         xs = _trace_class(window, [track.curves[i] for i in members], pixels, opts, dashed=klass == 2)
         for i, x in zip(members, xs, strict=True):
             out[i] = x + c0
-    pair = _one_of_each(track.curves, pixels)
+    pair = _one_of_each(track.curves, pixels, windows)
     if pair is not None:
         s, d = pair
         xs, xd = _trace_pair(windows[1], windows[2], out[s] - c0, out[d] - c0, opts)
@@ -289,15 +289,18 @@ _HIDDEN = 8.0  # px: a dashed curve's gap lying this close to the solid curve ru
 _HIDDEN_ROWS = 6  # rows: shorter gaps are a dash gap, interpolated
 
 
-def _one_of_each(curves, pixels) -> tuple[int, int] | None:
-    """(solid, dashed) curve indices when the track has one of each, of one ink or unknown inks."""
+def _one_of_each(curves, pixels, windows) -> tuple[int, int] | None:
+    """(solid, dashed) curve indices when the track has one of each that the scan cannot
+    tell apart by ink: inks unknown, too alike, or a grey or binarised scan."""
     solid = [i for i, c in enumerate(curves) if c.klass == 1]
     dashed = [i for i, c in enumerate(curves) if c.klass == 2]
     if len(solid) != 1 or len(dashed) != 1:
         return None
     a, b = curves[solid[0]].color, curves[dashed[0]].color
     if pixels is not None and a is not None and b is not None and len(_colour_groups([a, b])) == 2:
-        return None
+        ys, xs = np.nonzero(windows[1] | windows[2])
+        if _shows_colour(_to_lab(pixels[ys, xs]) * _LAB_WEIGHTS):
+            return None
     return solid[0], dashed[0]
 
 
@@ -657,8 +660,7 @@ def _split_by_colour(window: np.ndarray, pixels: np.ndarray, inks) -> list[np.nd
     if len(ys) == 0:
         return [np.zeros_like(window) for _ in inks]
     lab = _to_lab(pixels[ys, xs]) * _LAB_WEIGHTS  # (N, 3)
-    chroma = np.hypot(lab[:, 1], lab[:, 2])
-    if np.hypot(inks[:, 1], inks[:, 2]).max() >= 20 and np.percentile(chroma, 90) < _GREY_CHROMA:
+    if np.hypot(inks[:, 1], inks[:, 2]).max() >= 20 and not _shows_colour(lab):
         return None
     paper = _paper_lab(pixels)
     span = inks - paper  # (K, 3): paper -> ink
@@ -675,6 +677,11 @@ def _split_by_colour(window: np.ndarray, pixels: np.ndarray, inks) -> list[np.nd
         closed = cv2.morphologyEx(part, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
         parts.append((closed > 0) & window.astype(bool))
     return parts
+
+
+def _shows_colour(lab: np.ndarray) -> bool:
+    """Whether curve pixels (weighted Lab, (N, 3)) show colour: not a grey or binarised scan."""
+    return len(lab) > 0 and float(np.percentile(np.hypot(lab[:, 1], lab[:, 2]), 90)) >= _GREY_CHROMA
 
 
 def _paper_lab(pixels: np.ndarray) -> np.ndarray:

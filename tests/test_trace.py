@@ -738,3 +738,28 @@ def test_dashed_curve_hidden_under_the_solid_one_follows_it():
     masks[1] = solid & ~masks[2]
     _, beside = trace(masks, _pair_layout(h))
     assert np.abs(beside.x - (solid_fn(rows) + 7))[20:240].max() < 2.5  # (on the solid curve: 7)
+
+
+@pytest.mark.parametrize("colour_scan", [False, True])
+def test_pair_tracing_needs_curves_the_ink_cannot_tell_apart(colour_scan):
+    # Layout inks differ (green solid, red dashed). On a grey scan they cannot be told
+    # apart, so the pair is traced together and the dashed curve takes back its stretch;
+    # on a colour scan the network's class is not second-guessed.
+    h, w = 240, 125
+
+    def bend(y):
+        return 85 + 20 * np.sin(2 * np.pi * y / 80)
+
+    solid = _draw(lambda y: 30 + 0.05 * y, h, w) >= 128
+    stolen = _draw(bend, h, w) >= 128
+    stolen[:100], stolen[136:] = False, False
+    dashed = (_draw(bend, h, w, dashes=(8, 4)) >= 128) & ~stolen
+    masks = np.zeros((3, h, w), bool)
+    masks[1], masks[2] = solid | stolen, dashed
+    image = np.full((h, w, 3), 255, np.uint8)
+    image[solid] = (0, 160, 0) if colour_scan else (60, 60, 60)
+    image[dashed | stolen] = (200, 0, 0) if colour_scan else (60, 60, 60)
+    curves = (CurveSpec("S", 0, 1, color=(0, 160, 0)), CurveSpec("D", 0, 1, line="dashed", color=(200, 0, 0)))
+    _, d = trace(masks, _layout([Track(5, 120, curves=curves)], h), image=image)
+    error = np.abs(d.x - bend(np.arange(h)))[100:136].max()
+    assert (error > 4) if colour_scan else (error < 1.5)

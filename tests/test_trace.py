@@ -690,28 +690,35 @@ def _pair_layout(h):
     return _layout([Track(5, 120, curves=curves)], h)
 
 
+def _bend(y):
+    return 85 + 20 * np.sin(2 * np.pi * y / 80)
+
+
+def _stolen_stretch(h=240, w=125):
+    """Masks of a straight solid curve and a dashed curve (``_bend``) whose rows 100-135
+    run together and are labelled solid; also the three drawings (solid, stolen, dashed)."""
+    solid = _draw(lambda y: 30 + 0.05 * y, h, w) >= 128
+    stolen = _draw(_bend, h, w) >= 128
+    stolen[:100], stolen[136:] = False, False
+    dashed = (_draw(_bend, h, w, dashes=(8, 4)) >= 128) & ~stolen
+    masks = np.zeros((3, h, w), bool)
+    masks[1], masks[2] = solid | stolen, dashed
+    return masks, (solid, stolen, dashed)
+
+
 def test_dashed_curve_takes_back_a_stretch_the_network_gave_the_solid_class():
     # Black on black: where the dashed curve bends, its dashes run together (a 1-bit scan
     # of a sweep) and the network calls those 36 rows solid. Bridging them with a straight
     # line would miss the bend by about 6 px.
-    h, w = 240, 125
-
-    def bend(y):
-        return 85 + 20 * np.sin(2 * np.pi * y / 80)
-
-    solid = _draw(lambda y: 30 + 0.05 * y, h, w) >= 128
-    stolen = _draw(bend, h, w) >= 128
-    stolen[:100], stolen[136:] = False, False
-    dashed = (_draw(bend, h, w, dashes=(8, 4)) >= 128) & ~stolen
-    masks = np.zeros((3, h, w), bool)
-    masks[1], masks[2] = solid | stolen, dashed
+    h = 240
+    masks, (solid, _, _) = _stolen_stretch(h)
     s, d = trace(masks, _pair_layout(h))
     rows = np.arange(h)
     assert np.abs(s.x - (30 + 0.05 * rows)).max() < 1.0
-    assert np.abs(d.x - bend(rows))[100:136].max() < 1.5
+    assert np.abs(d.x - _bend(rows))[100:136].max() < 1.5
     masks[1] = solid  # (without that stretch the dashed curve is bridged straight)
     _, bridged = trace(masks, _pair_layout(h))
-    assert np.abs(bridged.x - bend(rows))[100:136].max() > 4
+    assert np.abs(bridged.x - _bend(rows))[100:136].max() > 4
 
 
 def test_dashed_curve_hidden_under_the_solid_one_follows_it():
@@ -746,20 +753,11 @@ def test_pair_tracing_needs_curves_the_ink_cannot_tell_apart(colour_scan):
     # apart, so the pair is traced together and the dashed curve takes back its stretch;
     # on a colour scan the network's class is not second-guessed.
     h, w = 240, 125
-
-    def bend(y):
-        return 85 + 20 * np.sin(2 * np.pi * y / 80)
-
-    solid = _draw(lambda y: 30 + 0.05 * y, h, w) >= 128
-    stolen = _draw(bend, h, w) >= 128
-    stolen[:100], stolen[136:] = False, False
-    dashed = (_draw(bend, h, w, dashes=(8, 4)) >= 128) & ~stolen
-    masks = np.zeros((3, h, w), bool)
-    masks[1], masks[2] = solid | stolen, dashed
+    masks, (solid, stolen, dashed) = _stolen_stretch(h, w)
     image = np.full((h, w, 3), 255, np.uint8)
     image[solid] = (0, 160, 0) if colour_scan else (60, 60, 60)
     image[dashed | stolen] = (200, 0, 0) if colour_scan else (60, 60, 60)
     curves = (CurveSpec("S", 0, 1, color=(0, 160, 0)), CurveSpec("D", 0, 1, line="dashed", color=(200, 0, 0)))
     _, d = trace(masks, _layout([Track(5, 120, curves=curves)], h), image=image)
-    error = np.abs(d.x - bend(np.arange(h)))[100:136].max()
+    error = np.abs(d.x - _bend(np.arange(h)))[100:136].max()
     assert (error > 4) if colour_scan else (error < 1.5)

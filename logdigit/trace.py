@@ -63,7 +63,7 @@ How the curves of one class are found in one track window:
    network gives pieces of one to the other's class. The dashed curve may then take the
    solid-class pieces that touch its own dashes and that the solid curve does not run
    through (earning less per row than its own dashes), and the solid curve is traced
-   again without them (twice over). A gap in the dashed curve far longer than its usual
+   again without them. A gap in the dashed curve far longer than its usual
    dash gaps, along which the solid curve runs within a few pixels, is the dashed curve
    hidden under the solid one: those rows take the solid curve's x (see :func:`_trace_pair`).
 """
@@ -284,7 +284,6 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
 
 
 _WEAK = 0.35  # reward per row of a piece the network gave the other class
-_PAIR_ROUNDS = 2
 _HIDDEN = 8.0  # px: a dashed curve's gap lying this close to the solid curve runs under it
 _HIDDEN_ROWS = 6  # rows: shorter gaps are a dash gap, interpolated
 
@@ -322,18 +321,20 @@ def _trace_pair(solid, dashed, xs, xd, opts: _Options) -> tuple[np.ndarray, np.n
     """Trace one solid and one dashed curve of one ink together.
 
     Where two black curves intertwine the network gives pieces of one to the other's
-    class. Each round, the dashed curve may take the solid pieces the solid curve does
-    not run through (at ``_WEAK`` reward per row, so its own dashes come first), then
-    the solid curve is traced again without the pieces the dashed curve took. Last, a
-    long gap of the dashed curve that the solid curve runs along is the dashed curve
-    hidden under it: those rows take the solid curve's x.
+    class. The dashed curve may take the solid pieces that touch its dashes and that the
+    solid curve does not run through (at ``_WEAK`` reward per row, so its own dashes
+    come first); the solid curve is then traced again without the pieces the dashed
+    curve took. Last, a long gap of the dashed curve that the solid curve runs along is
+    the dashed curve hidden under it: those rows take the solid curve's x.
     """
-    for _ in range(_PAIR_ROUNDS):
-        extra = _touching(solid & ~_claimed(solid, xs, _SOLID_JOIN), dashed)
+    extra = _touching(solid & ~_claimed(solid, xs, _SOLID_JOIN), dashed)
+    if extra.any():
         both = dashed | extra
         xd = _refine(both, _trace_curves(both, 1, opts, dashed=True, strong=dashed)[0], opts, dashed=True)
-        own = solid & ~(extra & _claimed(extra, xd, _SOLID_JOIN))
-        xs = _refine(own, _trace_curves(own, 1, opts, dashed=False)[0], opts, dashed=False)
+        taken = extra & _claimed(extra, xd, _SOLID_JOIN)
+        if taken.any():
+            own = solid & ~taken
+            xs = _refine(own, _trace_curves(own, 1, opts, dashed=False)[0], opts, dashed=False)
     return xs, _hidden_under(xd, xs, dashed | (solid & ~_claimed(solid, xs, _SOLID_JOIN)))
 
 

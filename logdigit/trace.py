@@ -64,8 +64,12 @@ How the curves of one class are found in one track window:
    solid-class pieces that touch its own dashes and that the solid curve does not run
    through (earning less per row than its own dashes), and the solid curve is traced
    again without them. A gap in the dashed curve far longer than its usual
-   dash gaps, along which the solid curve runs within a few pixels, is the dashed curve
-   hidden under the solid one: those rows take the solid curve's x (see :func:`_trace_pair`).
+   dash gaps, along which the solid curve runs within a few pixels, is either a short
+   cut the solid curve took along the dashed curve's stroke (labelled solid), or the
+   dashed curve hidden under the solid one. If the solid curve, traced without that
+   stroke, finds ink of its own in those rows, it was a short cut and the stroke goes
+   back to the dashed curve; otherwise the dashed curve takes the solid curve's x there
+   (see :func:`_trace_pair`).
 """
 
 from __future__ import annotations
@@ -286,6 +290,7 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
 _WEAK = 0.35  # reward per row of a piece the network gave the other class
 _HIDDEN = 8.0  # px: a dashed curve's gap lying this close to the solid curve runs under it
 _HIDDEN_ROWS = 6  # rows: shorter gaps are a dash gap, interpolated
+_YIELD_INKED = 0.6  # share of a short cut's rows the solid curve must find on its own ink
 
 
 def _one_of_each(curves, pixels, windows) -> tuple[int, int] | None:
@@ -324,8 +329,9 @@ def _trace_pair(solid, dashed, xs, xd, opts: _Options) -> tuple[np.ndarray, np.n
     class. The dashed curve may take the solid pieces that touch its dashes and that the
     solid curve does not run through (at ``_WEAK`` reward per row, so its own dashes
     come first); the solid curve is then traced again without the pieces the dashed
-    curve took. Last, a long gap of the dashed curve that the solid curve runs along is
-    the dashed curve hidden under it: those rows take the solid curve's x.
+    curve took. Last, where the solid curve runs along a long gap of the dashed curve,
+    it either took the dashed curve's stroke as a short cut (:func:`_yield_to_dashed`)
+    or the dashed curve runs hidden under it (:func:`_hidden_under`).
     """
     extra = _touching(solid & ~_claimed(solid, xs, _SOLID_JOIN), dashed)
     if extra.any():
@@ -335,6 +341,7 @@ def _trace_pair(solid, dashed, xs, xd, opts: _Options) -> tuple[np.ndarray, np.n
         if taken.any():
             own = solid & ~taken
             xs = _refine(own, _trace_curves(own, 1, opts, dashed=False)[0], opts, dashed=False)
+    xs = _yield_to_dashed(solid, dashed, xs, xd, opts)
     return xs, _hidden_under(xd, xs, dashed | (solid & ~_claimed(solid, xs, _SOLID_JOIN)))
 
 
@@ -348,8 +355,9 @@ def _touching(mask: np.ndarray, other: np.ndarray, reach: int = 2) -> np.ndarray
     return keep[label]
 
 
-def _hidden_under(xd: np.ndarray, xs: np.ndarray, ink: np.ndarray) -> np.ndarray:
-    """``xd`` with long gaps (no ``ink`` within 2 px) that ``xs`` runs along replaced by ``xs``."""
+def _long_gaps(xd: np.ndarray, ink: np.ndarray) -> list[tuple[int, int]]:
+    """Row ranges [a, b) where ``xd`` is bridged (no ``ink`` within 2 px) for far longer
+    than its usual gaps (at least ``_HIDDEN_ROWS`` and twice the median gap)."""
     rows = np.arange(len(xd))
     cols = np.clip(np.nan_to_num(np.round(xd), nan=-10).astype(int), -10, ink.shape[1] + 10)
     padded = np.pad(ink, ((0, 0), (12, 12)))
@@ -357,19 +365,51 @@ def _hidden_under(xd: np.ndarray, xs: np.ndarray, ink: np.ndarray) -> np.ndarray
     for k in range(-2, 3):
         near |= padded[rows, np.clip(cols + k + 12, 0, padded.shape[1] - 1)]
     gap = np.isfinite(xd) & ~near
-    out = xd.copy()
     edges = np.diff(np.r_[0, gap.astype(np.int8), 0])
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     lengths = stops - starts
     usual = np.median(lengths[lengths >= 2]) if (lengths >= 2).any() else 0.0  # the pen's own gaps
-    for a, b in zip(starts, stops, strict=True):
-        if b - a < max(_HIDDEN_ROWS, 2 * usual):
-            continue
+    return [(a, b) for a, b in zip(starts, stops, strict=True) if b - a >= max(_HIDDEN_ROWS, 2 * usual)]
+
+
+def _hidden_under(xd: np.ndarray, xs: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """``xd`` with long gaps (no ``ink`` within 2 px) that ``xs`` runs along replaced by ``xs``."""
+    out = xd.copy()
+    for a, b in _long_gaps(xd, ink):
         with np.errstate(invalid="ignore"):
             along = np.abs(xs[a:b] - xd[a:b]) <= _HIDDEN
         if along.all():
             out[a:b] = xs[a:b]
     return out
+
+
+def _yield_to_dashed(solid, dashed, xs, xd, opts: _Options) -> np.ndarray:
+    """``xs`` traced again without the solid stroke a long gap of ``xd`` lies on, where
+    the solid curve has ink of its own elsewhere in those rows (it took the dashed curve's
+    stroke, labelled solid, as a short cut); else ``xs``."""
+    claimed = _claimed(solid, xs, _SOLID_JOIN)
+    contested = np.zeros_like(solid)
+    spans = []
+    for a, b in _long_gaps(xd, dashed):
+        with np.errstate(invalid="ignore"):
+            on_line = np.abs(xs[a:b] - xd[a:b]) <= 3
+        edges = np.diff(np.r_[0, on_line.astype(np.int8), 0])
+        for i, j in zip(np.flatnonzero(edges == 1) + a, np.flatnonzero(edges == -1) + a, strict=True):
+            if j - i >= _HIDDEN_ROWS:
+                contested[i:j] = claimed[i:j] & _claimed(solid[i:j], xd[i:j], _SOLID_JOIN)
+                spans.append((i, j))
+    if not spans:
+        return xs
+    own = solid & ~contested
+    xs2 = _refine(own, _trace_curves(own, 1, opts, dashed=False)[0], opts, dashed=False)
+    for a, b in spans:
+        cols = np.round(xs2[a:b])
+        ok = np.isfinite(cols)
+        inked = np.zeros(b - a, bool)
+        inked[ok] = own[np.arange(a, b)[ok], np.clip(cols[ok].astype(int), 0, own.shape[1] - 1)]
+        if inked.mean() < _YIELD_INKED:
+            return xs
+    return xs2
 
 
 def _inks_of_their_own(curves) -> list[int]:

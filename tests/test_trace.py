@@ -761,3 +761,31 @@ def test_pair_tracing_needs_curves_the_ink_cannot_tell_apart(colour_scan):
     _, d = trace(masks, _layout([Track(5, 120, curves=curves)], h), image=image)
     error = np.abs(d.x - _bend(np.arange(h)))[100:136].max()
     assert (error > 4) if colour_scan else (error < 1.5)
+
+
+def test_solid_curve_gives_back_the_dashed_stroke_it_took_as_a_short_cut(monkeypatch):
+    # The network calls a stretch of the dashed line solid (rows 84-116) where the solid
+    # curve spikes out across it and back, and loses the spike's tip (3 rows). Traced
+    # alone, the solid curve takes the straight stroke as a short cut; the pair gives
+    # the stroke back to the dashed curve and the solid curve follows its spike.
+    import logdigit.trace as tracing
+
+    h, w = 200, 125
+
+    def spike(y):
+        return 20 + 0.25 * y + 80 * np.clip(1 - np.abs(y - 100) / 12, 0, None)
+
+    solid = _draw(spike, h, w) >= 128
+    solid[99:102] = False
+    stroke = _draw(lambda y: 60 + 0 * y, h, w) >= 128
+    stroke[:84], stroke[117:] = False, False
+    masks = np.zeros((3, h, w), bool)
+    masks[1] = solid | stroke
+    masks[2] = (_draw(lambda y: 60 + 0 * y, h, w, dashes=(8, 4)) >= 128) & ~masks[1]
+    rows = np.arange(h)
+    s, d = trace(masks, _pair_layout(h))
+    assert np.abs(s.x - spike(rows))[84:117].mean() < 2
+    assert np.abs(d.x - 60).max() <= 1.5
+    monkeypatch.setattr(tracing, "_yield_to_dashed", lambda solid, dashed, xs, xd, opts: xs)
+    s, _ = trace(masks, _pair_layout(h))
+    assert np.abs(s.x - spike(rows))[84:117].mean() > 10  # (the short cut)

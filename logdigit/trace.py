@@ -68,8 +68,10 @@ How the curves of one class are found in one track window:
    cut the solid curve took along the dashed curve's stroke (labelled solid), or the
    dashed curve hidden under the solid one. If the solid curve, traced without that
    stroke, finds ink of its own in those rows, it was a short cut and the stroke goes
-   back to the dashed curve; otherwise the dashed curve takes the solid curve's x there
-   (see :func:`_trace_pair`).
+   back to the dashed curve; otherwise the dashed curve takes the solid curve's x there.
+   With the scan given, a long gap may instead hold an upright stroke of dark ink that
+   neither mask has and that is no ruling: the network took a straight stretch of the
+   curve for a grid line, and the dashed curve follows it (see :func:`_trace_pair`).
 """
 
 from __future__ import annotations
@@ -279,7 +281,7 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
     pair = _one_of_each(track.curves, pixels, windows)
     if pair is not None:
         s, d = pair
-        xs, xd = _trace_pair(windows[1], windows[2], out[s] - c0, out[d] - c0, opts)
+        xs, xd = _trace_pair(windows[1], windows[2], out[s] - c0, out[d] - c0, opts, pixels)
         out[s], out[d] = xs + c0, xd + c0
     if pixels is not None:
         for i in _inks_of_their_own(track.curves):
@@ -291,6 +293,8 @@ _WEAK = 0.35  # reward per row of a piece the network gave the other class
 _HIDDEN = 8.0  # px: a dashed curve's gap lying this close to the solid curve runs under it
 _HIDDEN_ROWS = 6  # rows: shorter gaps are a dash gap, interpolated
 _YIELD_INKED = 0.6  # share of a short cut's rows the solid curve must find on its own ink
+_UPRIGHT_REACH = 16  # px from a dashed curve's bridge to an upright stroke of unlabelled ink
+_UPRIGHT_WIDTH = 5  # px: widest run of such a stroke
 
 
 def _one_of_each(curves, pixels, windows) -> tuple[int, int] | None:
@@ -322,7 +326,7 @@ def _claimed(mask: np.ndarray, x: np.ndarray, gap: int, reach: float = 2.0) -> n
     return out & mask
 
 
-def _trace_pair(solid, dashed, xs, xd, opts: _Options) -> tuple[np.ndarray, np.ndarray]:
+def _trace_pair(solid, dashed, xs, xd, opts: _Options, pixels=None) -> tuple[np.ndarray, np.ndarray]:
     """Trace one solid and one dashed curve of one ink together.
 
     Where two black curves intertwine the network gives pieces of one to the other's
@@ -331,7 +335,9 @@ def _trace_pair(solid, dashed, xs, xd, opts: _Options) -> tuple[np.ndarray, np.n
     come first); the solid curve is then traced again without the pieces the dashed
     curve took. Last, where the solid curve runs along a long gap of the dashed curve,
     it either took the dashed curve's stroke as a short cut (:func:`_yield_to_dashed`)
-    or the dashed curve runs hidden under it (:func:`_hidden_under`).
+    or the dashed curve runs hidden under it (:func:`_hidden_under`); with the scan's
+    ``pixels``, a long gap may follow an upright stroke of unlabelled ink
+    (:func:`_upright_stretches`).
     """
     extra = _touching(solid & ~_claimed(solid, xs, _SOLID_JOIN), dashed)
     if extra.any():
@@ -342,7 +348,56 @@ def _trace_pair(solid, dashed, xs, xd, opts: _Options) -> tuple[np.ndarray, np.n
             own = solid & ~taken
             xs = _refine(own, _trace_curves(own, 1, opts, dashed=False)[0], opts, dashed=False)
     xs = _yield_to_dashed(solid, dashed, xs, xd, opts)
-    return xs, _hidden_under(xd, xs, dashed | (solid & ~_claimed(solid, xs, _SOLID_JOIN)))
+    ink = dashed | (solid & ~_claimed(solid, xs, _SOLID_JOIN))
+    xd = _hidden_under(xd, xs, ink)
+    if pixels is not None:
+        xd = _upright_stretches(xd, ink, _bare_ink(pixels) & ~solid & ~dashed)
+    return xs, xd
+
+
+def _bare_ink(pixels: np.ndarray) -> np.ndarray:
+    """Dark pixels of a window off its rulings (rows or columns dark over half the window)."""
+    dark = pixels.mean(axis=2) < 128
+    ruled = (dark.mean(axis=1) >= 0.5)[:, None] | (dark.mean(axis=0) >= 0.5)[None, :]
+    return dark & ~ruled
+
+
+def _upright_stretches(xd: np.ndarray, ink: np.ndarray, bare: np.ndarray) -> np.ndarray:
+    """``xd`` following upright strokes of ``bare`` ink across its long gaps.
+
+    The network takes a straight upright stretch of a black curve for a grid ruling and
+    leaves it out of both classes. In a long gap of the dashed curve (:func:`_long_gaps`),
+    each row's narrow run of bare ink (at most ``_UPRIGHT_WIDTH`` px) nearest the bridge,
+    within ``_UPRIGHT_REACH`` px, is a candidate; if at least half the gap's rows (and 4)
+    have one within 2 px of their median column, the curve runs there: those rows take
+    their run's centre and the rest of the gap is bridged between them.
+    """
+    out = xd.copy()
+    for a, b in _long_gaps(xd, ink):
+        found = np.full(b - a, np.nan)
+        for k, r in enumerate(range(a, b)):
+            cols = np.flatnonzero(bare[r])
+            if cols.size == 0:
+                continue
+            runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
+            centres = np.array([(c[0] + c[-1]) / 2 for c in runs if c[-1] - c[0] < _UPRIGHT_WIDTH])
+            if centres.size:
+                near = centres[np.argmin(np.abs(centres - xd[r]))]
+                if abs(near - xd[r]) <= _UPRIGHT_REACH:
+                    found[k] = near
+        need = max(4, (b - a) / 2)
+        ok = np.isfinite(found)
+        if ok.sum() < need:
+            continue
+        ok &= np.abs(found - np.nanmedian(found)) <= 2
+        if ok.sum() < need:
+            continue
+        rows = np.arange(a, b)
+        ends = [r for r in (a - 1, b) if 0 <= r < len(xd) and np.isfinite(xd[r])]
+        known = np.r_[rows[ok], ends]
+        order = np.argsort(known)
+        out[a:b] = np.interp(rows, known[order], np.r_[found[ok], xd[ends]][order])
+    return out
 
 
 def _touching(mask: np.ndarray, other: np.ndarray, reach: int = 2) -> np.ndarray:

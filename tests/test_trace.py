@@ -789,3 +789,39 @@ def test_solid_curve_gives_back_the_dashed_stroke_it_took_as_a_short_cut(monkeyp
     monkeypatch.setattr(tracing, "_yield_to_dashed", lambda solid, dashed, xs, xd, opts: xs)
     s, _ = trace(masks, _pair_layout(h))
     assert np.abs(s.x - spike(rows))[84:117].mean() > 10  # (the short cut)
+
+
+@pytest.mark.parametrize("ruling", [False, True])
+def test_dashed_curve_follows_an_upright_stretch_the_network_took_for_a_ruling(ruling):
+    # Black on black, 1-bit: the dashed curve stands upright at x = 60 for rows 100-130,
+    # where its dashes run together. The network leaves that stretch (and the dashes
+    # next to it) out of both classes, as it does a grid line. The scan shows the stroke;
+    # a real ruling at x = 60 (a column dark from top to bottom) is not followed.
+    h, w = 240, 125
+
+    def bend(y):
+        return np.minimum(60 + 1.5 * np.maximum(100 - y, 0) + 1.5 * np.maximum(y - 130, 0), 115)
+
+    def straight(y):
+        return 25 + 0.05 * y
+
+    solid = _draw(straight, h, w) >= 128
+    dashes = _draw(bend, h, w, dashes=(8, 4)) >= 128
+    masks = np.zeros((3, h, w), bool)
+    masks[1] = solid
+    masks[2] = dashes & ~solid
+    masks[2][92:132] = False
+    ink = solid | dashes | (_draw(bend, h, w) >= 128) & (np.arange(h) >= 96)[:, None] & (np.arange(h) < 135)[:, None]
+    ink[::40] = True  # horizontal rulings
+    ink[:, [30, 90]] = True
+    if ruling:
+        ink[:, 59:62] = True
+    image = np.where(ink[..., None], 0, 255).astype(np.uint8).repeat(3, axis=2)
+    rows = np.arange(h)
+    _, d = trace(masks, _pair_layout(h), image=image)
+    _, blind = trace(masks, _pair_layout(h))
+    assert np.abs(blind.x - bend(rows))[100:131].max() > 5  # (bridged straight)
+    if ruling:
+        np.testing.assert_array_equal(d.x, blind.x)
+    else:
+        assert np.abs(d.x - bend(rows))[100:131].max() < 1.5

@@ -339,7 +339,8 @@ def _trace_pair(solid, dashed, xs, xd, opts: _Options, pixels=None) -> tuple[np.
     ``pixels``, a long gap may follow an upright stroke of unlabelled ink
     (:func:`_upright_stretches`).
     """
-    extra = _touching(solid & ~_claimed(solid, xs, _SOLID_JOIN), dashed)
+    claimed = _claimed(solid, xs, _SOLID_JOIN)
+    extra = _touching(solid & ~claimed, dashed)
     if extra.any():
         both = dashed | extra
         xd = _refine(both, _trace_curves(both, 1, opts, dashed=True, strong=dashed)[0], opts, dashed=True)
@@ -347,43 +348,47 @@ def _trace_pair(solid, dashed, xs, xd, opts: _Options, pixels=None) -> tuple[np.
         if taken.any():
             own = solid & ~taken
             xs = _refine(own, _trace_curves(own, 1, opts, dashed=False)[0], opts, dashed=False)
-    xs = _yield_to_dashed(solid, dashed, xs, xd, opts)
-    ink = dashed | (solid & ~_claimed(solid, xs, _SOLID_JOIN))
+            claimed = _claimed(solid, xs, _SOLID_JOIN)
+    new = _yield_to_dashed(solid, dashed, xs, xd, claimed, opts)
+    if new is not xs:
+        xs, claimed = new, _claimed(solid, new, _SOLID_JOIN)
+    ink = dashed | (solid & ~claimed)
     xd = _hidden_under(xd, xs, ink)
     if pixels is not None:
-        xd = _upright_stretches(xd, ink, _bare_ink(pixels) & ~solid & ~dashed)
+        xd = _upright_stretches(xd, ink, pixels, solid | dashed)
     return xs, xd
 
 
-def _bare_ink(pixels: np.ndarray) -> np.ndarray:
-    """Dark pixels of a window off its rulings (rows or columns dark over half the window)."""
-    dark = pixels.mean(axis=2) < 128
-    ruled = (dark.mean(axis=1) >= 0.5)[:, None] | (dark.mean(axis=0) >= 0.5)[None, :]
-    return dark & ~ruled
-
-
-def _upright_stretches(xd: np.ndarray, ink: np.ndarray, bare: np.ndarray) -> np.ndarray:
-    """``xd`` following upright strokes of ``bare`` ink across its long gaps.
+def _upright_stretches(xd: np.ndarray, ink: np.ndarray, pixels: np.ndarray, labelled: np.ndarray) -> np.ndarray:
+    """``xd`` following upright strokes of bare ink across its long gaps.
 
     The network takes a straight upright stretch of a black curve for a grid ruling and
-    leaves it out of both classes. In a long gap of the dashed curve (:func:`_long_gaps`),
-    each row's narrow run of bare ink (at most ``_UPRIGHT_WIDTH`` px) nearest the bridge,
-    within ``_UPRIGHT_REACH`` px, is a candidate; if at least half the gap's rows (and 4)
-    have one within 2 px of their median column, the curve runs there: those rows take
-    their run's centre and the rest of the gap is bridged between them.
+    leaves it out of both classes. Bare ink is a dark pixel of the scan (RGB mean under
+    128) in neither class (``labelled``) and off the rulings (rows or columns dark over
+    half the window). In a long gap of the dashed curve (:func:`_long_gaps`), each row's
+    narrow run of bare ink (at most ``_UPRIGHT_WIDTH`` px) nearest the bridge, within
+    ``_UPRIGHT_REACH`` px, is a candidate; if at least half the gap's rows (and 4) have one
+    within 2 px of their median column, the curve runs there: those rows take their run's
+    centre and the rest of the gap is bridged between them.
     """
     out = xd.copy()
-    for a, b in _long_gaps(xd, ink):
+    gaps = _long_gaps(xd, ink)
+    if not gaps:
+        return out
+    ruled_cols = (pixels[::4].sum(axis=2, dtype=np.uint16) < 384).mean(axis=0) >= 0.5  # every 4th row will do
+    for a, b in gaps:
+        dark = pixels[a:b].sum(axis=2, dtype=np.uint16) < 384
+        bare = dark & ~(dark.mean(axis=1) >= 0.5)[:, None] & ~ruled_cols & ~labelled[a:b]
         found = np.full(b - a, np.nan)
-        for k, r in enumerate(range(a, b)):
-            cols = np.flatnonzero(bare[r])
+        for k in range(b - a):
+            cols = np.flatnonzero(bare[k])
             if cols.size == 0:
                 continue
             runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
             centres = np.array([(c[0] + c[-1]) / 2 for c in runs if c[-1] - c[0] < _UPRIGHT_WIDTH])
             if centres.size:
-                near = centres[np.argmin(np.abs(centres - xd[r]))]
-                if abs(near - xd[r]) <= _UPRIGHT_REACH:
+                near = centres[np.argmin(np.abs(centres - xd[a + k]))]
+                if abs(near - xd[a + k]) <= _UPRIGHT_REACH:
                     found[k] = near
         need = max(4, (b - a) / 2)
         ok = np.isfinite(found)
@@ -438,11 +443,11 @@ def _hidden_under(xd: np.ndarray, xs: np.ndarray, ink: np.ndarray) -> np.ndarray
     return out
 
 
-def _yield_to_dashed(solid, dashed, xs, xd, opts: _Options) -> np.ndarray:
+def _yield_to_dashed(solid, dashed, xs, xd, claimed, opts: _Options) -> np.ndarray:
     """``xs`` traced again without the solid stroke a long gap of ``xd`` lies on, where
     the solid curve has ink of its own elsewhere in those rows (it took the dashed curve's
-    stroke, labelled solid, as a short cut); else ``xs``."""
-    claimed = _claimed(solid, xs, _SOLID_JOIN)
+    stroke, labelled solid, as a short cut); else ``xs`` itself. ``claimed``: the solid
+    pixels ``xs`` runs through (:func:`_claimed`)."""
     contested = np.zeros_like(solid)
     spans = []
     for a, b in _long_gaps(xd, dashed):

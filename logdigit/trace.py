@@ -270,18 +270,20 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
     c0, c1 = max(track.left - opts.margin, 0), min(track.right + opts.margin, masks.shape[2] - 1)
     pixels = None if image is None else image[r0 : r1 + 1, c0 : c1 + 1]
     out: list[np.ndarray] = [np.empty(0)] * len(track.curves)
-    windows = {}
-    for klass in sorted({c.klass for c in track.curves}):
+    classes = sorted({c.klass for c in track.curves})
+    edges = (track.left - c0, track.right - c0)
+    windows = {k: _drop_rulings(masks[k, r0 : r1 + 1, c0 : c1 + 1], edges) for k in classes}
+    pair = _one_of_each(track.curves, pixels, windows)
+    for klass in classes:
+        if pair is not None and klass == 2:
+            continue  # traced with its solid partner below
         members = [i for i, c in enumerate(track.curves) if c.klass == klass]
-        window = _drop_rulings(masks[klass, r0 : r1 + 1, c0 : c1 + 1], (track.left - c0, track.right - c0))
-        windows[klass] = window
-        xs = _trace_class(window, [track.curves[i] for i in members], pixels, opts, dashed=klass == 2)
+        xs = _trace_class(windows[klass], [track.curves[i] for i in members], pixels, opts, dashed=klass == 2)
         for i, x in zip(members, xs, strict=True):
             out[i] = x + c0
-    pair = _one_of_each(track.curves, pixels, windows)
     if pair is not None:
         s, d = pair
-        xs, xd = _trace_pair(windows[1], windows[2], out[s] - c0, out[d] - c0, opts, pixels)
+        xs, xd = _trace_pair(windows[1], windows[2], out[s] - c0, opts, pixels)
         out[s], out[d] = xs + c0, xd + c0
     if pixels is not None:
         for i in _inks_of_their_own(track.curves):
@@ -326,10 +328,11 @@ def _claimed(mask: np.ndarray, x: np.ndarray, gap: int, reach: float = 2.0) -> n
     return out & mask
 
 
-def _trace_pair(solid, dashed, xs, xd, opts: _Options, pixels=None) -> tuple[np.ndarray, np.ndarray]:
-    """Trace one solid and one dashed curve of one ink together.
+def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndarray, np.ndarray]:
+    """Trace one solid and one dashed curve of one ink together: (solid x, dashed x).
 
-    Where two black curves intertwine the network gives pieces of one to the other's
+    ``xs`` is the solid curve traced on its own; the dashed curve is traced here. Where
+    two black curves intertwine the network gives pieces of one to the other's
     class. The dashed curve may take the solid pieces that touch its dashes and that the
     solid curve does not run through (at ``_WEAK`` reward per row, so its own dashes
     come first); the solid curve is then traced again without the pieces the dashed
@@ -341,9 +344,9 @@ def _trace_pair(solid, dashed, xs, xd, opts: _Options, pixels=None) -> tuple[np.
     """
     claimed = _claimed(solid, xs, _SOLID_JOIN)
     extra = _touching(solid & ~claimed, dashed)
+    both = dashed | extra  # (without extra, the dashed curve's trace on its own)
+    xd = _refine(both, _trace_curves(both, 1, opts, dashed=True, strong=dashed)[0], opts, dashed=True)
     if extra.any():
-        both = dashed | extra
-        xd = _refine(both, _trace_curves(both, 1, opts, dashed=True, strong=dashed)[0], opts, dashed=True)
         taken = extra & _claimed(extra, xd, _SOLID_JOIN)
         if taken.any():
             own = solid & ~taken

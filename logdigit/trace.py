@@ -418,18 +418,28 @@ def _touching(mask: np.ndarray, other: np.ndarray, reach: int = 2) -> np.ndarray
     return keep[label]
 
 
+def _true_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and stops (exclusive) of the runs of True in a 1-D bool array."""
+    edges = np.diff(np.r_[0, flags.astype(np.int8), 0])
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _ink_at(mask: np.ndarray, x: np.ndarray, *, reach: int) -> np.ndarray:
+    """bool per row: ``mask`` is set within ``reach`` px of the row's rounded x (False at NaN)."""
+    rows = np.flatnonzero(np.isfinite(x))
+    cols = np.round(x[rows]).astype(int)
+    out = np.zeros(len(x), bool)
+    for k in range(-reach, reach + 1):
+        c = cols + k
+        ok = (c >= 0) & (c < mask.shape[1])
+        out[rows[ok]] |= mask[rows[ok], c[ok]]
+    return out
+
+
 def _long_gaps(xd: np.ndarray, ink: np.ndarray) -> list[tuple[int, int]]:
     """Row ranges [a, b) where ``xd`` is bridged (no ``ink`` within 2 px) for far longer
     than its usual gaps (at least ``_HIDDEN_ROWS`` and twice the median gap)."""
-    rows = np.arange(len(xd))
-    cols = np.clip(np.nan_to_num(np.round(xd), nan=-10).astype(int), -10, ink.shape[1] + 10)
-    padded = np.pad(ink, ((0, 0), (12, 12)))
-    near = np.zeros(len(xd), bool)
-    for k in range(-2, 3):
-        near |= padded[rows, np.clip(cols + k + 12, 0, padded.shape[1] - 1)]
-    gap = np.isfinite(xd) & ~near
-    edges = np.diff(np.r_[0, gap.astype(np.int8), 0])
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    starts, stops = _true_runs(np.isfinite(xd) & ~_ink_at(ink, xd, reach=2))
     lengths = stops - starts
     usual = np.median(lengths[lengths >= 2]) if (lengths >= 2).any() else 0.0  # the pen's own gaps
     return [(a, b) for a, b in zip(starts, stops, strict=True) if b - a >= max(_HIDDEN_ROWS, 2 * usual)]
@@ -456,8 +466,7 @@ def _yield_to_dashed(solid, dashed, xs, xd, claimed, opts: _Options) -> np.ndarr
     for a, b in _long_gaps(xd, dashed):
         with np.errstate(invalid="ignore"):
             on_line = np.abs(xs[a:b] - xd[a:b]) <= 3
-        edges = np.diff(np.r_[0, on_line.astype(np.int8), 0])
-        for i, j in zip(np.flatnonzero(edges == 1) + a, np.flatnonzero(edges == -1) + a, strict=True):
+        for i, j in zip(*(ends + a for ends in _true_runs(on_line)), strict=True):
             if j - i >= _HIDDEN_ROWS:
                 contested[i:j] = claimed[i:j] & _claimed(solid[i:j], xd[i:j], _SOLID_JOIN)
                 spans.append((i, j))
@@ -465,13 +474,9 @@ def _yield_to_dashed(solid, dashed, xs, xd, claimed, opts: _Options) -> np.ndarr
         return xs
     own = solid & ~contested
     xs2 = _refine(own, _trace_curves(own, 1, opts, dashed=False)[0], opts, dashed=False)
-    for a, b in spans:
-        cols = np.round(xs2[a:b])
-        ok = np.isfinite(cols)
-        inked = np.zeros(b - a, bool)
-        inked[ok] = own[np.arange(a, b)[ok], np.clip(cols[ok].astype(int), 0, own.shape[1] - 1)]
-        if inked.mean() < _YIELD_INKED:
-            return xs
+    inked = _ink_at(own, xs2, reach=0)
+    if any(inked[a:b].mean() < _YIELD_INKED for a, b in spans):
+        return xs
     return xs2
 
 

@@ -9,7 +9,9 @@ How the curves of one class are found in one track window:
    a near-horizontal passage; see :func:`_close_holes`). For dashed/dotted lines the
    gaps between pieces are joined in 2-D (see :func:`_bridge_dashes`), but only gaps
    running across the page are drawn in: where a dashed curve sweeps across the track
-   its dashes share rows, which the row-by-row steps below cannot join.
+   its dashes share rows, which the row-by-row steps below cannot join. Where most
+   pieces are long (dashes, not dots), a round piece is a speck and joins only across
+   ``_SPECK_JOIN`` px: a speck beside a dashed curve must not pull a bridge far off it.
 1. *Runs.* Each row of the mask is cut into runs of set pixels. A run's centroid is the
    curve's centre in that row; for a straight band of any slope the horizontal section
    is centred on the centreline, so steep (near-horizontal) strokes are centred too.
@@ -60,7 +62,10 @@ How the curves of one class are found in one track window:
    :func:`_follow_ink`): where the network lost it, e.g. a pegged curve lying straight
    along a grid line of another colour.
 7. *One solid and one dashed curve of one ink.* Where two black curves intertwine, the
-   network gives pieces of one to the other's class. The dashed curve may then take the
+   network gives pieces of one to the other's class, so holes within a row are filled
+   up to ``_PAIR_ROW_HOLE`` px only (a wider closing joins the solid stroke to the other
+   curve's pieces beside it). A solid line has no gaps: a dashed piece that fills a gap
+   of the solid curve, touching it above and below, is given to it. The dashed curve may then take the
    solid-class pieces that touch its own dashes and that the solid curve does not run
    through (earning less per row than its own dashes), and the solid curve is traced
    again without them. A gap in the dashed curve far longer than its usual
@@ -77,7 +82,7 @@ How the curves of one class are found in one track window:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -105,7 +110,9 @@ _SIGMA_WIDTH = 0.5  # px of stroke-width mismatch tolerated between two pieces o
 _WIDTH_EVIDENCE = 1.0  # stroke-width cost an exchange of path tails must save
 _MAX_EXCHANGES = 10_000  # tail exchanges between paths of one class (each lowers the cost)
 _ROW_HOLE = 12  # px: widest hole within a row filled for a curve alone in its class
+_PAIR_ROW_HOLE = 6  # px: the same for the curves of a solid + dashed pair of one ink (see _trace_pair)
 _SPECK = 9  # px: a piece of fewer pixels joins no other across a hole
+_SPECK_JOIN = 12.0  # px: longest dash-gap join of a round piece where most pieces are long (a speck)
 _WIDE_RUN = 6  # px: a run this wide (a sweep's) is joined to the pieces near it in its row
 _OCCLUDED = 8  # px: widest gap in a row that a crossing curve of another ink may cover
 _INK_CHROMA = 20.0  # Lab chroma from which an ink is a colour, not black or grey
@@ -209,6 +216,7 @@ class _Options:
     max_gap: int
     min_segment: int
     margin: int
+    row_hole: int = _ROW_HOLE  # see _close_holes
 
 
 # --------------------------------------------------------------------------- validation
@@ -274,6 +282,8 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
     edges = (track.left - c0, track.right - c0)
     windows = {k: _drop_rulings(masks[k, r0 : r1 + 1, c0 : c1 + 1], edges) for k in classes}
     pair = _one_of_each(track.curves, pixels, windows)
+    if pair is not None:  # each curve's strokes may lie in the other's mask: fill narrower holes
+        opts = replace(opts, row_hole=_PAIR_ROW_HOLE)
     for klass in classes:
         if pair is not None and klass == 2:
             continue  # traced with its solid partner below
@@ -292,6 +302,8 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
 
 
 _WEAK = 0.35  # reward per row of a piece the network gave the other class
+_LENT_ROWS = 4  # rows: a gap this long in a solid curve is no stroke cut by a ruling
+_LENT_REACH = 6  # rows beyond such a gap that a dashed piece filling it may reach
 _HIDDEN = 8.0  # px: a dashed curve's gap lying this close to the solid curve runs under it
 _HIDDEN_ROWS = 6  # rows: shorter gaps are a dash gap, interpolated
 _YIELD_INKED = 0.6  # share of a short cut's rows the solid curve must find on its own ink
@@ -333,7 +345,10 @@ def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndar
 
     ``xs`` is the solid curve traced on its own; the dashed curve is traced here. Where
     two black curves intertwine the network gives pieces of one to the other's
-    class. The dashed curve may take the solid pieces that touch its dashes and that the
+    class. First, dashed pieces that fill a gap of the solid curve go to it
+    (:func:`_lent_to_dashed`): the solid curve is traced again with them, and the dashed
+    curve keeps them only outside the gap's rows (where they may be its own stroke
+    crossing). Then the dashed curve may take the solid pieces that touch its dashes and that the
     solid curve does not run through (at ``_WEAK`` reward per row, so its own dashes
     come first); the solid curve is then traced again without the pieces the dashed
     curve took. Last, where the solid curve runs along a long gap of the dashed curve,
@@ -343,6 +358,11 @@ def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndar
     (:func:`_upright_stretches`).
     """
     claimed = _claimed(solid, xs, _SOLID_JOIN)
+    lent, gap_rows = _lent_to_dashed(dashed, xs, _ink_at(solid, xs, reach=2), claimed)
+    if lent.any():
+        solid, dashed = solid | lent, dashed & ~(lent & gap_rows[:, None])
+        xs = _refine(solid, _trace_curves(solid, 1, opts, dashed=False)[0], opts, dashed=False)
+        claimed = _claimed(solid, xs, _SOLID_JOIN)
     extra = _touching(solid & ~claimed, dashed)
     both = dashed | extra  # (without extra, the dashed curve's trace on its own)
     xd = _refine(both, _trace_curves(both, 1, opts, dashed=True, strong=dashed)[0], opts, dashed=True)
@@ -360,6 +380,39 @@ def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndar
     if pixels is not None:
         xd = _upright_stretches(xd, ink, pixels, solid | dashed)
     return xs, xd
+
+
+def _lent_to_dashed(dashed, xs, inked, claimed) -> tuple[np.ndarray, np.ndarray]:
+    """Pieces of the dashed mask that fill a gap of the solid curve, and the gap rows.
+
+    A solid line has no gaps of its own: where ``xs`` runs for ``_LENT_ROWS`` rows or more
+    without solid ink (``~inked``), an 8-connected piece of ``dashed`` that touches the
+    solid curve's ``claimed`` pixels in the 3 rows above the gap and in the 3 rows below
+    it, and reaches at most ``_LENT_REACH`` rows beyond it, is the solid stroke labelled
+    dashed (e.g. a sweep out and back that the network took for a dash). Returns
+    (bool mask of such pieces, bool per row: inside a gap they fill).
+    """
+    starts, stops = _true_runs(np.isfinite(xs) & ~inked)
+    lent = np.zeros_like(dashed)
+    in_gap = np.zeros(len(xs), bool)
+    gaps = [(a, b) for a, b in zip(starts, stops, strict=True) if b - a >= _LENT_ROWS and a > 0 and b < len(xs)]
+    if not gaps:
+        return lent, in_gap
+    _, label = cv2.connectedComponents(dashed.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    kernel = np.ones((5, 5), np.uint8)  # "touches": within 2 px
+    for a, b in gaps:
+        ends = []
+        for r0, r1 in ((max(a - 3, 0), a), (b, min(b + 3, len(xs)))):
+            near = np.zeros_like(dashed)
+            near[r0:r1] = claimed[r0:r1]
+            near = cv2.dilate(near.view(np.uint8), kernel).view(bool)
+            ends.append(set(np.unique(label[near & dashed]).tolist()) - {0})
+        for piece in ends[0] & ends[1]:
+            rows = np.flatnonzero((label == piece).any(axis=1))
+            if rows[0] >= a - _LENT_REACH and rows[-1] < b + _LENT_REACH:
+                lent |= label == piece
+                in_gap[a:b] = True
+    return lent, in_gap
 
 
 def _upright_stretches(xd: np.ndarray, ink: np.ndarray, pixels: np.ndarray, labelled: np.ndarray) -> np.ndarray:
@@ -693,9 +746,9 @@ def _colour_groups(colours) -> list[list[int]]:
     return [[i for i, g in enumerate(group) if g == label] for label in dict.fromkeys(group)]
 
 
-def _close_holes(window: np.ndarray) -> np.ndarray:
+def _close_holes(window: np.ndarray, hole: int = _ROW_HOLE) -> np.ndarray:
     """Fill holes within a row, for a curve alone in its class: up to 2 px anywhere, up to
-    ``_ROW_HOLE`` px beside a wide run.
+    ``hole`` px (``_ROW_HOLE``; ``_PAIR_ROW_HOLE`` in a pair track) beside a wide run.
 
     A steep anti-aliased stroke thresholds into pieces; a sweep across the track crosses
     vertical rulings, which the network leaves out of the curve; the dashes of a near-
@@ -711,8 +764,8 @@ def _close_holes(window: np.ndarray) -> np.ndarray:
     big = stats[:, cv2.CC_STAT_AREA] >= _SPECK
     big[0] = False  # the background
     pieces = big[label]
-    kernel = np.ones((1, _ROW_HOLE + 1), np.uint8)  # a closing fills gaps one short of its width
-    pad = _ROW_HOLE + 1  # blank margins: no ink may close onto the window's edge
+    kernel = np.ones((1, hole + 1), np.uint8)  # a closing fills gaps one short of its width
+    pad = hole + 1  # blank margins: no ink may close onto the window's edge
     closed = cv2.morphologyEx(np.pad(pieces.view(np.uint8), ((0, 0), (pad, pad))), cv2.MORPH_CLOSE, kernel)
     fill = closed[:, pad:-pad].view(bool) & ~window
     rows = np.flatnonzero(fill.any(axis=1))
@@ -818,7 +871,9 @@ def _bridge_dashes(window: np.ndarray, max_gap: int) -> np.ndarray:
     a round dot, its centre, which may then be joined twice, in opposite directions.
     End pairs of different pieces at most ``max_gap`` px apart are joined cheapest first
     (:func:`_choose_joins`); the cost is the distance, raised when an elongated piece
-    would be left sideways (a dash continues along its own direction). Joining in 2-D,
+    would be left sideways (a dash continues along its own direction). Where fewer than
+    half the pieces are round, a round one is a speck, not a dot, and its joins may span
+    ``_SPECK_JOIN`` px at most. Joining in 2-D,
     not row by row, is what lets a dashed curve sweep across the track, where its dashes
     share rows, and round a sharp turn whose gap falls at the tip.
     """
@@ -921,6 +976,9 @@ def _end_pairs(ends, outward, piece, max_gap: float) -> tuple[np.ndarray, np.nda
     along_a = np.where(outward[a].any(axis=1), (outward[a] * unit).sum(axis=1), 1.0)
     along_b = np.where(outward[b].any(axis=1), -(outward[b] * unit).sum(axis=1), 1.0)
     keep = (along_a > -0.1) & (along_b > -0.1)
+    is_round = ~outward.any(axis=1)
+    if is_round.mean() < 0.5:  # dashes, not dots: a round piece is a speck, no pen stroke
+        keep &= ~(is_round[a] | is_round[b]) | (dist <= _SPECK_JOIN)
     cost = dist * (3.0 - along_a - along_b)
     a, b, cost = a[keep], b[keep], cost[keep]
     # Each end's few cheapest options are all the greedy join can want (bounds the work in noise).
@@ -1132,7 +1190,7 @@ def _trace_curves(
     """
     height = window.shape[0]
     if count == 1:  # (with several curves a filled hole may join two of them)
-        window = _close_holes(window)
+        window = _close_holes(window, opts.row_hole)
     runs = _find_runs(_bridge_dashes(window, opts.max_gap), window) if dashed else _find_runs(window)
     if len(runs.row) == 0:
         return [np.full(height, np.nan) for _ in range(count)]

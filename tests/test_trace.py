@@ -825,3 +825,72 @@ def test_dashed_curve_follows_an_upright_stretch_the_network_took_for_a_ruling(r
         np.testing.assert_array_equal(d.x, blind.x)
     else:
         assert np.abs(d.x - bend(rows))[100:131].max() < 1.5
+
+
+def test_solid_curve_takes_a_spike_the_network_called_dashed(monkeypatch):
+    # The solid curve spikes out to the left and back (rows 90-110) and the network calls
+    # the whole spike dashed. A solid line has no gaps: the spike touches the solid curve
+    # just above and just below its gap, so it goes to the solid curve. Without that
+    # step the solid curve is bridged straight across the spike.
+    import logdigit.trace as tracing
+
+    h, w = 200, 125
+
+    def spike(y):
+        return 60 - 35 * np.clip(1 - np.abs(y - 100) / 10, 0, None)
+
+    solid = _draw(spike, h, w) >= 128
+    lent = solid.copy()
+    lent[:92], lent[109:] = False, False
+    masks = np.zeros((3, h, w), bool)
+    masks[1] = solid & ~lent
+    masks[2] = (_draw(lambda y: 95 + 0 * y, h, w, dashes=(8, 4)) >= 128) | lent
+    rows = np.arange(h)
+    s, d = trace(masks, _pair_layout(h))
+    assert np.abs(s.x - spike(rows))[88:113].max() < 2
+    assert np.abs(d.x - 95).max() <= 1.0
+    monkeypatch.setattr(tracing, "_LENT_ROWS", h + 1)
+    s, _ = trace(masks, _pair_layout(h))
+    assert np.abs(s.x - spike(rows))[88:113].max() > 20
+
+
+def test_a_speck_beside_a_dashed_line_is_no_dot(monkeypatch):
+    # Long dashes down column 10 and a one-pixel speck 17 px to the side of the last
+    # dash's end: the speck is noise, not a dot of the line, and is not bridged to it.
+    # Among dots (all pieces round) a join of the same length is drawn.
+    import logdigit.trace as tracing
+
+    window = np.zeros((80, 60), bool)
+    for top in (0, 20, 40):
+        window[top : top + 15, 10:12] = True
+    window[58, 28] = True
+    bridged = tracing._bridge_dashes(window, 40)
+    assert not bridged[50:60, 13:27].any()
+    monkeypatch.setattr(tracing, "_SPECK_JOIN", np.inf)
+    assert tracing._bridge_dashes(window, 40)[50:60, 13:27].any()  # (the join it would draw)
+    monkeypatch.undo()
+    dots = np.zeros((80, 60), bool)
+    for k in range(4):
+        dots[10 + 4 * k : 12 + 4 * k, 2 + 17 * k : 4 + 17 * k] = True
+    bridged = tracing._bridge_dashes(dots, 40)
+    assert bridged[10:26, 4:19].any() and bridged[10:26, 21:36].any() and bridged[10:26, 38:53].any()
+
+
+def test_pair_track_fills_only_narrow_holes_beside_a_sweep():
+    # A solid sweep passes 10 px left of a blob the network also called solid (in a pair
+    # track of one ink, typically a piece of the dashed curve). Closing 12 px holes, as
+    # for a curve alone in its class, joins the two in row 97; a pair track closes 6 px.
+    h, w = 200, 125
+
+    def sweep(y):
+        return 20 + 60 / (1 + np.exp(-(y - 100) / 2.5))  # about 6 px per row at its steepest
+
+    masks = np.zeros((3, h, w), bool)
+    masks[1] = _draw(sweep, h, w) >= 128
+    masks[1, 95:98, 50:58] = True
+    masks[2] = _draw(lambda y: 100 + 0 * y, h, w, dashes=(8, 4)) >= 128
+    rows = np.arange(h)
+    s, _ = trace(masks, _pair_layout(h))
+    assert np.abs(s.x - sweep(rows)).max() < 1.0
+    (alone,) = trace(masks, _layout([_solid_track("S")], h))
+    assert np.abs(alone.x - sweep(rows))[97] > 5

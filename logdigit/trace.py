@@ -62,12 +62,13 @@ How the curves of one class are found in one track window:
    :func:`_follow_ink`): where the network lost it, e.g. a pegged curve lying straight
    along a grid line of another colour.
 7. *One solid and one dashed curve of one ink.* Where two black curves intertwine, the
-   network gives pieces of one to the other's class, so holes within a row are filled
-   up to ``_PAIR_ROW_HOLE`` px only (a wider closing joins the solid stroke to the other
-   curve's pieces beside it). A solid line has no gaps: a dashed piece that fills a gap
-   of the solid curve, touching it above and below, is given to it. The dashed curve may then take the
-   solid-class pieces that touch its own dashes and that the solid curve does not run
-   through (earning less per row than its own dashes), and the solid curve is traced
+   network gives pieces of one to the other's class, so the solid curve's holes within
+   a row are filled up to ``_PAIR_ROW_HOLE`` px only (a wider closing joins its stroke
+   to the other curve's pieces beside it). A solid line has no gaps: a dashed piece
+   that fills a gap of the solid curve, touching it above and below, is given to it.
+   The dashed curve may then take the solid-class pieces that come within a few pixels
+   of its own dashes and that the solid curve does not run through (earning less per
+   row than its own dashes), and the solid curve is traced
    again without them. A gap in the dashed curve far longer than its usual
    dash gaps, along which the solid curve runs within a few pixels, is either a short
    cut the solid curve took along the dashed curve's stroke (labelled solid), or the
@@ -282,13 +283,12 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
     edges = (track.left - c0, track.right - c0)
     windows = {k: _drop_rulings(masks[k, r0 : r1 + 1, c0 : c1 + 1], edges) for k in classes}
     pair = _one_of_each(track.curves, pixels, windows)
-    if pair is not None:  # each curve's strokes may lie in the other's mask: fill narrower holes
-        opts = replace(opts, row_hole=_PAIR_ROW_HOLE)
     for klass in classes:
         if pair is not None and klass == 2:
             continue  # traced with its solid partner below
         members = [i for i, c in enumerate(track.curves) if c.klass == klass]
-        xs = _trace_class(windows[klass], [track.curves[i] for i in members], pixels, opts, dashed=klass == 2)
+        kopts = _solid_of_pair(opts) if pair is not None and klass == 1 else opts
+        xs = _trace_class(windows[klass], [track.curves[i] for i in members], pixels, kopts, dashed=klass == 2)
         for i, x in zip(members, xs, strict=True):
             out[i] = x + c0
     if pair is not None:
@@ -302,6 +302,7 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
 
 
 _WEAK = 0.35  # reward per row of a piece the network gave the other class
+_TAKE_REACH = 4  # px: a solid piece this close to the dashed curve's dashes may be its stroke
 _LENT_ROWS = 4  # rows: a gap this long in a solid curve is no stroke cut by a ruling
 _LENT_REACH = 6  # rows beyond such a gap that a dashed piece filling it may reach
 _HIDDEN = 8.0  # px: a dashed curve's gap lying this close to the solid curve runs under it
@@ -309,6 +310,12 @@ _HIDDEN_ROWS = 6  # rows: shorter gaps are a dash gap, interpolated
 _YIELD_INKED = 0.6  # share of a short cut's rows the solid curve must find on its own ink
 _UPRIGHT_REACH = 16  # px from a dashed curve's bridge to an upright stroke of unlabelled ink
 _UPRIGHT_WIDTH = 5  # px: widest run of such a stroke
+
+
+def _solid_of_pair(opts: _Options) -> _Options:
+    """Options for tracing the solid curve of a pair: the dashed curve's strokes may lie in
+    its mask too, and a 12 px closing would join them to its sweeps."""
+    return replace(opts, row_hole=_PAIR_ROW_HOLE)
 
 
 def _one_of_each(curves, pixels, windows) -> tuple[int, int] | None:
@@ -348,31 +355,32 @@ def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndar
     class. First, dashed pieces that fill a gap of the solid curve go to it
     (:func:`_lent_to_dashed`): the solid curve is traced again with them, and the dashed
     curve keeps them only outside the gap's rows (where they may be its own stroke
-    crossing). Then the dashed curve may take the solid pieces that touch its dashes and that the
-    solid curve does not run through (at ``_WEAK`` reward per row, so its own dashes
-    come first); the solid curve is then traced again without the pieces the dashed
-    curve took. Last, where the solid curve runs along a long gap of the dashed curve,
+    crossing). Then the dashed curve may take the solid pieces within ``_TAKE_REACH`` px
+    of its dashes that the solid curve does not run through (at ``_WEAK`` reward per
+    row, so its own dashes come first); the solid curve is then traced again without
+    the pieces the dashed curve took. Last, where the solid curve runs along a long gap of the dashed curve,
     it either took the dashed curve's stroke as a short cut (:func:`_yield_to_dashed`)
     or the dashed curve runs hidden under it (:func:`_hidden_under`); with the scan's
     ``pixels``, a long gap may follow an upright stroke of unlabelled ink
     (:func:`_upright_stretches`).
     """
+    sopts = _solid_of_pair(opts)
     claimed = _claimed(solid, xs, _SOLID_JOIN)
     lent, gap_rows = _lent_to_dashed(dashed, xs, _ink_at(solid, xs, reach=2), claimed)
     if lent.any():
         solid, dashed = solid | lent, dashed & ~(lent & gap_rows[:, None])
-        xs = _refine(solid, _trace_curves(solid, 1, opts, dashed=False)[0], opts, dashed=False)
+        xs = _refine(solid, _trace_curves(solid, 1, sopts, dashed=False)[0], sopts, dashed=False)
         claimed = _claimed(solid, xs, _SOLID_JOIN)
-    extra = _touching(solid & ~claimed, dashed)
+    extra = _touching(solid & ~claimed, dashed, reach=_TAKE_REACH)
     both = dashed | extra  # (without extra, the dashed curve's trace on its own)
     xd = _refine(both, _trace_curves(both, 1, opts, dashed=True, strong=dashed)[0], opts, dashed=True)
     if extra.any():
         taken = extra & _claimed(extra, xd, _SOLID_JOIN)
         if taken.any():
             own = solid & ~taken
-            xs = _refine(own, _trace_curves(own, 1, opts, dashed=False)[0], opts, dashed=False)
+            xs = _refine(own, _trace_curves(own, 1, sopts, dashed=False)[0], sopts, dashed=False)
             claimed = _claimed(solid, xs, _SOLID_JOIN)
-    new = _yield_to_dashed(solid, dashed, xs, xd, claimed, opts)
+    new = _yield_to_dashed(solid, dashed, xs, xd, claimed, sopts)
     if new is not xs:
         xs, claimed = new, _claimed(solid, new, _SOLID_JOIN)
     ink = dashed | (solid & ~claimed)
@@ -453,6 +461,16 @@ def _upright_stretches(xd: np.ndarray, ink: np.ndarray, pixels: np.ndarray, labe
         ok &= np.abs(found - np.nanmedian(found)) <= 2
         if ok.sum() < need:
             continue
+        # The stroke goes on, upright, through the gap's rows next to it where the scan is
+        # dark at its column (where it meets the other curve or a ruling, say).
+        med, kept = float(np.median(found[ok])), np.flatnonzero(ok)
+        col = int(round(med))
+        inked = dark[:, max(col - 1, 0) : col + 2].any(axis=1)
+        for ks in (range(kept[0] - 1, -1, -1), range(kept[-1] + 1, b - a)):
+            for k in ks:
+                if not inked[k]:
+                    break
+                found[k], ok[k] = med, True
         rows = np.arange(a, b)
         ends = [r for r in (a - 1, b) if 0 <= r < len(xd) and np.isfinite(xd[r])]
         known = np.r_[rows[ok], ends]

@@ -894,3 +894,45 @@ def test_pair_track_fills_only_narrow_holes_beside_a_sweep():
     assert np.abs(s.x - sweep(rows)).max() < 1.0
     (alone,) = trace(masks, _layout([_solid_track("S")], h))
     assert np.abs(alone.x - sweep(rows))[97] > 5
+
+
+def test_upright_stretch_goes_on_through_dark_ink_beside_it():
+    # As above, but the first rows of the upright stretch (99-106) lie in a wide dark
+    # blot (text, a crossing stroke): no narrow run of bare ink there. The stroke goes on,
+    # upright, through the rows next to it where the scan is dark at its column.
+    h, w = 240, 125
+
+    def bend(y):
+        return np.minimum(60 + 1.5 * np.maximum(100 - y, 0) + 1.5 * np.maximum(y - 130, 0), 115)
+
+    solid = _draw(lambda y: 25 + 0.05 * y, h, w) >= 128
+    dashes = _draw(bend, h, w, dashes=(8, 4)) >= 128
+    masks = np.zeros((3, h, w), bool)
+    masks[1] = solid
+    masks[2] = dashes & ~solid
+    masks[2][92:132] = False
+    ink = solid | dashes | (_draw(bend, h, w) >= 128) & (np.arange(h) >= 96)[:, None] & (np.arange(h) < 135)[:, None]
+    ink[::40] = True
+    ink[:, [30, 90]] = True
+    ink[99:107, 52:72] = True  # the blot
+    image = np.where(ink[..., None], 0, 255).astype(np.uint8).repeat(3, axis=2)
+    _, d = trace(masks, _pair_layout(h), image=image)
+    rows = np.arange(h)
+    assert np.abs(d.x - bend(rows))[100:131].max() < 1.0
+
+
+def test_dashed_curve_takes_back_a_stretch_a_few_pixels_off_its_dashes(monkeypatch):
+    # As in the take-back test above, but the stretch labelled solid stops 3 rows short
+    # of the dashes on either side (the network left those rows out of both classes).
+    import logdigit.trace as tracing
+
+    h = 240
+    masks, (_, stolen, _) = _stolen_stretch(h)
+    masks[1, 100:103] &= ~stolen[100:103]
+    masks[1, 133:136] &= ~stolen[133:136]
+    rows = np.arange(h)
+    _, d = trace(masks, _pair_layout(h))
+    assert np.abs(d.x - _bend(rows))[103:133].max() < 1.5
+    monkeypatch.setattr(tracing, "_TAKE_REACH", 2)
+    _, bridged = trace(masks, _pair_layout(h))
+    assert np.abs(bridged.x - _bend(rows))[103:133].max() > 4

@@ -74,7 +74,8 @@ How the curves of one class are found in one track window:
    cut the solid curve took along the dashed curve's stroke (labelled solid), or the
    dashed curve hidden under the solid one. If the solid curve, traced without that
    stroke, finds ink of its own in those rows, it was a short cut and the stroke goes
-   back to the dashed curve; otherwise the dashed curve takes the solid curve's x there.
+   back to the dashed curve; otherwise the dashed curve takes the solid curve's x there,
+   and in the rows next to it where its ink runs into the solid stroke.
    With the scan given, a long gap may instead hold an upright stroke of dark ink that
    neither mask has and that is no ruling: the network took a straight stretch of the
    curve for a grid line, and the dashed curve follows it (see :func:`_trace_pair`).
@@ -360,7 +361,8 @@ def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndar
     row, so its own dashes come first); the solid curve is then traced again without
     the pieces the dashed curve took. Last, where the solid curve runs along a long gap of the dashed curve,
     it either took the dashed curve's stroke as a short cut (:func:`_yield_to_dashed`)
-    or the dashed curve runs hidden under it (:func:`_hidden_under`); with the scan's
+    or the dashed curve runs hidden under it (:func:`_hidden_under`, reaching into the
+    rows next to it where the dashed curve's ink runs into the solid stroke); with the scan's
     ``pixels``, a long gap may follow an upright stroke of unlabelled ink
     (:func:`_upright_stretches`).
     """
@@ -384,7 +386,8 @@ def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndar
     if new is not xs:
         xs, claimed = new, _claimed(solid, new, _SOLID_JOIN)
     ink = dashed | (solid & ~claimed)
-    xd = _hidden_under(xd, xs, ink)
+    own = cv2.dilate(_claimed(dashed, xd, _SOLID_JOIN).view(np.uint8), np.ones((1, 5), np.uint8)).view(bool)
+    xd = _hidden_under(xd, xs, ink, merged=(own & claimed).any(axis=1))
     if pixels is not None:
         xd = _upright_stretches(xd, ink, pixels, solid | dashed)
     return xs, xd
@@ -406,19 +409,23 @@ def _lent_to_dashed(dashed, xs, inked, claimed) -> tuple[np.ndarray, np.ndarray]
     gaps = [(a, b) for a, b in zip(starts, stops, strict=True) if b - a >= _LENT_ROWS and a > 0 and b < len(xs)]
     if not gaps:
         return lent, in_gap
-    _, label = cv2.connectedComponents(dashed.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    _, label, stats, _ = cv2.connectedComponentsWithStats(dashed.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    top = stats[:, cv2.CC_STAT_TOP]
+    bottom = top + stats[:, cv2.CC_STAT_HEIGHT] - 1
     kernel = np.ones((5, 5), np.uint8)  # "touches": within 2 px
+    n = len(xs)
     for a, b in gaps:
         ends = []
-        for r0, r1 in ((max(a - 3, 0), a), (b, min(b + 3, len(xs)))):
-            near = np.zeros_like(dashed)
-            near[r0:r1] = claimed[r0:r1]
-            near = cv2.dilate(near.view(np.uint8), kernel).view(bool)
-            ends.append(set(np.unique(label[near & dashed]).tolist()) - {0})
+        for r0, r1 in ((max(a - 3, 0), a), (b, min(b + 3, n))):
+            lo, hi = max(r0 - 2, 0), min(r1 + 2, n)  # the rows a 5 x 5 dilation of rows r0..r1 reaches
+            near = np.zeros((hi - lo, dashed.shape[1]), np.uint8)
+            near[r0 - lo : r1 - lo] = claimed[r0:r1]
+            near = cv2.dilate(near, kernel).view(bool)
+            ends.append(set(np.unique(label[lo:hi][near & dashed[lo:hi]]).tolist()) - {0})
         for piece in ends[0] & ends[1]:
-            rows = np.flatnonzero((label == piece).any(axis=1))
-            if rows[0] >= a - _LENT_REACH and rows[-1] < b + _LENT_REACH:
-                lent |= label == piece
+            if top[piece] >= a - _LENT_REACH and bottom[piece] < b + _LENT_REACH:
+                rows = slice(top[piece], bottom[piece] + 1)
+                lent[rows] |= label[rows] == piece
                 in_gap[a:b] = True
     return lent, in_gap
 
@@ -516,13 +523,24 @@ def _long_gaps(xd: np.ndarray, ink: np.ndarray) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(starts, stops, strict=True) if b - a >= max(_HIDDEN_ROWS, 2 * usual)]
 
 
-def _hidden_under(xd: np.ndarray, xs: np.ndarray, ink: np.ndarray) -> np.ndarray:
-    """``xd`` with long gaps (no ``ink`` within 2 px) that ``xs`` runs along replaced by ``xs``."""
+def _hidden_under(xd: np.ndarray, xs: np.ndarray, ink: np.ndarray, merged: np.ndarray | None = None) -> np.ndarray:
+    """``xd`` with long gaps (no ``ink`` within 2 px) that ``xs`` runs along replaced by ``xs``.
+
+    ``merged`` (bool per row): the dashed curve's ink there runs into the solid curve's
+    stroke. The replacement goes on through such rows next to the gap while the two
+    curves stay within ``_HIDDEN`` px: where they meet, the dashed curve's ink is the
+    edge of the stroke they share, and the solid curve's x is its middle.
+    """
     out = xd.copy()
     for a, b in _long_gaps(xd, ink):
         with np.errstate(invalid="ignore"):
-            along = np.abs(xs[a:b] - xd[a:b]) <= _HIDDEN
-        if along.all():
+            along = np.abs(xs - xd) <= _HIDDEN
+        if along[a:b].all():
+            if merged is not None:
+                while a > 0 and merged[a - 1] and along[a - 1]:
+                    a -= 1
+                while b < len(xd) and merged[b] and along[b]:
+                    b += 1
             out[a:b] = xs[a:b]
     return out
 

@@ -936,3 +936,27 @@ def test_dashed_curve_takes_back_a_stretch_a_few_pixels_off_its_dashes(monkeypat
     monkeypatch.setattr(tracing, "_TAKE_REACH", 2)
     _, bridged = trace(masks, _pair_layout(h))
     assert np.abs(bridged.x - _bend(rows))[103:133].max() > 4
+
+
+def test_hidden_stretch_reaches_the_rows_where_the_curves_merge():
+    # Worked by hand: a dashed curve at x = 50 loses its ink in rows 10-19 (a long gap)
+    # while the solid curve runs 5 px beside it, so it runs hidden under the solid one
+    # there. Rows 6-9 show its ink merging into the solid stroke: rows 8-9 take the solid
+    # curve's x too, row 7 (12 px apart) and the rows above it keep their own; rows 20-21
+    # are not merged and keep theirs.
+    from logdigit.trace import _hidden_under
+
+    xd = np.full(30, 50.0)
+    xs = np.full(30, 55.0)
+    xs[7] = 62.0
+    ink = np.zeros((30, 80), bool)
+    ink[:, 50] = True
+    ink[10:20] = False
+    ink[2:5] = ink[24:27] = False  # the pen's own dash gaps: 10 rows is far longer
+    merged = np.zeros(30, bool)
+    merged[6:10] = True
+    out = _hidden_under(xd, xs, ink, merged)
+    expected = xd.copy()
+    expected[8:20] = 55.0
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(_hidden_under(xd, xs, ink), np.r_[xd[:10], xs[10:20], xd[20:]])

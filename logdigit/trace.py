@@ -9,9 +9,10 @@ How the curves of one class are found in one track window:
    a near-horizontal passage; see :func:`_close_holes`). For dashed/dotted lines the
    gaps between pieces are joined in 2-D (see :func:`_bridge_dashes`), but only gaps
    running across the page are drawn in: where a dashed curve sweeps across the track
-   its dashes share rows, which the row-by-row steps below cannot join. Where most
-   pieces are long (dashes, not dots), a round piece is a speck and joins only across
-   ``_SPECK_JOIN`` px: a speck beside a dashed curve must not pull a bridge far off it.
+   its dashes share rows, which the row-by-row steps below cannot join. For a curve
+   alone in its class, where most pieces are long (dashes, not dots), a round piece is a
+   speck and joins only across ``_SPECK_JOIN`` px: a speck beside a dashed curve must not
+   pull a bridge far off it (with several curves, one may be dotted).
 1. *Runs.* Each row of the mask is cut into runs of set pixels. A run's centroid is the
    curve's centre in that row; for a straight band of any slope the horizontal section
    is centred on the centreline, so steep (near-horizontal) strokes are centred too.
@@ -900,16 +901,17 @@ def _to_lab(rgb: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- dashes
 
 
-def _bridge_dashes(window: np.ndarray, max_gap: int) -> np.ndarray:
+def _bridge_dashes(window: np.ndarray, max_gap: int, *, lone: bool = True) -> np.ndarray:
     """A copy of the window with the sideways gaps between dashes (or dots) drawn in, 1 px wide.
 
     Each 8-connected piece gets two ends: the extremes along its principal axis, or, for
     a round dot, its centre, which may then be joined twice, in opposite directions.
     End pairs of different pieces at most ``max_gap`` px apart are joined cheapest first
     (:func:`_choose_joins`); the cost is the distance, raised when an elongated piece
-    would be left sideways (a dash continues along its own direction). Where fewer than
-    half the pieces are round, a round one is a speck, not a dot, and its joins may span
-    ``_SPECK_JOIN`` px at most. Joining in 2-D,
+    would be left sideways (a dash continues along its own direction). For a ``lone``
+    curve (the only one of its class in the track), where fewer than half the pieces are
+    round, a round one is a speck, not a dot, and its joins may span ``_SPECK_JOIN`` px
+    at most. Joining in 2-D,
     not row by row, is what lets a dashed curve sweep across the track, where its dashes
     share rows, and round a sharp turn whose gap falls at the tip.
     """
@@ -917,7 +919,7 @@ def _bridge_dashes(window: np.ndarray, max_gap: int) -> np.ndarray:
     if count < 3:
         return window
     ends, outward, piece = _piece_ends(labels, count)
-    pairs, cost = _end_pairs(ends, outward, piece, float(max_gap))
+    pairs, cost = _end_pairs(ends, outward, piece, float(max_gap), lone=lone)
     if not len(pairs):
         return window
     round_piece = ~outward[: count - 1].any(axis=1)
@@ -999,7 +1001,7 @@ def _piece_ends(labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray,
     return ends, outward, piece
 
 
-def _end_pairs(ends, outward, piece, max_gap: float) -> tuple[np.ndarray, np.ndarray]:
+def _end_pairs(ends, outward, piece, max_gap: float, *, lone: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Candidate (a, b) end pairs of different pieces within ``max_gap`` and their costs."""
     a, b = _near_pairs(ends, max_gap)
     gap = ends[b] - ends[a]
@@ -1013,7 +1015,7 @@ def _end_pairs(ends, outward, piece, max_gap: float) -> tuple[np.ndarray, np.nda
     along_b = np.where(outward[b].any(axis=1), -(outward[b] * unit).sum(axis=1), 1.0)
     keep = (along_a > -0.1) & (along_b > -0.1)
     is_round = ~outward.any(axis=1)
-    if is_round.mean() < 0.5:  # dashes, not dots: a round piece is a speck, no pen stroke
+    if lone and is_round.mean() < 0.5:  # dashes, not dots: a round piece is a speck, no pen stroke
         keep &= ~(is_round[a] | is_round[b]) | (dist <= _SPECK_JOIN)
     cost = dist * (3.0 - along_a - along_b)
     a, b, cost = a[keep], b[keep], cost[keep]
@@ -1227,7 +1229,7 @@ def _trace_curves(
     height = window.shape[0]
     if count == 1:  # (with several curves a filled hole may join two of them)
         window = _close_holes(window, opts.row_hole)
-    runs = _find_runs(_bridge_dashes(window, opts.max_gap), window) if dashed else _find_runs(window)
+    runs = _find_runs(_bridge_dashes(window, opts.max_gap, lone=count == 1), window) if dashed else _find_runs(window)
     if len(runs.row) == 0:
         return [np.full(height, np.nan) for _ in range(count)]
     tk = _build_tracklets(runs)

@@ -856,7 +856,8 @@ def test_solid_curve_takes_a_spike_the_network_called_dashed(monkeypatch):
 
 def test_a_speck_beside_a_dashed_line_is_no_dot(monkeypatch):
     # Long dashes down column 10 and a one-pixel speck 17 px to the side of the last
-    # dash's end: the speck is noise, not a dot of the line, and is not bridged to it.
+    # dash's end: for a curve alone in its class the speck is noise, not a dot of the
+    # line, and is not bridged to it.
     # Among dots (all pieces round) a join of the same length is drawn.
     import logdigit.trace as tracing
 
@@ -869,6 +870,8 @@ def test_a_speck_beside_a_dashed_line_is_no_dot(monkeypatch):
     monkeypatch.setattr(tracing, "_SPECK_JOIN", np.inf)
     assert tracing._bridge_dashes(window, 40)[50:60, 13:27].any()  # (the join it would draw)
     monkeypatch.undo()
+    # With several curves of the class in the track one of them may be dotted: no limit.
+    assert tracing._bridge_dashes(window, 40, lone=False)[50:60, 13:27].any()
     dots = np.zeros((80, 60), bool)
     for k in range(4):
         dots[10 + 4 * k : 12 + 4 * k, 2 + 17 * k : 4 + 17 * k] = True

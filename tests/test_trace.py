@@ -791,40 +791,48 @@ def test_solid_curve_gives_back_the_dashed_stroke_it_took_as_a_short_cut(monkeyp
     assert np.abs(s.x - spike(rows))[84:117].mean() > 10  # (the short cut)
 
 
+def _upright_bend(y):
+    """A dashed curve that stands upright at x = 60 for rows 100-130."""
+    return np.minimum(60 + 1.5 * np.maximum(100 - y, 0) + 1.5 * np.maximum(y - 130, 0), 115)
+
+
+def _upright_scene(h=240, w=125):
+    """Masks and scan ink (bool) of a straight solid curve and ``_upright_bend`` drawn in
+    dashes, black on black: the network leaves rows 92-131 of the dashed curve out of both
+    classes, the scan shows the stroke there (rows 96-134), rulings every 40 rows and at
+    columns 30 and 90."""
+    solid = _draw(lambda y: 25 + 0.05 * y, h, w) >= 128
+    dashes = _draw(_upright_bend, h, w, dashes=(8, 4)) >= 128
+    masks = np.zeros((3, h, w), bool)
+    masks[1] = solid
+    masks[2] = dashes & ~solid
+    masks[2][92:132] = False
+    rows = np.arange(h)[:, None]
+    ink = solid | dashes | (_draw(_upright_bend, h, w) >= 128) & (rows >= 96) & (rows < 135)
+    ink[::40] = True  # horizontal rulings
+    ink[:, [30, 90]] = True
+    return masks, ink
+
+
 @pytest.mark.parametrize("ruling", [False, True])
 def test_dashed_curve_follows_an_upright_stretch_the_network_took_for_a_ruling(ruling):
     # Black on black, 1-bit: the dashed curve stands upright at x = 60 for rows 100-130,
     # where its dashes run together. The network leaves that stretch (and the dashes
     # next to it) out of both classes, as it does a grid line. The scan shows the stroke;
     # a real ruling at x = 60 (a column dark from top to bottom) is not followed.
-    h, w = 240, 125
-
-    def bend(y):
-        return np.minimum(60 + 1.5 * np.maximum(100 - y, 0) + 1.5 * np.maximum(y - 130, 0), 115)
-
-    def straight(y):
-        return 25 + 0.05 * y
-
-    solid = _draw(straight, h, w) >= 128
-    dashes = _draw(bend, h, w, dashes=(8, 4)) >= 128
-    masks = np.zeros((3, h, w), bool)
-    masks[1] = solid
-    masks[2] = dashes & ~solid
-    masks[2][92:132] = False
-    ink = solid | dashes | (_draw(bend, h, w) >= 128) & (np.arange(h) >= 96)[:, None] & (np.arange(h) < 135)[:, None]
-    ink[::40] = True  # horizontal rulings
-    ink[:, [30, 90]] = True
+    h = 240
+    masks, ink = _upright_scene(h)
     if ruling:
         ink[:, 59:62] = True
     image = np.where(ink[..., None], 0, 255).astype(np.uint8).repeat(3, axis=2)
     rows = np.arange(h)
     _, d = trace(masks, _pair_layout(h), image=image)
     _, blind = trace(masks, _pair_layout(h))
-    assert np.abs(blind.x - bend(rows))[100:131].max() > 5  # (bridged straight)
+    assert np.abs(blind.x - _upright_bend(rows))[100:131].max() > 5  # (bridged straight)
     if ruling:
         np.testing.assert_array_equal(d.x, blind.x)
     else:
-        assert np.abs(d.x - bend(rows))[100:131].max() < 1.5
+        assert np.abs(d.x - _upright_bend(rows))[100:131].max() < 1.5
 
 
 def test_solid_curve_takes_a_spike_the_network_called_dashed(monkeypatch):
@@ -903,25 +911,13 @@ def test_upright_stretch_goes_on_through_dark_ink_beside_it():
     # As above, but the first rows of the upright stretch (99-106) lie in a wide dark
     # blot (text, a crossing stroke): no narrow run of bare ink there. The stroke goes on,
     # upright, through the rows next to it where the scan is dark at its column.
-    h, w = 240, 125
-
-    def bend(y):
-        return np.minimum(60 + 1.5 * np.maximum(100 - y, 0) + 1.5 * np.maximum(y - 130, 0), 115)
-
-    solid = _draw(lambda y: 25 + 0.05 * y, h, w) >= 128
-    dashes = _draw(bend, h, w, dashes=(8, 4)) >= 128
-    masks = np.zeros((3, h, w), bool)
-    masks[1] = solid
-    masks[2] = dashes & ~solid
-    masks[2][92:132] = False
-    ink = solid | dashes | (_draw(bend, h, w) >= 128) & (np.arange(h) >= 96)[:, None] & (np.arange(h) < 135)[:, None]
-    ink[::40] = True
-    ink[:, [30, 90]] = True
+    h = 240
+    masks, ink = _upright_scene(h)
     ink[99:107, 52:72] = True  # the blot
     image = np.where(ink[..., None], 0, 255).astype(np.uint8).repeat(3, axis=2)
     _, d = trace(masks, _pair_layout(h), image=image)
     rows = np.arange(h)
-    assert np.abs(d.x - bend(rows))[100:131].max() < 1.0
+    assert np.abs(d.x - _upright_bend(rows))[100:131].max() < 1.0
 
 
 def test_dashed_curve_takes_back_a_stretch_a_few_pixels_off_its_dashes(monkeypatch):

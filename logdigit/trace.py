@@ -69,17 +69,18 @@ How the curves of one class are found in one track window:
    that fills a gap of the solid curve, touching it above and below, is given to it.
    The dashed curve may then take the solid-class pieces that come within a few pixels
    of its own dashes and that the solid curve does not run through (earning less per
-   row than its own dashes), and the solid curve is traced
-   again without them. A gap in the dashed curve far longer than its usual
-   dash gaps, along which the solid curve runs within a few pixels, is either a short
-   cut the solid curve took along the dashed curve's stroke (labelled solid), or the
-   dashed curve hidden under the solid one. If the solid curve, traced without that
-   stroke, finds ink of its own in those rows, it was a short cut and the stroke goes
-   back to the dashed curve; otherwise the dashed curve takes the solid curve's x there,
-   and in the rows next to it where its ink runs into the solid stroke.
-   With the scan given, a long gap may instead hold an upright stroke of dark ink that
-   neither mask has and that is no ruling: the network took a straight stretch of the
-   curve for a grid line, and the dashed curve follows it (see :func:`_trace_pair`).
+   row than its own dashes), and the solid curve is traced again without them. A gap
+   in the dashed curve far longer than its usual dash gaps, along which the solid curve
+   runs within a few pixels, is either a short cut the solid curve took along the
+   dashed curve's stroke (labelled solid), or the dashed curve hidden under the solid
+   one. If the solid curve, traced without that stroke, finds ink of its own in those
+   rows, it was a short cut and the stroke goes back to the dashed curve; otherwise the
+   dashed curve takes the solid curve's x there, and in the rows next to it where its
+   ink runs into the solid stroke. With the scan given, a long gap may instead hold an
+   upright stroke of dark ink that neither mask has and that is no ruling: the network
+   took a straight stretch of the curve for a grid line, and the dashed curve follows
+   it, on through the rows next to it where the scan is dark at its column (see
+   :func:`_trace_pair`).
 """
 
 from __future__ import annotations
@@ -360,12 +361,13 @@ def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndar
     crossing). Then the dashed curve may take the solid pieces within ``_TAKE_REACH`` px
     of its dashes that the solid curve does not run through (at ``_WEAK`` reward per
     row, so its own dashes come first); the solid curve is then traced again without
-    the pieces the dashed curve took. Last, where the solid curve runs along a long gap of the dashed curve,
-    it either took the dashed curve's stroke as a short cut (:func:`_yield_to_dashed`)
-    or the dashed curve runs hidden under it (:func:`_hidden_under`, reaching into the
-    rows next to it where the dashed curve's ink runs into the solid stroke); with the scan's
-    ``pixels``, a long gap may follow an upright stroke of unlabelled ink
-    (:func:`_upright_stretches`).
+    the pieces the dashed curve took. Last, where the solid curve runs along a long gap
+    of the dashed curve, it either took the dashed curve's stroke as a short cut
+    (:func:`_yield_to_dashed`) or the dashed curve runs hidden under it
+    (:func:`_hidden_under`, reaching into the rows next to it where the dashed curve's
+    ink runs into the solid stroke); with the scan's ``pixels``, a long gap may follow an
+    upright stroke of unlabelled ink (:func:`_upright_stretches`). The solid curve is
+    traced with ``_PAIR_ROW_HOLE`` (:func:`_solid_of_pair`).
     """
     sopts = _solid_of_pair(opts)
     claimed = _claimed(solid, xs, _SOLID_JOIN)
@@ -387,8 +389,8 @@ def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndar
     if new is not xs:
         xs, claimed = new, _claimed(solid, new, _SOLID_JOIN)
     ink = dashed | (solid & ~claimed)
-    own = cv2.dilate(_claimed(dashed, xd, _SOLID_JOIN).view(np.uint8), np.ones((1, 5), np.uint8)).view(bool)
-    xd = _hidden_under(xd, xs, ink, merged=(own & claimed).any(axis=1))
+    edge = cv2.dilate(_claimed(dashed, xd, _SOLID_JOIN).view(np.uint8), np.ones((1, 5), np.uint8)).view(bool)
+    xd = _hidden_under(xd, xs, ink, merged=(edge & claimed).any(axis=1))  # dashed ink within 2 px of the solid's
     if pixels is not None:
         xd = _upright_stretches(xd, ink, pixels, solid | dashed)
     return xs, xd
@@ -441,7 +443,9 @@ def _upright_stretches(xd: np.ndarray, ink: np.ndarray, pixels: np.ndarray, labe
     narrow run of bare ink (at most ``_UPRIGHT_WIDTH`` px) nearest the bridge, within
     ``_UPRIGHT_REACH`` px, is a candidate; if at least half the gap's rows (and 4) have one
     within 2 px of their median column, the curve runs there: those rows take their run's
-    centre and the rest of the gap is bridged between them.
+    centre, the gap's rows before the first and after the last of them take the median
+    column for as long as the scan is dark within 1 px of it (the stroke meeting the
+    other curve or a ruling), and the rest of the gap is bridged between them.
     """
     out = xd.copy()
     gaps = _long_gaps(xd, ink)
@@ -911,9 +915,8 @@ def _bridge_dashes(window: np.ndarray, max_gap: int, *, lone: bool = True) -> np
     would be left sideways (a dash continues along its own direction). For a ``lone``
     curve (the only one of its class in the track), where fewer than half the pieces are
     round, a round one is a speck, not a dot, and its joins may span ``_SPECK_JOIN`` px
-    at most. Joining in 2-D,
-    not row by row, is what lets a dashed curve sweep across the track, where its dashes
-    share rows, and round a sharp turn whose gap falls at the tip.
+    at most. Joining in 2-D, not row by row, is what lets a dashed curve sweep across the
+    track, where its dashes share rows, and round a sharp turn whose gap falls at the tip.
     """
     count, labels = cv2.connectedComponents(window.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
     if count < 3:

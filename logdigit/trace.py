@@ -374,16 +374,16 @@ def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndar
     lent, gap_rows = _lent_to_dashed(dashed, xs, _ink_at(solid, xs, reach=2), claimed)
     if lent.any():
         solid, dashed = solid | lent, dashed & ~(lent & gap_rows[:, None])
-        xs = _refine(solid, _trace_curves(solid, 1, sopts, dashed=False)[0], sopts, dashed=False)
+        xs = _trace_lone(solid, sopts, dashed=False)
         claimed = _claimed(solid, xs, _SOLID_JOIN)
     extra = _touching(solid & ~claimed, dashed, reach=_TAKE_REACH)
     both = dashed | extra  # (without extra, the dashed curve's trace on its own)
-    xd = _refine(both, _trace_curves(both, 1, opts, dashed=True, strong=dashed)[0], opts, dashed=True)
+    xd = _trace_lone(both, opts, dashed=True, strong=dashed)
     if extra.any():
         taken = extra & _claimed(extra, xd, _SOLID_JOIN)
         if taken.any():
             own = solid & ~taken
-            xs = _refine(own, _trace_curves(own, 1, sopts, dashed=False)[0], sopts, dashed=False)
+            xs = _trace_lone(own, sopts, dashed=False)
             claimed = _claimed(solid, xs, _SOLID_JOIN)
     new = _yield_to_dashed(solid, dashed, xs, xd, claimed, sopts)
     if new is not xs:
@@ -537,9 +537,9 @@ def _hidden_under(xd: np.ndarray, xs: np.ndarray, ink: np.ndarray, merged: np.nd
     edge of the stroke they share, and the solid curve's x is its middle.
     """
     out = xd.copy()
+    with np.errstate(invalid="ignore"):
+        along = np.abs(xs - xd) <= _HIDDEN
     for a, b in _long_gaps(xd, ink):
-        with np.errstate(invalid="ignore"):
-            along = np.abs(xs - xd) <= _HIDDEN
         if along[a:b].all():
             if merged is not None:
                 while a > 0 and merged[a - 1] and along[a - 1]:
@@ -567,7 +567,7 @@ def _yield_to_dashed(solid, dashed, xs, xd, claimed, opts: _Options) -> np.ndarr
     if not spans:
         return xs
     own = solid & ~contested
-    xs2 = _refine(own, _trace_curves(own, 1, opts, dashed=False)[0], opts, dashed=False)
+    xs2 = _trace_lone(own, opts, dashed=False)
     inked = _ink_at(own, xs2, reach=0)
     if any(inked[a:b].mean() < _YIELD_INKED for a, b in spans):
         return xs
@@ -646,7 +646,7 @@ def _follow_ink(x: np.ndarray, pixels: np.ndarray, edges: tuple[int, int]) -> np
 def _trace_class(window, curves: list[CurveSpec], pixels, opts: _Options, *, dashed: bool) -> list[np.ndarray]:
     """Window-column x arrays for the curves of one class in one track window."""
     if len(curves) == 1:
-        return [_refine(window, x, opts, dashed=dashed) for x in _trace_curves(window, 1, opts, dashed=dashed)]
+        return [_trace_lone(window, opts, dashed=dashed)]
     if pixels is None or any(c.color is None for c in curves):
         if pixels is not None and any(c.color is not None for c in curves):
             log.warning("curves %s: colour given for some only; separating by continuity", [c.mnemonic for c in curves])
@@ -664,6 +664,11 @@ def _trace_class(window, curves: list[CurveSpec], pixels, opts: _Options, *, das
         for i, x in zip(group, _by_continuity(part, len(group), opts, dashed=dashed), strict=True):
             out[i] = _refine(part, x, opts, dashed=dashed) if len(group) == 1 else x
     return out
+
+
+def _trace_lone(window: np.ndarray, opts: _Options, *, dashed: bool, strong: np.ndarray | None = None) -> np.ndarray:
+    """The one curve in ``window``: its best path (:func:`_trace_curves`), re-centred (:func:`_refine`)."""
+    return _refine(window, _trace_curves(window, 1, opts, dashed=dashed, strong=strong)[0], opts, dashed=dashed)
 
 
 def _refine(window: np.ndarray, x: np.ndarray, opts: _Options, *, dashed: bool) -> np.ndarray:
@@ -922,10 +927,11 @@ def _bridge_dashes(window: np.ndarray, max_gap: int, *, lone: bool = True) -> np
     if count < 3:
         return window
     ends, outward, piece = _piece_ends(labels, count)
-    pairs, cost = _end_pairs(ends, outward, piece, float(max_gap), lone=lone)
+    round_piece = ~outward[: count - 1].any(axis=1)
+    specks = lone and round_piece.mean() < 0.5  # dashes, not dots: a round piece is a speck, no pen stroke
+    pairs, cost = _end_pairs(ends, outward, piece, float(max_gap), specks=specks)
     if not len(pairs):
         return window
-    round_piece = ~outward[: count - 1].any(axis=1)
     bridged = window.view(np.uint8).copy()
     for a, b in _choose_joins(pairs[np.argsort(cost, kind="stable")], ends, piece, round_piece):
         p, q = np.round(ends[a]).astype(int), np.round(ends[b]).astype(int)
@@ -1004,8 +1010,9 @@ def _piece_ends(labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray,
     return ends, outward, piece
 
 
-def _end_pairs(ends, outward, piece, max_gap: float, *, lone: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate (a, b) end pairs of different pieces within ``max_gap`` and their costs."""
+def _end_pairs(ends, outward, piece, max_gap: float, *, specks: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate (a, b) end pairs of different pieces within ``max_gap`` and their costs; with
+    ``specks``, round pieces join only across ``_SPECK_JOIN`` px."""
     a, b = _near_pairs(ends, max_gap)
     gap = ends[b] - ends[a]
     dist = np.hypot(gap[:, 0], gap[:, 1])
@@ -1017,8 +1024,8 @@ def _end_pairs(ends, outward, piece, max_gap: float, *, lone: bool = True) -> tu
     along_a = np.where(outward[a].any(axis=1), (outward[a] * unit).sum(axis=1), 1.0)
     along_b = np.where(outward[b].any(axis=1), -(outward[b] * unit).sum(axis=1), 1.0)
     keep = (along_a > -0.1) & (along_b > -0.1)
-    is_round = ~outward.any(axis=1)
-    if lone and is_round.mean() < 0.5:  # dashes, not dots: a round piece is a speck, no pen stroke
+    if specks:
+        is_round = ~outward.any(axis=1)
         keep &= ~(is_round[a] | is_round[b]) | (dist <= _SPECK_JOIN)
     cost = dist * (3.0 - along_a - along_b)
     a, b, cost = a[keep], b[keep], cost[keep]

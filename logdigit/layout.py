@@ -28,8 +28,10 @@ A layout sits beside its scan as ``<stem>.layout.toml`` (``scan.tif`` ->
 
 Pixel rows and columns are 0-based from the image's top-left corner. Besides the
 keys above, a curve may carry ``descr`` (its LAS description); ``scale`` defaults to
-``"linear"``, ``unit`` to ``""`` and ``line`` to ``"solid"``; ``line = "dotted"`` is
-read as ``"dashed"`` (VeerNet draws both as class 2). Unit, scale and line words are
+``"linear"``, ``unit`` to ``""`` and ``line`` to ``"solid"``; ``line = "dotted"`` is a
+class-2 line like ``"dashed"`` (VeerNet draws both as class 2); where a track holds dashed and
+dotted curves of one ink, saying which is which lets the tracer hand them out by the length of
+their pieces instead of by column. Unit, scale and line words are
 read case-insensitively. ``unit = "PX"`` marks an uncalibrated draft written by
 ``logdigit layout``: the index is then the pixel row and values are fractions of the
 track width. Tie depths must rise (or fall) steadily with the row.
@@ -61,11 +63,12 @@ from logdigit.errors import LayoutError
 
 log = logging.getLogger(__name__)
 
-LINE_CLASSES: dict[str, int] = {"solid": 1, "dashed": 2}
-"""Layout ``line`` value -> VeerNet class index."""
+LINE_CLASSES: dict[str, int] = {"solid": 1, "dashed": 2, "dotted": 2}
+"""Layout ``line`` value -> VeerNet class index. VeerNet draws dashed and dotted lines as one
+class; the tracer tells them apart by the length of their pieces (see :mod:`logdigit.trace`)."""
 
-LINE_ALIASES: dict[str, str] = {"dotted": "dashed"}
-"""Accepted ``line`` spellings that stand for another line style."""
+DRAFT_LINES: dict[int, str] = {1: "solid", 2: "dashed"}
+"""VeerNet class index -> the ``line`` a draft layout (:func:`uncalibrated_layout`) gives it."""
 
 DEPTH_UNITS: tuple[str, ...] = ("FT", "F", "M")
 """Index units a calibrated layout may use."""
@@ -92,7 +95,7 @@ class CurveSpec:
         unit: LAS unit, e.g. ``"GAPI"`` (may be empty).
         left_value: value at the track's left edge.
         right_value: value at the track's right edge (may be < left_value: reversed scale).
-        line: ``"solid"`` (VeerNet class 1) or ``"dashed"`` (class 2; dotted lines too).
+        line: ``"solid"`` (VeerNet class 1), ``"dashed"`` or ``"dotted"`` (class 2).
         color: optional ink colour as an (R, G, B) tuple of 0-255 ints.
         descr: optional LAS description.
     """
@@ -329,20 +332,16 @@ def _string(value: Any, where: str, name: str, fix: str) -> str:
     return value
 
 
-def _choice(
-    value: Any, choices: Sequence[str], where: str, name: str, *, aliases: Mapping[str, str] | None = None
-) -> str:
-    """A case-insensitive choice from ``choices`` (or an alias), returned in canonical spelling."""
+def _choice(value: Any, choices: Sequence[str], where: str, name: str) -> str:
+    """A case-insensitive choice from ``choices``, returned in canonical spelling."""
     word = _string(value, where, name, f"use one of {_quoted(choices)}")
-    aliases = aliases or {}
-    lookup = {c.lower(): c for c in choices} | {k.lower(): v for k, v in aliases.items()}
+    lookup = {c.lower(): c for c in choices}
     if word.lower() in lookup:
         return lookup[word.lower()]
     close = difflib.get_close_matches(word.lower(), list(lookup), n=1, cutoff=0.5)
     hint = f'did you mean "{lookup[close[0]]}"? ' if close else ""
-    allowed = _quoted(choices) + (f" ({_quoted(aliases)} also accepted)" if aliases else "")
     raise _fail(
-        where, name, f'must be one of {allowed}, got "{word}"', f"{hint}use one of {_quoted(choices)}"
+        where, name, f'must be one of {_quoted(choices)}, got "{word}"', f"{hint}use one of {_quoted(choices)}"
     )
 
 
@@ -481,8 +480,7 @@ def _parse_curve(table: dict[str, Any], scale: str, where: str, prefix: str) -> 
     ]
     _check_values(values, scale, where, prefix)
     line = _choice(
-        table.get("line", "solid"), tuple(LINE_CLASSES), where, f"{prefix}.line", aliases=LINE_ALIASES
-    )
+        table.get("line", "solid"), tuple(LINE_CLASSES), where, f"{prefix}.line")
     color = _parse_color(table["color"], where, f"{prefix}.color") if "color" in table else None
     descr = _string(table.get("descr", ""), where, f"{prefix}.descr", 'e.g. descr = "Gamma ray"')
     return CurveSpec(mnemonic, values[0], values[1], unit=unit, line=line, color=color, descr=descr)
@@ -813,7 +811,7 @@ def uncalibrated_layout(
         raise ValueError(f"n_rows must be an int >= 2 (image height in pixels), got {n_rows!r}")
     if not tracks:
         raise ValueError("tracks is empty; pass at least one (left, right) pixel-column pair")
-    classes = [tuple(LINE_CLASSES.values())] * len(tracks) if classes_per_track is None else classes_per_track
+    classes = [tuple(DRAFT_LINES)] * len(tracks) if classes_per_track is None else classes_per_track
     if len(classes) != len(tracks):
         raise ValueError(
             f"classes_per_track has {len(classes)} entries for {len(tracks)} tracks; give one per track"
@@ -829,7 +827,7 @@ def uncalibrated_layout(
 
 
 def _draft_track(i: int, edges: tuple[int, int], klasses: Sequence[int]) -> Track:
-    names = {v: k for k, v in LINE_CLASSES.items()}
+    names = DRAFT_LINES
     if len(edges) != 2 or not all(isinstance(e, int | float) and float(e).is_integer() for e in edges):
         raise ValueError(f"tracks[{i}] must be a (left, right) pair of whole pixel columns, got {edges!r}")
     left, right = int(edges[0]), int(edges[1])

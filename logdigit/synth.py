@@ -230,8 +230,8 @@ def make_sheet(*, height: int, width: int, rng=None, style: SynthStyle = DEFAULT
             if plan is not None:  # samples: keep inside the track, no wrap
                 frac = 0.06 + 0.88 * np.clip(frac, 0.0, 1.0)
             x = left + frac * (right - left)
-            ss_cov, x_drawn = _render_curve(x, left, right, cp.klass, height, width, style, rng,
-                                            plan=cp if plan is not None else None)
+            ss_cov, x_drawn, line = _render_curve(x, left, right, cp.klass, height, width, style, rng,
+                                                  plan=cp if plan is not None else None)
             fade = rng.uniform(*style.fade)
             fade = 1.0 if plan is not None else fade
             _ink(image, ss_cov, cp.ink, fade, bleed=rng.random() < style.p_bleed, rng=rng)
@@ -239,7 +239,7 @@ def make_sheet(*, height: int, width: int, rng=None, style: SynthStyle = DEFAULT
             truth.append(TruthCurve(cp.mnemonic, t, cp.klass, x_drawn))
             track_specs.append(CurveSpec(mnemonic=cp.mnemonic, left_value=cp.left_value,
                                          right_value=cp.right_value, unit=cp.unit,
-                                         line="dashed" if cp.klass == 2 else "solid", color=cp.ink))
+                                         line=line, color=cp.ink))
         if plan is None:  # a plan's order is its author's
             track_specs = _documented_order(track_specs, truth[-n_curves:])
         specs.append(Track(left=left, right=right, scale=scale, curves=tuple(track_specs)))
@@ -268,10 +268,10 @@ def _documented_order(specs: list[CurveSpec], truth) -> list[CurveSpec]:
     """The track's curves as a user following the README lists them: curves of one line
     style in left-to-right order of their median column, the order in which ``infer``
     hands out curves it cannot tell apart by colour (same ink, grey or 1-bit scans).
-    Curves of the other style keep their places; mnemonics and truth are unchanged."""
+    Curves of the other styles keep their places; mnemonics and truth are unchanged."""
     out = list(specs)
-    for klass in (1, 2):
-        slots = [i for i, c in enumerate(specs) if (c.line == "dashed") == (klass == 2)]
+    for line in ("solid", "dashed", "dotted"):
+        slots = [i for i, c in enumerate(specs) if c.line == line]
         medians = [float(np.nanmedian(truth[i].x)) if np.isfinite(truth[i].x).any() else np.inf for i in slots]
         for slot, k in zip(slots, np.argsort(medians, kind="stable"), strict=True):
             out[slot] = specs[slots[k]]
@@ -487,7 +487,8 @@ def _wrap(frac: np.ndarray) -> np.ndarray:
 
 
 def _render_curve(x, left, right, klass, height, width, style, rng, plan: CurvePlan | None = None):
-    """Rasterise one curve at SUPERSAMPLE x and area-average: coverage float32 (H, W), drawn x per row."""
+    """Rasterise one curve at SUPERSAMPLE x and area-average: coverage float32 (H, W), drawn x per
+    row, and its layout ``line`` ("solid", "dashed" or "dotted")."""
     s = SUPERSAMPLE
     frac = (x - left) / (right - left)
     frac = _wrap(frac) if rng.random() < 0.5 else np.clip(frac, -0.04, 1.04)
@@ -502,10 +503,11 @@ def _render_curve(x, left, right, klass, height, width, style, rng, plan: CurveP
     pieces = np.split(np.arange(height), np.nonzero(jump)[0] + 1)
     thick = int(rng.integers(style.line_widths[0], style.line_widths[1] + 1))
     thick = plan.width if plan is not None else thick
-    pattern = None
+    pattern, line = None, "solid"
     if klass == 2:
         dotted = rng.random() < style.p_dotted
         dotted = plan.dotted if plan is not None else dotted
+        line = "dotted" if dotted else "dashed"
         dash = rng.uniform(0.3, 1.2) if dotted else rng.uniform(*style.dash_lengths)
         gap = rng.uniform(*style.dot_gaps) if dotted else rng.uniform(*style.dash_gaps)
         gap = max(gap, thick / s + 1.0)  # the gap must stay open once the pen width is added
@@ -523,7 +525,7 @@ def _render_curve(x, left, right, klass, height, width, style, rng, plan: CurveP
                 canvas, [np.round(seg * 16).astype(np.int32)], False, 255, thick, cv2.LINE_8, shift=4
             )
     cov = cv2.resize(canvas.astype(np.float32) / 255.0, (width, height), interpolation=cv2.INTER_AREA)
-    return cov, x_drawn
+    return cov, x_drawn, line
 
 
 def _dash(pts: np.ndarray, pattern) -> list[np.ndarray]:

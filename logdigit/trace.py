@@ -43,9 +43,14 @@ How the curves of one class are found in one track window:
    keeps its own slope through the crossing instead of bouncing off the other. Stroke
    width counts too: a join between pieces whose widths across the curve differ (a 3 px
    curve touching a 1 px one) costs more, so two curves that meet and turn back are not
-   swapped. Taken one after the other, the first path may still grab a piece of another
-   curve where that gains rows; afterwards the paths exchange tails wherever the stroke
-   widths say so and the joins cost no more (see :func:`_untangle`).
+   swapped. So do, with the scan given, the shade of the pieces' ink (a faint grey curve
+   is not a black one; :func:`_shades`) and, for dashed-class curves, the length of their
+   dashes or dots (:func:`_dash_lengths`). Taken one after the other, the first path may
+   still grab a piece of another curve where that gains rows; afterwards the paths
+   exchange tails wherever these looks say so and the joins cost no more (see
+   :func:`_untangle`). Where the layout calls some of the curves ``"dotted"`` and others
+   ``"dashed"``, the traces with the shortest pieces under them go to the dotted ones;
+   within one line style the order is left to right.
 5. *Output.* Rows of the chosen tracklets get their run centroids; gaps of up to
    ``max_gap`` rows between them (and rows holding only a drawn-in dash gap) are filled
    by linear interpolation; longer gaps stay NaN. In a sweep (run ends moving one way
@@ -111,7 +116,9 @@ _SHARED_ROWS = 2  # rows two pieces of one curve may share (split by a crossing 
 _END_OPTIONS = 4  # candidate joins kept per dash end
 _MIN_WIDTH_ROWS = 4  # usable rows a tracklet needs for its stroke width to count
 _SIGMA_WIDTH = 0.5  # px of stroke-width mismatch tolerated between two pieces of one curve
-_WIDTH_EVIDENCE = 1.0  # stroke-width cost an exchange of path tails must save
+_SIGMA_SHADE = 30.0  # grey levels of shade mismatch tolerated between two pieces of one curve
+_SIGMA_DASH = 0.4  # mismatch of log dash length tolerated between two pieces of one curve
+_LOOK_EVIDENCE = 1.0  # look-change cost (see _looks) an exchange of path tails must save
 _MAX_EXCHANGES = 10_000  # tail exchanges between paths of one class (each lowers the cost)
 _ROW_HOLE = 12  # px: widest hole within a row filled for a curve alone in its class
 _PAIR_ROW_HOLE = 6  # px: the same for the curves of a solid + dashed pair of one ink (see _trace_pair)
@@ -650,18 +657,19 @@ def _trace_class(window, curves: list[CurveSpec], pixels, opts: _Options, *, das
     if pixels is None or any(c.color is None for c in curves):
         if pixels is not None and any(c.color is not None for c in curves):
             log.warning("curves %s: colour given for some only; separating by continuity", [c.mnemonic for c in curves])
-        return _by_continuity(window, len(curves), opts, dashed=dashed)
+        return _by_continuity(window, [c.line for c in curves], opts, dashed=dashed, pixels=pixels)
     groups = _colour_groups([c.color for c in curves])
     if len(groups) == 1:
-        return _by_continuity(window, len(curves), opts, dashed=dashed)
+        return _by_continuity(window, [c.line for c in curves], opts, dashed=dashed, pixels=pixels)
     inks = [np.mean([_to_lab_one(curves[i].color) for i in g], axis=0) for g in groups]
     parts = _split_by_colour(window, pixels, inks)
     if parts is None:
         log.info("curves %s: the scan shows no colour; separating by continuity", [c.mnemonic for c in curves])
-        return _by_continuity(window, len(curves), opts, dashed=dashed)
+        return _by_continuity(window, [c.line for c in curves], opts, dashed=dashed, pixels=pixels)
     out: list[np.ndarray] = [np.empty(0)] * len(curves)
     for group, part in zip(groups, parts, strict=True):
-        for i, x in zip(group, _by_continuity(part, len(group), opts, dashed=dashed), strict=True):
+        lines = [curves[i].line for i in group]
+        for i, x in zip(group, _by_continuity(part, lines, opts, dashed=dashed, pixels=pixels), strict=True):
             out[i] = _refine(part, x, opts, dashed=dashed) if len(group) == 1 else x
     return out
 
@@ -773,11 +781,25 @@ def _nearest_clusters(kept: np.ndarray, x: np.ndarray, gap: int) -> tuple[np.nda
     return lo, hi
 
 
-def _by_continuity(window, count: int, opts: _Options, *, dashed: bool) -> list[np.ndarray]:
-    """``count`` curves of one look, handed out in left-to-right order of their median column."""
-    xs = _trace_curves(window, count, opts, dashed=dashed)
+def _by_continuity(window, lines: list[str], opts: _Options, *, dashed: bool, pixels=None) -> list[np.ndarray]:
+    """One x array per curve of one look whose layout ``lines`` are given, in their order.
+
+    The curves are traced together (:func:`_trace_curves`); ``pixels``, the scan's window,
+    lets the grey level of each piece's ink tell apart curves drawn with more or less ink
+    (see :func:`_shades`). Where ``lines`` hold both ``"dotted"`` and ``"dashed"``, the
+    traces with the shortest pieces under them (:func:`_piece_lengths`) go to the dotted
+    curves. Within one line style the traces are handed out in left-to-right order of their
+    median column.
+    """
+    xs = _trace_curves(window, len(lines), opts, dashed=dashed, pixels=pixels)
     medians = [np.nanmedian(x) if np.isfinite(x).any() else np.inf for x in xs]
-    return [xs[i] for i in np.argsort(medians, kind="stable")]
+    by_median = [int(i) for i in np.argsort(medians, kind="stable")]
+    style = dict.fromkeys(by_median, lines[0])  # one class: all lines alike unless dashed and dotted mix
+    if dashed and {"dotted", "dashed"} <= set(lines):
+        shortest = np.argsort(_piece_lengths(window, xs), kind="stable")[: lines.count("dotted")]
+        style = {i: "dotted" if i in shortest else "dashed" for i in by_median}
+    queue = {line: [i for i in by_median if style[i] == line] for line in lines}
+    return [xs[queue[line].pop(0)] for line in lines]
 
 
 def _colour_groups(colours) -> list[list[int]]:
@@ -1135,6 +1157,8 @@ class _Tracklets:
     tail_slope: np.ndarray
     of_run: np.ndarray  # (n,) the tracklet of each run
     thickness: np.ndarray  # stroke width across the curve, px; NaN when the tracklet is too short or flat
+    shade: np.ndarray | None = None  # grey level of its ink on the scan (see _shades); None: no scan
+    dash: np.ndarray | None = None  # log length of its dashes or dots (see _dash_lengths); None: solid
 
     @property
     def length(self) -> np.ndarray:
@@ -1172,6 +1196,75 @@ def _build_tracklets(runs: _Runs) -> _Tracklets:
         of_run=label,
         thickness=thickness,
     )
+
+
+def _shades(runs: _Runs, tk: _Tracklets, pixels: np.ndarray) -> np.ndarray:
+    """Grey level (0-255) of each tracklet's ink on the scan: the median over its runs of
+    the darkest pixel in the run; NaN with fewer than ``_MIN_WIDTH_ROWS`` runs of real ink.
+
+    Two curves given one layout colour may still differ in shade: one drawn fainter, or
+    in another grey. The darkest pixel of a run is its ink, whatever the stroke's width.
+    """
+    grey = pixels.astype(np.float32).mean(axis=2) if pixels.ndim == 3 else pixels.astype(np.float32)
+    w = grey.shape[1]
+    flat = np.append(grey.ravel(), 0.0)
+    bounds = np.empty(2 * len(runs.row), np.int64)
+    bounds[0::2] = runs.row * w + runs.start
+    bounds[1::2] = runs.row * w + runs.end + 1
+    return _median_per_tracklet(tk, np.minimum.reduceat(flat, bounds)[0::2], runs.real)
+
+
+def _dash_lengths(runs: _Runs, tk: _Tracklets, window: np.ndarray) -> np.ndarray:
+    """Log length (px) of each tracklet's dashes: the median over its runs of real ink of
+    the diagonal of the bounding box of the piece of ``window`` (before dash gaps were
+    drawn in) the run holds; NaN with fewer than ``_MIN_WIDTH_ROWS`` such runs.
+
+    Two dashed-class curves of one ink are often one dotted and one dashed, or dashed
+    with dashes of different lengths: the pieces of one curve are all alike.
+    """
+    labels, size = _pieces(window)
+    w = labels.shape[1]
+    flat = np.append(labels.ravel(), 0)
+    bounds = np.empty(2 * len(runs.row), np.int64)
+    bounds[0::2] = runs.row * w + runs.start
+    bounds[1::2] = runs.row * w + runs.end + 1
+    piece = np.maximum.reduceat(flat, bounds)[0::2]
+    return _median_per_tracklet(tk, size[piece], runs.real & (piece > 0))
+
+
+def _pieces(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """8-connected pieces of ``window``: int32 label map, and per label the log of one plus the
+    diagonal of its bounding box (label 0, the background, included)."""
+    _count, labels, stats, _ = cv2.connectedComponentsWithStats(window.astype(np.uint8), connectivity=8)
+    return labels, np.log(np.hypot(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) + 1.0)
+
+
+def _piece_lengths(window: np.ndarray, xs: list[np.ndarray]) -> np.ndarray:
+    """Per trace, the median log length (see :func:`_pieces`) of the pieces of ``window`` it
+    runs through (within 1 px of its x, row by row); inf where it meets none."""
+    labels, size = _pieces(window)
+    out = np.full(len(xs), np.inf)
+    for k, x in enumerate(xs):
+        rows = np.nonzero(np.isfinite(x))[0]
+        cols = np.round(x[rows]).astype(np.int64)
+        under = np.max([labels[rows, np.clip(cols + d, 0, labels.shape[1] - 1)] for d in (-1, 0, 1)], axis=0)
+        under = under[under > 0]
+        if len(under):
+            out[k] = float(np.median(size[under]))
+    return out
+
+
+def _median_per_tracklet(tk: _Tracklets, value: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Median of ``value`` (per run) over each tracklet's ``usable`` runs; NaN with fewer
+    than ``_MIN_WIDTH_ROWS``."""
+    out = np.full(len(tk.y0), np.nan)
+    use = usable[tk.order]
+    for t in range(len(tk.y0)):
+        lo, hi = tk.bounds[t], tk.bounds[t + 1]
+        own = tk.order[lo:hi][use[lo:hi]]
+        if len(own) >= _MIN_WIDTH_ROWS:
+            out[t] = float(np.median(value[own]))
+    return out
 
 
 def _thickness(runs: _Runs, order, bounds) -> np.ndarray:
@@ -1229,7 +1322,13 @@ def _end_fit(runs: _Runs, order, bounds, *, from_tail: bool) -> tuple[np.ndarray
 
 
 def _trace_curves(
-    window: np.ndarray, count: int, opts: _Options, *, dashed: bool, strong: np.ndarray | None = None
+    window: np.ndarray,
+    count: int,
+    opts: _Options,
+    *,
+    dashed: bool,
+    strong: np.ndarray | None = None,
+    pixels: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """``count`` x arrays (window columns, NaN gaps), best path first.
 
@@ -1243,6 +1342,10 @@ def _trace_curves(
     if len(runs.row) == 0:
         return [np.full(height, np.nan) for _ in range(count)]
     tk = _build_tracklets(runs)
+    if count > 1 and pixels is not None:
+        tk = replace(tk, shade=_shades(runs, tk, pixels))
+    if count > 1 and dashed:
+        tk = replace(tk, dash=_dash_lengths(runs, tk, window))
     junction = np.zeros(len(tk.y0), dtype=bool)
     skips = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     if count > 1:
@@ -1266,15 +1369,16 @@ def _trace_curves(
 
 
 def _untangle(tk: _Tracklets, paths: list, links: list[list], restart: float) -> list:
-    """Exchange the tails of two paths wherever the stroke widths say they swapped curves.
+    """Exchange the tails of two paths wherever their looks (stroke width, and where
+    measured shade and dash length; :func:`_looks`) say they swapped curves.
 
     The paths are taken one after the other, and the first may take a piece of another
     curve where that gains rows, leaving the next path the rest. An exchange of
     everything from a cut on (a row where either path starts a tracklet) is allowed when
-    it lowers the stroke-width change across the cut by at least ``_WIDTH_EVIDENCE`` and
+    it lowers the change of looks across the cut by at least ``_LOOK_EVIDENCE`` and
     makes the two joins there cost no more than now; joins cost what they cost
     :func:`_best_path` (its candidate links, or a restart). Each pass makes the allowed
-    exchange, over every pair of paths and every cut, that lowers joins plus width
+    exchange, over every pair of paths and every cut, that lowers joins plus look
     change the most; passes stop when none is allowed. Every path keeps its rows.
     """
     cost = {(i, j): (c, across) for j, options in enumerate(links) for i, c, across in options}
@@ -1305,20 +1409,36 @@ def _join(tk: _Tracklets, i: int, j: int, cost: dict, restart: float) -> float:
     return restart if tk.y1[i] < tk.y0[j] else float("inf")
 
 
-def _seen_widths(tk: _Tracklets, path: list) -> tuple[list, list]:
-    """Per cut k (0..len(path)): the last measured stroke width before it, and the first
-    one from it on (NaN: none)."""
-    widths = [float(tk.thickness[t]) for t, _ in path]
-    before, after = [float("nan")] * (len(path) + 1), [float("nan")] * (len(path) + 1)
-    for k, w in enumerate(widths):
-        before[k + 1] = w if w == w else before[k]
-    for k in range(len(path) - 1, -1, -1):
-        after[k] = widths[k] if widths[k] == widths[k] else after[k + 1]
-    return before, after
+def _looks(tk: _Tracklets) -> list[tuple[np.ndarray, float]]:
+    """(value per tracklet, tolerated mismatch) of each measure of a stroke's look that
+    tells two curves of one class apart: width, and where measured shade and dash length."""
+    looks = [(tk.thickness, _SIGMA_WIDTH), (tk.shade, _SIGMA_SHADE), (tk.dash, _SIGMA_DASH)]
+    return [(values, sigma) for values, sigma in looks if values is not None]
 
 
-def _width_cost(a: float, b: float) -> float:
-    return 0.0 if a != a or b != b else 0.5 * ((a - b) / _SIGMA_WIDTH) ** 2
+def _seen_looks(tk: _Tracklets, path: list) -> tuple[list, list]:
+    """Per cut k (0..len(path)): the last measured value of each look (:func:`_looks`)
+    before it, and the first from it on (each NaN: none)."""
+    before, after = [], []
+    for values, _sigma in _looks(tk):
+        seen = [float(values[t]) for t, _ in path]
+        b, a = [float("nan")] * (len(path) + 1), [float("nan")] * (len(path) + 1)
+        for k, v in enumerate(seen):
+            b[k + 1] = v if v == v else b[k]
+        for k in range(len(path) - 1, -1, -1):
+            a[k] = seen[k] if seen[k] == seen[k] else a[k + 1]
+        before.append(b)
+        after.append(a)
+    return list(zip(*before, strict=True)), list(zip(*after, strict=True))
+
+
+def _look_cost(a: tuple, b: tuple, sigmas: list[float]) -> float:
+    """Cost of one curve's looks changing from ``a`` to ``b`` (NaN: unknown)."""
+    cost = 0.0
+    for u, v, sigma in zip(a, b, sigmas, strict=True):
+        if u == u and v == v:
+            cost += 0.5 * ((u - v) / sigma) ** 2
+    return cost
 
 
 def _joined(head: list, tail: list, cost: dict) -> list:
@@ -1328,13 +1448,14 @@ def _joined(head: list, tail: list, cost: dict) -> list:
 
 
 def _best_exchange(tk: _Tracklets, pa: list, pb: list, cost: dict, restart: float):
-    """(change of join plus width cost, (cut in pa, cut in pb)) of the best allowed tail
+    """(change of join plus look cost, (cut in pa, cut in pb)) of the best allowed tail
     exchange (see :func:`_untangle`); (0.0, (0, 0)) when none is allowed."""
     ya = [int(tk.y0[t]) for t, _ in pa]
     yb = [int(tk.y0[t]) for t, _ in pb]
     best, cut = 0.0, (0, 0)
     ka = kb = 0
-    (a_before, a_after), (b_before, b_after) = _seen_widths(tk, pa), _seen_widths(tk, pb)
+    (a_before, a_after), (b_before, b_after) = _seen_looks(tk, pa), _seen_looks(tk, pb)
+    sigmas = [sigma for _values, sigma in _looks(tk)]
     for row in sorted(set(ya) | set(yb)):
         while ka < len(ya) and ya[ka] < row:
             ka += 1
@@ -1347,11 +1468,11 @@ def _best_exchange(tk: _Tracklets, pa: list, pb: list, cost: dict, restart: floa
         now = _join(tk, ea, sa, cost, restart) + _join(tk, eb, sb, cost, restart)
         swapped = _join(tk, ea, sb, cost, restart) + _join(tk, eb, sa, cost, restart)
         wa, wb = (a_before[ka], a_after[ka]), (b_before[kb], b_after[kb])
-        width_now = _width_cost(wa[0], wa[1]) + _width_cost(wb[0], wb[1])
-        width_swapped = _width_cost(wa[0], wb[1]) + _width_cost(wb[0], wa[1])
-        if width_swapped > width_now - _WIDTH_EVIDENCE or swapped > now + 1e-9:
+        look_now = _look_cost(wa[0], wa[1], sigmas) + _look_cost(wb[0], wb[1], sigmas)
+        look_swapped = _look_cost(wa[0], wb[1], sigmas) + _look_cost(wb[0], wa[1], sigmas)
+        if look_swapped > look_now - _LOOK_EVIDENCE or swapped > now + 1e-9:
             continue
-        gain = swapped - now + width_swapped - width_now
+        gain = swapped - now + look_swapped - look_now
         if gain < best:
             best, cut = gain, (ka, kb)
     return best, cut
@@ -1475,8 +1596,8 @@ def _link_cost(tk: _Tracklets, i: np.ndarray, j: np.ndarray, *, slope_only: bool
         sigma = 1.0 + per_row * gap + _SIGMA_CURVATURE * gap**2
         along_slope += 0.5 * ((there - predicted) / sigma) ** 2
     if slope_only:  # several curves: a change of stroke width says it is another curve
-        width = np.nan_to_num((tk.thickness[j] - tk.thickness[i]) / _SIGMA_WIDTH) ** 2
-        return along_slope + 0.5 * width
+        looks = sum(np.nan_to_num((values[j] - values[i]) / sigma) ** 2 for values, sigma in _looks(tk))
+        return along_slope + 0.5 * looks
     # A wide run at either end is a sweep moving about its width per row: across a short
     # gap (a sweep cut where it turns, or by rulings) a jump of that size is no surprise.
     runs, tail, head = tk.runs, tk.order[tk.bounds[i + 1] - 1], tk.order[tk.bounds[j]]

@@ -85,7 +85,7 @@ def test_example_file_loads_every_field():
     assert res_track.scale == "log"
     ild, ilm = res_track.curves
     assert ild.descr == "Deep induction resistivity" and ild.color is None and ild.klass == 1
-    assert ilm.line == "dashed" and ilm.klass == 2  # "dotted" is an alias of "dashed"
+    assert ilm.line == "dotted" and ilm.klass == 2  # dotted: VeerNet class 2, like dashed
 
 
 def test_defaults_and_case_insensitive_words(tmp_path):
@@ -228,7 +228,7 @@ def test_the_documented_log_scale_message(tmp_path):
         (
             'unit = "GAPI"',
             'unit = "GAPI"\nline = "dash"',
-            'did you mean "dashed"? use one of "solid", "dashed"',
+            'did you mean "dashed"? use one of "solid", "dashed", "dotted"',
         ),
         (
             'mnemonic = "ILD"',
@@ -383,7 +383,7 @@ def test_layout_to_toml_of_the_example_is_plain():
     assert "fill in" not in text
     assert "ties = [[1779, 1200.2], [4397, 3818.2]]\nrows = [1700, 4500]\n" in text
     assert 'color = "#00cc00"' in text
-    assert 'line = "dashed"' in text  # the alias is written in its canonical spelling
+    assert 'line = "dotted"' in text  # kept apart from "dashed"
 
 
 def test_layout_to_toml_refuses_a_flag_it_cannot_record():

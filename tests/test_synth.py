@@ -134,16 +134,17 @@ def test_too_small_sheet_is_refused():
 def test_layouts_list_same_style_curves_left_to_right():
     """The documented order: infer hands out curves it cannot tell apart by colour in
     left-to-right order of their median column, so the generated layouts list them so."""
-    seen_pairs = 0
+    seen_pairs = seen_dotted = 0
     for i in range(30):
         sheet = make_sheet(height=128, width=420, rng=sheet_rng("test", 9, i))
         truth = {t.mnemonic: t for t in sheet.truth}
         for t, track in enumerate(sheet.layout.tracks):
             assert {c.mnemonic for c in track.curves} == {m for m, x in truth.items() if x.track == t}
-            for line in ("solid", "dashed"):
+            for line in ("solid", "dashed", "dotted"):
                 medians = [np.nanmedian(truth[c.mnemonic].x) for c in track.curves if c.line == line]
                 assert medians == sorted(medians)
                 seen_pairs += len(medians) > 1
+                seen_dotted += line == "dotted" and len(medians) > 0
             for c in track.curves:  # each spec still describes its own truth curve
-                assert (c.line == "dashed") == (truth[c.mnemonic].klass == 2)
-    assert seen_pairs >= 5  # the property was exercised
+                assert c.klass == truth[c.mnemonic].klass
+    assert seen_pairs >= 5 and seen_dotted >= 3  # the property was exercised

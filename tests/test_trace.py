@@ -410,6 +410,62 @@ def test_curves_that_touch_and_turn_back_are_told_apart_by_stroke_width():
     assert np.nanmean(np.abs(right.x - g(rows))) < 0.5
 
 
+def _bounce(y):
+    """Two curves that meet point to point at row 100 and turn back: (left one, right one)."""
+    return 60 - 0.5 * np.abs(y - 100), 61.5 + 0.5 * np.abs(y - 100)
+
+
+def test_curves_that_touch_and_turn_back_are_told_apart_by_shade(monkeypatch):
+    # As above, but both strokes 2 px wide and given one layout colour: the left curve is
+    # drawn in black, the right one in mid grey. Only the scan's shades say they bounce.
+    import logdigit.trace as tracing
+
+    h, w = 200, 120
+    f, g = (lambda y: _bounce(y)[0]), (lambda y: _bounce(y)[1])
+    black, grey = _draw(f, h, w), _draw(g, h, w)
+    scan = np.minimum(255 - black.astype(np.int32), 255 - grey.astype(np.int32) * (255 - 140) // 255)
+    scan = np.repeat(scan.astype(np.uint8)[:, :, None], 3, axis=2)
+    masks = _mask(black, grey)
+    lay = _layout([_solid_track("A", "B", colors=[(0, 0, 0), (0, 0, 0)])], h)
+    rows = np.arange(h)
+
+    def errors(image):
+        left, right = trace(masks, lay, image=image)
+        return np.nanmean(np.abs(left.x - f(rows))), np.nanmean(np.abs(right.x - g(rows)))
+
+    assert max(errors(scan)) < 0.5
+    assert min(errors(None)) > 5  # without the scan they come out crossed
+    monkeypatch.setattr(tracing, "_SIGMA_SHADE", np.inf)
+    assert min(errors(scan)) > 5  # and with the scan but no shade cue
+
+
+@pytest.mark.parametrize("order", [("DOT", "DASH"), ("DASH", "DOT")])
+def test_dotted_and_dashed_curves_handed_out_by_line_style(order):
+    # A dotted curve right of a dashed one, both of one ink. The layout says which is
+    # dotted: each gets its own curve whatever the order it lists them in. Said "dashed"
+    # both, they go out in left-to-right order.
+    h, w = 240, 120
+
+    def dashed(y):
+        return 35 + 8 * np.sin(2 * np.pi * y / 120)
+
+    def dotted(y):
+        return 80 + 8 * np.sin(2 * np.pi * y / 90)
+
+    masks = _mask(
+        _draw_arc_dashed(dashed, h, w, dash=10, gap=6), _draw_arc_dashed(dotted, h, w, dash=0.6, gap=4), klass=2
+    )
+    curves = tuple(CurveSpec(n, 0, 1, line="dotted" if n == "DOT" else "dashed") for n in order)
+    traces = {t.mnemonic: t for t in trace(masks, _layout([Track(5, 115, curves=curves)], h))}
+    rows = np.arange(h)
+    for name, fn in (("DOT", dotted), ("DASH", dashed)):
+        assert np.nanmean(np.abs(traces[name].x - fn(rows))) < 1.0, name
+    plain = tuple(CurveSpec(n, 0, 1, line="dashed") for n in order)
+    first, second = trace(masks, _layout([Track(5, 115, curves=plain)], h))
+    assert np.nanmean(np.abs(first.x - dashed(rows))) < 1.0
+    assert np.nanmean(np.abs(second.x - dotted(rows))) < 1.0
+
+
 def _draw_arc_dashed(fn, height, width, *, dash, gap, thickness=2):
     """Like _draw, but dashed along the arc length (as a pen draws), so a sweep across
     the track is dashed too. ``dash``/``gap`` in pixels; a dash under 1 px is a dot."""
@@ -665,6 +721,40 @@ def test_two_black_curves_of_different_widths_keep_their_identity():
             t = traces[truth.mnemonic]
             err = np.abs(t.x - truth.x[t.row0 : t.row0 + len(t.x)]) / (track.right - track.left)
             assert np.nanmean(err) <= 0.03, (truth.mnemonic, np.nanmean(err))
+
+
+@pytest.mark.parametrize(
+    "index, track, klass, cue",
+    [
+        (30, 1, 1, "_SIGMA_SHADE"),  # two solid near-black curves, one drawn fainter
+        (64, 0, 2, "_SIGMA_DASH"),  # two dashed black curves, dashes of different lengths
+    ],
+)
+def test_same_ink_curves_of_a_test_sheet_keep_their_identity_by_look(index, track, klass, cue, monkeypatch):
+    # Evaluation test sheets (seed 0) where two curves of one class and one layout ink
+    # cross: traced from the true masks, each stays itself only with the look named by
+    # ``cue``. Without it they came out swapped, at 0.11-0.23 of track width.
+    import logdigit.trace as tracing
+    from logdigit.synth import make_sheet, sheet_rng
+
+    sheet = make_sheet(height=512, width=640, rng=sheet_rng("test", 0, index))
+    masks = np.stack([sheet.labels == c for c in range(3)])
+    lay = sheet.layout.tracks[track]
+    names = [c.mnemonic for c in lay.curves if c.klass == klass]
+    assert len(names) == 2
+
+    def errors():
+        traces = {t.mnemonic: t for t in trace(masks, sheet.layout, image=sheet.image)}
+        out = []
+        for truth in sheet.truth:
+            if truth.mnemonic in names:
+                t = traces[truth.mnemonic]
+                out.append(np.nanmean(np.abs(t.x - truth.x[t.row0 : t.row0 + len(t.x)])) / (lay.right - lay.left))
+        return out
+
+    assert max(errors()) <= 0.04
+    monkeypatch.setattr(tracing, cue, np.inf)
+    assert min(errors()) >= 0.1
 
 
 def test_nearest_clusters_by_hand():

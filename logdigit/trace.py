@@ -1207,7 +1207,7 @@ def _shades(runs: _Runs, tk: _Tracklets, pixels: np.ndarray) -> np.ndarray:
     """
     grey = pixels.astype(np.float32).mean(axis=2) if pixels.ndim == 3 else pixels.astype(np.float32)
     w = grey.shape[1]
-    flat = np.append(grey.ravel(), 0.0)
+    flat = np.append(grey.ravel(), np.float32(0.0))
     bounds = np.empty(2 * len(runs.row), np.int64)
     bounds[0::2] = runs.row * w + runs.start
     bounds[1::2] = runs.row * w + runs.end + 1
@@ -1257,13 +1257,15 @@ def _piece_lengths(window: np.ndarray, xs: list[np.ndarray]) -> np.ndarray:
 def _median_per_tracklet(tk: _Tracklets, value: np.ndarray, usable: np.ndarray) -> np.ndarray:
     """Median of ``value`` (per run) over each tracklet's ``usable`` runs; NaN with fewer
     than ``_MIN_WIDTH_ROWS``."""
+    runs = np.nonzero(usable)[0]
+    order = np.lexsort((value[runs], tk.of_run[runs]))  # by tracklet, then value
+    group, sorted_value = tk.of_run[runs][order], value[runs][order].astype(np.float64)
+    count = np.bincount(group, minlength=len(tk.y0))
+    first = np.cumsum(count) - count
+    ok = count >= _MIN_WIDTH_ROWS
     out = np.full(len(tk.y0), np.nan)
-    use = usable[tk.order]
-    for t in range(len(tk.y0)):
-        lo, hi = tk.bounds[t], tk.bounds[t + 1]
-        own = tk.order[lo:hi][use[lo:hi]]
-        if len(own) >= _MIN_WIDTH_ROWS:
-            out[t] = float(np.median(value[own]))
+    lo, hi = first[ok] + (count[ok] - 1) // 2, first[ok] + count[ok] // 2
+    out[ok] = (sorted_value[lo] + sorted_value[hi]) / 2.0
     return out
 
 

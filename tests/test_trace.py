@@ -1049,3 +1049,20 @@ def test_hidden_stretch_reaches_the_rows_where_the_curves_merge():
     expected[8:20] = 55.0
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(_hidden_under(xd, xs, ink), np.r_[xd[:10], xs[10:20], xd[20:]])
+
+
+def test_median_per_tracklet_by_hand():
+    from logdigit.trace import _build_tracklets, _find_runs, _median_per_tracklet
+
+    window = np.zeros((10, 12), bool)
+    window[0:6, 2] = True  # a stroke of 6 rows
+    window[0:3, 8] = True  # a piece of 3 rows: too few to measure
+    tk = _build_tracklets(_find_runs(window))
+    runs = tk.runs
+    value = runs.row.astype(float) * 10 + runs.start  # one value per run
+    column = np.round(tk.head_x).astype(int).tolist()
+    odd = dict(zip(column, _median_per_tracklet(tk, value, runs.row != 5), strict=True))  # stroke's last row left out
+    assert odd[2] == 22.0  # rows 0-4: values 2, 12, 22, 32, 42
+    assert np.isnan(odd[8])
+    even = dict(zip(column, _median_per_tracklet(tk, value, np.ones(len(runs.row), bool)), strict=True))
+    assert even[2] == 27.0  # rows 0-5: the mean of 22 and 32

@@ -27,7 +27,9 @@ How the curves of one class are found in one track window:
    straight-line extrapolation (slopes fitted on the last 6 rows; the tolerance grows
    with the gap), or, for a single curve, the plain position mismatch if smaller (after
    a sharp turn the slope misleads; over a gap of a few rows it allows a jump as wide
-   as the end runs, as a sweep drawn in pieces moves that far per row). Touching
+   as the end runs, as a sweep drawn in pieces moves that far per row). Between several
+   curves of one look the plain mismatch counts only for such a jump from a run of a
+   sweep's width: a sweep across the track is cut wherever it crosses another curve. Touching
    tracklets that share a few rows (a frayed stroke) join at the cost of the rows
    counted twice. A join over more than ``max_gap`` rows, or one too badly aligned, is
    a restart costing ``min_segment`` rows, so isolated pieces shorter than that (specks)
@@ -47,8 +49,8 @@ How the curves of one class are found in one track window:
    is not a black one; :func:`_shades`) and, for dashed-class curves, the length of their
    dashes or dots (:func:`_dash_lengths`). Taken one after the other, the first path may
    still grab a piece of another curve where that gains rows; afterwards the paths
-   exchange tails wherever these looks say so and the joins cost no more (see
-   :func:`_untangle`). Where the layout calls some of the curves ``"dotted"`` and others
+   exchange tails wherever these looks say so and the exchange lowers the joins' cost
+   plus the looks' change (see :func:`_untangle`). Where the layout calls some of the curves ``"dotted"`` and others
    ``"dashed"``, the traces with the shortest pieces under them go to the dotted ones;
    within one line style the order is left to right.
 5. *Output.* Rows of the chosen tracklets get their run centroids; gaps of up to
@@ -116,9 +118,9 @@ _SHARED_ROWS = 2  # rows two pieces of one curve may share (split by a crossing 
 _END_OPTIONS = 4  # candidate joins kept per dash end
 _MIN_WIDTH_ROWS = 4  # usable rows a tracklet needs for its stroke width to count
 _SIGMA_WIDTH = 0.5  # px of stroke-width mismatch tolerated between two pieces of one curve
-_SIGMA_SHADE = 30.0  # grey levels of shade mismatch tolerated between two pieces of one curve
+_SIGMA_SHADE = 15.0  # grey levels of shade mismatch tolerated between two pieces of one curve
 _SIGMA_DASH = 0.4  # mismatch of log dash length tolerated between two pieces of one curve
-_LOOK_EVIDENCE = 1.0  # look-change cost (see _looks) an exchange of path tails must save
+_LOOK_EVIDENCE = 0.5  # look-change cost (see _looks) an exchange of path tails must save
 _MAX_EXCHANGES = 10_000  # tail exchanges between paths of one class (each lowers the cost)
 _ROW_HOLE = 12  # px: widest hole within a row filled for a curve alone in its class
 _PAIR_ROW_HOLE = 6  # px: the same for the curves of a solid + dashed pair of one ink (see _trace_pair)
@@ -1377,11 +1379,12 @@ def _untangle(tk: _Tracklets, paths: list, links: list[list], restart: float) ->
     The paths are taken one after the other, and the first may take a piece of another
     curve where that gains rows, leaving the next path the rest. An exchange of
     everything from a cut on (a row where either path starts a tracklet) is allowed when
-    it lowers the change of looks across the cut by at least ``_LOOK_EVIDENCE`` and
-    makes the two joins there cost no more than now; joins cost what they cost
-    :func:`_best_path` (its candidate links, or a restart). Each pass makes the allowed
-    exchange, over every pair of paths and every cut, that lowers joins plus look
-    change the most; passes stop when none is allowed. Every path keeps its rows.
+    it lowers the change of looks across the cut by at least ``_LOOK_EVIDENCE``; joins
+    cost what they cost :func:`_best_path` (its candidate links, or a restart), and may
+    cost more after the exchange where the looks gain more: where a sweep crosses another
+    curve the cheap join may be the one onto the other curve. Each pass makes the
+    exchange, over every pair of paths and every cut, that lowers joins plus look change
+    the most; passes stop when none lowers it. Every path keeps its rows.
     """
     cost = {(i, j): (c, across) for j, options in enumerate(links) for i, c, across in options}
     for _ in range(_MAX_EXCHANGES):
@@ -1472,7 +1475,7 @@ def _best_exchange(tk: _Tracklets, pa: list, pb: list, cost: dict, restart: floa
         wa, wb = (a_before[ka], a_after[ka]), (b_before[kb], b_after[kb])
         look_now = _look_cost(wa[0], wa[1], sigmas) + _look_cost(wb[0], wb[1], sigmas)
         look_swapped = _look_cost(wa[0], wb[1], sigmas) + _look_cost(wb[0], wa[1], sigmas)
-        if look_swapped > look_now - _LOOK_EVIDENCE or swapped > now + 1e-9:
+        if look_swapped > look_now - _LOOK_EVIDENCE:
             continue
         gain = swapped - now + look_swapped - look_now
         if gain < best:
@@ -1582,6 +1585,10 @@ def _link_cost(tk: _Tracklets, i: np.ndarray, j: np.ndarray, *, slope_only: bool
     a plain position match may do instead: after a sharp turn, e.g. at a spike's tip, the
     slope misleads. Its tolerance per row grows by the width of the wider end run over
     short gaps (``_SWEEP_GAP``): a sweep cut into pieces moves about that far per row.
+    With ``slope_only`` the plain match is allowed only there, and only where the wider end
+    run is a sweep's (``_WIDE_RUN`` px or more): a sweep across the track is cut wherever it
+    crosses another curve, and its fitted slopes, over rows of wide runs, say little. Then
+    a change of look (:func:`_looks`) adds to the cost.
     """
     dy = (tk.y0[j] - tk.y1[i]).astype(np.float64)
     along_slope = np.zeros(len(i))
@@ -1597,16 +1604,20 @@ def _link_cost(tk: _Tracklets, i: np.ndarray, j: np.ndarray, *, slope_only: bool
             per_row = per_row + _SLOPE_ERROR * np.abs(np.nan_to_num(slope))
         sigma = 1.0 + per_row * gap + _SIGMA_CURVATURE * gap**2
         along_slope += 0.5 * ((there - predicted) / sigma) ** 2
-    if slope_only:  # several curves: a change of stroke width says it is another curve
-        looks = sum(np.nan_to_num((values[j] - values[i]) / sigma) ** 2 for values, sigma in _looks(tk))
-        return along_slope + 0.5 * looks
     # A wide run at either end is a sweep moving about its width per row: across a short
     # gap (a sweep cut where it turns, or by rulings) a jump of that size is no surprise.
     runs, tail, head = tk.runs, tk.order[tk.bounds[i + 1] - 1], tk.order[tk.bounds[j]]
     spread = np.maximum(runs.end[tail] - runs.start[tail], runs.end[head] - runs.start[head])
     spread = np.where(np.abs(dy) <= _SWEEP_GAP, spread, 0).astype(np.float64)
+    if slope_only:  # several curves: a sweep's jump only from a run of a sweep's width
+        spread = np.where(spread >= _WIDE_RUN, spread, 0.0)
     sigma = 1.0 + (_SIGMA_SLOPE_UNKNOWN + spread) * np.abs(dy) + _SIGMA_CURVATURE * dy**2
-    return np.minimum(along_slope, ((tk.head_x[j] - tk.tail_x[i]) / sigma) ** 2)
+    plain = ((tk.head_x[j] - tk.tail_x[i]) / sigma) ** 2
+    if not slope_only:
+        return np.minimum(along_slope, plain)
+    # Several curves: a change of look (stroke width, shade, dash length) says it is another curve.
+    looks = sum(np.nan_to_num((values[j] - values[i]) / tol) ** 2 for values, tol in _looks(tk))
+    return np.minimum(along_slope, np.where(spread > 0, plain, np.inf)) + 0.5 * looks
 
 
 def _best_path(tk: _Tracklets, alive: list[bool], reward: list[float], links, restart: float):

@@ -1208,12 +1208,7 @@ def _shades(runs: _Runs, tk: _Tracklets, pixels: np.ndarray) -> np.ndarray:
     in another grey. The darkest pixel of a run is its ink, whatever the stroke's width.
     """
     grey = pixels.astype(np.float32).mean(axis=2) if pixels.ndim == 3 else pixels.astype(np.float32)
-    w = grey.shape[1]
-    flat = np.append(grey.ravel(), np.float32(0.0))
-    bounds = np.empty(2 * len(runs.row), np.int64)
-    bounds[0::2] = runs.row * w + runs.start
-    bounds[1::2] = runs.row * w + runs.end + 1
-    return _median_per_tracklet(tk, np.minimum.reduceat(flat, bounds)[0::2], runs.real)
+    return _median_per_tracklet(tk, _over_runs(np.minimum, grey, runs), runs.real)
 
 
 def _dash_lengths(runs: _Runs, tk: _Tracklets, window: np.ndarray) -> np.ndarray:
@@ -1225,13 +1220,18 @@ def _dash_lengths(runs: _Runs, tk: _Tracklets, window: np.ndarray) -> np.ndarray
     with dashes of different lengths: the pieces of one curve are all alike.
     """
     labels, size = _pieces(window)
-    w = labels.shape[1]
-    flat = np.append(labels.ravel(), 0)
+    piece = _over_runs(np.maximum, labels, runs)
+    return _median_per_tracklet(tk, size[piece], runs.real & (piece > 0))
+
+
+def _over_runs(ufunc: np.ufunc, image: np.ndarray, runs: _Runs) -> np.ndarray:
+    """``ufunc`` reduced over each run's pixels of ``image`` (2-D, the runs' window)."""
+    w = image.shape[1]
+    flat = np.append(image.ravel(), image.dtype.type(0))  # a run may end at the last pixel
     bounds = np.empty(2 * len(runs.row), np.int64)
     bounds[0::2] = runs.row * w + runs.start
     bounds[1::2] = runs.row * w + runs.end + 1
-    piece = np.maximum.reduceat(flat, bounds)[0::2]
-    return _median_per_tracklet(tk, size[piece], runs.real & (piece > 0))
+    return ufunc.reduceat(flat, bounds)[0::2]
 
 
 def _pieces(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

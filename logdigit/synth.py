@@ -36,7 +36,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from logdigit.layout import CurveSpec, DepthSpec, Layout, Track
+from logdigit.layout import LINE_CLASSES, CurveSpec, DepthSpec, Layout, Track
 
 SUPERSAMPLE = 4
 """Curves are rasterised at this factor and area-averaged to get partial-volume labels."""
@@ -270,7 +270,7 @@ def _documented_order(specs: list[CurveSpec], truth) -> list[CurveSpec]:
     hands out curves it cannot tell apart by colour (same ink, grey or 1-bit scans).
     Curves of the other styles keep their places; mnemonics and truth are unchanged."""
     out = list(specs)
-    for line in ("solid", "dashed", "dotted"):
+    for line in LINE_CLASSES:
         slots = [i for i, c in enumerate(specs) if c.line == line]
         medians = [float(np.nanmedian(truth[i].x)) if np.isfinite(truth[i].x).any() else np.inf for i in slots]
         for slot, k in zip(slots, np.argsort(medians, kind="stable"), strict=True):

@@ -29,9 +29,9 @@ How the curves of one class are found in one track window:
    a sharp turn the slope misleads; over a gap of a few rows it allows a jump as wide
    as the end runs, as a sweep drawn in pieces moves that far per row). Between several
    curves of one look the plain mismatch counts only for such a jump from a run of a
-   sweep's width: a sweep across the track is cut wherever it crosses another curve. Touching
-   tracklets that share a few rows (a frayed stroke) join at the cost of the rows
-   counted twice. A join over more than ``max_gap`` rows, or one too badly aligned, is
+   sweep's width: a sweep across the track is cut wherever it crosses another curve.
+   Touching tracklets that share a few rows (a frayed stroke) join at the cost of the
+   rows counted twice. A join over more than ``max_gap`` rows, or one too badly aligned, is
    a restart costing ``min_segment`` rows, so isolated pieces shorter than that (specks)
    are never worth taking.
 4. *Several curves of one class.* With ink colours in the layout and the scan given,
@@ -50,9 +50,9 @@ How the curves of one class are found in one track window:
    dashes or dots (:func:`_dash_lengths`). Taken one after the other, the first path may
    still grab a piece of another curve where that gains rows; afterwards the paths
    exchange tails wherever these looks say so and the exchange lowers the joins' cost
-   plus the looks' change (see :func:`_untangle`). Where the layout calls some of the curves ``"dotted"`` and others
-   ``"dashed"``, the traces with the shortest pieces under them go to the dotted ones;
-   within one line style the order is left to right.
+   plus the looks' change (see :func:`_untangle`). Where the layout calls some of the
+   curves ``"dotted"`` and others ``"dashed"``, the traces with the shortest pieces
+   under them go to the dotted ones; within one line style the order is left to right.
 5. *Output.* Rows of the chosen tracklets get their run centroids; gaps of up to
    ``max_gap`` rows between them (and rows holding only a drawn-in dash gap) are filled
    by linear interpolation; longer gaps stay NaN. In a sweep (run ends moving one way

@@ -33,7 +33,11 @@ How the curves of one class are found in one track window:
    Touching tracklets that share a few rows (a frayed stroke) join at the cost of the
    rows counted twice. A join over more than ``max_gap`` rows, or one too badly aligned, is
    a restart costing ``min_segment`` rows, so isolated pieces shorter than that (specks)
-   are never worth taking.
+   are never worth taking. A curve past its scale is drawn on from the other edge of the
+   track (a wrap, or backup scale): a piece that leaves the track at one edge and one that
+   enters at the other within a few rows, both heading the same way, join at a small
+   fixed cost (``_WRAP_COST``, plus the change of look between curves of one look), so a
+   wrapped stretch shorter than ``min_segment`` is kept, and the rows between stay empty.
 4. *Several curves of one class.* With ink colours in the layout and the scan given,
    curves of inks that can be told apart are split first: each pixel goes to the ink
    whose mix with the paper colour explains it best (CIE Lab), so faded and
@@ -55,7 +59,7 @@ How the curves of one class are found in one track window:
    under them go to the dotted ones; within one line style the order is left to right.
 5. *Output.* Rows of the chosen tracklets get their run centroids; gaps of up to
    ``max_gap`` rows between them (and rows holding only a drawn-in dash gap) are filled
-   by linear interpolation; longer gaps stay NaN. In a sweep (run ends moving one way
+   by linear interpolation; longer gaps, and the rows at a wrap, stay NaN. In a sweep (run ends moving one way
    over three rows) a row takes the mean of the two points where its run hands over to
    the rows above and below, which the curve crosses whatever the pen's width; the run's
    middle is off where the sweep bends (see :func:`_handoff`). Two kinds of long run are
@@ -122,6 +126,11 @@ _SIGMA_SHADE = 15.0  # grey levels of shade mismatch tolerated between two piece
 _SIGMA_DASH = 0.4  # mismatch of log dash length tolerated between two pieces of one curve
 _LOOK_EVIDENCE = 0.5  # look-change cost (see _looks) an exchange of path tails must save
 _MAX_EXCHANGES = 10_000  # tail exchanges between paths of one class (each lowers the cost)
+_PLAIN, _CROSSING, _WRAP = 0, 1, 2  # how a path joins a tracklet to the one before
+_WRAP_GAP = 6  # rows: longest gap at a wrap (the track edge's ruling may hide the curve)
+_WRAP_NEAR = 8.0  # px: an end this close to a track edge may leave the track there
+_WRAP_SLOPE = 0.5  # px/row: a wrapping curve does not head back from the edge it leaves
+_WRAP_COST = 2.0  # a wrap join's cost
 _ROW_HOLE = 12  # px: widest hole within a row filled for a curve alone in its class
 _PAIR_ROW_HOLE = 6  # px: the same for the curves of a solid + dashed pair of one ink (see _trace_pair)
 _SPECK = 9  # px: a piece of fewer pixels joins no other across a hole
@@ -230,6 +239,7 @@ class _Options:
     min_segment: int
     margin: int
     row_hole: int = _ROW_HOLE  # see _close_holes
+    edges: tuple[int, int] | None = None  # the track's left and right edge, window columns
 
 
 # --------------------------------------------------------------------------- validation
@@ -293,6 +303,7 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
     out: list[np.ndarray] = [np.empty(0)] * len(track.curves)
     classes = sorted({c.klass for c in track.curves})
     edges = (track.left - c0, track.right - c0)
+    opts = replace(opts, edges=edges)
     windows = {k: _drop_rulings(masks[k, r0 : r1 + 1, c0 : c1 + 1], edges) for k in classes}
     pair = _one_of_each(track.curves, pixels, windows)
     for klass in classes:
@@ -1359,7 +1370,7 @@ def _trace_curves(
         per_row[runs.real & ~_holds(runs, strong)] = _WEAK
     rows = np.bincount(tk.of_run, per_row, len(tk.y0))
     reward = np.where(junction, -_JUNCTION_COST * tk.length, rows)
-    links = _candidate_links(tk, opts.max_gap, float(opts.min_segment), skips, slope_only=count > 1)
+    links = _candidate_links(tk, opts.max_gap, float(opts.min_segment), skips, slope_only=count > 1, edges=opts.edges)
     alive = [True] * len(tk.y0)
     paths = []
     for _ in range(count):
@@ -1448,7 +1459,7 @@ def _look_cost(a: tuple, b: tuple, sigmas: list[float]) -> float:
 
 def _joined(head: list, tail: list, cost: dict) -> list:
     if head and tail:
-        tail = [(tail[0][0], cost.get((head[-1][0], tail[0][0]), (0.0, False))[1]), *tail[1:]]
+        tail = [(tail[0][0], cost.get((head[-1][0], tail[0][0]), (0.0, _PLAIN))[1]), *tail[1:]]
     return head + tail
 
 
@@ -1483,8 +1494,12 @@ def _best_exchange(tk: _Tracklets, pa: list, pb: list, cost: dict, restart: floa
     return best, cut
 
 
-def _candidate_links(tk: _Tracklets, max_gap: int, restart: float, skips, *, slope_only: bool) -> list[list]:
-    """For each tracklet j, [(i, cost, across_a_crossing)] worth more than a restart.
+def _candidate_links(
+    tk: _Tracklets, max_gap: int, restart: float, skips, *, slope_only: bool, edges: tuple[int, int] | None = None
+) -> list[list]:
+    """For each tracklet j, [(i, cost, kind)] worth more than a restart; ``kind`` is
+    ``_CROSSING`` for a link across a crossing, ``_WRAP`` for a wrap (with ``edges``, the
+    track's edges in window columns; see :func:`_wraps`), else ``_PLAIN``.
 
     Candidates end at most ``max_gap`` rows before j starts, or up to
     ``_SHARED_ROWS`` rows after (the two share those rows: a stroke split where another
@@ -1515,10 +1530,45 @@ def _candidate_links(tk: _Tracklets, max_gap: int, restart: float, skips, *, slo
         [np.zeros(len(i) - len(si) - len(oi), bool), np.ones(len(si), bool), np.zeros(len(oi), bool)]
     )
     keep = (cost < restart) | (shared > 0)
+    kind = np.where(across, _CROSSING, _PLAIN)
+    i, j, cost, kind = i[keep], j[keep], cost[keep], kind[keep]
+    if edges is not None:
+        wi, wj = _wraps(tk, edges)
+        wcost = np.full(len(wi), _WRAP_COST)
+        if slope_only:
+            wcost += 0.5 * sum(np.nan_to_num((v[wj] - v[wi]) / tol) ** 2 for v, tol in _looks(tk))
+        i, j = np.concatenate([i, wi]), np.concatenate([j, wj])
+        cost, kind = np.concatenate([cost, wcost]), np.concatenate([kind, np.full(len(wi), _WRAP)])
     links: list[list] = [[] for _ in range(len(tk.y0))]
-    for a, b, c, x in zip(i[keep].tolist(), j[keep].tolist(), cost[keep].tolist(), across[keep].tolist(), strict=True):
+    for a, b, c, x in zip(i.tolist(), j.tolist(), cost.tolist(), kind.tolist(), strict=True):
         links[b].append((a, c, x))
     return links
+
+
+def _wraps(tk: _Tracklets, edges: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j): tracklet i leaves the track at one edge and j enters it at the other within
+    ``_WRAP_GAP`` rows (or up to ``_SHARED_ROWS`` rows before: a steep stroke is cut at the
+    edge), both heading the same way: a curve past its scale drawn again from the other
+    edge (a wrap, or backup scale), or coming back."""
+    left, right = edges
+    out_i, out_j = [], []
+    for sign, leave, enter in ((1.0, right, left), (-1.0, left, right)):
+        # Not heading back (a NaN slope, from too short an end, is unknown and allowed).
+        ends = np.flatnonzero((sign * (tk.tail_x - leave) >= -_WRAP_NEAR) & ~(sign * tk.tail_slope < -_WRAP_SLOPE))
+        starts = np.flatnonzero((sign * (enter - tk.head_x) >= -_WRAP_NEAR) & ~(sign * tk.head_slope < -_WRAP_SLOPE))
+        if len(ends) == 0 or len(starts) == 0:
+            continue
+        ends = ends[np.argsort(tk.y1[ends], kind="stable")]
+        lo = np.searchsorted(tk.y1[ends], tk.y0[starts] - 1 - _WRAP_GAP, side="left")
+        hi = np.searchsorted(tk.y1[ends], tk.y0[starts] - 1 + _SHARED_ROWS, side="right")
+        count = np.maximum(hi - lo, 0)
+        out_j.append(np.repeat(starts, count))
+        out_i.append(ends[np.repeat(lo, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))])
+    if not out_i:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    i, j = np.concatenate(out_i), np.concatenate(out_j)
+    ok = (tk.y0[i] < tk.y0[j]) & (tk.y1[i] < tk.y1[j])
+    return i[ok], j[ok]
 
 
 def _overlapping_branches(tk: _Tracklets, max_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1621,7 +1671,8 @@ def _link_cost(tk: _Tracklets, i: np.ndarray, j: np.ndarray, *, slope_only: bool
 
 
 def _best_path(tk: _Tracklets, alive: list[bool], reward: list[float], links, restart: float):
-    """The cheapest chain of alive tracklets: [(tracklet, joined_across_a_crossing)].
+    """The cheapest chain of alive tracklets: [(tracklet, kind of join to it)] (see
+    :func:`_candidate_links`; a restart is ``_PLAIN``).
 
     Tracklets are visited by first row; a path reaching tracklet j either continues one
     of its candidate links or restarts after the cheapest path that ended before j's
@@ -1632,7 +1683,7 @@ def _best_path(tk: _Tracklets, alive: list[bool], reward: list[float], links, re
     by_end = sorted(by_start, key=lambda t: y1s[t])
     best = [float("inf")] * len(y0s)
     parent = [-1] * len(y0s)
-    across = [False] * len(y0s)
+    across = [_PLAIN] * len(y0s)
     pool_best, pool_arg, p = 0.0, -1, 0  # cheapest path ending before the current start row
     for j in by_start:
         y0 = y0s[j]
@@ -1640,7 +1691,7 @@ def _best_path(tk: _Tracklets, alive: list[bool], reward: list[float], links, re
             if best[by_end[p]] < pool_best:
                 pool_best, pool_arg = best[by_end[p]], by_end[p]
             p += 1
-        cost, arg, via = pool_best + restart, pool_arg, False
+        cost, arg, via = pool_best + restart, pool_arg, _PLAIN
         for i, link, crossing in links[j]:
             if alive[i] and best[i] + link < cost:
                 cost, arg, via = best[i] + link, i, crossing
@@ -1655,8 +1706,9 @@ def _best_path(tk: _Tracklets, alive: list[bool], reward: list[float], links, re
     return path[::-1]
 
 
-def _render(tk: _Tracklets, path: list[tuple[int, bool]], height: int, max_gap: int) -> np.ndarray:
-    """x per window row: run centroids on the path, short (or crossing) gaps interpolated.
+def _render(tk: _Tracklets, path: list[tuple[int, int]], height: int, max_gap: int) -> np.ndarray:
+    """x per window row: run centroids on the path, short (or crossing) gaps interpolated;
+    none across a wrap, where rows both pieces hold stay empty too.
 
     Rows whose run is only a drawn-in dash gap are interpolated between the real ink
     around them, as any gap is (the drawn 1-px line is rounded to whole pixels).
@@ -1667,12 +1719,14 @@ def _render(tk: _Tracklets, path: list[tuple[int, bool]], height: int, max_gap: 
     drawn = np.zeros(height, dtype=bool)
     runs = tk.runs
     prev_row = None
-    for t, via_skip in path:
+    for t, kind in path:
         idx = tk.order[tk.bounds[t] : tk.bounds[t + 1]]
         rows = runs.row[idx]
         x[rows], start[rows], end[rows] = runs.x[idx], runs.start[idx], runs.end[idx]
         drawn[rows] = ~runs.real[idx]
-        if prev_row is not None and (rows[0] - prev_row - 1 <= max_gap or via_skip):
+        if kind == _WRAP and prev_row is not None and rows[0] <= prev_row:  # both edges inked: neither
+            x[rows[0] : prev_row + 1] = start[rows[0] : prev_row + 1] = end[rows[0] : prev_row + 1] = np.nan
+        if prev_row is not None and kind != _WRAP and (rows[0] - prev_row - 1 <= max_gap or kind == _CROSSING):
             gap = np.arange(prev_row + 1, rows[0])
             x[gap] = np.interp(gap, [prev_row, rows[0]], [x[prev_row], x[rows[0]]])
         prev_row = int(rows[-1])

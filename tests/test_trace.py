@@ -769,6 +769,71 @@ def test_same_ink_curves_of_a_test_sheet_keep_their_identity_by_look(index, trac
     assert min(errors()) >= 0.07
 
 
+def _wrapped_scene(h=200, w=125, left=5, right=115, *, hook_rows=7):
+    """Masks and truth of one curve that runs past the right edge for ``hook_rows`` rows
+    around row 86 and is drawn there from the left edge on (a wrap, as on paper logs)."""
+    half = hook_rows / 2 / np.sqrt(np.log(35 / 25))  # u > right on hook_rows rows
+
+    def unwrapped(y):
+        return 90 + 35 * np.exp(-(((y - 86) / half) ** 2))
+
+    span = right - left
+    wide = _draw(unwrapped, h, w + span)  # drawn unwrapped, then cut at the edge and wrapped
+    cols = np.arange(w)
+    ink = np.where(cols <= right, wide[:, :w], 0)
+    hook = wide[:, span : span + w]
+    ink = np.maximum(ink, np.where(cols >= left, hook, 0))
+    y = np.arange(h, dtype=float)
+    u = unwrapped(y)
+    truth = np.where(u > right, u - span, u)
+    return _mask(ink), truth
+
+
+@pytest.mark.parametrize("hook_rows", [5, 7, 11])
+def test_a_curve_that_wraps_past_the_track_edge_is_followed_onto_the_other_edge(hook_rows):
+    # The wrapped stretch near the left edge is the curve, even when it is shorter than
+    # min_segment (8 rows): a join from one edge to the other is a wrap, not a restart.
+    # Before wrap joins the trace ran down the right edge where there is no ink, 0.9 of
+    # the track width off, and for a long hook drew lines across the track.
+    masks, truth = _wrapped_scene(hook_rows=hook_rows)
+    (t,) = trace(masks, _layout([_solid_track("GR")], masks.shape[1]))
+    err = np.abs(t.x - truth)
+    hook = np.flatnonzero(truth < 40)
+    assert len(hook) == hook_rows
+    assert np.isfinite(t.x[hook]).sum() >= hook_rows - 2  # the rows at the jump may stay empty
+    # The worst rows are where the steep stroke is cut by the edge: a cut run's middle is off.
+    assert np.nanmax(err) <= 3.5, (np.nanargmax(err), np.nanmax(err))
+    assert np.nanmean(err) <= 0.6
+    assert np.isfinite(t.x).mean() >= 0.98
+
+
+def test_a_curve_that_turns_back_at_the_edge_is_not_wrapped_onto_a_piece_leaving_the_other(monkeypatch):
+    # A peak reaches the right edge and comes back, its tip lost (as the network often loses
+    # ink along a track edge); a longer piece starts at the left edge meanwhile, heading out
+    # of the track. A wrapped curve would re-enter heading in: the piece is not the curve.
+    # With the heading test off, the trace jumps onto it for its extra rows.
+    import logdigit.trace as tracing
+
+    h, w = 200, 125
+
+    def peak(y):
+        return 80 + 34 * np.exp(-(((y - 86) / 8) ** 2))
+
+    curve = _draw(peak, h, w)
+    curve[85:88] = 0
+    other = _draw(lambda y: np.maximum(13 - 0.7 * (y - 86), 7), h, w)  # then along the edge, to the end
+    other[:86] = 0
+    masks = _mask(curve, other)
+
+    def traced():
+        (t,) = trace(masks, _layout([_solid_track("GR")], h))
+        return t.x
+
+    assert np.nanmin(traced()) >= 70
+    monkeypatch.setattr(tracing, "_WRAP_SLOPE", np.inf)
+    assert np.nanmin(traced()) < 20
+
+
 def test_nearest_clusters_by_hand():
     from logdigit.trace import _nearest_clusters
 

@@ -226,3 +226,24 @@ def test_peer_accuracy_markdown_lists_both_networks():
     assert "| metric | VeerNet | Unet |" in text
     assert "| F1 solid | 0.900 | 0.700 |" in text and "| training minutes (this run) | 10.0 | 30.0 |" in text
     assert "| parameters | 982,866 | 14,328,499 |" in text
+
+
+def test_edge_recall_counts_curve_pixels_by_distance_to_the_nearer_edge():
+    spec = importlib.util.spec_from_file_location("logdigit_bench_edge_recall", BENCH / "edge_recall.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert doctest.testmod(module).failed == 0
+    import numpy as np
+
+    class Track:
+        left, right = 10, 30
+
+    labels = np.zeros((4, 40), np.uint8)
+    labels[:, [7, 10, 12, 13, 20]] = 2  # 3 px outside, on the edge, 2 and 3 px in, 10 px in
+    labels[:, 0] = 1  # outside the 4 px margin: not counted
+    masks = np.zeros((3, 4, 40), bool)
+    masks[2, :, 20] = True
+    masks[1, :2, 12] = True
+    total, held = module.edge_recall(masks, labels, [Track])
+    assert total.tolist() == [4, 4, 8, 0, 4, 0]  # bins 0-1, 2, 3-4, 5-9, 10-19, 20+
+    assert held.tolist() == [0, 2, 0, 0, 4, 0]

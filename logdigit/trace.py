@@ -59,10 +59,10 @@ How the curves of one class are found in one track window:
    under them go to the dotted ones; within one line style the order is left to right.
 5. *Output.* Rows of the chosen tracklets get their run centroids; gaps of up to
    ``max_gap`` rows between them (and rows holding only a drawn-in dash gap) are filled
-   by linear interpolation; longer gaps, and the rows at a wrap, stay NaN. In a sweep (run ends moving one way
-   over three rows) a row takes the mean of the two points where its run hands over to
-   the rows above and below, which the curve crosses whatever the pen's width; the run's
-   middle is off where the sweep bends (see :func:`_handoff`). Two kinds of long run are
+   by linear interpolation; longer gaps, and the rows at a wrap, stay NaN. In a sweep
+   (run ends moving one way over three rows) a row takes the mean of the two points where
+   its run hands over to the rows above and below, which the curve crosses whatever the
+   pen's width; the run's middle is off where the sweep bends (see :func:`_handoff`). Two kinds of long run are
    not centred on the curve: a run reaching well past its neighbours on both sides (a
    merge with a ruling or text) takes the mean of its neighbours; a run at a spike's tip
    (its far end and centroid beyond both neighbours', the curve coming back within a few
@@ -1397,7 +1397,7 @@ def _untangle(tk: _Tracklets, paths: list, links: list[list], restart: float) ->
     exchange, over every pair of paths and every cut, that lowers joins plus look change
     the most; passes stop when none lowers it. Every path keeps its rows.
     """
-    cost = {(i, j): (c, across) for j, options in enumerate(links) for i, c, across in options}
+    cost = {(i, j): (c, kind) for j, options in enumerate(links) for i, c, kind in options}
     for _ in range(_MAX_EXCHANGES):
         best, move = -1e-9, None
         for a in range(len(paths)):
@@ -1683,7 +1683,7 @@ def _best_path(tk: _Tracklets, alive: list[bool], reward: list[float], links, re
     by_end = sorted(by_start, key=lambda t: y1s[t])
     best = [float("inf")] * len(y0s)
     parent = [-1] * len(y0s)
-    across = [_PLAIN] * len(y0s)
+    kinds = [_PLAIN] * len(y0s)
     pool_best, pool_arg, p = 0.0, -1, 0  # cheapest path ending before the current start row
     for j in by_start:
         y0 = y0s[j]
@@ -1692,16 +1692,16 @@ def _best_path(tk: _Tracklets, alive: list[bool], reward: list[float], links, re
                 pool_best, pool_arg = best[by_end[p]], by_end[p]
             p += 1
         cost, arg, via = pool_best + restart, pool_arg, _PLAIN
-        for i, link, crossing in links[j]:
+        for i, link, kind in links[j]:
             if alive[i] and best[i] + link < cost:
-                cost, arg, via = best[i] + link, i, crossing
-        best[j], parent[j], across[j] = cost - reward[j], arg, via
+                cost, arg, via = best[i] + link, i, kind
+        best[j], parent[j], kinds[j] = cost - reward[j], arg, via
     end = min(by_start, key=best.__getitem__, default=-1)
     if end < 0 or best[end] >= 0:
         return []
     path = []
     while end >= 0:
-        path.append((end, across[end]))
+        path.append((end, kinds[end]))
         end = parent[end]
     return path[::-1]
 

@@ -79,7 +79,9 @@ def evaluate(
         holds per-class ``iou``, ``f1``, ``precision``, ``recall``, ``f1_tol1`` (lists over
         classes 0, 1, 2; the tolerant F1 for curve classes only), ``ece``, ``bece`` (None
         for classical), and ``curve``: ``nmae`` (mean over curves), ``nmae_median``,
-        ``within2``, ``coverage``, ``curves``.
+        ``within2``, ``coverage``, ``curves``, and ``by_class_mates``: the same per number
+        of curves of its class in the curve's track (``"1"``: alone in its class), each
+        with ``share_of_mean``, its part of ``nmae`` (the parts add up to it).
     """
     from logdigit.inference import predict_proba
     from logdigit.threshold import threshold
@@ -137,26 +139,49 @@ def _accumulate(a: _Acc, pred: np.ndarray, sheet, traces) -> None:
         if tr is not None:
             x_pred[tr.row0 : tr.row0 + len(tr.x)] = tr.x
         track = sheet.layout.tracks[truth.track]
-        a.curves.append(curve_errors(x_pred, truth.x, float(track.right - track.left)))
+        errors = curve_errors(x_pred, truth.x, float(track.right - track.left))
+        errors["class_mates"] = sum(c.klass == truth.klass for c in track.curves)  # itself included
+        a.curves.append(errors)
 
 
 def _summarise(a: _Acc, *, with_cal: bool) -> dict:
     s = scores_from_confusion(a.cm)
     curves = [c for c in a.curves if c["n"] > 0]
-    nmae = np.array([c["nmae"] for c in curves], float)
-    rows = np.array([c["n"] for c in curves], float)
+    mates = sorted({c["class_mates"] for c in curves})
+    scored = max(sum(np.isfinite(c["nmae"]) for c in curves), 1)  # the curves the mean is over
     return {
         **{k: [_num(v) for v in s[k]] for k in ("iou", "f1", "precision", "recall")},
         "f1_tol1": [None, _num(tolerant_f1(a.tol[1])), _num(tolerant_f1(a.tol[2]))],
         "ece": _num(ece(a.cal)) if with_cal else None,
         "bece": _num(ece(a.cal_band)) if with_cal else None,
         "curve": {
-            "nmae": _num(np.nanmean(nmae)) if len(nmae) else None,
-            "nmae_median": _num(np.nanmedian(nmae)) if len(nmae) else None,
-            "within2": _num(np.average([c["within2"] for c in curves], weights=rows)) if curves else None,
-            "coverage": _num(np.average([c["coverage"] for c in curves], weights=rows)) if curves else None,
-            "curves": len(curves),
+            **_curve_summary(curves),
+            # By how many curves of its class (itself included) share the curve's track:
+            # curves alone in theirs are told apart by the class masks; the others by
+            # colour where the scan has it, else by continuity and look.
+            "by_class_mates": {
+                str(k): {
+                    **_curve_summary([c for c in curves if c["class_mates"] == k]),
+                    "share_of_mean": _num(
+                        np.nansum([c["nmae"] for c in curves if c["class_mates"] == k]) / scored
+                    ),
+                }
+                for k in mates
+            },
         },
+    }
+
+
+def _curve_summary(curves: list[dict]) -> dict:
+    """Mean and median NMAE over ``curves``, and rows within 2 % and coverage over their rows."""
+    nmae = np.array([c["nmae"] for c in curves], float)
+    rows = np.array([c["n"] for c in curves], float)
+    return {
+        "nmae": _num(np.nanmean(nmae)) if len(nmae) else None,
+        "nmae_median": _num(np.nanmedian(nmae)) if len(nmae) else None,
+        "within2": _num(np.average([c["within2"] for c in curves], weights=rows)) if curves else None,
+        "coverage": _num(np.average([c["coverage"] for c in curves], weights=rows)) if curves else None,
+        "curves": len(curves),
     }
 
 

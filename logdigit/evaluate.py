@@ -175,10 +175,11 @@ def _summarise(a: _Acc, *, with_cal: bool) -> dict:
 def _curve_summary(curves: list[dict]) -> dict:
     """Mean and median NMAE over ``curves``, and rows within 2 % and coverage over their rows."""
     nmae = np.array([c["nmae"] for c in curves], float)
+    nmae = nmae[np.isfinite(nmae)]  # NaN: a curve with no row traced
     rows = np.array([c["n"] for c in curves], float)
     return {
-        "nmae": _num(np.nanmean(nmae)) if len(nmae) else None,
-        "nmae_median": _num(np.nanmedian(nmae)) if len(nmae) else None,
+        "nmae": _num(np.mean(nmae)) if len(nmae) else None,
+        "nmae_median": _num(np.median(nmae)) if len(nmae) else None,
         "within2": _num(np.average([c["within2"] for c in curves], weights=rows)) if curves else None,
         "coverage": _num(np.average([c["coverage"] for c in curves], weights=rows)) if curves else None,
         "curves": len(curves),

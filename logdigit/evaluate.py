@@ -147,7 +147,9 @@ def _accumulate(a: _Acc, pred: np.ndarray, sheet, traces) -> None:
 def _summarise(a: _Acc, *, with_cal: bool) -> dict:
     s = scores_from_confusion(a.cm)
     curves = [c for c in a.curves if c["n"] > 0]
-    mates = sorted({c["class_mates"] for c in curves})
+    groups: dict[int, list] = {}
+    for c in curves:
+        groups.setdefault(c["class_mates"], []).append(c)
     scored = max(sum(np.isfinite(c["nmae"]) for c in curves), 1)  # the curves the mean is over
     return {
         **{k: [_num(v) for v in s[k]] for k in ("iou", "f1", "precision", "recall")},
@@ -160,13 +162,8 @@ def _summarise(a: _Acc, *, with_cal: bool) -> dict:
             # curves alone in theirs are told apart by the class masks; the others by
             # colour where the scan has it, else by continuity and look.
             "by_class_mates": {
-                str(k): {
-                    **_curve_summary([c for c in curves if c["class_mates"] == k]),
-                    "share_of_mean": _num(
-                        np.nansum([c["nmae"] for c in curves if c["class_mates"] == k]) / scored
-                    ),
-                }
-                for k in mates
+                str(k): {**_curve_summary(g), "share_of_mean": _num(np.nansum([c["nmae"] for c in g]) / scored)}
+                for k, g in sorted(groups.items())
             },
         },
     }

@@ -1069,6 +1069,16 @@ def _end_pairs(ends, outward, piece, max_gap: float, *, specks: bool = False) ->
     return np.stack([a, b], axis=1)[best], cost[best]
 
 
+def _spans(start: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """int64: ``start[k], start[k] + 1, ..., start[k] + count[k] - 1`` for each k, one after another.
+
+    >>> _spans(np.array([5, 0, 2]), np.array([2, 0, 3])).tolist()
+    [5, 6, 2, 3, 4]
+    """
+    first = np.cumsum(count) - count  # where each span begins in the output
+    return np.repeat(start, count) + (np.arange(int(count.sum())) - np.repeat(first, count))
+
+
 def _near_pairs(points: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (a, b), each once, of (x, y) points in the same or touching grid cells of
     side ``radius``: every pair closer than ``radius`` is among them."""
@@ -1084,7 +1094,7 @@ def _near_pairs(points: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarr
         lo = np.searchsorted(sorted_key, target, side="left")
         count = np.searchsorted(sorted_key, target, side="right") - lo
         a = np.repeat(np.arange(len(points)), count)
-        b = order[np.repeat(lo, count) + (np.arange(len(a)) - np.repeat(np.cumsum(count) - count, count))]
+        b = order[_spans(lo, count)]
         same_cell = (dcy, dcx) == (0, 0)
         out_a.append(a[a < b] if same_cell else a)
         out_b.append(b[a < b] if same_cell else b)
@@ -1515,7 +1525,7 @@ def _candidate_links(
     hi = np.searchsorted(end_rows, tk.y0 - 1 + _SHARED_ROWS, side="right")
     count = np.maximum(hi - lo, 0)
     j = np.repeat(np.arange(len(tk.y0)), count)
-    i = by_end[np.repeat(lo, count) + (np.arange(len(j)) - np.repeat(np.cumsum(count) - count, count))]
+    i = by_end[_spans(lo, count)]
     ok = (tk.y0[i] < tk.y0[j]) & (tk.y1[i] < tk.y1[j])
     i, j = i[ok], j[ok]
     shared = np.maximum(tk.y1[i] - tk.y0[j] + 1, 0).astype(np.float64)
@@ -1536,7 +1546,7 @@ def _candidate_links(
         wi, wj = _wraps(tk, edges)
         wcost = np.full(len(wi), _WRAP_COST)
         if slope_only:
-            wcost += 0.5 * sum(np.nan_to_num((v[wj] - v[wi]) / tol) ** 2 for v, tol in _looks(tk))
+            wcost += _look_change(tk, wi, wj)
         i, j = np.concatenate([i, wi]), np.concatenate([j, wj])
         cost, kind = np.concatenate([cost, wcost]), np.concatenate([kind, np.full(len(wi), _WRAP)])
     links: list[list] = [[] for _ in range(len(tk.y0))]
@@ -1563,7 +1573,7 @@ def _wraps(tk: _Tracklets, edges: tuple[int, int]) -> tuple[np.ndarray, np.ndarr
         hi = np.searchsorted(tk.y1[ends], tk.y0[starts] - 1 + _SHARED_ROWS, side="right")
         count = np.maximum(hi - lo, 0)
         out_j.append(np.repeat(starts, count))
-        out_i.append(ends[np.repeat(lo, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))])
+        out_i.append(ends[_spans(lo, count)])
     if not out_i:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     i, j = np.concatenate(out_i), np.concatenate(out_j)
@@ -1584,9 +1594,7 @@ def _overlapping_branches(tk: _Tracklets, max_rows: int) -> tuple[np.ndarray, np
     for own, start, n, outward in ((last, runs.succ, runs.n_succ, True), (first, runs.pred, runs.n_pred, False)):
         count = n[own]
         mine = np.repeat(np.arange(len(own)), count)
-        other = tk.of_run[
-            np.repeat(start[own], count) + (np.arange(len(mine)) - np.repeat(np.cumsum(count) - count, count))
-        ]
+        other = tk.of_run[_spans(start[own], count)]
         pairs.append((mine, other) if outward else (other, mine))
     i = np.concatenate([pairs[0][0], pairs[1][0]])
     j = np.concatenate([pairs[0][1], pairs[1][1]])
@@ -1666,8 +1674,13 @@ def _link_cost(tk: _Tracklets, i: np.ndarray, j: np.ndarray, *, slope_only: bool
     if not slope_only:
         return np.minimum(along_slope, plain)
     # Several curves: a change of look (stroke width, shade, dash length) says it is another curve.
-    looks = sum(np.nan_to_num((values[j] - values[i]) / tol) ** 2 for values, tol in _looks(tk))
-    return np.minimum(along_slope, np.where(spread > 0, plain, np.inf)) + 0.5 * looks
+    return np.minimum(along_slope, np.where(spread > 0, plain, np.inf)) + _look_change(tk, i, j)
+
+
+def _look_change(tk: _Tracklets, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Cost per pair of tracklets ``i`` -> ``j`` of the change of look (:func:`_looks`):
+    half the summed squared mismatches in units of each look's tolerance (0 where unknown)."""
+    return 0.5 * sum(np.nan_to_num((values[j] - values[i]) / tol) ** 2 for values, tol in _looks(tk))
 
 
 def _best_path(tk: _Tracklets, alive: list[bool], reward: list[float], links, restart: float):

@@ -81,7 +81,9 @@ def evaluate(
         for classical), and ``curve``: ``nmae`` (mean over curves), ``nmae_median``,
         ``within2``, ``coverage``, ``curves``, and ``by_class_mates``: the same per number
         of curves of its class in the curve's track (``"1"``: alone in its class), each
-        with ``share_of_mean``, its part of ``nmae`` (the parts add up to it).
+        with ``share_of_mean``, its part of ``nmae`` (the parts add up to it); and
+        ``by_look``: the same for ``"twins"``, the curves the tracer told apart from another
+        of one look by continuity alone (``PixelTrace.twins``), and ``"others"``.
     """
     from logdigit.inference import predict_proba
     from logdigit.threshold import threshold
@@ -141,6 +143,7 @@ def _accumulate(a: _Acc, pred: np.ndarray, sheet, traces) -> None:
         track = sheet.layout.tracks[truth.track]
         errors = curve_errors(x_pred, truth.x, float(track.right - track.left))
         errors["class_mates"] = sum(c.klass == truth.klass for c in track.curves)  # itself included
+        errors["twin"] = tr is not None and bool(tr.twins)  # told apart by continuity alone (infer warns)
         a.curves.append(errors)
 
 
@@ -151,6 +154,10 @@ def _summarise(a: _Acc, *, with_cal: bool) -> dict:
     for c in curves:
         groups.setdefault(c["class_mates"], []).append(c)
     scored = max(sum(np.isfinite(c["nmae"]) for c in curves), 1)  # the curves the mean is over
+
+    def part(g: list) -> dict:
+        return {**_curve_summary(g), "share_of_mean": _num(np.nansum([c["nmae"] for c in g]) / scored)}
+
     return {
         **{k: [_num(v) for v in s[k]] for k in ("iou", "f1", "precision", "recall")},
         "f1_tol1": [None, _num(tolerant_f1(a.tol[1])), _num(tolerant_f1(a.tol[2]))],
@@ -161,9 +168,12 @@ def _summarise(a: _Acc, *, with_cal: bool) -> dict:
             # By how many curves of its class (itself included) share the curve's track:
             # curves alone in theirs are told apart by the class masks; the others by
             # colour where the scan has it, else by continuity and look.
-            "by_class_mates": {
-                str(k): {**_curve_summary(g), "share_of_mean": _num(np.nansum([c["nmae"] for c in g]) / scored)}
-                for k, g in sorted(groups.items())
+            "by_class_mates": {str(k): part(g) for k, g in sorted(groups.items())},
+            # Curves that look like another of their track (one line style, inks not told
+            # apart): only continuity tells them apart, and `infer` warns of them.
+            "by_look": {
+                "twins": part([c for c in curves if c["twin"]]),
+                "others": part([c for c in curves if not c["twin"]]),
             },
         },
     }

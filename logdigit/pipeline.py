@@ -157,6 +157,7 @@ def digitise(
     timings["infer"] -= t_threshold  # thresholding ran strip by strip inside the inference loop
     timings["threshold"] = t_threshold
     traces = trace(masks, lay, image=image, **({"max_gap": opts.max_gap} if opts.max_gap else {}))
+    warnings += _twin_warnings(traces, lay, scan_path)
     lap("trace")
     curves = calibrate(traces, lay)
     lap("calibrate")
@@ -166,6 +167,37 @@ def digitise(
     return Digitised(
         las=las, curves=curves, traces=traces, layout=lay, timings=timings, warnings=warnings, skew=skew
     )
+
+
+def _twin_warnings(traces, layout: Layout, scan_path) -> list[str]:
+    """One message per set of curves in a track that look alike (``PixelTrace.twins``):
+    the tracer told them apart by continuity alone, so they can swap where they cross.
+
+    >>> from logdigit.trace import PixelTrace
+    >>> from logdigit.layout import CurveSpec, DepthSpec, Track
+    >>> lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (9, 9))),
+    ...              (Track(0, 40, curves=(CurveSpec("GR", 0, 150), CurveSpec("SP", -80, 20))),))
+    >>> x = np.zeros(10)
+    >>> (msg,) = _twin_warnings([PixelTrace("GR", 0, 0, x, ("SP",)), PixelTrace("SP", 0, 0, x, ("GR",))], lay, "a.tif")
+    >>> msg[:60]
+    'a.tif: track 1: GR and SP (solid) look alike (no colour tell'
+    """
+    seen: set[tuple[int, tuple[str, ...]]] = set()
+    out = []
+    for t in traces:
+        if not t.twins:
+            continue
+        names = tuple(c.mnemonic for c in layout.tracks[t.track].curves if c.mnemonic in {t.mnemonic, *t.twins})
+        if (t.track, names) in seen:
+            continue
+        seen.add((t.track, names))
+        line = next(c.line for c in layout.tracks[t.track].curves if c.mnemonic == t.mnemonic)
+        out.append(
+            f"{scan_path}: track {t.track + 1}: {', '.join(names[:-1])} and {names[-1]} ({line}) look alike "
+            "(no colour tells them apart) and are told apart by continuity only; where they cross or touch they "
+            "can swap. Check them on the QC image; if their inks differ, give each its `color` in the layout"
+        )
+    return out
 
 
 def _segment(model, image: np.ndarray, opts: InferOptions, device: str, progress) -> tuple[np.ndarray, float]:

@@ -154,12 +154,17 @@ class PixelTrace:
         row0: first pixel row covered (0-based, image coordinates).
         x: float64 (n,), sub-pixel column of the centreline for rows ``row0 .. row0+n-1``;
            NaN where the curve is absent (a gap left as NULL).
+        twins: mnemonics of the track's other curves that look the same (one line style;
+           inks the layout does not tell apart, or a scan without colour) and were told
+           apart from this one by continuity alone: where they cross or touch, they can
+           swap. Empty for a curve its class, line style or colour sets apart.
     """
 
     mnemonic: str
     track: int
     row0: int
     x: np.ndarray
+    twins: tuple[str, ...] = ()
 
     @property
     def rows(self) -> np.ndarray:
@@ -224,8 +229,10 @@ def trace(
     traces: list[PixelTrace] = []
     for index, track in enumerate(layout.tracks):
         _check_track(track, index, width)
-        xs = _trace_track(masks, image, track, (r0, r1), opts)
-        traces += [PixelTrace(c.mnemonic, index, r0, x) for c, x in zip(track.curves, xs, strict=True)]
+        xs, twins = _trace_track(masks, image, track, (r0, r1), opts)
+        traces += [
+            PixelTrace(c.mnemonic, index, r0, x, twins=t) for c, x, t in zip(track.curves, xs, twins, strict=True)
+        ]
     return traces
 
 
@@ -295,12 +302,16 @@ def _check_track(track: Track, index: int, width: int) -> None:
 # --------------------------------------------------------------------------- per track
 
 
-def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Options) -> list[np.ndarray]:
-    """x arrays (image columns, NaN gaps) for the track's curves, in the track's order."""
+def _trace_track(
+    masks, image, track: Track, rows: tuple[int, int], opts: _Options
+) -> tuple[list[np.ndarray], list[tuple[str, ...]]]:
+    """x arrays (image columns, NaN gaps) for the track's curves, in the track's order, and
+    each curve's twins (see :class:`PixelTrace`)."""
     r0, r1 = rows
     c0, c1 = max(track.left - opts.margin, 0), min(track.right + opts.margin, masks.shape[2] - 1)
     pixels = None if image is None else image[r0 : r1 + 1, c0 : c1 + 1]
     out: list[np.ndarray] = [np.empty(0)] * len(track.curves)
+    twins: list[tuple[str, ...]] = [()] * len(track.curves)
     classes = sorted({c.klass for c in track.curves})
     edges = (track.left - c0, track.right - c0)
     opts = replace(opts, edges=edges)
@@ -311,9 +322,14 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
             continue  # traced with its solid partner below
         members = [i for i, c in enumerate(track.curves) if c.klass == klass]
         kopts = _solid_of_pair(opts) if pair is not None and klass == 1 else opts
-        xs = _trace_class(windows[klass], [track.curves[i] for i in members], pixels, kopts, dashed=klass == 2)
+        curves = [track.curves[i] for i in members]
+        xs, groups = _trace_class(windows[klass], curves, pixels, kopts, dashed=klass == 2)
         for i, x in zip(members, xs, strict=True):
             out[i] = x + c0
+        for group in groups:  # traced together by continuity: those of one line style look alike
+            for a in group:
+                same = tuple(curves[b].mnemonic for b in group if b != a and curves[b].line == curves[a].line)
+                twins[members[a]] = same
     if pair is not None:
         s, d = pair
         xs, xd = _trace_pair(windows[1], windows[2], out[s] - c0, opts, pixels)
@@ -321,7 +337,7 @@ def _trace_track(masks, image, track: Track, rows: tuple[int, int], opts: _Optio
     if pixels is not None:
         for i in _inks_of_their_own(track.curves):
             out[i] = _follow_ink(out[i] - c0, pixels, (track.left - c0, track.right - c0)) + c0
-    return out
+    return out, twins
 
 
 _WEAK = 0.35  # reward per row of a piece the network gave the other class
@@ -663,28 +679,32 @@ def _follow_ink(x: np.ndarray, pixels: np.ndarray, edges: tuple[int, int]) -> np
     return out
 
 
-def _trace_class(window, curves: list[CurveSpec], pixels, opts: _Options, *, dashed: bool) -> list[np.ndarray]:
-    """Window-column x arrays for the curves of one class in one track window."""
+def _trace_class(
+    window, curves: list[CurveSpec], pixels, opts: _Options, *, dashed: bool
+) -> tuple[list[np.ndarray], list[list[int]]]:
+    """Window-column x arrays for the curves of one class in one track window, and the
+    groups of them (indices into ``curves``) told apart by continuity alone."""
     if len(curves) == 1:
-        return [_trace_lone(window, opts, dashed=dashed)]
+        return [_trace_lone(window, opts, dashed=dashed)], []
+    together = [list(range(len(curves)))]
     if pixels is None or any(c.color is None for c in curves):
         if pixels is not None and any(c.color is not None for c in curves):
             log.warning("curves %s: colour given for some only; separating by continuity", [c.mnemonic for c in curves])
-        return _by_continuity(window, [c.line for c in curves], opts, dashed=dashed, pixels=pixels)
+        return _by_continuity(window, [c.line for c in curves], opts, dashed=dashed, pixels=pixels), together
     groups = _colour_groups([c.color for c in curves])
     if len(groups) == 1:
-        return _by_continuity(window, [c.line for c in curves], opts, dashed=dashed, pixels=pixels)
+        return _by_continuity(window, [c.line for c in curves], opts, dashed=dashed, pixels=pixels), together
     inks = [np.mean([_to_lab_one(curves[i].color) for i in g], axis=0) for g in groups]
     parts = _split_by_colour(window, pixels, inks)
     if parts is None:
         log.info("curves %s: the scan shows no colour; separating by continuity", [c.mnemonic for c in curves])
-        return _by_continuity(window, [c.line for c in curves], opts, dashed=dashed, pixels=pixels)
+        return _by_continuity(window, [c.line for c in curves], opts, dashed=dashed, pixels=pixels), together
     out: list[np.ndarray] = [np.empty(0)] * len(curves)
     for group, part in zip(groups, parts, strict=True):
         lines = [curves[i].line for i in group]
         for i, x in zip(group, _by_continuity(part, lines, opts, dashed=dashed, pixels=pixels), strict=True):
             out[i] = _refine(part, x, opts, dashed=dashed) if len(group) == 1 else x
-    return out
+    return out, [g for g in groups if len(g) > 1]
 
 
 def _trace_lone(window: np.ndarray, opts: _Options, *, dashed: bool, strong: np.ndarray | None = None) -> np.ndarray:

@@ -192,6 +192,22 @@ def test_infer_without_layout_is_uncalibrated_with_a_warning(scan_dir):
     assert las.curves[0].unit.upper() == "PX"
 
 
+def test_infer_warns_of_curves_only_continuity_tells_apart(scan_dir):
+    # A second solid curve without a colour in GR's track: the tracer can only follow the
+    # two by continuity, and the user is told which curves may swap and what to do.
+    extra = '[[tracks.curves]]\nmnemonic = "GR2"\nleft_value = 0\nright_value = 200\nline = "solid"\n\n'
+    text = GOOD.replace("[[tracks]]\nleft = 301", extra + "[[tracks]]\nleft = 301")
+    scan = _layout(scan_dir, text)
+    r = _run("infer", scan, "--device", "cpu", "--json")
+    assert r.exit_code == 0, r.output
+    warnings = [line for line in r.stderr.splitlines() if "look alike" in line]
+    assert len(warnings) == 1, r.stderr
+    assert "track 1: GR and GR2 (solid)" in warnings[0] and "`color`" in warnings[0]
+    assert json.loads(r.stdout.strip().splitlines()[-1])["curves"] == ["GR", "GR2", "RT", "RHOB"]
+    r = _run("infer", _layout(scan_dir, GOOD), "--device", "cpu")  # the shipped layout: no such warning
+    assert r.exit_code == 0 and "look alike" not in r.output
+
+
 def test_many_scans_one_failing(scan_dir, tmp_path):
     bad = scan_dir / "broken.png"
     bad.write_bytes(b"junk")

@@ -25,9 +25,9 @@ def test_true_masks_row_scores_the_tracer_alone():
     assert m["f1"][1:] == [1.0, 1.0] and m["ece"] is None  # the true masks, by construction
     assert m["curve"]["curves"] > 0 and m["curve"]["coverage"] > 0.9
     assert set(METHODS) == {"veernet", "classical", "true-masks"}
-    groups = m["curve"]["by_class_mates"]
-    assert sum(g["curves"] for g in groups.values()) == m["curve"]["curves"]
-    assert sum(g["share_of_mean"] for g in groups.values()) == pytest.approx(m["curve"]["nmae"], abs=1e-5)
+    for groups in (m["curve"]["by_class_mates"], m["curve"]["by_look"]):
+        assert sum(g["curves"] for g in groups.values()) == m["curve"]["curves"]
+        assert sum(g["share_of_mean"] for g in groups.values()) == pytest.approx(m["curve"]["nmae"], abs=1e-5)
 
 
 def test_curves_are_grouped_by_the_curves_of_their_class_in_their_track():
@@ -35,11 +35,12 @@ def test_curves_are_grouped_by_the_curves_of_their_class_in_their_track():
 
     a = _Acc.new()
     a.curves = [  # alone in its class twice; two sharing a class; one never drawn (n = 0)
-        {"nmae": 0.001, "within2": 1.0, "coverage": 1.0, "n": 100, "class_mates": 1},
-        {"nmae": 0.003, "within2": 1.0, "coverage": 1.0, "n": 100, "class_mates": 1},
-        {"nmae": 0.010, "within2": 0.5, "coverage": 1.0, "n": 100, "class_mates": 2},
-        {"nmae": 0.050, "within2": 0.3, "coverage": 0.8, "n": 300, "class_mates": 2},
-        {"nmae": float("nan"), "within2": float("nan"), "coverage": float("nan"), "n": 0, "class_mates": 3},
+        {"nmae": 0.001, "within2": 1.0, "coverage": 1.0, "n": 100, "class_mates": 1, "twin": False},
+        {"nmae": 0.003, "within2": 1.0, "coverage": 1.0, "n": 100, "class_mates": 1, "twin": False},
+        {"nmae": 0.010, "within2": 0.5, "coverage": 1.0, "n": 100, "class_mates": 2, "twin": False},
+        {"nmae": 0.050, "within2": 0.3, "coverage": 0.8, "n": 300, "class_mates": 2, "twin": True},
+        {"nmae": float("nan"), "within2": float("nan"), "coverage": float("nan"), "n": 0, "class_mates": 3,
+         "twin": True},
     ]
     c = _summarise(a, with_cal=False)["curve"]
     assert c["nmae"] == pytest.approx(0.016) and c["curves"] == 4
@@ -48,6 +49,9 @@ def test_curves_are_grouped_by_the_curves_of_their_class_in_their_track():
     assert (one["nmae"], one["nmae_median"], one["curves"], one["share_of_mean"]) == (0.002, 0.002, 2, 0.001)
     assert (two["nmae"], two["curves"], two["share_of_mean"]) == (0.03, 2, 0.015)
     assert two["within2"] == pytest.approx(0.35) and two["coverage"] == pytest.approx(0.85)
+    twins, others = c["by_look"]["twins"], c["by_look"]["others"]  # the one twin drawn; the other three
+    assert (twins["nmae"], twins["curves"], twins["share_of_mean"], twins["within2"]) == (0.05, 1, 0.0125, 0.3)
+    assert (others["nmae"], others["curves"], others["share_of_mean"]) == (0.004667, 3, 0.0035)  # 0.014 / 3, / 4
 
 
 def test_evaluate_cli_rows_and_a_bad_row_name():

@@ -284,6 +284,7 @@ def test_crossing_curves_split_by_colour():
     masks[0] = ~masks[1]
     lay = _layout([_solid_track("BLUE", "RED", colors=[blue, red])], h)
     blue_tr, red_tr = trace(masks, lay, image=image)
+    assert blue_tr.twins == red_tr.twins == ()  # colour told them apart
     rows = np.arange(h)
     for tr, fn in ((red_tr, f), (blue_tr, g)):
         error = np.abs(tr.x - fn(rows))
@@ -372,6 +373,40 @@ def test_same_colour_curves_separated_by_continuity():
     rows = np.arange(h)
     assert np.abs(left_tr.x - left(rows)).mean() < 0.3
     assert np.abs(right_tr.x - right(rows)).mean() < 0.3
+    # Nothing but continuity told them apart: each names the other as its twin.
+    assert left_tr.twins == ("RIGHT",) and right_tr.twins == ("LEFT",)
+
+
+def test_twins_are_the_curves_only_continuity_told_apart():
+    # One track, one solid class: a red curve and two black ones on a colour scan. Colour
+    # sets the red one apart; the two black ones are twins of each other only.
+    h, w = 200, 160
+    red, black = (220, 30, 30), (20, 20, 20)
+    big = np.full((h * S, w * S, 3), 255, np.uint8)
+    for x0, ink in ((40, black), (80, red), (120, black)):
+        _draw(lambda y, x0=x0: x0 + 8 * np.sin(2 * np.pi * y / 100), h, w, out=big, colour=ink)
+    image = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA)
+    masks = np.zeros((3, h, w), bool)
+    masks[1] = image.min(axis=2) < 160
+    masks[0] = ~masks[1]
+    lay = _layout([_solid_track("B1", "R", "B2", left=5, right=155, colors=[black, red, black])], h)
+    b1, r, b2 = trace(masks, lay, image=image)
+    assert (b1.twins, r.twins, b2.twins) == (("B2",), (), ("B1",))
+    # Without the scan, colour cannot tell: all three look alike.
+    b1, r, b2 = trace(masks, lay)
+    assert (b1.twins, r.twins, b2.twins) == (("R", "B2"), ("B1", "B2"), ("B1", "R"))
+
+
+def test_dashed_and_dotted_of_one_ink_and_curves_of_two_classes_are_no_twins():
+    h, w = 200, 120
+    dashes = _draw(lambda y: 40 + 0 * y, h, w, dashes=(12, 6))
+    dots = _draw(lambda y: 80 + 0 * y, h, w, dashes=(2, 5))
+    lay = _layout([Track(5, 115, curves=(CurveSpec("D", 0, 1, line="dashed"), CurveSpec("O", 0, 1, line="dotted")))], h)
+    assert [t.twins for t in trace(_mask(dashes, dots, klass=2), lay)] == [(), ()]
+    solid = _mask(_draw(lambda y: 40 + 0 * y, h, w))
+    solid[2] = _mask(dots, klass=2)[2]
+    lay = _layout([Track(5, 115, curves=(CurveSpec("S", 0, 1), CurveSpec("O", 0, 1, line="dotted")))], h)
+    assert [t.twins for t in trace(solid, lay)] == [(), ()]
 
 
 def test_same_colour_crossing_keeps_each_curve_through_the_crossing():

@@ -190,7 +190,8 @@ def _check_outputs(archive: Path, out: Path, records: dict[str, dict], max_nmae:
         assert a - step <= las.index[0] < las.index[-1] <= a + b * 255 + step
         assert np.allclose(np.diff(las.index), step)
         rec = records[f"s{seed}"]
-        assert rec["calibrated"] is True and rec["warnings"] == []
+        # Calibrated: the only warnings name curves of one look told apart by continuity.
+        assert rec["calibrated"] is True and all(" look alike " in w for w in rec["warnings"]), rec["warnings"]
         assert rec["layout_sha256"] == _sha(archive / f"s{seed}.layout.toml")
         report = score(out / f"s{seed}.las", archive / f"s{seed}.truth.las", layout=lay)
         assert report.missing_in_digitised == ()

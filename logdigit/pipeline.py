@@ -185,13 +185,12 @@ def _twin_warnings(traces, layout: Layout, scan_path) -> list[str]:
     seen: set[tuple[int, tuple[str, ...]]] = set()
     out = []
     for t in traces:
-        if not t.twins:
-            continue
-        names = tuple(c.mnemonic for c in layout.tracks[t.track].curves if c.mnemonic in {t.mnemonic, *t.twins})
-        if (t.track, names) in seen:
+        curves = {c.mnemonic: c for c in layout.tracks[t.track].curves}
+        names = tuple(name for name in curves if name in {t.mnemonic, *t.twins})  # in layout order
+        if not t.twins or (t.track, names) in seen:
             continue
         seen.add((t.track, names))
-        line = next(c.line for c in layout.tracks[t.track].curves if c.mnemonic == t.mnemonic)
+        line = curves[t.mnemonic].line  # the twins' line too
         out.append(
             f"{scan_path}: track {t.track + 1}: {', '.join(names[:-1])} and {names[-1]} ({line}) look alike "
             "(no colour tells them apart) and are told apart by continuity only; where they cross or touch they "

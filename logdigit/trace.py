@@ -686,19 +686,19 @@ def _trace_class(
     groups of them (indices into ``curves``) told apart by continuity alone."""
     if len(curves) == 1:
         return [_trace_lone(window, opts, dashed=dashed)], []
-    together = [list(range(len(curves)))]
-    if pixels is None or any(c.color is None for c in curves):
-        if pixels is not None and any(c.color is not None for c in curves):
-            log.warning("curves %s: colour given for some only; separating by continuity", [c.mnemonic for c in curves])
-        return _by_continuity(window, [c.line for c in curves], opts, dashed=dashed, pixels=pixels), together
-    groups = _colour_groups([c.color for c in curves])
-    if len(groups) == 1:
-        return _by_continuity(window, [c.line for c in curves], opts, dashed=dashed, pixels=pixels), together
-    inks = [np.mean([_to_lab_one(curves[i].color) for i in g], axis=0) for g in groups]
-    parts = _split_by_colour(window, pixels, inks)
-    if parts is None:
-        log.info("curves %s: the scan shows no colour; separating by continuity", [c.mnemonic for c in curves])
-        return _by_continuity(window, [c.line for c in curves], opts, dashed=dashed, pixels=pixels), together
+    everyone = list(range(len(curves)))
+    groups, parts = [everyone], None
+    if pixels is not None and all(c.color is not None for c in curves):
+        groups = _colour_groups([c.color for c in curves])
+        if len(groups) > 1:
+            inks = [np.mean([_to_lab_one(curves[i].color) for i in g], axis=0) for g in groups]
+            parts = _split_by_colour(window, pixels, inks)
+            if parts is None:
+                log.info("curves %s: the scan shows no colour; separating by continuity", [c.mnemonic for c in curves])
+    elif pixels is not None and any(c.color is not None for c in curves):
+        log.warning("curves %s: colour given for some only; separating by continuity", [c.mnemonic for c in curves])
+    if parts is None:  # colour cannot split them: all by continuity
+        return _by_continuity(window, [c.line for c in curves], opts, dashed=dashed, pixels=pixels), [everyone]
     out: list[np.ndarray] = [np.empty(0)] * len(curves)
     for group, part in zip(groups, parts, strict=True):
         lines = [curves[i].line for i in group]

@@ -8,7 +8,10 @@ same way everywhere; messages holding ``[...]`` are printed as given, in infer a
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import lasio
@@ -187,3 +190,117 @@ def test_read_las_decodes_utf8_and_latin1_alike(tmp_path):
         las = read_las(tmp_path / "b.las")
         assert las.well["WELL"].value == "Müller-Lüdenscheid 1", encoding
         assert las.curves["GR"].descr == "Gammé", encoding
+
+
+# --------------------------------------------------------------------------- markup
+
+
+def test_brackets_in_a_missing_scan_path_are_printed_as_given(tmp_path):
+    (tmp_path / "x[").mkdir()
+    r = _run("infer", tmp_path / "x[" / "].png", "--device", "cpu")
+    assert r.exit_code == 2, (r.output, r.exception)
+    assert str(tmp_path / "x[" / "].png") in _error_line(r)
+
+
+def test_fix_hints_keep_their_brackets(tmp_path):
+    cases = [
+        (_edit("ties = [[0, 850], [990, 1180]]", "ties = [[0, 850]]"), ["[row, depth]", "[[row, depth], "]),
+        (lambda t: "tracks = []\n" + t.split("[[tracks]]")[0], ["[[tracks]]"]),
+        (_edit(_WELL, _WELL + "STRT = 3\n"), ["[well]"]),
+        (_edit("[depth]", "[depth"), ["Expected ']'"]),
+    ]
+    for edit, needles in cases:
+        scan = _scan_dir(tmp_path, edit(GOOD))
+        r = _run("infer", scan, "--device", "cpu")
+        line = _error_line(r)
+        assert r.exit_code == 2 and all(n in line for n in needles), line
+
+
+def test_layout_command_message_keeps_brackets(tmp_path):
+    (tmp_path / "d [").mkdir()
+    shutil.copy(SAMPLES / "simple.jpg", tmp_path / "d [" / "s].jpg")
+    r = _run("layout", tmp_path / "d [" / "s].jpg")
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert "fill in [depth] ties" in r.stderr and str(tmp_path / "d [" / "s].layout.toml") in r.stderr
+
+
+def test_a_scan_path_with_brackets_is_digitised_and_reported(tmp_path):
+    folder = tmp_path / "x["
+    folder.mkdir()
+    shutil.copy(SAMPLES / "simple.jpg", folder / "].jpg")
+    shutil.copy(SAMPLES / "simple.layout.toml", folder / "].layout.toml")
+    r = _run("infer", folder / "].jpg", "--device", "cpu")
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert f"{folder / '].jpg'} -> {folder / '].las'}: 3 curves" in r.stderr
+    assert (folder / "].las").is_file()
+
+
+def _bracket_archive(tmp_path: Path) -> tuple[Path, Path]:
+    """A scan under ``old [`` whose sidecar layout is broken TOML, and a good scan."""
+    old = tmp_path / "old ["
+    old.mkdir()
+    shutil.copy(SAMPLES / "simple.jpg", old / "bad.jpg")
+    (old / "bad.layout.toml").write_text(GOOD.replace("[depth]", "[depth", 1))
+    good = tmp_path / "good"
+    good.mkdir()
+    shutil.copy(SAMPLES / "simple.jpg", good / "simple.jpg")
+    shutil.copy(SAMPLES / "simple.layout.toml", good / "simple.layout.toml")
+    return old, good
+
+
+def test_batch_reports_a_failure_under_a_bracket_folder_and_goes_on(tmp_path, monkeypatch):
+    # The cluster is replaced by the same per-scan work run in this process, in input
+    # order (the failing scan first); the CLI's reporting is what is tested here.
+    import cv2
+    import torch
+
+    from logdigit import batch as lb
+
+    def in_process(plan, *, options=None, workers=None, scheduler=None, torch_threads=None):
+        threads = (torch.get_num_threads(), cv2.getNumThreads())
+        try:
+            for job in plan.jobs:
+                yield lb._digitise_job(job, options, plan.settings, threads[0])
+        finally:
+            torch.set_num_threads(threads[0])
+            cv2.setNumThreads(threads[1])
+
+    monkeypatch.setattr(lb, "iter_batch", in_process)
+    old, good = _bracket_archive(tmp_path)
+    out = tmp_path / "out"
+    r = _run("batch", old / "bad.jpg", good / "simple.jpg", "--outdir", out, "--device", "cpu")
+    assert r.exit_code == 1, (r.output, r.exception)
+    failed = [line for line in r.stderr.splitlines() if line.startswith("failed:")]
+    assert len(failed) == 1 and f"{old / 'bad.layout.toml'}: line 4: invalid TOML (Expected ']'" in failed[0]
+    assert (out / "simple.las").is_file() and not (out / "bad.las").exists()
+
+
+@pytest.mark.slow
+def test_batch_on_a_real_cluster_goes_on_after_a_bracket_failure(tmp_path):
+    old, good = _bracket_archive(tmp_path)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "logdigit.cli", "batch", str(old), str(good), "--outdir", str(out),
+           "--workers", "1", "--device", "cpu"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "invalid TOML (Expected ']'" in proc.stderr
+    assert (out / "simple.las").is_file() and not (out / "bad.las").exists()
+
+
+def test_tables_print_cells_as_given():
+    from rich.console import Console
+
+    from logdigit.cli_common import plain, say
+
+    console = Console(record=True, width=200)
+    say(console, "a [/] b [bold]c[/bold] [[tracks]]", label="error:", style="bold red")
+    from rich.table import Table
+
+    table = Table(title=plain("x[/].las vs [depth]"))
+    table.add_column("a wide column for the whole title")
+    table.add_row(plain("[/]"))
+    console.print(table)
+    text = console.export_text()
+    assert "error: a [/] b [bold]c[/bold] [[tracks]]" in text
+    assert "x[/].las vs [depth]" in text and "│ [/] " in text

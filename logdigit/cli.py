@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from logdigit.cli_common import parse_probabilities
+from logdigit.cli_common import parse_probabilities, plain, say
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Digitise scanned well logs into LAS curves with the VeerNet segmentation network.")
@@ -31,7 +31,7 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or su
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    say(err, exc, label="error:", style="bold red")
     return typer.Exit(getattr(exc, "exit_code", 1))
 
 
@@ -46,7 +46,7 @@ def handle_errors(fn):
         except LogdigitError as exc:
             raise _fail(exc) from None
         except KeyboardInterrupt:
-            err.print("interrupted; no partial output was written")
+            say(err, "interrupted; no partial output was written")
             raise typer.Exit(130) from None
     return wrapper
 
@@ -54,7 +54,7 @@ def handle_errors(fn):
 def _progress(quiet: bool):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                     TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet, transient=True,
                     redirect_stdout=False, redirect_stderr=False)  # stdout carries LAS and JSON
 
@@ -104,14 +104,14 @@ def infer(
                 if len(scans) == 1:
                     raise
                 failed += 1
-                err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                say(err, exc, label="error:", style="bold red")
                 if json_out:
                     print(json.dumps({"scan": str(scan), "status": "failed", "error": str(exc)}), flush=True)
                 continue
             finally:
                 progress.remove_task(task)
             for w in result.warnings:
-                err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+                say(err, w, label="warning:", style="yellow")
             summary = {"scan": str(scan), "status": "done", "output": target,
                        "curves": [c.mnemonic for c in result.curves.curves],
                        "samples": int(len(result.curves.depth)), "calibrated": result.layout.calibrated,
@@ -120,8 +120,8 @@ def infer(
             if json_out and output != "-":
                 print(json.dumps(summary), flush=True)
             elif not quiet:
-                err.print(f"{scan} -> {target}: {len(summary['curves'])} curves, {summary['samples']} samples, "
-                          f"{sum(result.timings.values()):.1f} s", highlight=False, soft_wrap=True)
+                say(err, f"{scan} -> {target}: {len(summary['curves'])} curves, {summary['samples']} samples, "
+                         f"{sum(result.timings.values()):.1f} s")
     if failed:
         raise typer.Exit(1)
 
@@ -145,8 +145,8 @@ def layout(
         raise OutputError(f"{target}: already exists; pass --force to overwrite it or -o to write elsewhere")
     lay = detect_layout(read_scan(scan, max_pixels=max_pixels).image)
     write_layout(lay, target)
-    err.print(f"{target}: {len(lay.tracks)} tracks detected; fill in [depth] ties and each curve's "
-              "mnemonic, unit and scale values, then run `logdigit infer`", highlight=False, soft_wrap=True)
+    say(err, f"{target}: {len(lay.tracks)} tracks detected; fill in [depth] ties and each curve's "
+             "mnemonic, unit and scale values, then run `logdigit infer`")
 
 
 @app.command()
@@ -171,8 +171,8 @@ def score(
 
     rows = data.get("curves", [])
     norms = sorted({str(r["normalised_by"]) for r in rows})
-    table = Table(title=f"{digitised.name} vs {truth.name}" + (f" (shift {data.get('shift', 0):g})" if max_shift else ""),
-                  caption=f"NMAE and within 2 % normalised by {', '.join(norms) or '-'}")
+    table = Table(title=plain(f"{digitised.name} vs {truth.name}" + (f" (shift {data.get('shift', 0):g})" if max_shift else "")),
+                  caption=plain(f"NMAE and within 2 % normalised by {', '.join(norms) or '-'}"))
     columns = [("curve", "mnemonic", str), ("unit", "unit", str), ("n", "samples", str),
                ("MAE", "mae", lambda v: f"{v:.4g}"), ("NMAE", "nmae", lambda v: f"{v:.4f}"),
                ("within 2%", "within_2pct", lambda v: f"{100 * v:.1f}%"),
@@ -180,11 +180,11 @@ def score(
     for title, _, _ in columns:
         table.add_column(title, justify="left" if title in ("curve", "unit") else "right")
     for r in rows:
-        table.add_row(*["-" if r[key] is None else fmt(r[key]) for _, key, fmt in columns])
+        table.add_row(*[plain("-" if r[key] is None else fmt(r[key])) for _, key, fmt in columns])
     Console().print(table)
     missing = data.get("missing_in_digitised") or []
     if missing:
-        err.print(f"[yellow]warning:[/] not in {digitised.name}: {', '.join(missing)}", highlight=False)
+        say(err, f"not in {digitised.name}: {', '.join(missing)}", label="warning:", style="yellow")
 
 
 @app.command()
@@ -209,7 +209,7 @@ def synth(
         paths = write_dataset(outdir, n=n, seed=seed, split=split, height=height, width=width,
                               progress=lambda i, total: progress.update(task, completed=i))
     if not quiet:
-        err.print(f"{len(paths)} sheets written to {outdir}", highlight=False)
+        say(err, f"{len(paths)} sheets written to {outdir}")
 
 
 @app.command()
@@ -264,14 +264,13 @@ def train(
                 progress.update(task, completed=e["step"], total=e["steps"],
                                 description=f"step {e['step']} loss {e['loss']:.4f}")
             elif not quiet:
-                progress.console.print(f"step {e['step']}: val F1 solid {e['f1_solid']:.3f} "
-                                       f"dashed {e['f1_dashed']:.3f}")
+                say(progress.console, f"step {e['step']}: val F1 solid {e['f1_solid']:.3f} "
+                                      f"dashed {e['f1_dashed']:.3f}")
         state = run_train(out, model_config=model_config, data_config=data_config, train_config=train_config,
                           device=device, resume=resume, progress=cb)
     if not quiet:
-        err.print(f"done: {state['step']} steps in {state['seconds'] / 60:.1f} min; best val score "
-                  f"{state['best']:.4f} at step {state.get('best_step')}; best model: {out / 'best.safetensors'}",
-                  highlight=False)
+        say(err, f"done: {state['step']} steps in {state['seconds'] / 60:.1f} min; best val score "
+                 f"{state['best']:.4f} at step {state.get('best_step')}; best model: {out / 'best.safetensors'}")
 
 
 @app.command()
@@ -312,11 +311,11 @@ def evaluate(
         return
     from rich.table import Table
 
-    table = Table(title=f"{n} test sheets {height}x{width}, seed {seed} (1 = solid, 2 = dashed)")
+    table = Table(title=plain(f"{n} test sheets {height}x{width}, seed {seed} (1 = solid, 2 = dashed)"))
     for h in HEADERS:
         table.add_column(h, justify="right")
     for row in format_rows(report):
-        table.add_row(*row)
+        table.add_row(*(plain(cell) for cell in row))
     Console().print(table)
 
 
@@ -355,11 +354,11 @@ def compare_losses(
     results = run_compare(out, losses=names, seeds=tuple(int(s) for s in seeds.split(",")), steps=steps,
                           model_config=VeerNetConfig(widths=tuple(int(v) for v in widths.split(","))),
                           data_config=DataConfig(pool_size=pool_size), eval_n=eval_n, eval_seed=eval_seed,
-                          device=device, progress=None if quiet else (lambda m: err.print(m, highlight=False)))
+                          device=device, progress=None if quiet else (lambda m: say(err, m)))
     command = "logdigit " + " ".join(sys.argv[1:]) if sys.argv[1:] else "logdigit compare-losses"
     path = write_report(results, report, command=command)
     if not quiet:
-        err.print(f"report: {path} (raw numbers: {path.with_suffix('.json')})", highlight=False)
+        say(err, f"report: {path} (raw numbers: {path.with_suffix('.json')})")
 
 
 @app.command("losses")

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from logdigit.cli_common import parse_probabilities
+from logdigit.cli_common import parse_probabilities, plain, say
 
 err = Console(stderr=True)
 
@@ -88,7 +88,7 @@ def batch(
                     _report(result, progress, json_out=json_out, quiet=quiet)
                     progress.update(task, advance=1, description=Path(result.scan).name)
     except LogdigitError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        say(err, exc, label="error:", style="bold red")
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt as exc:  # BatchInterrupted for SIGTERM, plain for a signal outside the block
         code = exc.exit_code if isinstance(exc, BatchInterrupted) else 130
@@ -105,7 +105,7 @@ def batch(
 def _progress(quiet: bool):
     from rich import progress as rp
 
-    return rp.Progress(rp.TextColumn("{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
+    return rp.Progress(rp.TextColumn("{task.description}", markup=False), rp.BarColumn(), rp.MofNCompleteColumn(),
                        rp.TimeElapsedColumn(), rp.TimeRemainingColumn(), console=err, disable=quiet, transient=True,
                        redirect_stdout=False)  # rich would send --json lines to its (stderr) console
 
@@ -117,10 +117,10 @@ def _report(result, progress, *, json_out: bool, quiet: bool) -> None:
     if quiet:
         return
     if result.status == "failed":
-        progress.console.print(f"[bold red]failed:[/] {result.error}", highlight=False, soft_wrap=True)
+        say(progress.console, result.error, label="failed:", style="bold red")
     elif result.status == "done":
         for w in result.warnings:
-            progress.console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+            say(progress.console, w, label="warning:", style="yellow")
 
 
 def _summary(results, outdir: Path, *, interrupted: bool) -> None:
@@ -130,8 +130,8 @@ def _summary(results, outdir: Path, *, interrupted: bool) -> None:
 
     counts = summarise(results)
     if interrupted:
-        err.print("[bold yellow]interrupted:[/] finished scans are recorded and no partial LAS was left; "
-                  "run the same command again to resume", highlight=False, soft_wrap=True)
+        say(err, "finished scans are recorded and no partial LAS was left; run the same command again to resume",
+            label="interrupted:", style="bold yellow")
     table = Table()
     for name in ("done", "skipped", "failed"):
         table.add_column(name, justify="right")
@@ -141,8 +141,8 @@ def _summary(results, outdir: Path, *, interrupted: bool) -> None:
     if failed:
         errors = Table("failed scan", "error", show_lines=False)
         for r in failed[:MAX_ERRORS_SHOWN]:
-            errors.add_row(Path(r.scan).name, r.error or "")
+            errors.add_row(plain(Path(r.scan).name), plain(r.error or ""))
         err.print(errors)
         if len(failed) > MAX_ERRORS_SHOWN:
-            err.print(f"... and {len(failed) - MAX_ERRORS_SHOWN} more", highlight=False)
-    err.print(f"manifest: {outdir / MANIFEST_NAME}", highlight=False, soft_wrap=True)
+            say(err, f"... and {len(failed) - MAX_ERRORS_SHOWN} more")
+    say(err, f"manifest: {outdir / MANIFEST_NAME}")

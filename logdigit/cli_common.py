@@ -25,3 +25,23 @@ def parse_probabilities(text: str | None, flag: str) -> tuple[float, float] | No
     if len(values) != 2 or not all(0.0 < v < 1.0 for v in values):
         raise InputError(f"{flag} {text!r}: expected one or two probabilities in (0, 1), e.g. 0.5 or 0.5,0.4")
     return values  # type: ignore[return-value]
+
+
+def say(console, text: object, *, label: str = "", style: str = "") -> None:
+    """Print one message on ``console`` exactly as given: never parsed as rich markup.
+
+    Paths and messages may hold ``[...]`` (``old [/x.png``, ``[[tracks]]``); rich would
+    read those as style tags, drop them or fail. Only ``label`` (e.g. ``"error:"``) is
+    styled, with ``style`` (e.g. ``"bold red"``).
+    """
+    from rich.text import Text
+
+    line = Text.assemble((label, style), " ", str(text)) if label else Text(str(text))
+    console.print(line, highlight=False, soft_wrap=True)
+
+
+def plain(text: object):
+    """``text`` as a rich ``Text`` (for table cells and titles), never parsed as markup."""
+    from rich.text import Text
+
+    return Text(str(text))

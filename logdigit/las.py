@@ -4,11 +4,14 @@
 STRT, STOP, STEP, NULL and the layout's ``[well]`` items; ~Curve with DEPT first;
 ~Parameter with the run's settings); :func:`write_las` writes it atomically (or to
 stdout) with NaN as the NULL value; :func:`read_las` reads one back with clean errors.
+Every header field written is one LAS 2.0 holds intact (:mod:`logdigit.lasfields`), so
+the header is printable ASCII and reads back as written.
 """
 
 from __future__ import annotations
 
 import copy
+import io
 import math
 import os
 import re
@@ -24,6 +27,7 @@ from lasio import HeaderItem
 from logdigit.atomic import atomic_path
 from logdigit.calibrate import Curves
 from logdigit.errors import InputError, OutputError
+from logdigit.lasfields import field_problem
 from logdigit.layout import Layout
 
 NULL = -999.25
@@ -44,7 +48,7 @@ PARAM_DESCR: dict[str, str] = {
 }
 """Descriptions given to known ~Parameter mnemonics (others get none)."""
 
-_MNEMONIC = re.compile(r"^[^\s.:]+$")
+_PARAM_ESCAPE = re.compile(r"[^ -9;-~]")  # all but printable ASCII without ":"
 _OTHER = "Curves digitised from a raster scan of a paper log by logdigit."
 _OTHER_UNCALIBRATED = (
     "UNCALIBRATED: the index is the pixel row (0-based from the top of the scan) and the "
@@ -62,13 +66,17 @@ def to_las(curves: Curves, layout: Layout, *, meta: Mapping[str, object] | None 
         meta: run settings for ~Parameter, mnemonic -> value, e.g.
             ``{"SRC": "scan.tif", "MODEL": "veernet-v1", "THRESH": "0.5"}``. A
             ``TIERES`` item (RMS tie residual, index units) is added unless given.
+            Values are provenance (file names, settings): a character LAS 2.0 cannot
+            hold there (non-ASCII, control, ``:``) is written as a Python escape,
+            e.g. ``"é"`` -> ``"\\xe9"``, ``":"`` -> ``"\\x3a"``.
 
     Returns:
         A new ``lasio.LASFile``; the arrays are copies, ``curves`` is not touched.
 
     Raises:
         ValueError: an empty or non-increasing depth, a curve whose length differs from
-            the depth, duplicate or invalid mnemonics.
+            the depth, duplicate mnemonics, or a mnemonic, unit, description or ``[well]``
+            item that LAS 2.0 cannot hold (:func:`logdigit.lasfields.field_problem`).
 
     Example:
         >>> import numpy as np
@@ -80,6 +88,7 @@ def to_las(curves: Curves, layout: Layout, *, meta: Mapping[str, object] | None 
         (['DEPT', 'GR'], 100.5, 'scan.tif')
     """
     depth = _check_curves(curves)
+    _check_well(layout)
     items = _param_items(curves, dict(meta or {}))
     las = lasio.LASFile()
     _version_section(las)
@@ -101,6 +110,7 @@ def _check_curves(curves: Curves) -> np.ndarray:
         raise ValueError(f"curves.depth must be finite float64 (n,) with n >= 1, got shape {depth.shape}")
     if np.any(np.diff(depth) <= 0):
         raise ValueError("curves.depth must increase strictly; calibrate() returns it so")
+    _check_field("unit", curves.unit, "curves.unit")
     seen = {"DEPT"}
     for curve in curves.curves:
         if np.shape(curve.values) != depth.shape:
@@ -108,26 +118,44 @@ def _check_curves(curves: Curves) -> np.ndarray:
                 f"curve {curve.mnemonic!r} has values of shape {np.shape(curve.values)}; "
                 f"the depth has shape {depth.shape}"
             )
-        if not _MNEMONIC.match(curve.mnemonic) or curve.mnemonic.upper() in seen:
-            raise ValueError(
-                f"curve mnemonic {curve.mnemonic!r} is invalid or used twice (DEPT is the index)"
-            )
+        for kind in ("mnemonic", "unit", "descr"):
+            _check_field(kind, getattr(curve, kind), f"curve {curve.mnemonic!r} {kind}")
+        if curve.mnemonic.upper() in seen:
+            raise ValueError(f"curve mnemonic {curve.mnemonic!r} is used twice (DEPT is the index)")
         seen.add(curve.mnemonic.upper())
     return depth
+
+
+def _check_well(layout: Layout) -> None:
+    for key, value in layout.well.items():
+        _check_field("mnemonic", key, f"layout.well key {key!r}")
+        _check_field("value", str(value), f"layout.well[{key!r}]")
+
+
+def _check_field(kind: str, text: str, name: str) -> None:
+    problem = field_problem(kind, text)
+    if problem is not None:
+        raise ValueError(f"{name} is not a LAS {kind}: {problem[0]}; {problem[1]}")
 
 
 def _param_items(curves: Curves, meta: dict[str, object]) -> list[HeaderItem]:
     meta.setdefault("TIERES", round(float(curves.tie_residual), 4))
     items = []
     for key, value in meta.items():
-        if not isinstance(key, str) or not _MNEMONIC.match(key):
-            raise ValueError(f"meta key {key!r} is not a LAS mnemonic (one word, no periods or colons)")
-        text = str(value)
-        if "\n" in text or "\r" in text:
-            raise ValueError(f"meta[{key!r}] must be one line, got {text!r}")
+        if not isinstance(key, str):
+            raise ValueError(f"meta key {key!r} must be a string, a LAS mnemonic such as \"SRC\"")
+        _check_field("mnemonic", key, f"meta key {key!r}")
+        if "\n" in str(value) or "\r" in str(value):
+            raise ValueError(f"meta[{key!r}] must be one line, got {str(value)!r}")
+        text = _param_text(value)
         unit = curves.unit if key == "TIERES" else ""
         items.append(HeaderItem(key, unit=unit, value=text, descr=PARAM_DESCR.get(key.upper(), "")))
     return items
+
+
+def _param_text(value: object) -> str:
+    """A ~Parameter value with what LAS 2.0 cannot hold there written as an escape ("\\xe9")."""
+    return _PARAM_ESCAPE.sub(lambda m: "\\x3a" if m.group() == ":" else ascii(m.group())[1:-1], str(value).strip())
 
 
 def _version_section(las: lasio.LASFile) -> None:
@@ -209,6 +237,9 @@ def _header_number(las: lasio.LASFile, key: str) -> float | None:
 def read_las(path: str | os.PathLike) -> lasio.LASFile:
     """Read a LAS file (1.2 or 2.0); NULL values come back as NaN.
 
+    The text is read as UTF-8 (which covers ASCII; a leading byte-order mark is
+    dropped), else as Latin-1, the same way whatever the file holds: no guessing.
+
     Args:
         path: the ``.las`` file.
 
@@ -230,7 +261,15 @@ def read_las(path: str | os.PathLike) -> lasio.LASFile:
     if not p.is_file():
         raise InputError(f"{p}: no such LAS file; check the path")
     try:
-        las = lasio.read(str(p))
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read ({exc.strerror or exc}); check the path and its permissions") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    try:
+        las = lasio.read(io.StringIO(text))
     except Exception as exc:  # lasio raises many types for garbled text; all mean "not LAS"
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise InputError(

@@ -34,7 +34,9 @@ dotted curves of one ink, saying which is which lets the tracer hand them out by
 their pieces instead of by column. Unit, scale and line words are
 read case-insensitively. ``unit = "PX"`` marks an uncalibrated draft written by
 ``logdigit layout``: the index is then the pixel row and values are fractions of the
-track width. Tie depths must rise (or fall) steadily with the row.
+track width. Tie depths must rise (or fall) steadily with the row. Mnemonics, units,
+descriptions and ``[well]`` keys and values must be text a LAS 2.0 header holds intact
+(printable ASCII, no colon in a description; see :mod:`logdigit.lasfields`).
 
 Every problem is a :class:`~logdigit.errors.LayoutError` with one line:
 ``"{path}: {field}: {what is wrong}; {how to fix}"``.
@@ -60,6 +62,7 @@ else:  # pragma: no cover - Python 3.10
 
 from logdigit.atomic import write_text_atomic
 from logdigit.errors import LayoutError
+from logdigit.lasfields import field_problem
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +176,6 @@ _CURVE_KEYS = {
     "color": False,
     "descr": False,
 }
-_MNEMONIC = re.compile(r"^[^\s.:]+$")
 _COLOR = re.compile(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 _TOML_LOCATION = re.compile(r"^(?P<msg>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$")
 
@@ -332,6 +334,14 @@ def _string(value: Any, where: str, name: str, fix: str) -> str:
     return value
 
 
+def _las_field(kind: str, text: str, where: str, name: str) -> str:
+    """``text`` unchanged when LAS 2.0 can hold it as a header ``kind`` (see :mod:`logdigit.lasfields`)."""
+    problem = field_problem(kind, text)
+    if problem is not None:
+        raise _fail(where, name, *problem)
+    return text
+
+
 def _choice(value: Any, choices: Sequence[str], where: str, name: str) -> str:
     """A case-insensitive choice from ``choices``, returned in canonical spelling."""
     word = _string(value, where, name, f"use one of {_quoted(choices)}")
@@ -354,15 +364,14 @@ def _parse_well(value: Any, where: str) -> dict[str, str]:
     well: dict[str, str] = {}
     for key, item in table.items():
         name = f"well.{key}"
-        if not _MNEMONIC.match(key):
-            raise _fail(where, name, "a LAS mnemonic cannot hold spaces, periods or colons", "rename the key")
+        _las_field("mnemonic", key, where, name)
         if key.upper() in RESERVED_WELL_ITEMS:
             raise _fail(where, name, "is written by logdigit from the depth grid", "remove it from [well]")
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise _fail(
                 where, name, f"must be a string or a number, got {_show(item)}", 'quote it, e.g. "..."'
             )
-        well[key] = _string(str(item), where, name, "")
+        well[key] = _las_field("value", _string(str(item), where, name, ""), where, name)
     return well
 
 
@@ -460,18 +469,11 @@ def _parse_tracks(value: Any, where: str) -> tuple[Track, ...]:
 def _parse_curve(table: dict[str, Any], scale: str, where: str, prefix: str) -> CurveSpec:
     _check_keys(table, _CURVE_KEYS, where, prefix)
     mnemonic = _string(table["mnemonic"], where, f"{prefix}.mnemonic", 'e.g. mnemonic = "GR"')
-    if not _MNEMONIC.match(mnemonic):
-        raise _fail(
-            where,
-            f"{prefix}.mnemonic",
-            f'"{mnemonic}" is not a LAS mnemonic',
-            "use one word without periods or colons",
-        )
+    _las_field("mnemonic", mnemonic, where, f"{prefix}.mnemonic")
     if mnemonic.upper() == "DEPT":
         raise _fail(where, f"{prefix}.mnemonic", '"DEPT" is the depth index', "choose another mnemonic")
     unit = _string(table.get("unit", ""), where, f"{prefix}.unit", 'e.g. unit = "GAPI"')
-    if unit.split() != [unit] and unit:
-        raise _fail(where, f"{prefix}.unit", f'a LAS unit is one word, got "{unit}"', 'e.g. "GAPI" or "OHMM"')
+    _las_field("unit", unit, where, f"{prefix}.unit")
     values = [
         _number(
             table[k], where, f"{prefix}.{k}", f"use the value printed at the track's {k.split('_')[0]} edge"
@@ -483,6 +485,7 @@ def _parse_curve(table: dict[str, Any], scale: str, where: str, prefix: str) -> 
         table.get("line", "solid"), tuple(LINE_CLASSES), where, f"{prefix}.line")
     color = _parse_color(table["color"], where, f"{prefix}.color") if "color" in table else None
     descr = _string(table.get("descr", ""), where, f"{prefix}.descr", 'e.g. descr = "Gamma ray"')
+    _las_field("descr", descr, where, f"{prefix}.descr")
     return CurveSpec(mnemonic, values[0], values[1], unit=unit, line=line, color=color, descr=descr)
 
 

@@ -366,12 +366,12 @@ def test_round_trip_of_the_example(tmp_path):
 
 def test_round_trip_of_awkward_strings_and_floats(tmp_path):
     curve = CurveSpec(
-        "SP", -80.5, 19.25, unit="MV", line="dashed", color=(1, 2, 255), descr='Spont. "pot" \\ ü\t x'
+        "SP", -80.5, 19.25, unit="MV", line="dashed", color=(1, 2, 255), descr='Spont. "pot" \\ #~[x] \'y\''
     )
     layout = Layout(
         depth=DepthSpec("M", 0.1524, ((0.5, 100.0), (1e5, 3.5e4), (2e5, 7e4 - 1e-7)), rows=(0, 199_999)),
         tracks=(Track(0, 10, "linear", (curve,)),),
-        well={"WELL": 'A "B" \\ C', "API#": "42", "COMP": "Ünïcode ☃"},
+        well={"WELL": 'A "B" \\ C', "API#": "42", "COMP": "~A # [x] 1:2"},
     )
     text = layout_to_toml(layout)
     assert '"API#" = "42"' in text

@@ -159,6 +159,9 @@ dashed or dotted line, a ruling or a speck of dirt across the curve, at the usua
 resolutions (200-400 dpi). A longer gap is a stretch of curve the scan does not show
 (torn, blank or faded paper): it stays NULL rather than become a straight line."""
 
+MAX_GAP_LIMIT = 1000
+"""Largest ``max_gap`` accepted (3.3 in at 300 dpi): linking reaches as far, and its work grows with it."""
+
 
 @dataclass(frozen=True)
 class PixelTrace:
@@ -313,6 +316,8 @@ def _check_options(max_gap: int, min_segment: int, margin: int) -> None:
     for name, value, low in (("max_gap", max_gap, 0), ("min_segment", min_segment, 1), ("margin", margin, 0)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    if max_gap > MAX_GAP_LIMIT:
+        raise ValueError(f"max_gap must be at most {MAX_GAP_LIMIT} rows, got {max_gap}")
 
 
 def _digitised_rows(layout: Layout, height: int) -> tuple[int, int]:

@@ -42,12 +42,17 @@ _ROW_SNAP = 1e-6
 
 @dataclass(frozen=True)
 class Curve:
-    """One calibrated curve: ``values`` float64 (n,) on ``Curves.depth``; NaN = gap (LAS NULL)."""
+    """One calibrated curve: ``values`` float64 (n,) on ``Curves.depth``; NaN = gap (LAS NULL).
+
+    ``filled``: (first, last) depths, inclusive, of each run of samples whose value uses a
+    row the trace filled by interpolation (``PixelTrace.filled``), in depth order.
+    """
 
     mnemonic: str
     unit: str
     values: np.ndarray
     descr: str = ""
+    filled: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,8 @@ def calibrate(
         )
     rows = (depth - a) / b
     curves = tuple(
-        Curve(spec.mnemonic, spec.unit, _values(_resample(trace, rows), track, spec, where), spec.descr)
+        Curve(spec.mnemonic, spec.unit, _values(_resample(trace, rows), track, spec, where), spec.descr,
+              filled=_filled_depths(trace, rows, depth))
         for trace, track, spec in specs
     )
     return Curves(depth=depth, unit=layout.depth.unit, step=step, curves=curves, tie_residual=rms)
@@ -264,20 +270,42 @@ def _decimals(step: float) -> int:
     return min(max(0, -int(exponent)), 10)
 
 
-def _resample(trace: PixelTrace, rows: np.ndarray) -> np.ndarray:
-    """x at fractional ``rows``: linear between the two neighbouring rows; NaN outside or at NaN."""
-    x = np.asarray(trace.x, dtype=np.float64)
+def _neighbours(trace: PixelTrace, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per fractional row: the indices into ``trace.x`` of the rows above and below (one row
+    when it is whole), the weight of the lower one, and whether both lie inside the trace."""
     pos = rows - trace.row0  # fractional index into x
     near = np.rint(pos)
     pos = np.where(np.abs(pos - near) < _ROW_SNAP, near, pos)
     i0 = np.floor(pos).astype(np.int64)
     frac = pos - i0
     i1 = i0 + (frac > 0)
-    inside = (i0 >= 0) & (i1 < len(x))
+    return i0, i1, frac, (i0 >= 0) & (i1 < len(trace.x))
+
+
+def _resample(trace: PixelTrace, rows: np.ndarray) -> np.ndarray:
+    """x at fractional ``rows``: linear between the two neighbouring rows; NaN outside or at NaN."""
+    x = np.asarray(trace.x, dtype=np.float64)
+    i0, i1, frac, inside = _neighbours(trace, rows)
     out = np.full(rows.shape, np.nan)
     j0, j1, f = i0[inside], i1[inside], frac[inside]
     out[inside] = x[j0] + f * (x[j1] - x[j0])
     return out
+
+
+def _filled_depths(trace: PixelTrace, rows: np.ndarray, depth: np.ndarray) -> tuple[tuple[float, float], ...]:
+    """(first, last) depths of each run of grid samples (at fractional ``rows``) that use a
+    row in ``trace.filled``."""
+    if not trace.filled:
+        return ()
+    filled = np.zeros(len(trace.x), bool)
+    for first, last in trace.filled:
+        filled[max(first - trace.row0, 0) : max(last - trace.row0 + 1, 0)] = True
+    i0, i1, _, inside = _neighbours(trace, rows)
+    uses = np.zeros(rows.shape, bool)
+    uses[inside] = filled[i0[inside]] | filled[i1[inside]]
+    edges = np.diff(np.r_[0, uses.astype(np.int8), 0])
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return tuple((float(depth[a]), float(depth[b - 1])) for a, b in zip(starts, stops, strict=True))
 
 
 def _values(x: np.ndarray, track: Track, spec: CurveSpec, where: str) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from logdigit.cli_common import parse_probabilities, plain, say
+from logdigit.cli_common import MaxGapOpt, parse_probabilities, plain, say
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Digitise scanned well logs into LAS curves with the VeerNet segmentation network.")
@@ -74,6 +74,7 @@ def infer(
     deskew: Annotated[bool, typer.Option("--deskew", help="Estimate and correct a small rotation (reported).")] = False,
     tile: Annotated[int, typer.Option("--tile", help="Inference window in px.")] = 512,
     max_pixels: Annotated[int, typer.Option("--max-pixels", help="Refuse larger images (decompression-bomb guard).")] = 200_000_000,
+    max_gap: MaxGapOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -88,7 +89,8 @@ def infer(
         raise InputError(f"--hysteresis {hysteresis}: LOW must be below HIGH, e.g. 0.3,0.6")
     thr = parse_probabilities(threshold, "--threshold")
     opts = InferOptions(weights=str(weights) if weights else None, device=device, tile=tile, thresholds=thr,
-                        hysteresis=hyst, deskew=deskew, max_pixels=max_pixels)
+                        hysteresis=hyst, deskew=deskew, max_pixels=max_pixels,
+                        **({} if max_gap is None else {"max_gap": max_gap}))
     failed = 0
     with _progress(quiet) as progress:
         for scan in scans:

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from logdigit.cli_common import parse_probabilities, plain, say
+from logdigit.cli_common import MaxGapOpt, parse_probabilities, plain, say
 
 err = Console(stderr=True)
 
@@ -51,6 +51,7 @@ def batch(
     threshold: Annotated[str, typer.Option(
         "--threshold", help="Probability threshold for solid,dashed classes.")] = "0.5",
     tile: Annotated[int, typer.Option("--tile", help="Inference window in px.")] = 512,
+    max_gap: MaxGapOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Redo scans already done.")] = False,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print one JSON object per scan on stdout.")] = False,
@@ -74,7 +75,8 @@ def batch(
     try:
         with interrupt_on_signals():
             opts = InferOptions(weights=str(weights) if weights else None, device=device, tile=tile,
-                                thresholds=parse_probabilities(threshold, "--threshold"))
+                                thresholds=parse_probabilities(threshold, "--threshold"),
+                                **({} if max_gap is None else {"max_gap": max_gap}))
             with err.status("finding scans and checking the manifest", spinner="dots") if not quiet \
                     else contextlib.nullcontext():
                 plan = plan_batch(inputs, outdir=outdir, layout=layout, options=opts, recursive=recursive,

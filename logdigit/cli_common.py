@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
+MaxGapOpt = Annotated[int | None, typer.Option(
+    "--max-gap", min=0, max=1000, metavar="ROWS", show_default=False,
+    help="Longest gap in a curve, in pixel rows, filled by linear interpolation (listed in the LAS ~Other "
+         "section); longer gaps are NULL. Default 15 (0.05 in at 300 dpi, a dashed line's gap).")]
+"""``--max-gap`` of ``infer`` and ``batch`` (None: ``InferOptions``' default,
+``logdigit.trace.DEFAULT_MAX_GAP``; the bounds are ``0..logdigit.trace.MAX_GAP_LIMIT``)."""
+
 
 def parse_probabilities(text: str | None, flag: str) -> tuple[float, float] | None:
     """``"0.5"`` -> (0.5, 0.5); ``"0.5,0.4"`` -> (0.5, 0.4); None -> None.

@@ -16,6 +16,7 @@ import math
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
@@ -56,7 +57,9 @@ _OTHER_UNCALIBRATED = (
 )
 
 
-def to_las(curves: Curves, layout: Layout, *, meta: Mapping[str, object] | None = None) -> lasio.LASFile:
+def to_las(
+    curves: Curves, layout: Layout, *, meta: Mapping[str, object] | None = None, max_gap: int | None = None
+) -> lasio.LASFile:
     """Build a LAS 2.0 file from calibrated curves.
 
     Args:
@@ -69,6 +72,8 @@ def to_las(curves: Curves, layout: Layout, *, meta: Mapping[str, object] | None 
             Values are provenance (file names, settings): a character LAS 2.0 cannot
             hold there (non-ASCII, control, ``:``) is written as a Python escape,
             e.g. ``"é"`` -> ``"\\xe9"``, ``":"`` -> ``"\\x3a"``.
+        max_gap: the tracer's fill limit in pixel rows, stated in ~Other with each curve's
+            interpolated stretches (``Curve.filled``); see :func:`other_section`.
 
     Returns:
         A new ``lasio.LASFile``; the arrays are copies, ``curves`` is not touched.
@@ -100,8 +105,41 @@ def to_las(curves: Curves, layout: Layout, *, meta: Mapping[str, object] | None 
         las.append_curve(curve.mnemonic, values, unit=curve.unit, descr=curve.descr)
     for item in items:
         las.params[item.mnemonic] = item
-    las.other = _OTHER if layout.calibrated else f"{_OTHER}\n{_OTHER_UNCALIBRATED}"
+    las.other = other_section(curves, layout, max_gap=max_gap)
     return las
+
+
+def other_section(curves: Curves, layout: Layout, *, max_gap: int | None = None) -> str:
+    """The ~Other text: provenance, a note when uncalibrated, the fill limit (``max_gap``
+    pixel rows, when given) and, per curve, the depth intervals of its samples filled by
+    linear interpolation (``Curve.filled``), wrapped at 100 columns.
+
+    Example:
+        >>> import numpy as np
+        >>> from logdigit.calibrate import Curve
+        >>> from logdigit.layout import DepthSpec
+        >>> gr = Curve("GR", "GAPI", np.ones(3), filled=((100.5, 101.0),))
+        >>> c = Curves(np.array([100.0, 100.5, 101.0]), "FT", 0.5, (gr,))
+        >>> print(other_section(c, Layout(DepthSpec("FT", 0.5, ((0, 0), (1, 1))), ()), max_gap=15))
+        Curves digitised from a raster scan of a paper log by logdigit.
+        Gaps of up to 15 pixel rows in a curve are filled by linear interpolation; longer gaps are NULL.
+        GR interpolated: 100.50-101.00 FT
+    """
+    lines = [_OTHER] if layout.calibrated else [_OTHER, _OTHER_UNCALIBRATED]
+    if max_gap is not None:
+        lines.append(
+            f"Gaps of up to {max_gap} pixel rows in a curve are filled by linear interpolation; longer gaps are NULL."
+        )
+    decimals = max(2, len(f"{curves.step:f}".rstrip("0").partition(".")[2]))
+    for curve in curves.curves:
+        if curve.filled:
+            spans = [
+                f"{a:.{decimals}f}" + (f"-{b:.{decimals}f}" if b != a else "") + f" {curves.unit}"
+                for a, b in curve.filled
+            ]
+            text = f"{curve.mnemonic} interpolated: {', '.join(spans)}"
+            lines += textwrap.wrap(text, width=100, subsequent_indent="  ", break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 def _check_curves(curves: Curves) -> np.ndarray:

@@ -21,6 +21,7 @@ from logdigit import __version__
 from logdigit.errors import InputError
 from logdigit.layout import Layout
 from logdigit.scan import DEFAULT_MAX_PIXELS
+from logdigit.trace import DEFAULT_MAX_GAP
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class InferOptions:
     hysteresis: tuple[float, float] | None = None
     deskew: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
-    max_gap: int | None = None
+    max_gap: int = DEFAULT_MAX_GAP  # longest gap (pixel rows) filled by interpolation; see logdigit.trace
     skip_blank: bool = True
 
 
@@ -54,7 +55,8 @@ class Digitised:
         traces: the pixel traces (image coordinates of the scan as read).
         layout: the layout used (from a file, or detected: ``layout.calibrated`` False).
         timings: seconds per stage (see ``STAGES``).
-        warnings: messages for the user (uncalibrated, deskew applied, ...).
+        warnings: messages for the user (uncalibrated, deskew applied, overlapping tracks,
+            curves with no value, ...).
         skew: the deskew angle applied, degrees (0 when none).
     """
 
@@ -148,6 +150,7 @@ def digitise(
             "writes a draft layout to complete with depth ties and scales"
         )
     check_layout(lay, image.shape[:2], path=str(getattr(lay, "source", "") or "layout"))
+    warnings += _overlap_warnings(lay)
     lap("preprocess")
 
     device = str(resolve_device(opts.device))
@@ -156,13 +159,14 @@ def digitise(
     lap("infer")
     timings["infer"] -= t_threshold  # thresholding ran strip by strip inside the inference loop
     timings["threshold"] = t_threshold
-    traces = trace(masks, lay, image=image, **({"max_gap": opts.max_gap} if opts.max_gap else {}))
+    traces = trace(masks, lay, image=image, max_gap=opts.max_gap)
     warnings += _twin_warnings(traces, lay, scan_path)
     lap("trace")
     curves = calibrate(traces, lay)
+    warnings += _empty_warnings(curves, scan_path)
     lap("calibrate")
     meta = _meta(scan_path, opts, skew, lay)
-    las = to_las(curves, lay, meta=meta)
+    las = to_las(curves, lay, meta=meta, max_gap=opts.max_gap)
     lap("write")
     return Digitised(
         las=las, curves=curves, traces=traces, layout=lay, timings=timings, warnings=warnings, skew=skew
@@ -197,6 +201,55 @@ def _twin_warnings(traces, layout: Layout, scan_path) -> list[str]:
             "can swap. Check them on the QC image; if their inks differ, give each its `color` in the layout"
         )
     return out
+
+
+def _overlap_warnings(layout: Layout) -> list[str]:
+    """One message per pair of tracks whose columns overlap (sharing one edge column is fine).
+
+    >>> from logdigit.layout import DepthSpec, Track
+    >>> lay = Layout(DepthSpec("FT", 1.0, ((0, 0), (9, 9))), (Track(0, 40), Track(30, 80)), source="a.toml")
+    >>> _overlap_warnings(lay)[0][:67]
+    'a.toml: track 1 (columns 0..40) and track 2 (columns 30..80) overla'
+    """
+    where = layout.source or "layout"
+    out = []
+    tracks = layout.tracks
+    for i, a in enumerate(tracks):
+        for j in range(i + 1, len(tracks)):
+            b = tracks[j]
+            lo, hi = max(a.left, b.left), min(a.right, b.right)
+            if lo < hi:
+                out.append(
+                    f"{where}: track {i + 1} (columns {a.left}..{a.right}) and track {j + 1} "
+                    f"(columns {b.left}..{b.right}) overlap in columns {lo}..{hi}, so ink there can be "
+                    "traced as a curve of both; fix their left and right edges so tracks meet at one column at most"
+                )
+    return out
+
+
+def _empty_warnings(curves, scan_path) -> list[str]:
+    """A message when no curve got a value (a blank page, a strip too thin, tracks off the
+    curves), else one per curve that got none.
+
+    >>> from logdigit.calibrate import Curve, Curves
+    >>> c = Curves(np.zeros(2), "FT", 1.0, (Curve("GR", "", np.ones(2)), Curve("SP", "", np.full(2, np.nan))))
+    >>> _empty_warnings(c, "a.tif")[0][:48]
+    'a.tif: curve SP got no value; it is NULL through'
+    """
+    empty = [c.mnemonic for c in curves.curves if not np.isfinite(c.values).any()]
+    if not empty:
+        return []
+    if len(empty) == len(curves.curves):
+        return [
+            f"{scan_path}: no curve ink found; every curve is NULL in the LAS. Check that the scan shows the "
+            "log's curves (not a blank or cover page) and that the layout's track columns and depth.rows lie on "
+            "them; for faint curves try a lower --threshold"
+        ]
+    return [
+        f"{scan_path}: curve {name} got no value; it is NULL throughout the LAS. Check its track's columns and "
+        "its line (solid, dashed or dotted) in the layout against the scan; for a faint curve try a lower --threshold"
+        for name in empty
+    ]
 
 
 def _segment(model, image: np.ndarray, opts: InferOptions, device: str, progress) -> tuple[np.ndarray, float]:

@@ -31,7 +31,8 @@ How the curves of one class are found in one track window:
    curves of one look the plain mismatch counts only for such a jump from a run of a
    sweep's width: a sweep across the track is cut wherever it crosses another curve.
    Touching tracklets that share a few rows (a frayed stroke) join at the cost of the
-   rows counted twice. A join over more than ``max_gap`` rows, or one too badly aligned, is
+   rows counted twice. A join over more than ``_LINK_GAP`` rows (or ``max_gap`` if that is
+   larger), or one too badly aligned, is
    a restart costing ``min_segment`` rows, so isolated pieces shorter than that (specks)
    are never worth taking. A curve past its scale is drawn on from the other edge of the
    track (a wrap, or backup scale): a piece that leaves the track at one edge and one that
@@ -57,9 +58,9 @@ How the curves of one class are found in one track window:
    plus the looks' change (see :func:`_untangle`). Where the layout calls some of the
    curves ``"dotted"`` and others ``"dashed"``, the traces with the shortest pieces
    under them go to the dotted ones; within one line style the order is left to right.
-5. *Output.* Rows of the chosen tracklets get their run centroids; gaps of up to
-   ``max_gap`` rows between them (and rows holding only a drawn-in dash gap) are filled
-   by linear interpolation; longer gaps, and the rows at a wrap, stay NaN. In a sweep
+5. *Output.* Rows of the chosen tracklets get their run centroids; the gaps between them
+   that a join spans (and rows holding only a drawn-in dash gap) are filled by linear
+   interpolation; the rows at a wrap stay NaN. In a sweep
    (run ends moving one way over three rows) a row takes the mean of the two points where
    its run hands over to the rows above and below, which the curve crosses whatever the
    pen's width; the run's middle is off where the sweep bends (see :func:`_handoff`). Two kinds of long run are
@@ -92,6 +93,12 @@ How the curves of one class are found in one track window:
    took a straight stretch of the curve for a grid line, and the dashed curve follows
    it, on through the rows next to it where the scan is dark at its column (see
    :func:`_trace_pair`).
+8. *Nothing invented.* Linking looks across gaps of up to ``_LINK_GAP`` rows, but values
+   are filled only across short ones: a stretch of rows whose x has no ink of either
+   curve class within ``_SEEN_REACH`` px (nor, for steps 6 and 7, the curve's ink on the
+   scan) is kept only if it is at most ``max_gap`` rows long (:data:`DEFAULT_MAX_GAP`),
+   and listed in :attr:`PixelTrace.filled`; longer ones go back to NaN (NULL in the LAS).
+   See :func:`_keep_short_fills`.
 """
 
 from __future__ import annotations
@@ -142,6 +149,18 @@ _INK_REACH = 2  # px either side of the curve searched for its ink in the next r
 _INK_MATCH = 12.0  # weighted Lab distance: least reach of an ink, and least margin to paper and grid
 _INK_MIN_ROWS = 20  # traced rows needed to measure a curve's ink on the scan
 _GREY_CHROMA = 6.0  # Lab chroma under which nearly all curve pixels mean a grey or binarised scan
+_LINK_GAP = 40  # rows: longest gap pieces of one curve are joined across (identity, not values)
+_SEEN_REACH = 2  # px: class ink this close to a row's x means the row was measured, not filled
+
+DEFAULT_MAX_GAP = 15
+"""Longest gap, in pixel rows, filled by linear interpolation (``trace(max_gap=...)``,
+``logdigit infer --max-gap``). 15 rows is 0.05 in at 300 dpi (1.3 mm): the gap of a
+dashed or dotted line, a ruling or a speck of dirt across the curve, at the usual scan
+resolutions (200-400 dpi). A longer gap is a stretch of curve the scan does not show
+(torn, blank or faded paper): it stays NULL rather than become a straight line."""
+
+MAX_GAP_LIMIT = 1000
+"""Largest ``max_gap`` accepted (3.3 in at 300 dpi): linking reaches as far, and its work grows with it."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +177,8 @@ class PixelTrace:
            inks the layout does not tell apart, or a scan without colour) and were told
            apart from this one by continuity alone: where they cross or touch, they can
            swap. Empty for a curve its class, line style or colour sets apart.
+        filled: (first, last) image rows, inclusive, of each stretch whose x is linearly
+           interpolated across a gap without ink (at most ``max_gap`` rows each), in order.
     """
 
     mnemonic: str
@@ -165,6 +186,7 @@ class PixelTrace:
     row0: int
     x: np.ndarray
     twins: tuple[str, ...] = ()
+    filled: tuple[tuple[int, int], ...] = ()
 
     @property
     def rows(self) -> np.ndarray:
@@ -177,7 +199,7 @@ def trace(
     layout: Layout,
     *,
     image: np.ndarray | None = None,
-    max_gap: int = 40,
+    max_gap: int = DEFAULT_MAX_GAP,
     min_segment: int = 8,
     margin: int = 3,
 ) -> list[PixelTrace]:
@@ -197,15 +219,17 @@ def trace(
         layout: tracks and curves in pixel coordinates of this image.
         image: optional uint8 (H, W, 3) RGB scan, used to split curves by ``color`` and to
             follow a curve of a colour of its own along its ink where the masks lost it.
-        max_gap: longest gap in rows bridged by linear interpolation; longer gaps are NaN.
-            The default bridges dashed and dotted lines at 200-400 dpi, and a dash or two
-            the network missed on long-dashed curves (about 5 mm at 200 dpi).
+        max_gap: longest gap in rows filled by linear interpolation; longer gaps are NaN.
+            The default (:data:`DEFAULT_MAX_GAP`, 0.05 in at 300 dpi) fills the gaps of
+            dashed and dotted lines at 200-400 dpi, not a stretch of curve the scan lacks.
+            Pieces are still linked (told to be one curve) across ``max(40, max_gap)`` rows.
         min_segment: isolated pieces shorter than this many rows are dropped as specks.
         margin: columns searched beyond each track edge, for curves that stray past it.
 
     Returns:
         One :class:`PixelTrace` per layout curve, in layout order (track by track); each
-        has exactly one value (or NaN) per digitised row, in image columns.
+        has exactly one value (or NaN) per digitised row, in image columns, and lists the
+        rows it filled by interpolation (``filled``).
 
     Raises:
         InputError: masks or image of the wrong shape or dtype.
@@ -217,23 +241,43 @@ def trace(
         >>> masks[1, :, 3:5] = True
         >>> lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (11, 11)), rows=(2, 5)),
         ...              (Track(1, 6, curves=(CurveSpec("GR", 0, 150),)),))
-        >>> [(t.mnemonic, t.row0, t.x.tolist()) for t in trace(masks, lay, min_segment=2)]
-        [('GR', 2, [3.5, 3.5, 3.5, 3.5])]
+        >>> [(t.mnemonic, t.row0, t.x.tolist(), t.filled) for t in trace(masks, lay, min_segment=2)]
+        [('GR', 2, [3.5, 3.5, 3.5, 3.5], ())]
     """
     _check_masks(masks)
     height, width = masks.shape[1:]
     _check_image(image, (height, width))
     _check_options(max_gap, min_segment, margin)
-    opts = _Options(max_gap=int(max_gap), min_segment=int(min_segment), margin=int(margin))
+    opts = _Options(link_gap=max(_LINK_GAP, int(max_gap)), min_segment=int(min_segment), margin=int(margin))
     r0, r1 = _digitised_rows(layout, height)
     traces: list[PixelTrace] = []
     for index, track in enumerate(layout.tracks):
         _check_track(track, index, width)
-        xs, twins = _trace_track(masks, image, track, (r0, r1), opts)
-        traces += [
-            PixelTrace(c.mnemonic, index, r0, x, twins=t) for c, x, t in zip(track.curves, xs, twins, strict=True)
-        ]
+        xs, twins, seen = _trace_track(masks, image, track, (r0, r1), opts)
+        for c, x, t, s in zip(track.curves, xs, twins, seen, strict=True):
+            x, filled = _keep_short_fills(x, s, int(max_gap))
+            rows = tuple((a + r0, b + r0) for a, b in filled)
+            traces.append(PixelTrace(c.mnemonic, index, r0, x, twins=t, filled=rows))
     return traces
+
+
+def _keep_short_fills(x: np.ndarray, seen: np.ndarray, max_gap: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """``x`` with every stretch of rows that hold a value but no ink (``~seen``) longer than
+    ``max_gap`` rows set to NaN, and the (first, last) rows, inclusive, of the stretches kept.
+
+    >>> x = np.arange(8.0); seen = np.array([1, 0, 0, 1, 0, 0, 0, 1], bool)
+    >>> out, filled = _keep_short_fills(x, seen, 2)
+    >>> out.tolist(), filled
+    ([0.0, 1.0, 2.0, 3.0, nan, nan, nan, 7.0], [(1, 2)])
+    """
+    out = x.copy()
+    filled = []
+    for a, b in zip(*_true_runs(np.isfinite(x) & ~seen), strict=True):
+        if b - a > max_gap:
+            out[a:b] = np.nan
+        else:
+            filled.append((int(a), int(b) - 1))
+    return out, filled
 
 
 _DASH_JOIN = 8  # px: pieces of one dashed curve closer than this in a row are one stroke
@@ -242,7 +286,7 @@ _SOLID_JOIN = 3  # px: a solid stroke cut by a ruling
 
 @dataclass(frozen=True)
 class _Options:
-    max_gap: int
+    link_gap: int  # rows: longest gap a join spans
     min_segment: int
     margin: int
     row_hole: int = _ROW_HOLE  # see _close_holes
@@ -272,6 +316,8 @@ def _check_options(max_gap: int, min_segment: int, margin: int) -> None:
     for name, value, low in (("max_gap", max_gap, 0), ("min_segment", min_segment, 1), ("margin", margin, 0)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    if max_gap > MAX_GAP_LIMIT:
+        raise ValueError(f"max_gap must be at most {MAX_GAP_LIMIT} rows, got {max_gap}")
 
 
 def _digitised_rows(layout: Layout, height: int) -> tuple[int, int]:
@@ -304,9 +350,10 @@ def _check_track(track: Track, index: int, width: int) -> None:
 
 def _trace_track(
     masks, image, track: Track, rows: tuple[int, int], opts: _Options
-) -> tuple[list[np.ndarray], list[tuple[str, ...]]]:
-    """x arrays (image columns, NaN gaps) for the track's curves, in the track's order, and
-    each curve's twins (see :class:`PixelTrace`)."""
+) -> tuple[list[np.ndarray], list[tuple[str, ...]], list[np.ndarray]]:
+    """x arrays (image columns, NaN gaps) for the track's curves, in the track's order,
+    each curve's twins (see :class:`PixelTrace`), and per curve a bool per row: its x lies
+    on ink (either class within ``_SEEN_REACH`` px, or its ink found on the scan)."""
     r0, r1 = rows
     c0, c1 = max(track.left - opts.margin, 0), min(track.right + opts.margin, masks.shape[2] - 1)
     pixels = None if image is None else image[r0 : r1 + 1, c0 : c1 + 1]
@@ -330,14 +377,19 @@ def _trace_track(
             for a in group:
                 same = tuple(curves[b].mnemonic for b in group if b != a and curves[b].line == curves[a].line)
                 twins[members[a]] = same
+    on_scan = [np.zeros(r1 - r0 + 1, bool) for _ in track.curves]  # rows placed on the scan's ink
     if pair is not None:
         s, d = pair
-        xs, xd = _trace_pair(windows[1], windows[2], out[s] - c0, opts, pixels)
+        xs, xd, on_scan[d] = _trace_pair(windows[1], windows[2], out[s] - c0, opts, pixels)
         out[s], out[d] = xs + c0, xd + c0
     if pixels is not None:
         for i in _inks_of_their_own(track.curves):
-            out[i] = _follow_ink(out[i] - c0, pixels, (track.left - c0, track.right - c0)) + c0
-    return out, twins
+            followed = _follow_ink(out[i] - c0, pixels, (track.left - c0, track.right - c0)) + c0
+            on_scan[i] |= np.isnan(out[i]) & np.isfinite(followed)
+            out[i] = followed
+    ink = masks[1, r0 : r1 + 1, c0 : c1 + 1] | masks[2, r0 : r1 + 1, c0 : c1 + 1]
+    seen = [_ink_at(ink, x - c0, reach=_SEEN_REACH) | o for x, o in zip(out, on_scan, strict=True)]
+    return out, twins, seen
 
 
 _WEAK = 0.35  # reward per row of a piece the network gave the other class
@@ -386,8 +438,9 @@ def _claimed(mask: np.ndarray, x: np.ndarray, gap: int, reach: float = 2.0) -> n
     return out & mask
 
 
-def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndarray, np.ndarray]:
-    """Trace one solid and one dashed curve of one ink together: (solid x, dashed x).
+def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Trace one solid and one dashed curve of one ink together: (solid x, dashed x, bool per
+    row: the dashed x was placed on an upright stroke of the scan's ink).
 
     ``xs`` is the solid curve traced on its own; the dashed curve is traced here. Where
     two black curves intertwine the network gives pieces of one to the other's
@@ -427,9 +480,10 @@ def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndar
     ink = dashed | (solid & ~claimed)
     edge = cv2.dilate(_claimed(dashed, xd, _SOLID_JOIN).view(np.uint8), np.ones((1, 5), np.uint8)).view(bool)
     xd = _hidden_under(xd, xs, ink, merged=(edge & claimed).any(axis=1))  # dashed ink within 2 px of the solid's
+    upright = np.zeros(len(xd), bool)
     if pixels is not None:
-        xd = _upright_stretches(xd, ink, pixels, solid | dashed)
-    return xs, xd
+        xd, upright = _upright_stretches(xd, ink, pixels, solid | dashed)
+    return xs, xd, upright
 
 
 def _lent_to_dashed(dashed, xs, inked, claimed) -> tuple[np.ndarray, np.ndarray]:
@@ -469,8 +523,11 @@ def _lent_to_dashed(dashed, xs, inked, claimed) -> tuple[np.ndarray, np.ndarray]
     return lent, in_gap
 
 
-def _upright_stretches(xd: np.ndarray, ink: np.ndarray, pixels: np.ndarray, labelled: np.ndarray) -> np.ndarray:
-    """``xd`` following upright strokes of bare ink across its long gaps.
+def _upright_stretches(
+    xd: np.ndarray, ink: np.ndarray, pixels: np.ndarray, labelled: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``xd`` following upright strokes of bare ink across its long gaps, and a bool per row:
+    placed on such a stroke (the rest of a gap is bridged).
 
     The network takes a straight upright stretch of a black curve for a grid ruling and
     leaves it out of both classes. Bare ink is a dark pixel of the scan (RGB mean under
@@ -484,9 +541,10 @@ def _upright_stretches(xd: np.ndarray, ink: np.ndarray, pixels: np.ndarray, labe
     other curve or a ruling), and the rest of the gap is bridged between them.
     """
     out = xd.copy()
+    on_stroke = np.zeros(len(xd), bool)
     gaps = _long_gaps(xd, ink)
     if not gaps:
-        return out
+        return out, on_stroke
     ruled_cols = (pixels[::4].sum(axis=2, dtype=np.uint16) < 384).mean(axis=0) >= 0.5  # every 4th row will do
     for a, b in gaps:
         dark = pixels[a:b].sum(axis=2, dtype=np.uint16) < 384
@@ -524,7 +582,8 @@ def _upright_stretches(xd: np.ndarray, ink: np.ndarray, pixels: np.ndarray, labe
         known = np.r_[rows[ok], ends]
         order = np.argsort(known)
         out[a:b] = np.interp(rows, known[order], np.r_[found[ok], xd[ends]][order])
-    return out
+        on_stroke[a:b] = ok
+    return out, on_stroke
 
 
 def _touching(mask: np.ndarray, other: np.ndarray, reach: int = 2) -> np.ndarray:
@@ -965,12 +1024,12 @@ def _to_lab(rgb: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- dashes
 
 
-def _bridge_dashes(window: np.ndarray, max_gap: int, *, lone: bool = True) -> np.ndarray:
+def _bridge_dashes(window: np.ndarray, link_gap: int, *, lone: bool = True) -> np.ndarray:
     """A copy of the window with the sideways gaps between dashes (or dots) drawn in, 1 px wide.
 
     Each 8-connected piece gets two ends: the extremes along its principal axis, or, for
     a round dot, its centre, which may then be joined twice, in opposite directions.
-    End pairs of different pieces at most ``max_gap`` px apart are joined cheapest first
+    End pairs of different pieces at most ``link_gap`` px apart are joined cheapest first
     (:func:`_choose_joins`); the cost is the distance, raised when an elongated piece
     would be left sideways (a dash continues along its own direction). For a ``lone``
     curve (the only one of its class in the track), where fewer than half the pieces are
@@ -984,7 +1043,7 @@ def _bridge_dashes(window: np.ndarray, max_gap: int, *, lone: bool = True) -> np
     ends, outward, piece = _piece_ends(labels, count)
     round_piece = ~outward[: count - 1].any(axis=1)
     specks = lone and round_piece.mean() < 0.5  # dashes, not dots: a round piece is a speck, no pen stroke
-    pairs, cost = _end_pairs(ends, outward, piece, float(max_gap), specks=specks)
+    pairs, cost = _end_pairs(ends, outward, piece, float(link_gap), specks=specks)
     if not len(pairs):
         return window
     bridged = window.view(np.uint8).copy()
@@ -1383,7 +1442,7 @@ def _trace_curves(
     height = window.shape[0]
     if count == 1:  # (with several curves a filled hole may join two of them)
         window = _close_holes(window, opts.row_hole)
-    runs = _find_runs(_bridge_dashes(window, opts.max_gap, lone=count == 1), window) if dashed else _find_runs(window)
+    runs = _find_runs(_bridge_dashes(window, opts.link_gap, lone=count == 1), window) if dashed else _find_runs(window)
     if len(runs.row) == 0:
         return [np.full(height, np.nan) for _ in range(count)]
     tk = _build_tracklets(runs)
@@ -1394,13 +1453,13 @@ def _trace_curves(
     junction = np.zeros(len(tk.y0), dtype=bool)
     skips = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     if count > 1:
-        junction, skips = _crossings(tk, max_rows=2 * opts.max_gap, min_branch=opts.min_segment)
+        junction, skips = _crossings(tk, max_rows=2 * opts.link_gap, min_branch=opts.min_segment)
     per_row = np.ones(len(runs.row))
     if strong is not None:
         per_row[runs.real & ~_holds(runs, strong)] = _WEAK
     rows = np.bincount(tk.of_run, per_row, len(tk.y0))
     reward = np.where(junction, -_JUNCTION_COST * tk.length, rows)
-    links = _candidate_links(tk, opts.max_gap, float(opts.min_segment), skips, slope_only=count > 1, edges=opts.edges)
+    links = _candidate_links(tk, opts.link_gap, float(opts.min_segment), skips, slope_only=count > 1, edges=opts.edges)
     alive = [True] * len(tk.y0)
     paths = []
     for _ in range(count):
@@ -1410,7 +1469,7 @@ def _trace_curves(
             alive[t] = bool(junction[t])  # crossings stay for the next curve
     if count > 1:
         paths = _untangle(tk, paths, links, float(opts.min_segment))
-    return [_render(tk, path, height, opts.max_gap) for path in paths]
+    return [_render(tk, path, height, opts.link_gap) for path in paths]
 
 
 def _untangle(tk: _Tracklets, paths: list, links: list[list], restart: float) -> list:
@@ -1525,13 +1584,13 @@ def _best_exchange(tk: _Tracklets, pa: list, pb: list, cost: dict, restart: floa
 
 
 def _candidate_links(
-    tk: _Tracklets, max_gap: int, restart: float, skips, *, slope_only: bool, edges: tuple[int, int] | None = None
+    tk: _Tracklets, link_gap: int, restart: float, skips, *, slope_only: bool, edges: tuple[int, int] | None = None
 ) -> list[list]:
     """For each tracklet j, [(i, cost, kind)] worth more than a restart; ``kind`` is
     ``_CROSSING`` for a link across a crossing, ``_WRAP`` for a wrap (with ``edges``, the
     track's edges in window columns; see :func:`_wraps`), else ``_PLAIN``.
 
-    Candidates end at most ``max_gap`` rows before j starts, or up to
+    Candidates end at most ``link_gap`` rows before j starts, or up to
     ``_SHARED_ROWS`` rows after (the two share those rows: a stroke split where another
     crosses it, or frayed), plus touching pairs sharing more rows
     (:func:`_overlapping_branches`) and the pairs in ``skips`` (i enters a crossing that j
@@ -1541,7 +1600,7 @@ def _candidate_links(
     """
     by_end = np.argsort(tk.y1, kind="stable")
     end_rows = tk.y1[by_end]
-    lo = np.searchsorted(end_rows, tk.y0 - 1 - max_gap, side="left")
+    lo = np.searchsorted(end_rows, tk.y0 - 1 - link_gap, side="left")
     hi = np.searchsorted(end_rows, tk.y0 - 1 + _SHARED_ROWS, side="right")
     count = np.maximum(hi - lo, 0)
     j = np.repeat(np.arange(len(tk.y0)), count)
@@ -1552,7 +1611,7 @@ def _candidate_links(
     cost = _link_cost(tk, i, j, slope_only=slope_only)
     cost = np.where(shared > 0, np.minimum(cost, restart - 0.5) + shared, cost)
     si, sj = skips
-    oi, oj, overlap = _overlapping_branches(tk, max_gap)
+    oi, oj, overlap = _overlapping_branches(tk, link_gap)
     i, j = np.concatenate([i, si, oi]), np.concatenate([j, sj, oj])
     cost = np.concatenate([cost, _link_cost(tk, si, sj, slope_only=slope_only), 0.5 + overlap])
     shared = np.concatenate([shared, np.zeros(len(si)), overlap])
@@ -1739,7 +1798,7 @@ def _best_path(tk: _Tracklets, alive: list[bool], reward: list[float], links, re
     return path[::-1]
 
 
-def _render(tk: _Tracklets, path: list[tuple[int, int]], height: int, max_gap: int) -> np.ndarray:
+def _render(tk: _Tracklets, path: list[tuple[int, int]], height: int, link_gap: int) -> np.ndarray:
     """x per window row: run centroids on the path, short (or crossing) gaps interpolated;
     none across a wrap, where rows both pieces hold stay empty too.
 
@@ -1759,19 +1818,19 @@ def _render(tk: _Tracklets, path: list[tuple[int, int]], height: int, max_gap: i
         drawn[rows] = ~runs.real[idx]
         if kind == _WRAP and prev_row is not None and rows[0] <= prev_row:  # both edges inked: neither
             x[rows[0] : prev_row + 1] = start[rows[0] : prev_row + 1] = end[rows[0] : prev_row + 1] = np.nan
-        if prev_row is not None and kind != _WRAP and (rows[0] - prev_row - 1 <= max_gap or kind == _CROSSING):
+        if prev_row is not None and kind != _WRAP and (rows[0] - prev_row - 1 <= link_gap or kind == _CROSSING):
             gap = np.arange(prev_row + 1, rows[0])
             x[gap] = np.interp(gap, [prev_row, rows[0]], [x[prev_row], x[rows[0]]])
         prev_row = int(rows[-1])
     if drawn.any():
-        x = _reinterpolate(x, drawn, max_gap)
+        x = _reinterpolate(x, drawn, link_gap)
         start[drawn] = end[drawn] = np.nan
     return _refine_long_runs(x, start, end)
 
 
-def _reinterpolate(x: np.ndarray, drawn: np.ndarray, max_gap: int) -> np.ndarray:
+def _reinterpolate(x: np.ndarray, drawn: np.ndarray, link_gap: int) -> np.ndarray:
     """``x`` with ``drawn`` rows replaced by interpolation between the nearest other rows
-    that have a value, where both are within ``max_gap + 1`` rows."""
+    that have a value, where both are within ``link_gap + 1`` rows."""
     rows = np.arange(len(x))
     known = np.isfinite(x) & ~drawn
     if known.sum() < 2:
@@ -1781,7 +1840,7 @@ def _reinterpolate(x: np.ndarray, drawn: np.ndarray, max_gap: int) -> np.ndarray
     ok = (after > 0) & (after < len(k_rows))
     before_row = k_rows[np.clip(after - 1, 0, len(k_rows) - 1)]
     after_row = k_rows[np.clip(after, 0, len(k_rows) - 1)]
-    ok &= (after_row - before_row) <= max_gap + 1
+    ok &= (after_row - before_row) <= link_gap + 1
     out = x.copy()
     target = rows[drawn][ok]
     out[target] = np.interp(target, k_rows, x[known])

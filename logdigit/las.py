@@ -12,7 +12,6 @@ import copy
 import math
 import os
 import re
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
@@ -21,7 +20,7 @@ import lasio
 import numpy as np
 from lasio import HeaderItem
 
-from logdigit.atomic import atomic_path
+from logdigit.atomic import open_output
 from logdigit.calibrate import Curves
 from logdigit.errors import InputError, OutputError
 from logdigit.layout import Layout
@@ -154,6 +153,9 @@ def _well_section(las: lasio.LASFile, depth: np.ndarray, curves: Curves, layout:
 def write_las(las: lasio.LASFile, path: str | os.PathLike) -> None:
     """Write a LAS file as LAS 2.0, unwrapped, NaN as NULL; atomically, or to stdout.
 
+    ``"-"``, an existing FIFO or a character device is written as a stream (never
+    renamed over; see :func:`logdigit.atomic.open_output`).
+
     lasio's writer rewrites header items of the object it is given, so a copy is
     written and ``las`` stays as it was.
 
@@ -176,15 +178,14 @@ def write_las(las: lasio.LASFile, path: str | os.PathLike) -> None:
          100.00000    1.00000
          100.50000    -999.25
     """
-    if str(path) == "-":
-        _write(las, sys.stdout)
-        return
     try:
-        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        with open_output(path, "w") as f:
             _write(las, f)
     except OutputError:
         raise
     except OSError as exc:
+        if str(path) == "-":
+            raise  # a closed stdout (BrokenPipeError) is the caller's to report
         reason = exc.strerror or str(exc)
         raise OutputError(
             f"{path}: cannot write the LAS file ({reason}); choose a writable file path"

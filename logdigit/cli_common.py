@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 
 def parse_probabilities(text: str | None, flag: str) -> tuple[float, float] | None:
     """``"0.5"`` -> (0.5, 0.5); ``"0.5,0.4"`` -> (0.5, 0.4); None -> None.
@@ -25,3 +28,15 @@ def parse_probabilities(text: str | None, flag: str) -> tuple[float, float] | No
     if len(values) != 2 or not all(0.0 < v < 1.0 for v in values):
         raise InputError(f"{flag} {text!r}: expected one or two probabilities in (0, 1), e.g. 0.5 or 0.5,0.4")
     return values  # type: ignore[return-value]
+
+
+def redirect_closed_stdout() -> None:
+    """After a BrokenPipeError on stdout: point it at devnull, so the interpreter's flush at
+    exit does not fail again (the recipe in Python's docs, "Note on SIGPIPE")."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (e.g. under CliRunner)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)

@@ -142,7 +142,7 @@ def test_layout_writes_a_detected_draft_and_refuses_to_overwrite(scan_dir):
     assert "[[tracks]]" in text and 'unit = "PX"' in text
     r = _run("layout", scan_dir / "simple.jpg", "-o", target)
     assert r.exit_code == 3
-    _one_clean_line(r, "--force")
+    _one_clean_line(r, "--overwrite")
 
 
 def test_score_json(scan_dir):

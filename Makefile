@@ -25,7 +25,7 @@ test-fast: install
 
 demo: install
 	mkdir -p samples/out
-	$(BIN)/logdigit infer samples/colour.png -o samples/out/colour.las --qc samples/out/colour.qc.png
+	$(BIN)/logdigit infer samples/colour.png -o samples/out/colour.las --qc samples/out/colour.qc.png --overwrite
 	$(BIN)/logdigit score samples/out/colour.las samples/colour.truth.las --layout samples/colour.layout.toml
 
 BENCH_STAMP := $(VENV)/.installed-bench

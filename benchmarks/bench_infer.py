@@ -459,7 +459,8 @@ def end_to_end(scan: BenchScan, model: nn.Module, *, weights: Path, repeats: int
         for i in range(repeats + 1):
             net.seconds = 0.0
             t = time.perf_counter()
-            result, _ = pipeline.digitise_to_files(scan.path, out=target, layout=scan.layout, options=opts)
+            result, _ = pipeline.digitise_to_files(scan.path, out=target, layout=scan.layout, options=opts,
+                                                   overwrite=True)
             total = time.perf_counter() - t
             if i:  # the first run is a warm-up
                 runs.append({**result.timings, "total": total})

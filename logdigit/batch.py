@@ -17,7 +17,11 @@ flushed as each finishes (a line torn by a kill is ignored when read). A re-run 
 scan whose last record says ``done`` when its output is still there and intact (size
 and mtime as recorded, else its sha256), its scan is unchanged (size and mtime, else
 sha256), and its layout and settings are the same. Outputs are written atomically by the
-pipeline, so an interrupted batch never leaves a partial LAS.
+pipeline, so an interrupted batch never leaves a partial LAS. An existing ``<name>.las``
+is replaced only when the manifest's last ``done`` record of it matches it (this batch
+wrote it and nobody changed it since) or with ``overwrite``. Any other existing file is
+kept: the scan is ``done`` if the file holds exactly the LAS it gives (a stopped run wrote
+it before recording it), else ``failed``, so a hand-edited LAS is never lost.
 
 Failures are isolated: a scan that cannot be read, a bad sidecar layout, an unexpected
 error in a stage or a worker that dies (``KilledWorker``) gives a ``failed`` record and
@@ -41,6 +45,7 @@ import json
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -89,12 +94,15 @@ class BatchJob:
         output: absolute path of its LAS file (``outdir/<name>.las``).
         layout: the layout file used (``--layout`` or the sidecar), or None: detect tracks.
         layout_sha256: sha256 of the layout file's bytes, or None.
+        overwrite: the output may be replaced if it exists (``--overwrite``, or the file is
+            the one an earlier run of this batch wrote, unchanged).
     """
 
     scan: str
     output: str
     layout: str | None = None
     layout_sha256: str | None = None
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -308,21 +316,27 @@ def read_manifest(path: str | os.PathLike) -> dict[str, ScanResult]:
 
     Lines that are not whole JSON objects (a line torn by a kill) are skipped with a warning.
     """
+    return {rec.scan: rec for rec in _records(path, warn=True)}
+
+
+def _written(path: str | os.PathLike) -> dict[str, ScanResult]:
+    """The last ``done`` record of each output file in a manifest: what this batch wrote there."""
+    return {rec.output: rec for rec in _records(path, warn=False) if rec.status == "done" and rec.output}
+
+
+def _records(path: str | os.PathLike, *, warn: bool) -> Iterator[ScanResult]:
     p = Path(path)
     if not p.is_file():
-        return {}
-    records: dict[str, ScanResult] = {}
+        return
     with open(p, encoding="utf-8", errors="replace") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                rec = ScanResult.from_dict(json.loads(line))
+                yield ScanResult.from_dict(json.loads(line))
             except (ValueError, TypeError, AttributeError):
-                log.warning("%s: line %d is not a whole record (torn by an interrupted run?); ignored", p, n)
-                continue
-            records[rec.scan] = rec
-    return records
+                if warn:
+                    log.warning("%s: line %d is not a whole record (torn by an interrupted run?); ignored", p, n)
 
 
 class ManifestWriter:
@@ -392,6 +406,7 @@ def plan_batch(
     options: InferOptions | None = None,
     recursive: bool = False,
     force: bool = False,
+    overwrite: bool = False,
     stdin: IO[str] | None = None,
 ) -> BatchPlan:
     """Find the scans, name their outputs, and split them into jobs and scans already done.
@@ -404,6 +419,11 @@ def plan_batch(
         options: inference settings (those that shape the output are recorded).
         recursive: descend into sub-folders (and let ``**`` in globs do so).
         force: redo scans already done.
+        overwrite: replace an existing ``<name>.las`` that this batch did not write (no
+            ``done`` record of it in the manifest, or changed since: hand-edited, or from
+            another tool). Without it such a file is kept unless it holds exactly what the
+            scan gives (see :func:`iter_batch`). Outputs an earlier run wrote and nobody
+            changed are replaced when their scan is redone.
 
     Raises:
         InputError: no scans found, or ``layout`` or the weights cannot be used.
@@ -421,6 +441,7 @@ def plan_batch(
     out = _make_outdir(outdir)
     settings = _settings(opts)
     done = {} if force else read_manifest(out / MANIFEST_NAME)
+    written = {} if overwrite else _written(out / MANIFEST_NAME)
     jobs, skipped, missing = [], [], []
     for scan, name in zip(scans, output_names(scans), strict=True):
         scan_abs = str(Path(scan).resolve())
@@ -434,10 +455,18 @@ def plan_batch(
         prev = done.get(scan_abs)
         if prev is not None and _still_done(prev, job, settings):
             skipped.append(dataclasses.replace(prev, status="skipped"))
+        elif os.path.isfile(job.output) and (overwrite or _ours(job.output, written.get(job.output))):
+            jobs.append(dataclasses.replace(job, overwrite=True))
         else:
             jobs.append(job)
     return BatchPlan(outdir=out, jobs=tuple(jobs), skipped=tuple(skipped), missing=tuple(missing),
                      settings=settings)
+
+
+def _ours(output: str, record: ScanResult | None) -> bool:
+    """Whether the existing file ``output`` is as this batch's last ``done`` record of it left it."""
+    return record is not None and _unchanged(output, record.output_bytes, record.output_mtime_ns,
+                                             record.output_sha256)
 
 
 def _make_outdir(outdir: str | os.PathLike) -> Path:
@@ -481,8 +510,8 @@ def _unchanged(path: str, size: int | None, mtime_ns: int | None, sha: str | Non
         st = os.stat(path)
     except OSError:
         return False
-    if size is None or st.st_size != size or sha is None:
-        return False
+    if not stat.S_ISREG(st.st_mode) or size is None or st.st_size != size or sha is None:
+        return False  # a FIFO or device is never read (it could block)
     return st.st_mtime_ns == mtime_ns or _sha256(path) == sha
 
 
@@ -556,6 +585,7 @@ def run_batch(
     options: InferOptions | None = None,
     recursive: bool = False,
     force: bool = False,
+    overwrite: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
     torch_threads: int | None = None,
@@ -566,7 +596,8 @@ def run_batch(
     Returns every scan's result (``done``, ``failed`` or ``skipped``).
     """
     opts = options or InferOptions()
-    plan = plan_batch(inputs, outdir=outdir, layout=layout, options=opts, recursive=recursive, force=force)
+    plan = plan_batch(inputs, outdir=outdir, layout=layout, options=opts, recursive=recursive, force=force,
+                      overwrite=overwrite)
     results: list[ScanResult] = []
     with contextlib.closing(iter_batch(plan, options=opts, workers=workers, scheduler=scheduler,
                                        torch_threads=torch_threads)) as it:
@@ -773,7 +804,11 @@ def _digitise_job(job: BatchJob, opts: InferOptions, settings: dict[str, Any], t
         t = time.perf_counter()
         prepare_worker(opts, threads=threads)  # the model is loaded once per worker process
         seconds["model"] = time.perf_counter() - t
-        result, target = digitise_to_files(job.scan, out=job.output, layout=job.layout, options=opts)
+        if job.overwrite or not os.path.isfile(job.output):
+            result, target = digitise_to_files(job.scan, out=job.output, layout=job.layout, options=opts,
+                                               overwrite=job.overwrite)
+        else:
+            result, target = _keep_if_same(job, opts)
     except LogdigitError as exc:
         return ScanResult(status="failed", error=str(exc), **scan_meta, **base,
                           seconds=_total(seconds, t0), finished=_now())
@@ -790,11 +825,41 @@ def _digitise_job(job: BatchJob, opts: InferOptions, settings: dict[str, Any], t
                       finished=_now())
 
 
+def _keep_if_same(job: BatchJob, opts: InferOptions):
+    """Digitise a scan whose output exists but is not known to be this batch's (no ``done`` record
+    of it as it is): keep the file when it holds exactly what the scan gives now (a stopped run's
+    own output, renamed into place before its record was written), else refuse and keep it."""
+    import filecmp
+    import tempfile
+
+    from logdigit.las import write_las
+    from logdigit.pipeline import check_outputs, digitise
+
+    check_outputs([(job.scan, job.output, None)], layout=job.layout, options=opts, overwrite=True)
+    result = digitise(job.scan, layout=job.layout, options=opts)
+    out = Path(job.output)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)  # swept if killed
+    os.close(fd)
+    try:
+        write_las(result.las, tmp)
+        same = filecmp.cmp(tmp, out, shallow=False)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    if not same:
+        raise OutputError(f"{out}: already exists and this batch did not write it (no record of it in "
+                          f"{MANIFEST_NAME}, or changed since, e.g. hand-edited); it was left as it is; pass "
+                          "--overwrite to replace it, or move it away")
+    return result, str(out)
+
+
 def _file_meta(path: str, prefix: str) -> dict[str, Any]:
     """``{prefix}_sha256``, ``_bytes``, ``_mtime_ns`` of a file; empty if it cannot be read
     (the pipeline then says why)."""
     try:
         st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return {}  # a FIFO or device: reading it could block
         sha = _sha256(path)
     except OSError:
         return {}

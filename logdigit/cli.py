@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from logdigit.cli_common import MaxGapOpt, parse_probabilities, plain, say
+from logdigit.cli_common import MaxGapOpt, parse_probabilities, plain, redirect_closed_stdout, say
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Digitise scanned well logs into LAS curves with the VeerNet segmentation network.")
@@ -28,6 +28,8 @@ WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="VeerNet weig
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
+OverwriteOpt = Annotated[bool, typer.Option(
+    "--overwrite", help="Replace existing output files (a FIFO or device is written to without it).")]
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -48,7 +50,23 @@ def handle_errors(fn):
         except KeyboardInterrupt:
             say(err, "interrupted; no partial output was written")
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            raise _stdout_closed() from None
     return wrapper
+
+
+def _stdout_closed(not_done: list[str] | None = None) -> typer.Exit:
+    """A reader closed stdout (``... | head``): one line on stderr naming the scans not done, exit 1."""
+
+    redirect_closed_stdout()
+    if not_done is None:
+        what = "output stopped"
+    elif not_done:
+        what = f"{len(not_done)} scan(s) not done: {', '.join(not_done)}"
+    else:
+        what = "every scan was digitised, but part of the report on stdout was lost"
+    say(err, f"stdout closed (broken pipe); {what}", label="error:", style="bold red")
+    return typer.Exit(1)
 
 
 def _progress(quiet: bool):
@@ -75,15 +93,21 @@ def infer(
     tile: Annotated[int, typer.Option("--tile", help="Inference window in px.")] = 512,
     max_pixels: Annotated[int, typer.Option("--max-pixels", help="Refuse larger images (decompression-bomb guard).")] = 200_000_000,
     max_gap: MaxGapOpt = None,
+    overwrite: OverwriteOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Digitise scans into LAS files (one per scan), with an optional QC overlay."""
+    """Digitise scans into LAS files (one per scan), with an optional QC overlay.
+
+    No output may be an input, and an existing file is replaced only with --overwrite.
+    """
     from logdigit.errors import InputError, LogdigitError
-    from logdigit.pipeline import InferOptions, digitise_to_files
+    from logdigit.pipeline import InferOptions, check_outputs, default_output, digitise_to_files
 
     if output is not None and len(scans) > 1:
         raise InputError("-o/--output names one file but several scans were given; use --outdir DIR")
+    if output is not None and outdir is not None:
+        raise InputError("-o and --outdir both given; use one")
     hyst = parse_probabilities(hysteresis, "--hysteresis")
     if hyst is not None and hyst[0] >= hyst[1]:
         raise InputError(f"--hysteresis {hysteresis}: LOW must be below HIGH, e.g. 0.3,0.6")
@@ -91,39 +115,48 @@ def infer(
     opts = InferOptions(weights=str(weights) if weights else None, device=device, tile=tile, thresholds=thr,
                         hysteresis=hyst, deskew=deskew, max_pixels=max_pixels,
                         **({} if max_gap is None else {"max_gap": max_gap}))
+    jobs = [(scan, output if output is not None else str(default_output(scan, outdir=outdir)),
+             (qc / f"{scan.stem}.qc.png" if len(scans) > 1 else qc) if qc is not None else None)
+            for scan in scans]
+    check_outputs(jobs, layout=layout, options=opts, overwrite=overwrite)  # all of them, before any work
     failed = 0
-    with _progress(quiet) as progress:
-        for scan in scans:
-            task = progress.add_task(f"{scan.name}", total=None)
-            qc_path = (qc / f"{scan.stem}.qc.png" if len(scans) > 1 else qc) if qc is not None else None
+    not_done = list(scans)
+    try:
+        with _progress(quiet) as progress:
+            for scan, target, qc_path in jobs:
+                task = progress.add_task(f"{scan.name}", total=None)
 
-            def cb(stage, done, total, task=task, name=scan.name):
-                progress.update(task, completed=done, total=total, description=f"{name} {stage}")
-            try:
-                result, target = digitise_to_files(scan, out=output, outdir=outdir, qc=qc_path, layout=layout,
-                                                   options=opts, progress=cb)
-            except LogdigitError as exc:
-                if len(scans) == 1:
-                    raise
-                failed += 1
-                say(err, exc, label="error:", style="bold red")
-                if json_out:
-                    print(json.dumps({"scan": str(scan), "status": "failed", "error": str(exc)}), flush=True)
-                continue
-            finally:
-                progress.remove_task(task)
-            for w in result.warnings:
-                say(err, w, label="warning:", style="yellow")
-            summary = {"scan": str(scan), "status": "done", "output": target,
-                       "curves": [c.mnemonic for c in result.curves.curves],
-                       "samples": int(len(result.curves.depth)), "calibrated": result.layout.calibrated,
-                       "tie_residual": result.curves.tie_residual,
-                       "seconds": {k: round(v, 3) for k, v in result.timings.items()}}
-            if json_out and output != "-":
-                print(json.dumps(summary), flush=True)
-            elif not quiet:
-                say(err, f"{scan} -> {target}: {len(summary['curves'])} curves, {summary['samples']} samples, "
-                         f"{sum(result.timings.values()):.1f} s")
+                def cb(stage, done, total, task=task, name=scan.name):
+                    progress.update(task, completed=done, total=total, description=f"{name} {stage}")
+                try:
+                    result, target = digitise_to_files(scan, out=target, qc=qc_path, layout=layout, options=opts,
+                                                       overwrite=overwrite, progress=cb)
+                except LogdigitError as exc:
+                    if len(scans) == 1:
+                        raise
+                    failed += 1
+                    not_done.remove(scan)
+                    say(err, exc, label="error:", style="bold red")
+                    if json_out:
+                        print(json.dumps({"scan": str(scan), "status": "failed", "error": str(exc)}), flush=True)
+                    continue
+                finally:
+                    progress.remove_task(task)
+                not_done.remove(scan)
+                for w in result.warnings:
+                    say(err, w, label="warning:", style="yellow")
+                summary = {"scan": str(scan), "status": "done", "output": target,
+                           "curves": [c.mnemonic for c in result.curves.curves],
+                           "samples": int(len(result.curves.depth)), "calibrated": result.layout.calibrated,
+                           "tie_residual": result.curves.tie_residual,
+                           "seconds": {k: round(v, 3) for k, v in result.timings.items()}}
+                if json_out and output != "-":
+                    print(json.dumps(summary), flush=True)
+                elif not quiet:
+                    say(err, f"{scan} -> {target}: {len(summary['curves'])} curves, {summary['samples']} samples, "
+                                 f"{sum(result.timings.values()):.1f} s")
+    except BrokenPipeError:
+        raise _stdout_closed([str(s) for s in not_done]) from None
     if failed:
         raise typer.Exit(1)
 
@@ -133,18 +166,23 @@ def infer(
 def layout(
     scan: Annotated[Path, typer.Argument(help="Scan to detect tracks on.")],
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write (default SCAN.layout.toml).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing layout file.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing layout file.")] = False,
+    force: Annotated[bool, typer.Option("--force", hidden=True, help="Same as --overwrite.")] = False,
     max_pixels: Annotated[int, typer.Option("--max-pixels")] = 200_000_000,
 ) -> None:
     """Detect tracks from the long vertical rulings and write a draft layout to complete."""
+    from logdigit.atomic import output_kind, same_file
     from logdigit.detect import detect_layout
     from logdigit.errors import OutputError
     from logdigit.layout import write_layout
     from logdigit.scan import read_scan
 
     target = output or scan.with_name(scan.stem + ".layout.toml")
-    if target.exists() and not force:
-        raise OutputError(f"{target}: already exists; pass --force to overwrite it or -o to write elsewhere")
+    if same_file(target, scan):
+        raise OutputError(f"{target}: -o names the scan itself; writing the layout there would destroy the scan; "
+                          "choose another path, e.g. SCAN.layout.toml")
+    if output_kind(target) == "file" and not (overwrite or force):
+        raise OutputError(f"{target}: already exists; pass --overwrite to replace it, or -o to write elsewhere")
     lay = detect_layout(read_scan(scan, max_pixels=max_pixels).image)
     write_layout(lay, target)
     say(err, f"{target}: {len(lay.tracks)} tracks detected; fill in [depth] ties and each curve's "

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from logdigit.cli_common import MaxGapOpt, parse_probabilities, plain, say
+from logdigit.cli_common import MaxGapOpt, parse_probabilities, plain, redirect_closed_stdout, say
 
 err = Console(stderr=True)
 
@@ -53,13 +53,17 @@ def batch(
     tile: Annotated[int, typer.Option("--tile", help="Inference window in px.")] = 512,
     max_gap: MaxGapOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Redo scans already done.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing OUTDIR/NAME.las this batch did not write (without it, "
+                            "such a scan is recorded as failed and the file kept).")] = False,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print one JSON object per scan on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")] = False,
 ) -> None:
     """Digitise an archive of scans into OUTDIR, resumably, on a local or remote Dask cluster.
 
-    Re-runs skip scans already done; bad scans are recorded as failed. Exit 0: all done, 1: any failed.
+    Re-runs skip scans already done; bad scans are recorded as failed, and so is a scan whose
+    LAS exists but was not written by this batch (unless --overwrite). Exit 0: all done, 1: any failed.
     """
     import contextlib
 
@@ -72,6 +76,7 @@ def batch(
     # dask logs every cluster event at INFO; keep stderr for what the user must act on.
     logging.getLogger("distributed").setLevel(logging.ERROR if quiet else logging.WARNING)
     results = []
+    plan = None
     try:
         with interrupt_on_signals():
             opts = InferOptions(weights=str(weights) if weights else None, device=device, tile=tile,
@@ -80,7 +85,7 @@ def batch(
             with err.status("finding scans and checking the manifest", spinner="dots") if not quiet \
                     else contextlib.nullcontext():
                 plan = plan_batch(inputs, outdir=outdir, layout=layout, options=opts, recursive=recursive,
-                                  force=force)
+                                  force=force, overwrite=overwrite)
             with _progress(quiet) as progress, contextlib.closing(
                     iter_batch(plan, options=opts, workers=workers, scheduler=scheduler,
                                torch_threads=torch_threads)) as it:
@@ -98,10 +103,29 @@ def batch(
         if not quiet:
             _summary(results, outdir, interrupted=True)
         raise typer.Exit(code) from None
+    except BrokenPipeError:  # `--json | head`: the iterator was closed, finished scans are in the manifest
+        raise _stdout_closed(plan, results, outdir) from None
     if not quiet:
         _summary(results, outdir, interrupted=False)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
+
+
+def _stdout_closed(plan, results, outdir: Path) -> typer.Exit:
+    """One line on stderr naming the scans not reported (not done, or done while stopping), and exit 1."""
+
+    from logdigit.batch import MANIFEST_NAME
+
+    redirect_closed_stdout()
+    reported = {r.scan for r in results}
+    every = [] if plan is None else [*plan.skipped, *plan.missing, *plan.jobs]
+    left = [Path(j.scan).name for j in every if j.scan not in reported]
+    shown = ", ".join(left[:MAX_ERRORS_SHOWN]) + (f" and {len(left) - MAX_ERRORS_SHOWN} more"
+                                                   if len(left) > MAX_ERRORS_SHOWN else "")
+    what = f"stopped with {len(left)} scan(s) not reported: {shown}" if left else "every scan was reported"
+    say(err, f"stdout closed (broken pipe); {what}; {outdir / MANIFEST_NAME} records every finished scan: "
+             "run the same command again to do the rest", label="error:", style="bold red")
+    return typer.Exit(1)
 
 
 def _progress(quiet: bool):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -56,3 +58,15 @@ def plain(text: object):
     from rich.text import Text
 
     return Text(str(text))
+
+
+def redirect_closed_stdout() -> None:
+    """After a BrokenPipeError on stdout: point it at devnull, so the interpreter's flush at
+    exit does not fail again (the recipe in Python's docs, "Note on SIGPIPE")."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (e.g. under CliRunner)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)

@@ -15,7 +15,6 @@ import io
 import math
 import os
 import re
-import sys
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +24,7 @@ import lasio
 import numpy as np
 from lasio import HeaderItem
 
-from logdigit.atomic import atomic_path
+from logdigit.atomic import open_output
 from logdigit.calibrate import Curves
 from logdigit.errors import InputError, OutputError
 from logdigit.lasfields import field_problem
@@ -220,6 +219,9 @@ def _well_section(las: lasio.LASFile, depth: np.ndarray, curves: Curves, layout:
 def write_las(las: lasio.LASFile, path: str | os.PathLike) -> None:
     """Write a LAS file as LAS 2.0, unwrapped, NaN as NULL; atomically, or to stdout.
 
+    ``"-"``, an existing FIFO or a character device is written as a stream (never
+    renamed over; see :func:`logdigit.atomic.open_output`).
+
     lasio's writer rewrites header items of the object it is given, so a copy is
     written and ``las`` stays as it was.
 
@@ -242,15 +244,14 @@ def write_las(las: lasio.LASFile, path: str | os.PathLike) -> None:
          100.00000    1.00000
          100.50000    -999.25
     """
-    if str(path) == "-":
-        _write(las, sys.stdout)
-        return
     try:
-        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        with open_output(path, "w") as f:
             _write(las, f)
     except OutputError:
         raise
     except OSError as exc:
+        if str(path) == "-":
+            raise  # a closed stdout (BrokenPipeError) is the caller's to report
         reason = exc.strerror or str(exc)
         raise OutputError(
             f"{path}: cannot write the LAS file ({reason}); choose a writable file path"

@@ -11,7 +11,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -312,9 +312,13 @@ def digitise_to_files(
     qc: str | os.PathLike | None = None,
     layout: str | os.PathLike | Layout | None = None,
     options: InferOptions | None = None,
+    overwrite: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[Digitised, str]:
     """:func:`digitise`, then write the LAS (``out``; ``"-"`` = stdout) and QC image atomically.
+
+    The outputs are checked first (:func:`check_outputs`): none may be an input or the
+    other output, and an existing file is replaced only with ``overwrite``.
 
     Returns the result and where the LAS went. Nothing is written if any stage fails.
     """
@@ -323,17 +327,94 @@ def digitise_to_files(
     if out is not None and outdir is not None:
         raise InputError("-o and --outdir both given; use one")
     target = str(out) if out is not None else str(default_output(scan_path, outdir=outdir))
-    if target != "-":
-        _check_writable(Path(target))
-    if qc is not None:
-        _check_writable(Path(qc))
-    result = digitise(scan_path, layout=layout, options=options, progress=progress)
+    opts = options or InferOptions()
+    check_outputs([(scan_path, target, qc)], layout=layout, options=opts, overwrite=overwrite)
+    result = digitise(scan_path, layout=layout, options=opts, progress=progress)
     t = time.perf_counter()
     if qc is not None:
-        _write_qc(scan_path, result, qc, options or InferOptions())
+        _write_qc(scan_path, result, qc, opts)
     write_las(result.las, target)
     result.timings["write"] = result.timings.get("write", 0.0) + time.perf_counter() - t
     return result, target
+
+
+def check_outputs(
+    jobs: Sequence[tuple[str | os.PathLike, str | os.PathLike, str | os.PathLike | None]],
+    *,
+    layout: str | os.PathLike | Layout | None = None,
+    options: InferOptions | None = None,
+    overwrite: bool = False,
+) -> None:
+    """Check a run's outputs before any work: each can be written, none is an input, two
+    never name one file, and no existing file is replaced unless ``overwrite``.
+
+    Paths are compared by device and inode where they exist (hard and symbolic links
+    count), else by their resolved path. The inputs are every scan, its layout (``layout``
+    or the sidecar ``SCAN.layout.toml``) and the weights with their JSON config. ``"-"``
+    (stdout), a FIFO and a character device are streams: never "replaced", so they need
+    no ``overwrite``.
+
+    Args:
+        jobs: ``(scan, las, qc)`` per scan; ``las`` may be ``"-"``, ``qc`` None.
+        layout: the layout for every scan, as given to :func:`digitise`.
+        options: the run's options (for the weights).
+        overwrite: allow replacing existing files.
+
+    Raises:
+        OutputError: one line naming the output, what it clashes with and the fix.
+    """
+    from logdigit.atomic import output_kind, same_file
+    from logdigit.errors import OutputError
+
+    inputs = _inputs(jobs, layout, options or InferOptions())
+    outputs: list[tuple[str, str, str]] = []  # (path, what, scan)
+    existing: list[str] = []
+    for scan, las, qc in jobs:
+        for path, what in ((las, "output LAS (-o/--outdir)"), (qc, "QC image (--qc)")):
+            if path is None or str(path) == "-":
+                continue
+            kind = output_kind(path)
+            if kind != "stream":
+                _check_writable(Path(path))
+            for in_path, in_what in inputs:
+                if same_file(path, in_path):
+                    raise OutputError(f"{path}: the {what} is the {in_what} {in_path}; writing it would destroy "
+                                      "an input; choose another output path")
+            for other, other_what, other_scan in outputs:
+                if not same_file(path, other):
+                    continue
+                if other_scan == str(scan):
+                    raise OutputError(f"{path}: given as both the {other_what} and the {what}; "
+                                      "give each output its own path")
+                raise OutputError(f"{path}: both {other_scan} and {scan} would write this {what}; digitise "
+                                  "them in separate runs, or with `logdigit batch`, which names equal stems apart")
+            outputs.append((str(path), what, str(scan)))
+            if kind == "file":
+                existing.append(str(path))
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more output(s) of this run)" if len(existing) > 1 else ""
+        raise OutputError(f"{existing[0]}: already exists{more}; pass --overwrite to replace it, or choose "
+                          "another output path")
+
+
+def _inputs(jobs, layout, opts: InferOptions) -> list[tuple[str, str]]:
+    """(path, what) of every file a run reads."""
+    from logdigit.layout import find_layout
+    from logdigit.weights import config_path, default_weights
+
+    weights = Path(opts.weights) if opts.weights else default_weights()
+    found: list[tuple[str, str]] = [(str(weights), "weights file"), (str(config_path(weights)), "weights config")]
+    if isinstance(layout, Layout):
+        if layout.source:
+            found.append((layout.source, "layout"))
+    elif layout is not None:
+        found.append((str(layout), "layout (--layout)"))
+    for scan, _, _ in jobs:
+        found.append((str(scan), "scan"))
+        sidecar = find_layout(scan) if layout is None else None
+        if sidecar is not None:
+            found.append((str(sidecar), "sidecar layout"))
+    return found
 
 
 def _write_qc(scan_path, result: Digitised, qc, opts: InferOptions) -> None:
@@ -364,6 +445,7 @@ __all__ = [
     "Digitised",
     "InferOptions",
     "cached_model",
+    "check_outputs",
     "default_output",
     "digitise",
     "digitise_to_files",

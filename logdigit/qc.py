@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from logdigit.atomic import atomic_path
+from logdigit.atomic import output_kind, write_bytes_atomic
 from logdigit.errors import InputError, OutputError
 from logdigit.layout import Layout
 from logdigit.trace import PixelTrace
@@ -82,6 +82,9 @@ def draw_qc(
 def write_qc(path: str | os.PathLike, overlay: np.ndarray) -> Path:
     """Write a QC overlay atomically; the format follows the suffix (.png, .jpg, .tif ...).
 
+    An existing FIFO or character device is written as a stream (PNG when the name has
+    no suffix), never renamed over.
+
     Args:
         path: output file; its folder must exist.
         overlay: uint8 (H, W, 3) RGB from :func:`draw_qc`.
@@ -95,13 +98,22 @@ def write_qc(path: str | os.PathLike, overlay: np.ndarray) -> Path:
     """
     _check_image(overlay)
     target = Path(path)
-    with atomic_path(target) as tmp:
-        try:
-            ok = cv2.imwrite(str(tmp), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
-        except cv2.error as exc:
-            raise OutputError(f"{target}: cannot write the QC image ({exc.err}); use a .png path") from None
-        if not ok:
-            raise OutputError(f"{target}: OpenCV cannot write a {target.suffix or 'suffix-less'} file; use .png")
+    # A FIFO or device (/dev/null) is written as a stream, PNG unless its name says otherwise.
+    stream = output_kind(target) == "stream"
+    suffix = target.suffix or (".png" if stream else "")
+    try:
+        ok, data = cv2.imencode(suffix, cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+    except cv2.error as exc:
+        raise OutputError(f"{target}: cannot write the QC image ({exc.err}); use a .png path") from None
+    if not ok:
+        raise OutputError(f"{target}: OpenCV cannot write a {target.suffix or 'suffix-less'} file; use .png")
+    try:
+        write_bytes_atomic(target, data.tobytes())
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write the QC image ({exc.strerror or exc}); "
+                          "choose a writable file path") from None
     return target
 
 

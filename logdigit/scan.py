@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import warnings
 from dataclasses import dataclass
@@ -56,8 +57,9 @@ def read_scan(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) 
         A :class:`Scan`: image uint8 (H, W, 3) RGB, dpi (x, y) or None, source path.
 
     Raises:
-        ScanError: missing file, a folder, an empty, truncated or unreadable file, an
-            unsupported pixel format, or an image larger than ``max_pixels``.
+        ScanError: missing file, a folder, a FIFO, device or socket (never opened), an
+            empty, truncated or unreadable file, an unsupported pixel format, or an image
+            larger than ``max_pixels``.
 
     Example:
         >>> import tempfile, pathlib
@@ -95,6 +97,9 @@ def _check_file(file: Path) -> bytes:
         raise ScanError(f"{file}: no such file; check the path")
     if file.is_dir():
         raise ScanError(f"{file}: is a folder, not a scan file; give the image file inside it")
+    kind = _special_kind(file)
+    if kind:  # opening a FIFO would block until a writer came; a device never ends
+        raise ScanError(f"{file}: is a {kind}, not a regular file; save the scan to a file and give that path")
     try:
         with open(file, "rb") as fh:
             head = fh.read(16)
@@ -103,6 +108,19 @@ def _check_file(file: Path) -> bytes:
     if not head:
         raise ScanError(f"{file}: the file is empty; re-export or re-copy the scan")
     return head
+
+
+def _special_kind(file: Path) -> str | None:
+    """``"FIFO"``, ``"character device"``, ... for a file that is not a regular file; else None."""
+    try:
+        mode = os.stat(file).st_mode
+    except OSError:
+        return None  # open() below says why
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISCHR, "character device"),
+             (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
+    return next((name for test, name in kinds if test(mode)), "special file")
 
 
 def _check_size(file: Path, width: int, height: int, max_pixels: int) -> None:

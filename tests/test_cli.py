@@ -142,7 +142,7 @@ def test_layout_writes_a_detected_draft_and_refuses_to_overwrite(scan_dir):
     assert "[[tracks]]" in text and 'unit = "PX"' in text
     r = _run("layout", scan_dir / "simple.jpg", "-o", target)
     assert r.exit_code == 3
-    _one_clean_line(r, "--force")
+    _one_clean_line(r, "--overwrite")
 
 
 def test_score_json(scan_dir):
@@ -204,7 +204,7 @@ def test_infer_warns_of_curves_only_continuity_tells_apart(scan_dir):
     assert len(warnings) == 1, r.stderr
     assert "track 1: GR and GR2 (solid)" in warnings[0] and "`color`" in warnings[0]
     assert json.loads(r.stdout.strip().splitlines()[-1])["curves"] == ["GR", "GR2", "RT", "RHOB"]
-    r = _run("infer", _layout(scan_dir, GOOD), "--device", "cpu")  # the shipped layout: no such warning
+    r = _run("infer", _layout(scan_dir, GOOD), "--device", "cpu", "--overwrite")  # the shipped layout: no such warning
     assert r.exit_code == 0 and "look alike" not in r.output
 
 

@@ -84,7 +84,7 @@ def infer(
     layout: Annotated[Path | None, typer.Option("--layout", help="Layout TOML for all scans (default: SCAN.layout.toml beside each scan, else detected and uncalibrated).")] = None,
     output: Annotated[str | None, typer.Option("-o", "--output", help="Output LAS path; '-' writes to stdout. One scan only.")] = None,
     outdir: Annotated[Path | None, typer.Option("--outdir", help="Folder for SCAN.las files (default: beside each scan).")] = None,
-    qc: Annotated[Path | None, typer.Option("--qc", help="QC overlay PNG path (with several scans: a folder for SCAN.qc.png).")] = None,
+    qc: Annotated[Path | None, typer.Option("--qc", help="QC path: .html for the viewer (zoom, toggles, depth ticks, flagged stretches), else an image such as .png (with several scans: a folder for SCAN.qc.png).")] = None,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     threshold: Annotated[str, typer.Option("--threshold", help="Probability threshold for solid,dashed classes.")] = "0.5",

@@ -58,6 +58,9 @@ class Digitised:
         warnings: messages for the user (uncalibrated, deskew applied, overlapping tracks,
             curves with no value, ...).
         skew: the deskew angle applied, degrees (0 when none).
+        image: uint8 (H, W, 3) RGB, the image the curves were traced on (the scan as read,
+            deskewed when asked); the QC is drawn on it.
+        dpi: the scan's (x, y) resolution from its header, or None.
     """
 
     las: object
@@ -67,6 +70,8 @@ class Digitised:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     skew: float = 0.0
+    image: np.ndarray | None = field(default=None, repr=False)
+    dpi: tuple[float, float] | None = None
 
 
 @functools.lru_cache(maxsize=4)
@@ -169,7 +174,8 @@ def digitise(
     las = to_las(curves, lay, meta=meta, max_gap=opts.max_gap)
     lap("write")
     return Digitised(
-        las=las, curves=curves, traces=traces, layout=lay, timings=timings, warnings=warnings, skew=skew
+        las=las, curves=curves, traces=traces, layout=lay, timings=timings, warnings=warnings, skew=skew,
+        image=image, dpi=scan.dpi,
     )
 
 
@@ -418,14 +424,30 @@ def _inputs(jobs, layout, opts: InferOptions) -> list[tuple[str, str]]:
 
 
 def _write_qc(scan_path, result: Digitised, qc, opts: InferOptions) -> None:
-    from logdigit.preprocess import deskew
-    from logdigit.qc import draw_qc, write_qc
-    from logdigit.scan import read_scan
+    """The QC of ``result`` at ``qc``: the HTML viewer for ``.html``/``.htm``, else an image."""
+    if Path(qc).suffix.lower() in (".html", ".htm"):
+        from logdigit.qc_html import render_qc_html, write_qc_html
 
-    image = read_scan(scan_path, max_pixels=opts.max_pixels).image
-    if result.skew:
-        image, _ = deskew(image, result.skew)
-    write_qc(qc, draw_qc(image, result.traces, result.layout))
+        page = render_qc_html(result.image, result.traces, result.layout, flags=qc_flags(result.traces),
+                              title=Path(scan_path).name)
+        write_qc_html(qc, page)
+        return
+    from logdigit.qc import draw_qc, write_qc
+
+    write_qc(qc, draw_qc(result.image, result.traces, result.layout))
+
+
+def qc_flags(traces) -> dict[str, list[tuple[int, int, str]]]:
+    """Stretches a person should check, per curve: rows filled by interpolation, and the
+    whole traced span of a curve told apart from a look-alike by continuity alone."""
+    out: dict[str, list[tuple[int, int, str]]] = {}
+    for t in traces:
+        marks = [(int(a), int(b), "interpolated") for a, b in getattr(t, "filled", ())]
+        ok = np.flatnonzero(np.isfinite(t.x))
+        if t.twins and ok.size:
+            marks.append((t.row0 + int(ok[0]), t.row0 + int(ok[-1]), "look-alike"))
+        out[t.mnemonic] = marks
+    return out
 
 
 def _check_writable(path: Path) -> None:

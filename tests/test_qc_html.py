@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,3 +104,20 @@ def test_page_in_headless_chromium(tmp_path):
         browser.close()
     assert not errors, errors
     assert (tmp_path / "qc.png").stat().st_size > 1000
+
+
+def test_infer_writes_the_viewer_for_an_html_qc(tmp_path):
+    from typer.testing import CliRunner
+
+    from logdigit.cli import app
+
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    for name in ("simple.jpg", "simple.layout.toml"):
+        shutil.copy(samples / name, tmp_path / name)
+    out = tmp_path / "simple.qc.html"
+    result = CliRunner().invoke(app, ["infer", str(tmp_path / "simple.jpg"), "-o", str(tmp_path / "s.las"),
+                                      "--qc", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.count('<g class="curve"') >= 1
+    assert "<title>simple.jpg</title>" in page

@@ -434,7 +434,7 @@ def _write_qc(scan_path, result: Digitised, qc, opts: InferOptions) -> None:
         return
     from logdigit.qc import draw_qc, write_qc
 
-    write_qc(qc, draw_qc(result.image, result.traces, result.layout))
+    write_qc(qc, draw_qc(result.image, result.traces, result.layout, flags=qc_flags(result.traces)))
 
 
 def qc_flags(traces) -> dict[str, list[tuple[int, int, str]]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import cv2
@@ -27,6 +27,9 @@ PALETTE: tuple[tuple[int, int, int], ...] = (
 """Curve colours (RGB), bright and far apart; curve k gets PALETTE[k % len(PALETTE)]."""
 
 _TRACK_COLOUR = (110, 110, 110)
+_TICK_COLOUR = (0, 87, 183)
+_DASHES: dict[str, tuple[float, float] | None] = {"solid": None, "dashed": (8.0, 4.0), "dotted": (2.0, 3.0)}
+"""(on, off) px along the path of each line style as the QC draws it."""
 
 
 def draw_qc(
@@ -34,21 +37,26 @@ def draw_qc(
     traces: Sequence[PixelTrace],
     layout: Layout,
     *,
+    flags: Mapping[str, Sequence[tuple[int, int, str]]] | None = None,
     fade: float = 0.65,
     legend: bool = True,
 ) -> np.ndarray:
     """Draw traced curves over a faded scan.
 
     The scan is blended toward white, each track is outlined in grey (edges over the
-    digitised rows), each trace is drawn as a 1-px polyline through its sub-pixel
-    positions in a colour of :data:`PALETTE` (gaps are not joined; a lone point is a
-    pixel), and a legend at the top of each track names its curves. Curves are drawn
-    last, over the legend, so nothing traced is hidden.
+    digitised rows), flagged stretches are tinted over their curve's track (colours of
+    :data:`logdigit.qc_html.FLAG_COLOURS`), depth ticks and labels from the layout's ties
+    run down the left edge of the first track (and a mark at each tie row), and each trace
+    is drawn as a 1-px polyline through its sub-pixel positions in its layout ``color``
+    (else a colour of :data:`PALETTE`), dashed or dotted as its line style (gaps are not
+    joined; a lone point is a pixel). A legend at the top of each track, scaled to the
+    image, names its curves. Curves are drawn last, so nothing traced is hidden.
 
     Args:
         image: uint8 (H, W, 3) RGB, the image the traces were made on; not modified.
         traces: from :func:`logdigit.trace.trace`.
         layout: the layout the traces were made with.
+        flags: stretches to mark per curve: mnemonic -> ``(first_row, last_row, kind)``.
         fade: how far toward white the scan is blended, 0 (unchanged) .. 1 (white).
         legend: draw the mnemonic legend.
 
@@ -71,12 +79,66 @@ def draw_qc(
     for track in layout.tracks:
         for col in (track.left, track.right):
             cv2.line(out, (col, rows[0]), (col, rows[1]), _TRACK_COLOUR, 1)
-    colours = [PALETTE[k % len(PALETTE)] for k in range(len(traces))]
+    specs = [_spec(layout, t) for t in traces]
+    colours = [spec.color if spec is not None and spec.color else PALETTE[k % len(PALETTE)]
+               for k, spec in enumerate(specs)]
+    for trace in traces:
+        _draw_flags(out, layout.tracks[trace.track], (flags or {}).get(trace.mnemonic, ()))
+    _draw_depth_ticks(out, layout, rows)
     if legend:
         _draw_legends(out, traces, colours, layout, rows[0])
-    for trace, colour in zip(traces, colours, strict=True):
-        _draw_trace(out, trace, colour)
+    for trace, colour, spec in zip(traces, colours, specs, strict=True):
+        _draw_trace(out, trace, colour, _DASHES.get(spec.line if spec is not None else "solid"))
     return out
+
+
+def _spec(layout: Layout, trace: PixelTrace):
+    return next((c for c in layout.tracks[trace.track].curves if c.mnemonic == trace.mnemonic), None)
+
+
+def _draw_flags(out: np.ndarray, track, marks) -> None:
+    """Tint ``(first, last, kind)`` row stretches over the track's columns (25 % of the kind's colour)."""
+    from logdigit.qc_html import FLAG_COLOURS
+
+    h = out.shape[0]
+    for first, last, kind in marks:
+        a, b = max(int(first), 0), min(int(last) + 1, h)
+        if a >= b:
+            continue
+        hexa = FLAG_COLOURS.get(kind, "#888888")
+        colour = np.array([int(hexa[i : i + 2], 16) for i in (1, 3, 5)], np.float32)
+        band = out[a:b, track.left : track.right + 1].astype(np.float32)
+        out[a:b, track.left : track.right + 1] = np.round(0.75 * band + 0.25 * colour).astype(np.uint8)
+
+
+def _draw_depth_ticks(out: np.ndarray, layout: Layout, rows: tuple[int, int]) -> None:
+    """A tick and label at round depths (about every 150 px) and a triangle at each tie row,
+    at the left edge of the first track."""
+    from logdigit.qc_html import depth_line, nice_step
+
+    if not layout.tracks:
+        return
+    a, b = depth_line(layout)
+    if b == 0:
+        return
+    x0 = min(t.left for t in layout.tracks)
+    scale = _text_scale(out)
+    d0, d1 = sorted((a + b * rows[0], a + b * rows[1]))
+    step = nice_step(abs(b) * 150)
+    for depth in np.arange(np.ceil(d0 / step) * step, d1 + step / 2, step):
+        r = int(round((depth - a) / b))
+        cv2.line(out, (x0, r), (x0 + int(12 * scale), r), _TICK_COLOUR, 1)
+        cv2.putText(out, f"{depth:g}", (x0 + int(14 * scale), r + int(5 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.8 * scale, _TICK_COLOUR, 1, cv2.LINE_AA)
+    for r, _ in layout.depth.ties:
+        r = int(round(r))
+        pts = np.array([[x0, r], [x0 + int(8 * scale), r - int(5 * scale)], [x0 + int(8 * scale), r + int(5 * scale)]])
+        cv2.fillPoly(out, [pts.astype(np.int32)], _TICK_COLOUR)
+
+
+def _text_scale(out: np.ndarray) -> float:
+    """Font scale of labels: legible (about 12 px tall at least) and growing with the image width."""
+    return max(0.5, min(1.5, out.shape[1] / 1200))
 
 
 def write_qc(path: str | os.PathLike, overlay: np.ndarray) -> Path:
@@ -133,8 +195,9 @@ def _digitised_rows(layout: Layout, traces: Sequence[PixelTrace], height: int) -
     return max(int(first), 0), min(int(last), height - 1)
 
 
-def _draw_trace(out: np.ndarray, trace: PixelTrace, colour: tuple[int, int, int]) -> None:
-    """1-px polylines through each NaN-free stretch, at 1/16 px (cv2 fixed point)."""
+def _draw_trace(out: np.ndarray, trace: PixelTrace, colour, dashes: tuple[float, float] | None) -> None:
+    """1-px polylines through each NaN-free stretch, at 1/16 px (cv2 fixed point); with
+    ``dashes`` (on, off) in px of path length, only the "on" parts are drawn."""
     x = np.asarray(trace.x, dtype=np.float64)
     ok = np.isfinite(x)
     if not ok.any():
@@ -149,14 +212,26 @@ def _draw_trace(out: np.ndarray, trace: PixelTrace, colour: tuple[int, int, int]
             if 0 <= r < h and 0 <= c < w:
                 out[r, c] = colour
             continue
-        pts = np.round(np.stack([x[a:b], rows[a:b]], axis=1) * 16).astype(np.int32)  # (n, 2) x, y
-        cv2.polylines(out, [pts], False, colour, 1, cv2.LINE_8, shift=4)
+        pts = np.stack([x[a:b], rows[a:b]], axis=1)  # (n, 2) x, y
+        for piece in _dash_pieces(pts, dashes):
+            cv2.polylines(out, [np.round(piece * 16).astype(np.int32)], False, colour, 1, cv2.LINE_8, shift=4)
+
+
+def _dash_pieces(pts: np.ndarray, dashes: tuple[float, float] | None) -> list[np.ndarray]:
+    """The (n, 2) polyline cut to the "on" parts of an (on, off) pattern along its length."""
+    if dashes is None:
+        return [pts]
+    on, off = dashes
+    length = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(pts, axis=0).T))])  # (n,) path length
+    drawn = (length % (on + off)) < on
+    edges = np.diff(np.concatenate([[0], drawn.view(np.int8), [0]]))
+    return [pts[a : max(b, a + 2)] for a, b in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0], strict=True)]
 
 
 def _draw_legends(out, traces, colours, layout: Layout, top: int) -> None:
     """A white box at the top-left of each track: a colour swatch and the mnemonic per curve."""
-    scale = max(0.35, min(1.0, out.shape[1] / 2500))
-    line_h = int(round(22 * scale)) + 2
+    scale = _text_scale(out)
+    line_h = int(round(24 * scale)) + 2
     for index, track in enumerate(layout.tracks):
         mine = [(t, c) for t, c in zip(traces, colours, strict=True) if t.track == index]
         if not mine:

@@ -85,7 +85,7 @@ def render_qc_html(
     if tile_rows < 16:
         raise ValueError(f"tile_rows must be >= 16, got {tile_rows}")
     h, w = image.shape[:2]
-    a, b = _depth_line(layout)
+    a, b = depth_line(layout)
     curves = _curve_entries(traces, layout)
     svg = [f'<svg id="svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">']
     svg += _track_lines(layout, h)
@@ -111,7 +111,7 @@ def write_qc_html(path: str | os.PathLike, page: str) -> Path:
     return target
 
 
-def _depth_line(layout: Layout) -> tuple[float, float]:
+def depth_line(layout: Layout) -> tuple[float, float]:
     """``depth = a + b * row`` through the ties (least squares), as calibration fits it."""
     rows, depths = (np.array([t[i] for t in layout.depth.ties], dtype=np.float64) for i in (0, 1))
     b, a = np.polyfit(rows, depths, 1) if len(rows) >= 2 and np.ptp(rows) > 0 else (1.0, 0.0)
@@ -145,7 +145,7 @@ def _depth_ticks(layout: Layout, a: float, b: float, h: int) -> list[str]:
     if b == 0 or not layout.tracks:
         return []
     d0, d1 = sorted((a, a + b * (h - 1)))
-    step = _nice_step(abs(b) * 200)
+    step = nice_step(abs(b) * 200)
     x0, x1 = min(t.left for t in layout.tracks), max(t.right for t in layout.tracks)
     out = []
     for depth in np.arange(math.ceil(d0 / step) * step, d1 + step / 2, step):
@@ -159,7 +159,7 @@ def _depth_ticks(layout: Layout, a: float, b: float, h: int) -> list[str]:
     return out
 
 
-def _nice_step(span: float) -> float:
+def nice_step(span: float) -> float:
     """1, 2 or 5 times a power of ten, at least ``span``."""
     p = 10.0 ** math.floor(math.log10(span)) if span > 0 else 1.0
     return next(m * p for m in (1, 2, 5, 10) if m * p >= span)

@@ -47,6 +47,8 @@ def test_traced_pixels_have_the_curve_colour():
     image, traces, layout = _setup()
     out = draw_qc(image, traces, layout)
     for k, tr in enumerate(traces):
+        if k == 1:
+            continue  # SP is dashed: see test_dashed_curve_is_drawn_dashed
         ok = np.isfinite(tr.x)
         rows, x = tr.rows[ok], tr.x[ok]
         at_floor = (out[rows, np.floor(x).astype(int)] == PALETTE[k]).all(axis=1)
@@ -97,3 +99,44 @@ def test_write_qc_errors(tmp_path):
     with pytest.raises(OutputError, match="use a .png"):
         write_qc(tmp_path / "qc.unknownext", overlay)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_dashed_curve_is_drawn_dashed():
+    image, traces, layout = _setup()
+    out = draw_qc(image, traces, layout, legend=False)
+    sp = (out[:, 18:33] == np.array(PALETTE[1])).all(axis=2).any(axis=1)  # rows with SP's colour
+    # on 8 px, off 4 px along a near-vertical path (slope 10/59): rows 0-7 drawn, 8-11 not, 12-19 drawn
+    assert sp[:8].all() and not sp[9:11].any() and sp[13:19].all()
+
+
+def test_ink_colour_from_the_layout():
+    image, traces, layout = _setup()
+    inked = Layout(layout.depth, (Track(5, 35, curves=(CurveSpec("GR", 0, 150, color=(0, 204, 0)),
+                                                       CurveSpec("SP", -80, 20, line="dashed"))),
+                                  layout.tracks[1]))
+    out = draw_qc(image, traces, inked, legend=False)
+    assert (out[40, 12] == (0, 204, 0)).all()  # GR at x 12.2 in its ink, not the palette
+
+
+def test_flags_tint_the_track_and_ticks_mark_depths():
+    image, traces, layout = _setup()
+    plain = draw_qc(image, traces, layout, legend=False)
+    flagged = draw_qc(image, traces, layout, legend=False, flags={"ILD": [(10, 19, "interpolated")]})
+    changed = (plain != flagged).any(axis=2)
+    assert changed[10:20, 50].all() and not changed[:10].any() and not changed[20:].any()
+    assert not changed[:, :45].any()  # only ILD's track
+    faded = cv2.addWeighted(image, 0.35, np.full_like(image, 255), 0.65, 0.0)
+    tick = (0, 87, 183)
+    assert (plain[:, 5:9] == tick).all(axis=2).any()  # depth ticks and tie marks at the first track's edge
+    assert not (faded == tick).all(axis=2).any()
+
+
+def test_legend_is_legible_on_a_wide_image():
+    h, w = 400, 2400
+    image = np.full((h, w, 3), 255, np.uint8)
+    layout = Layout(DepthSpec("PX", 1.0, ((0, 0), (h - 1, h - 1))),
+                    (Track(100, 1100, curves=(CurveSpec("GR", 0, 1),)),))
+    traces = [PixelTrace("GR", 0, 0, np.full(h, 600.0))]
+    box = draw_qc(image, traces, layout)[:, 104:400] != draw_qc(image, traces, layout, legend=False)[:, 104:400]
+    rows = np.flatnonzero(box.any(axis=(1, 2)))
+    assert rows.max() - rows.min() >= 20  # the legend box is at least 20 px tall

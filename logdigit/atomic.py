@@ -154,3 +154,14 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     with open_output(path, "wb") as f:
         f.write(data)
     return Path(path)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, hex, read in 1 MiB chunks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()

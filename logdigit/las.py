@@ -37,16 +37,26 @@ DATA_FORMAT = "%.5f"
 """printf format of the ~ASCII numbers."""
 
 PARAM_DESCR: dict[str, str] = {
-    "SRC": "SOURCE SCAN",
-    "LAYOUT": "LAYOUT FILE",
-    "MODEL": "SEGMENTATION MODEL",
-    "THRESH": "CLASS PROBABILITY THRESHOLD",
-    "TILE": "INFERENCE TILE SIZE (PX)",
-    "DPI": "SCAN RESOLUTION (DPI)",
+    "PROG": "DIGITISING PROGRAM AND VERSION",
+    "DIGDATE": "WHEN DIGITISED (UTC, ISO 8601)",
+    "SRC": "SOURCE SCAN PATH",
+    "SRCSHA": "SHA256 OF THE SOURCE SCAN",
+    "DPI": "SCAN RESOLUTION X x Y (DPI) FROM ITS HEADER",
+    "MODEL": "SEGMENTATION MODEL WEIGHTS",
+    "MODELSHA": "SHA256 OF THE WEIGHTS",
+    "MODELVER": "WEIGHTS VERSION",
+    "LAYOUT": "LAYOUT FILE PATH",
+    "LAYSHA": "SHA256 OF THE LAYOUT FILE",
+    "TIES": "DEPTH TIES PIXEL_ROW=DEPTH",
     "TIERES": "RMS RESIDUAL OF THE DEPTH-TIE FIT",
-    "PROG": "DIGITISING PROGRAM",
+    "THRESH": "CLASS PROBABILITY THRESHOLD SOLID,DASHED",
+    "SKEW": "DESKEW ANGLE APPLIED (DEG)",
+    "CALIB": "CALIBRATION SOURCE",
+    "SETTINGS": "DIGITISING SETTINGS",
+    "TILE": "INFERENCE TILE SIZE (PX)",
 }
-"""Descriptions given to known ~Parameter mnemonics (others get none)."""
+"""Descriptions of the ~Parameter mnemonics logdigit writes; any other item is described
+as a digitising setting."""
 
 _PARAM_ESCAPE = re.compile(r"[^ -9;-~]")  # all but printable ASCII without ":"
 _OTHER = "Curves digitised from a raster scan of a paper log by logdigit."
@@ -99,9 +109,11 @@ def to_las(
     _well_section(las, depth, curves, layout)
     index_descr = "PIXEL ROW" if curves.unit.upper() == "PX" else "DEPTH"
     las.append_curve("DEPT", depth.copy(), unit=curves.unit, descr=index_descr)
+    scales = _curve_scales(layout)
     for curve in curves.curves:
         values = np.array(curve.values, dtype=np.float64, copy=True)
-        las.append_curve(curve.mnemonic, values, unit=curve.unit, descr=curve.descr)
+        descr = "; ".join(d for d in (curve.descr, scales.get(curve.mnemonic, "")) if d)
+        las.append_curve(curve.mnemonic, values, unit=curve.unit, descr=descr)
     for item in items:
         las.params[item.mnemonic] = item
     las.other = other_section(curves, layout, max_gap=max_gap)
@@ -139,6 +151,19 @@ def other_section(curves: Curves, layout: Layout, *, max_gap: int | None = None)
             text = f"{curve.mnemonic} interpolated: {', '.join(spans)}"
             lines += textwrap.wrap(text, width=100, subsequent_indent="  ", break_on_hyphens=False)
     return "\n".join(lines)
+
+
+def _curve_scales(layout: Layout) -> dict[str, str]:
+    """mnemonic -> how it was read off the print, for its ~Curve description, e.g.
+    ``digitised from track 1, 0 to 150 GAPI linear, solid, ink #00cc00``."""
+    out = {}
+    for i, track in enumerate(layout.tracks):
+        for c in track.curves:
+            ink = ", ink #{:02x}{:02x}{:02x}".format(*c.color) if c.color else ""
+            unit = f" {c.unit}" if c.unit else ""
+            out[c.mnemonic] = (f"digitised from track {i + 1}, {c.left_value:g} to {c.right_value:g}{unit} "
+                               f"{track.scale}, {c.line}{ink}")
+    return out
 
 
 def _check_curves(curves: Curves) -> np.ndarray:
@@ -186,7 +211,7 @@ def _param_items(curves: Curves, meta: dict[str, object]) -> list[HeaderItem]:
             raise ValueError(f"meta[{key!r}] must be one line, got {str(value)!r}")
         text = _param_text(value)
         unit = curves.unit if key == "TIERES" else ""
-        items.append(HeaderItem(key, unit=unit, value=text, descr=PARAM_DESCR.get(key.upper(), "")))
+        items.append(HeaderItem(key, unit=unit, value=text, descr=PARAM_DESCR.get(key.upper(), "DIGITISING SETTING")))
     return items
 
 

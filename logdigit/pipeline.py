@@ -170,7 +170,7 @@ def digitise(
     curves = calibrate(traces, lay)
     warnings += _empty_warnings(curves, scan_path)
     lap("calibrate")
-    meta = _meta(scan_path, opts, skew, lay)
+    meta = _meta(scan_path, opts, skew, lay, scan.dpi)
     las = to_las(curves, lay, meta=meta, max_gap=opts.max_gap)
     lap("write")
     return Digitised(
@@ -288,20 +288,45 @@ def _segment(model, image: np.ndarray, opts: InferOptions, device: str, progress
     return masks, t_thr
 
 
-def _meta(scan_path, opts: InferOptions, skew: float, lay: Layout) -> dict[str, str]:
-    from logdigit.weights import default_weights
+def _meta(scan_path, opts: InferOptions, skew: float, lay: Layout, dpi) -> dict[str, str]:
+    """~Parameter provenance: when, by what, from which scan, weights and layout, with which settings."""
+    import datetime
+
+    from logdigit.atomic import sha256_file
+    from logdigit.weights import config_path, default_weights, read_card
 
     weights = Path(opts.weights) if opts.weights else default_weights()
+    card = read_card(weights) if config_path(weights).is_file() else {}
     settings = {k: v for k, v in asdict(opts).items() if k not in ("weights", "max_pixels")}
+    layout_path = str(lay.source) if lay.source else ""
     return {
-        "SRC": str(Path(scan_path).name),
+        "PROG": f"logdigit {__version__}",
+        "DIGDATE": datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+        "SRC": str(scan_path),
+        "SRCSHA": sha256_file(scan_path),
+        "DPI": "unknown" if not dpi else "x".join(f"{d:g}" for d in dpi),
         "MODEL": weights.name,
-        "SOFTWARE": f"logdigit {__version__}",
+        "MODELSHA": sha256_file(weights),
+        "MODELVER": str(card.get("version", "unknown")),
+        "LAYOUT": layout_path or ("detected from the scan" if not lay.calibrated else "in memory"),
+        "LAYSHA": sha256_file(layout_path) if layout_path and Path(layout_path).is_file() else "none",
+        "TIES": " ".join(f"{r:g}={d:g}" for r, d in lay.depth.ties),
         "THRESH": ",".join(f"{t:g}" for t in opts.thresholds),
         "SKEW": f"{skew:.3f}",
         "CALIB": "layout" if lay.calibrated else "uncalibrated",
-        "SETTINGS": ";".join(f"{k}={v}" for k, v in settings.items()),
+        "SETTINGS": " ".join(f"{k}={_plain(v)}" for k, v in settings.items()),
     }
+
+
+def _plain(value) -> str:
+    """A setting as plain text: ``(0.5, 0.5)`` -> ``0.5,0.5``, None -> ``none``, True -> ``yes``."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (tuple, list)):
+        return ",".join(_plain(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def default_output(scan_path: str | os.PathLike, *, outdir: str | os.PathLike | None = None) -> Path:

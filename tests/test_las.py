@@ -57,7 +57,8 @@ def test_sections_hold_what_the_contract_says():
     assert well["NULL"].value == NULL == -999.25
     assert (well["WELL"].value, well["UWI"].value) == ("MYSKA 4 ST", "42-157-32993")
     assert [(c.mnemonic, c.unit) for c in las.curves] == [("DEPT", "FT"), ("GR", "GAPI"), ("ILD", "OHMM")]
-    assert las.curves["ILD"].descr == "Deep induction resistivity"
+    assert las.curves["ILD"].descr == "Deep induction resistivity; digitised from track 2, 0.2 to 2000 OHMM log, solid"
+    assert las.curves["GR"].descr == "digitised from track 1, 0 to 150 GAPI linear, solid, ink #00cc00"
     assert [(p.mnemonic, p.value) for p in las.params] == [*META.items(), ("TIERES", "0.1235")]
 
 

@@ -20,12 +20,12 @@ UWI . 42-157-32993 : UNIQUE WELL ID
 API .              : API NUMBER
 ~Curve Information -----------------------------------------
 DEPT.FT    : DEPTH
-GR  .GAPI  : 
-ILD .OHMM  : Deep induction resistivity
+GR  .GAPI  : digitised from track 1, 0 to 150 GAPI linear, solid, ink #00cc00
+ILD .OHMM  : Deep induction resistivity; digitised from track 2, 0.2 to 2000 OHMM log, solid
 ~Params ----------------------------------------------------
-SRC   .  myska.tif : SOURCE SCAN
-MODEL . veernet-v1 : SEGMENTATION MODEL
-THRESH.        0.5 : CLASS PROBABILITY THRESHOLD
+SRC   .  myska.tif : SOURCE SCAN PATH
+MODEL . veernet-v1 : SEGMENTATION MODEL WEIGHTS
+THRESH.        0.5 : CLASS PROBABILITY THRESHOLD SOLID,DASHED
 TIERES.FT   0.1235 : RMS RESIDUAL OF THE DEPTH-TIE FIT
 ~Other -----------------------------------------------------
 Curves digitised from a raster scan of a paper log by logdigit.

@@ -769,8 +769,8 @@ def prepare_worker(options: InferOptions | None = None, *, threads: int = 1) -> 
     workers ahead of a batch to take model loading out of the first scans' timings:
     ``client.run(prepare_worker, options, threads=1)``.
     """
+    from logdigit.model.device import resolve_device
     from logdigit.pipeline import cached_model
-    from logdigit.train import resolve_device
 
     opts = options or InferOptions()
     _limit_threads(threads)

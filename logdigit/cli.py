@@ -332,7 +332,7 @@ def evaluate(
     from logdigit.errors import InputError
     from logdigit.evaluate import HEADERS, METHODS, format_rows
     from logdigit.evaluate import evaluate as run_eval
-    from logdigit.train import resolve_device
+    from logdigit.model.device import resolve_device
     from logdigit.weights import load_model
 
     methods = tuple(dict.fromkeys(m.strip() for m in methods_opt.split(",") if m.strip()))

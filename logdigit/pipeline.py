@@ -120,7 +120,6 @@ def digitise(
     from logdigit.preprocess import deskew, estimate_skew, map_layout
     from logdigit.scan import read_scan
     from logdigit.trace import trace
-    from logdigit.train import resolve_device
 
     opts = options or InferOptions()
     timings: dict[str, float] = {}
@@ -157,6 +156,8 @@ def digitise(
     check_layout(lay, image.shape[:2], path=str(getattr(lay, "source", "") or "layout"))
     warnings += _overlap_warnings(lay)
     lap("preprocess")
+
+    from logdigit.model.device import resolve_device  # torch: only once the inputs are read
 
     device = str(resolve_device(opts.device))
     model = cached_model(opts.weights, device)

@@ -28,6 +28,7 @@ from logdigit.atomic import atomic_path
 from logdigit.data import DataConfig, SheetPool
 from logdigit.errors import InputError
 from logdigit.metrics import confusion, scores_from_confusion
+from logdigit.model.device import resolve_device
 from logdigit.model.veernet import VeerNet, VeerNetConfig
 from logdigit.synth import make_sheet, sheet_rng
 from logdigit.weights import load_model, read_card, save_model
@@ -48,17 +49,6 @@ class TrainConfig:
     val_sheets: int = 16
     val_seed: int = 0
     grad_clip: float = 1.0
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is visible to torch; use --device cpu or auto")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise InputError(f"--device {device!r}: expected auto, cpu or cuda")
-    return torch.device(device)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:

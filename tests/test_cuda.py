@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from logdigit.cli import app
 from logdigit.inference import predict_proba
 from logdigit.layout import load_layout
+from logdigit.model.device import resolve_device
 from logdigit.scan import read_scan
 from logdigit.score import score
-from logdigit.train import resolve_device
 from logdigit.weights import load_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to torch")

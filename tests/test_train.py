@@ -13,7 +13,8 @@ from safetensors.torch import load_file
 from logdigit.data import DataConfig, SheetPool
 from logdigit.losses import make_loss
 from logdigit.model import VeerNet
-from logdigit.train import TrainConfig, lr_at, resolve_device, train
+from logdigit.model.device import resolve_device
+from logdigit.train import TrainConfig, lr_at, train
 
 TINY = ["--widths", "4,4,8,8,8", "--pool-size", "3", "--crop", "64", "--batch-size", "2", "--val-sheets", "1",
         "--eval-every", "5", "--checkpoint-every", "5", "--threads", "1", "--device", "cpu", "--quiet"]

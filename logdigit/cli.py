@@ -17,19 +17,47 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from logdigit.cli_common import MaxGapOpt, parse_probabilities, plain, redirect_closed_stdout, say
+from logdigit.cli_common import (
+    DEFAULTS,
+    THRESHOLD_DEFAULT,
+    DeskewOpt,
+    DeviceOpt,
+    HysteresisOpt,
+    JsonOpt,
+    MaxGapOpt,
+    MaxPixelsOpt,
+    OverwriteOpt,
+    QuietOpt,
+    ThresholdOpt,
+    TileOpt,
+    WeightsOpt,
+    infer_options,
+    plain,
+    redirect_closed_stdout,
+    say,
+)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+DIGITISE, RESEARCH = "Digitise", "Research (synthetic data, training, evaluation)"
+"""Help panels: the commands a user digitises with, and those that build and measure the model."""
+
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Digitise scanned well logs into LAS curves with the VeerNet segmentation network.")
 err = Console(stderr=True)
 
-# Shared options, defined once.
-WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="VeerNet weights (.safetensors); default: the shipped model.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
-OverwriteOpt = Annotated[bool, typer.Option(
-    "--overwrite", help="Replace existing output files (a FIFO or device is written to without it).")]
+def _version(value: bool) -> None:
+    if value:
+        from logdigit import __version__
+
+        print(f"logdigit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Digitise scanned well logs into LAS curves with the VeerNet segmentation network."""
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -77,7 +105,7 @@ def _progress(quiet: bool):
                     redirect_stdout=False, redirect_stderr=False)  # stdout carries LAS and JSON
 
 
-@app.command()
+@app.command(rich_help_panel=DIGITISE, epilog="Example: logdigit infer scan.tif --layout scan.layout.toml -o scan.las --qc scan.qc.html")
 @handle_errors
 def infer(
     scans: Annotated[list[Path], typer.Argument(help="Scan files (PNG, JPEG, BMP, TIFF).", show_default=False)],
@@ -86,13 +114,13 @@ def infer(
     outdir: Annotated[Path | None, typer.Option("--outdir", help="Folder for SCAN.las files (default: beside each scan).")] = None,
     qc: Annotated[Path | None, typer.Option("--qc", help="QC path: .html for the viewer (zoom, toggles, depth ticks, flagged stretches), else an image such as .png (with several scans: a folder for SCAN.qc.png).")] = None,
     weights: WeightsOpt = None,
-    device: DeviceOpt = "auto",
-    threshold: Annotated[str, typer.Option("--threshold", help="Probability threshold for solid,dashed classes.")] = "0.5",
-    hysteresis: Annotated[str | None, typer.Option("--hysteresis", help="Hysteresis thresholds LOW,HIGH instead of a single threshold.")] = None,
-    deskew: Annotated[bool, typer.Option("--deskew", help="Estimate and correct a small rotation (reported).")] = False,
-    tile: Annotated[int, typer.Option("--tile", help="Inference window in px.")] = 512,
-    max_pixels: Annotated[int, typer.Option("--max-pixels", help="Refuse larger images (decompression-bomb guard).")] = 200_000_000,
-    max_gap: MaxGapOpt = None,
+    device: DeviceOpt = DEFAULTS.device,
+    threshold: ThresholdOpt = THRESHOLD_DEFAULT,
+    hysteresis: HysteresisOpt = None,
+    deskew: DeskewOpt = DEFAULTS.deskew,
+    tile: TileOpt = DEFAULTS.tile,
+    max_pixels: MaxPixelsOpt = DEFAULTS.max_pixels,
+    max_gap: MaxGapOpt = DEFAULTS.max_gap,
     overwrite: OverwriteOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -102,19 +130,14 @@ def infer(
     No output may be an input, and an existing file is replaced only with --overwrite.
     """
     from logdigit.errors import InputError, LogdigitError
-    from logdigit.pipeline import InferOptions, check_outputs, default_output, digitise_to_files
+    from logdigit.pipeline import check_outputs, default_output, digitise_to_files
 
     if output is not None and len(scans) > 1:
         raise InputError("-o/--output names one file but several scans were given; use --outdir DIR")
     if output is not None and outdir is not None:
         raise InputError("-o and --outdir both given; use one")
-    hyst = parse_probabilities(hysteresis, "--hysteresis")
-    if hyst is not None and hyst[0] >= hyst[1]:
-        raise InputError(f"--hysteresis {hysteresis}: LOW must be below HIGH, e.g. 0.3,0.6")
-    thr = parse_probabilities(threshold, "--threshold")
-    opts = InferOptions(weights=str(weights) if weights else None, device=device, tile=tile, thresholds=thr,
-                        hysteresis=hyst, deskew=deskew, max_pixels=max_pixels,
-                        **({} if max_gap is None else {"max_gap": max_gap}))
+    opts = infer_options(weights=weights, device=device, threshold=threshold, hysteresis=hysteresis, deskew=deskew,
+                         tile=tile, max_pixels=max_pixels, max_gap=max_gap)
     jobs = [(scan, output if output is not None else str(default_output(scan, outdir=outdir)),
              (qc / f"{scan.stem}.qc.png" if len(scans) > 1 else qc) if qc is not None else None)
             for scan in scans]
@@ -161,7 +184,7 @@ def infer(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(rich_help_panel=DIGITISE, epilog="Example: logdigit layout scan.tif -o scan.layout.toml")
 @handle_errors
 def layout(
     scan: Annotated[Path, typer.Argument(help="Scan to detect tracks on.")],
@@ -189,7 +212,7 @@ def layout(
              "mnemonic, unit and scale values, then run `logdigit infer`")
 
 
-@app.command()
+@app.command(rich_help_panel=DIGITISE, epilog="Example: logdigit score scan.las truth.las --layout scan.layout.toml --max-shift 5")
 @handle_errors
 def score(
     digitised: Annotated[Path, typer.Argument(help="The digitised LAS.")],
@@ -227,7 +250,7 @@ def score(
         say(err, f"not in {digitised.name}: {', '.join(missing)}", label="warning:", style="yellow")
 
 
-@app.command()
+@app.command(rich_help_panel=RESEARCH, epilog="Example: logdigit synth sheets/ --n 20 --seed 0 --split test")
 @handle_errors
 def synth(
     outdir: Annotated[Path, typer.Argument(help="Folder to write sheets into.")],
@@ -252,7 +275,7 @@ def synth(
         say(err, f"{len(paths)} sheets written to {outdir}")
 
 
-@app.command()
+@app.command(rich_help_panel=RESEARCH, epilog="Example: logdigit train --out runs/veernet --steps 3000 --threads 2")
 @handle_errors
 def train(
     out: Annotated[Path, typer.Option("--out", help="Run folder (checkpoints, best model).")] = Path("runs/veernet"),
@@ -313,7 +336,7 @@ def train(
                  f"{state['best']:.4f} at step {state.get('best_step')}; best model: {out / 'best.safetensors'}")
 
 
-@app.command()
+@app.command(rich_help_panel=RESEARCH, epilog="Example: logdigit evaluate --n 200 --seed 2 --json > eval-seed2.json")
 @handle_errors
 def evaluate(
     weights: WeightsOpt = None,
@@ -359,7 +382,7 @@ def evaluate(
     Console().print(table)
 
 
-@app.command("compare-losses")
+@app.command("compare-losses", rich_help_panel=RESEARCH, epilog="Example: logdigit compare-losses --losses dice-ce,focal --seeds 0 --steps 400")
 @handle_errors
 def compare_losses(
     out: Annotated[Path, typer.Option("--out", help="Folder for the runs (finished runs are not redone).")] = Path("runs/compare"),
@@ -401,7 +424,7 @@ def compare_losses(
         say(err, f"report: {path} (raw numbers: {path.with_suffix('.json')})")
 
 
-@app.command("losses")
+@app.command("losses", rich_help_panel=RESEARCH, epilog="Example: logdigit losses")
 def list_losses() -> None:
     """List the training losses (the choices of `train --loss`)."""
     from logdigit.losses import LOSSES
@@ -413,7 +436,8 @@ def list_losses() -> None:
 
 from logdigit.cli_batch import batch as _batch  # noqa: E402
 
-app.command("batch")(_batch)
+app.command("batch", rich_help_panel=DIGITISE,
+            epilog="Example: logdigit batch archive/ --outdir las/ --recursive --qc html")(_batch)
 
 
 def main() -> None:  # pragma: no cover - console-script entry

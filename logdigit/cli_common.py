@@ -4,16 +4,64 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-MaxGapOpt = Annotated[int | None, typer.Option(
-    "--max-gap", min=0, max=1000, metavar="ROWS", show_default=False,
+from logdigit.pipeline import InferOptions  # the one home of every digitising default
+
+DEFAULTS = InferOptions()
+"""The defaults the options below show and fall back to."""
+
+# Options of the digitising commands (infer, batch), declared once.
+WeightsOpt = Annotated[Path | None, typer.Option(
+    "--weights", envvar="LOGDIGIT_WEIGHTS", show_envvar=True, show_default=False,
+    help="VeerNet weights (.safetensors, with its .json config beside it); default: the shipped model.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")]
+ThresholdOpt = Annotated[str, typer.Option(
+    "--threshold", help="Probability threshold of the solid and dashed classes: P or SOLID,DASHED.")]
+HysteresisOpt = Annotated[str | None, typer.Option(
+    "--hysteresis", metavar="LOW,HIGH", show_default=False,
+    help="Hysteresis thresholds instead of a single threshold (ink kept where connected to HIGH).")]
+DeskewOpt = Annotated[bool, typer.Option("--deskew", help="Estimate and correct a small rotation (reported).")]
+TileOpt = Annotated[int, typer.Option("--tile", metavar="PX", help="Inference window side in px.")]
+MaxPixelsOpt = Annotated[int, typer.Option(
+    "--max-pixels", metavar="N", help="Refuse larger images (decompression-bomb guard).")]
+MaxGapOpt = Annotated[int, typer.Option(
+    "--max-gap", min=0, max=1000, metavar="ROWS",
     help="Longest gap in a curve, in pixel rows, filled by linear interpolation (listed in the LAS ~Other "
-         "section); longer gaps are NULL. Default 15 (0.05 in at 300 dpi, a dashed line's gap).")]
-"""``--max-gap`` of ``infer`` and ``batch`` (None: ``InferOptions``' default,
-``logdigit.trace.DEFAULT_MAX_GAP``; the bounds are ``0..logdigit.trace.MAX_GAP_LIMIT``)."""
+         "section); longer gaps are NULL. The default is 0.05 in at 300 dpi, a dashed line's gap.")]
+OverwriteOpt = Annotated[bool, typer.Option(
+    "--overwrite", help="Replace existing output files (a FIFO or device is written to without it).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
+
+
+def infer_options(*, weights: Path | None, device: str, threshold: str, hysteresis: str | None, deskew: bool,
+                  tile: int, max_pixels: int, max_gap: int) -> InferOptions:
+    """The digitising flags of ``infer`` and ``batch`` as one :class:`InferOptions`.
+
+    Raises:
+        InputError: a threshold or hysteresis that is not one or two probabilities, or
+            hysteresis LOW not below HIGH (and whatever ``InferOptions`` refuses).
+    """
+    from logdigit.errors import InputError
+
+    hyst = parse_probabilities(hysteresis, "--hysteresis")
+    if hyst is not None and hyst[0] >= hyst[1]:
+        raise InputError(f"--hysteresis {hysteresis}: LOW must be below HIGH, e.g. 0.3,0.6")
+    return InferOptions(weights=str(weights) if weights else None, device=device, tile=tile,
+                        thresholds=parse_probabilities(threshold, "--threshold"), hysteresis=hyst, deskew=deskew,
+                        max_pixels=max_pixels, max_gap=max_gap)
+
+
+def _g(values) -> str:
+    """``(0.5, 0.5)`` -> ``"0.5"``; ``(0.5, 0.4)`` -> ``"0.5,0.4"``."""
+    return f"{values[0]:g}" if values[0] == values[1] else ",".join(f"{v:g}" for v in values)
+
+
+THRESHOLD_DEFAULT = _g(DEFAULTS.thresholds)
 
 
 def parse_probabilities(text: str | None, flag: str) -> tuple[float, float] | None:

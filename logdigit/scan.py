@@ -91,6 +91,16 @@ def read_scan(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) 
     return Scan(image=image, dpi=dpi, source=str(file))
 
 
+def check_scan_file(path: str | os.PathLike) -> None:
+    """Refuse at once what :func:`read_scan` would refuse before decoding: a missing path, a
+    folder, a FIFO, device or socket (never opened), an unreadable or empty file.
+
+    Raises:
+        ScanError: one line naming the file and the fix.
+    """
+    _check_file(Path(path))
+
+
 def _check_file(file: Path) -> bytes:
     """Check that ``file`` is a readable non-empty file and return its first bytes."""
     if not file.exists():

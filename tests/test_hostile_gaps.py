@@ -183,11 +183,11 @@ def test_max_gap_out_of_range_is_refused_before_any_work(tmp_path, command, valu
 
 
 def test_max_gap_option_states_the_library_default_and_limit():
-    from logdigit.cli_common import MaxGapOpt
+    from logdigit.cli_common import DEFAULTS, MaxGapOpt
     from logdigit.trace import DEFAULT_MAX_GAP, MAX_GAP_LIMIT
 
     option = MaxGapOpt.__metadata__[0]
-    assert f"Default {DEFAULT_MAX_GAP} " in option.help and (option.min, option.max) == (0, MAX_GAP_LIMIT)
+    assert DEFAULTS.max_gap == DEFAULT_MAX_GAP and (option.min, option.max) == (0, MAX_GAP_LIMIT)
     with pytest.raises(ValueError, match="max_gap must be at most"):
         trace(np.zeros((3, 10, 20), bool), _one_track(10), max_gap=MAX_GAP_LIMIT + 1)
 

@@ -132,18 +132,20 @@ def layout(
     scan: Annotated[Path, typer.Argument(help="Scan to detect tracks on.")],
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write (default SCAN.layout.toml).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing layout file.")] = False,
-    max_pixels: Annotated[int, typer.Option("--max-pixels")] = 200_000_000,
+    max_pixels: Annotated[int, typer.Option("--max-pixels", help="Refuse larger images (decompression-bomb guard).")] = 200_000_000,
 ) -> None:
     """Detect tracks from the long vertical rulings and write a draft layout to complete."""
     from logdigit.detect import detect_layout
     from logdigit.errors import OutputError
     from logdigit.layout import write_layout
-    from logdigit.scan import read_scan
+    from logdigit.pipeline import InferOptions
+    from logdigit.scan import MIN_SIDE, read_scan
 
+    InferOptions(max_pixels=max_pixels)  # --max-pixels checked as infer checks it
     target = output or scan.with_name(scan.stem + ".layout.toml")
     if target.exists() and not force:
         raise OutputError(f"{target}: already exists; pass --force to overwrite it or -o to write elsewhere")
-    lay = detect_layout(read_scan(scan, max_pixels=max_pixels).image)
+    lay = detect_layout(read_scan(scan, max_pixels=max_pixels, min_side=MIN_SIDE).image, source=str(scan))
     write_layout(lay, target)
     err.print(f"{target}: {len(lay.tracks)} tracks detected; fill in [depth] ties and each curve's "
               "mnemonic, unit and scale values, then run `logdigit infer`", highlight=False, soft_wrap=True)

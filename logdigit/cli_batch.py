@@ -64,7 +64,7 @@ def batch(
 
     import distributed  # noqa: F401 - sets up its loggers on import; quieten them after
 
-    from logdigit.batch import BatchInterrupted, interrupt_on_signals, iter_batch, plan_batch
+    from logdigit.batch import BatchInterrupted, check_scheduler, interrupt_on_signals, iter_batch, plan_batch
     from logdigit.errors import LogdigitError
     from logdigit.pipeline import InferOptions
 
@@ -75,6 +75,8 @@ def batch(
         with interrupt_on_signals():
             opts = InferOptions(weights=str(weights) if weights else None, device=device, tile=tile,
                                 thresholds=parse_probabilities(threshold, "--threshold"))
+            if scheduler is not None:
+                check_scheduler(scheduler)  # before the scans are looked for
             with err.status("finding scans and checking the manifest", spinner="dots") if not quiet \
                     else contextlib.nullcontext():
                 plan = plan_batch(inputs, outdir=outdir, layout=layout, options=opts, recursive=recursive,

@@ -201,11 +201,9 @@ def synth(
     quiet: QuietOpt = False,
 ) -> None:
     """Write synthetic scans with hard labels, soft (partial-volume) labels and true curves."""
-    from logdigit.errors import InputError
-    from logdigit.synth import SPLITS, write_dataset
+    from logdigit.synth import check_sheets, write_dataset
 
-    if split not in SPLITS:
-        raise InputError(f"--split {split!r}: expected one of {sorted(SPLITS)}")
+    check_sheets(n=n, seed=seed, height=height, width=width, split=split)
     with _progress(quiet) as progress:
         task = progress.add_task("synth", total=n)
         paths = write_dataset(outdir, n=n, seed=seed, split=split, height=height, width=width,
@@ -295,9 +293,11 @@ def evaluate(
     from logdigit.errors import InputError
     from logdigit.evaluate import HEADERS, METHODS, format_rows
     from logdigit.evaluate import evaluate as run_eval
+    from logdigit.synth import check_sheets
     from logdigit.train import resolve_device
     from logdigit.weights import load_model
 
+    check_sheets(n=n, seed=seed, height=height, width=width)
     methods = tuple(dict.fromkeys(m.strip() for m in methods_opt.split(",") if m.strip()))
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:

@@ -249,6 +249,8 @@ def train(
         model_config = VeerNetConfig(widths=tuple(int(v) for v in widths.split(",")))
     except ValueError as exc:
         raise InputError(f"--widths {widths!r}: {exc}") from None
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads {threads}: expected at least 1, or leave it out for all cores")
     if threads:
         torch.set_num_threads(threads)
     data_config = DataConfig(seed=seed, pool_size=pool_size, crop=crop, batch_size=batch_size)

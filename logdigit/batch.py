@@ -528,15 +528,7 @@ def iter_batch(
         OutputError: the manifest cannot be written, or another batch holds it.
     """
     opts = options or InferOptions()
-    if workers is not None and scheduler is not None:
-        raise InputError("--workers sizes the embedded cluster; with --scheduler, size the cluster "
-                         "with `dask worker --nworkers N` instead")
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers {workers}: expected at least 1")
-    if torch_threads is not None and torch_threads < 1:
-        raise InputError(f"--torch-threads {torch_threads}: expected at least 1, or leave it out for the default")
-    if scheduler is not None:
-        check_scheduler(scheduler)
+    check_cluster(workers=workers, scheduler=scheduler, torch_threads=torch_threads)
     manifest = ManifestWriter(plan.manifest)
     try:
         _sweep_temp(plan.jobs)
@@ -610,6 +602,25 @@ def interrupt_on_signals() -> Iterator[None]:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def check_cluster(*, workers: int | None = None, scheduler: str | None = None,
+                  torch_threads: int | None = None) -> None:
+    """Refuse cluster settings :func:`iter_batch` cannot use, before planning or connecting.
+
+    Raises:
+        InputError: ``workers`` or ``torch_threads`` below 1, both ``workers`` and
+            ``scheduler``, or a scheduler address :func:`check_scheduler` refuses.
+    """
+    if workers is not None and scheduler is not None:
+        raise InputError("--workers sizes the embedded cluster; with --scheduler, size the cluster "
+                         "with `dask worker --nworkers N` instead")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers {workers}: expected at least 1")
+    if torch_threads is not None and torch_threads < 1:
+        raise InputError(f"--torch-threads {torch_threads}: expected at least 1, or leave it out for the default")
+    if scheduler is not None:
+        check_scheduler(scheduler)
 
 
 def check_scheduler(address: str) -> str:
@@ -885,6 +896,7 @@ __all__ = [
     "BatchPlan",
     "ManifestWriter",
     "ScanResult",
+    "check_cluster",
     "check_scheduler",
     "collect_scans",
     "interrupt_on_signals",

@@ -108,7 +108,7 @@ def _config(path: Path, card) -> VeerNetConfig:
         raise WeightsError(f"{config_path(path)}: config: {exc}; {fix}") from None
     if config.num_classes != len(CLASS_NAMES):
         raise WeightsError(
-            f"{config_path(path)}: config.num_classes: {config.num_classes}, but logdigit predicts "
+            f"{config_path(path)}: config: num_classes: {config.num_classes}, but logdigit predicts "
             f"{len(CLASS_NAMES)} classes {list(CLASS_NAMES)}; use weights trained by `logdigit train`"
         )
     return config

@@ -557,11 +557,7 @@ def iter_batch(
         OutputError: the manifest cannot be written, or another batch holds it.
     """
     opts = options or InferOptions()
-    if workers is not None and scheduler is not None:
-        raise InputError("--workers sizes the embedded cluster; with --scheduler, size the cluster "
-                         "with `dask worker --nworkers N` instead")
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers {workers}: expected at least 1")
+    check_cluster(workers=workers, scheduler=scheduler, torch_threads=torch_threads)
     manifest = ManifestWriter(plan.manifest)
     try:
         _sweep_temp(plan.jobs)
@@ -637,6 +633,59 @@ def interrupt_on_signals() -> Iterator[None]:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def check_cluster(*, workers: int | None = None, scheduler: str | None = None,
+                  torch_threads: int | None = None) -> None:
+    """Refuse cluster settings :func:`iter_batch` cannot use, before planning or connecting.
+
+    Raises:
+        InputError: ``workers`` or ``torch_threads`` below 1, both ``workers`` and
+            ``scheduler``, or a scheduler address :func:`check_scheduler` refuses.
+    """
+    if workers is not None and scheduler is not None:
+        raise InputError("--workers sizes the embedded cluster; with --scheduler, size the cluster "
+                         "with `dask worker --nworkers N` instead")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers {workers}: expected at least 1")
+    if torch_threads is not None and torch_threads < 1:
+        raise InputError(f"--torch-threads {torch_threads}: expected at least 1, or leave it out for the default")
+    if scheduler is not None:
+        check_scheduler(scheduler)
+
+
+def check_scheduler(address: str) -> str:
+    """Refuse a Dask scheduler address that is not ``PROTOCOL://HOST:PORT`` before connecting.
+
+    Protocols are those ``distributed`` has (tcp, tls, ws, wss, ucx; inproc needs no port);
+    a bare ``HOST:PORT`` means tcp, as for ``distributed.Client``.
+
+    Raises:
+        InputError: one line naming ``--scheduler``, what is wrong and the form to use.
+
+    >>> check_scheduler("tcp://10.0.0.5:8786")
+    'tcp://10.0.0.5:8786'
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import backends
+
+    fix = "give it as tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786 (see `dask scheduler`)"
+    try:
+        scheme, loc = parse_address(address)
+    except ValueError:
+        raise InputError(f"--scheduler {address!r}: not a scheduler address; {fix}") from None
+    if scheme not in backends:
+        raise InputError(f"--scheduler {address!r}: unknown protocol {scheme!r} (known: "
+                         f"{', '.join(sorted(backends))}); {fix}")
+    if scheme == "inproc":
+        return address
+    try:
+        host, port = parse_host_port(loc)
+    except (ValueError, TypeError):
+        raise InputError(f"--scheduler {address!r}: expected HOST:PORT after {scheme}://; {fix}") from None
+    if not host or not 0 < int(port) < 65536:
+        raise InputError(f"--scheduler {address!r}: needs a host and a port from 1 to 65535; {fix}")
+    return address
 
 
 @contextlib.contextmanager
@@ -912,6 +961,8 @@ __all__ = [
     "BatchPlan",
     "ManifestWriter",
     "ScanResult",
+    "check_cluster",
+    "check_scheduler",
     "collect_scans",
     "interrupt_on_signals",
     "iter_batch",

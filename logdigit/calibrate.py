@@ -39,6 +39,15 @@ TIE_TOLERANCE_SPAN = 0.005
 _ROW_SNAP = 1e-6
 """Grid rows closer than this (pixels) to a whole row use that row alone."""
 
+MIN_STEP = 1e-5
+"""Smallest ``depth.step``: the LAS holds depths to 5 decimals (``las.DATA_FORMAT``), so a
+finer step would write repeated depths."""
+
+MAX_SAMPLES_PER_ROW = 20
+"""Most output samples per pixel row digitised. A finer grid holds nothing but
+interpolation between rows; the bound keeps the grid's memory and the LAS's size in
+proportion to the scan (a step of 1e-9 ft over a 1000-row scan would be terabytes)."""
+
 
 @dataclass(frozen=True)
 class Curve:
@@ -120,6 +129,7 @@ def calibrate(
     a, b, rms = fit_ties(layout, max_residual=max_residual)
     step = float(layout.depth.step)
     first, last = _row_range(traces, layout, where)
+    _check_grid_size(layout, a, b, first, last)
     depth = _depth_grid(a + b * first, a + b * last, step)
     if depth.size == 0:
         raise LayoutError(
@@ -169,9 +179,60 @@ def fit_ties(layout: Layout, *, max_residual: float | None = None) -> tuple[floa
     return a, b, float(np.sqrt(np.mean(residuals**2)))
 
 
+def check_grid(layout: Layout, *, height: int) -> int:
+    """Check a layout's ties and depth grid against a scan ``height`` rows tall, before inference.
+
+    Runs :func:`fit_ties` and bounds the grid :func:`calibrate` will make over the rows
+    digitised (``layout.depth.rows``, else the whole scan) to :data:`MAX_SAMPLES_PER_ROW`
+    samples per row, so a nonsense step is refused before the slow part of a run.
+
+    Returns:
+        The largest number of samples the grid can have.
+
+    Raises:
+        LayoutError: what :func:`fit_ties` refuses, or a grid over the bound (naming
+            ``depth.step`` and a step that fits).
+
+    Example:
+        >>> from logdigit.layout import DepthSpec, Layout
+        >>> check_grid(Layout(DepthSpec("FT", 0.5, ((0, 1000.0), (100, 1050.0))), ()), height=101)
+        101
+    """
+    if isinstance(height, bool) or not isinstance(height, int) or height < 1:
+        raise ValueError(f"height must be an int >= 1 (pixel rows), got {height!r}")
+    a, b, _ = fit_ties(layout)
+    first, last = layout.depth.rows if layout.depth.rows is not None else (0, height - 1)
+    return _check_grid_size(layout, a, b, first, last)
+
+
+def _check_grid_size(layout: Layout, a: float, b: float, first: int, last: int) -> int:
+    """Samples of the grid over rows ``first..last`` (an upper bound); refuse more than the limit."""
+    step, unit = float(layout.depth.step), layout.depth.unit
+    lo, hi = sorted((a + b * first, a + b * last))
+    samples = math.floor(hi / step + 1e-9) - math.ceil(lo / step - 1e-9) + 1
+    rows = abs(last - first) + 1
+    if samples > MAX_SAMPLES_PER_ROW * rows:
+        raise LayoutError(
+            f"{layout.source or 'layout'}: depth.step: {step:g} {unit} gives {samples:,} samples over {rows} "
+            f"pixel rows of {abs(b):.4g} {unit} each, over the limit of {MAX_SAMPLES_PER_ROW} per row; "
+            f"use a step of at least {abs(b) / MAX_SAMPLES_PER_ROW:.3g} {unit}, e.g. {_nice_step(abs(b))}"
+        )
+    return max(samples, 0)
+
+
+def _nice_step(per_row: float) -> str:
+    """A round step near one sample per pixel row: 0.232 -> '0.2'."""
+    return f"{float(f'{per_row:.1g}'):g}"
+
+
 def _check_step(step: float, where: str) -> float:
     if isinstance(step, bool) or not isinstance(step, int | float) or not math.isfinite(step) or step <= 0:
         raise LayoutError(f"{where}: depth.step: must be a number > 0, got {step!r}; e.g. 0.5")
+    if step < MIN_STEP:
+        raise LayoutError(
+            f"{where}: depth.step: {step:g} is below {MIN_STEP:g}, the finest depth a LAS file holds "
+            "(5 decimals); use the log's sampling step, e.g. 0.5"
+        )
     return float(step)
 
 

@@ -191,22 +191,24 @@ def layout(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write (default SCAN.layout.toml).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing layout file.")] = False,
     force: Annotated[bool, typer.Option("--force", hidden=True, help="Same as --overwrite.")] = False,
-    max_pixels: Annotated[int, typer.Option("--max-pixels")] = 200_000_000,
+    max_pixels: MaxPixelsOpt = DEFAULTS.max_pixels,
 ) -> None:
     """Detect tracks from the long vertical rulings and write a draft layout to complete."""
     from logdigit.atomic import output_kind, same_file
     from logdigit.detect import detect_layout
     from logdigit.errors import OutputError
     from logdigit.layout import write_layout
-    from logdigit.scan import read_scan
+    from logdigit.pipeline import InferOptions
+    from logdigit.scan import MIN_SIDE, read_scan
 
+    InferOptions(max_pixels=max_pixels)  # --max-pixels checked as infer checks it
     target = output or scan.with_name(scan.stem + ".layout.toml")
     if same_file(target, scan):
         raise OutputError(f"{target}: -o names the scan itself; writing the layout there would destroy the scan; "
                           "choose another path, e.g. SCAN.layout.toml")
     if output_kind(target) == "file" and not (overwrite or force):
         raise OutputError(f"{target}: already exists; pass --overwrite to replace it, or -o to write elsewhere")
-    lay = detect_layout(read_scan(scan, max_pixels=max_pixels).image)
+    lay = detect_layout(read_scan(scan, max_pixels=max_pixels, min_side=MIN_SIDE).image, source=str(scan))
     write_layout(lay, target)
     say(err, f"{target}: {len(lay.tracks)} tracks detected; fill in [depth] ties and each curve's "
              "mnemonic, unit and scale values, then run `logdigit infer`")
@@ -262,11 +264,9 @@ def synth(
     quiet: QuietOpt = False,
 ) -> None:
     """Write synthetic scans with hard labels, soft (partial-volume) labels and true curves."""
-    from logdigit.errors import InputError
-    from logdigit.synth import SPLITS, write_dataset
+    from logdigit.synth import check_sheets, write_dataset
 
-    if split not in SPLITS:
-        raise InputError(f"--split {split!r}: expected one of {sorted(SPLITS)}")
+    check_sheets(n=n, seed=seed, height=height, width=width, split=split)
     with _progress(quiet) as progress:
         task = progress.add_task("synth", total=n)
         paths = write_dataset(outdir, n=n, seed=seed, split=split, height=height, width=width,
@@ -312,6 +312,8 @@ def train(
         model_config = VeerNetConfig(widths=tuple(int(v) for v in widths.split(",")))
     except ValueError as exc:
         raise InputError(f"--widths {widths!r}: {exc}") from None
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads {threads}: expected at least 1, or leave it out for all cores")
     if threads:
         torch.set_num_threads(threads)
     data_config = DataConfig(seed=seed, pool_size=pool_size, crop=crop, batch_size=batch_size)
@@ -356,8 +358,10 @@ def evaluate(
     from logdigit.evaluate import HEADERS, METHODS, format_rows
     from logdigit.evaluate import evaluate as run_eval
     from logdigit.model.device import resolve_device
+    from logdigit.synth import check_sheets
     from logdigit.weights import load_model
 
+    check_sheets(n=n, seed=seed, height=height, width=width)
     methods = tuple(dict.fromkeys(m.strip() for m in methods_opt.split(",") if m.strip()))
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:

@@ -69,7 +69,7 @@ def batch(
 
     import distributed  # noqa: F401 - sets up its loggers on import; quieten them after
 
-    from logdigit.batch import BatchInterrupted, interrupt_on_signals, iter_batch, plan_batch
+    from logdigit.batch import BatchInterrupted, check_cluster, interrupt_on_signals, iter_batch, plan_batch
     from logdigit.errors import LogdigitError
     from logdigit.pipeline import InferOptions
 
@@ -82,6 +82,7 @@ def batch(
             opts = InferOptions(weights=str(weights) if weights else None, device=device, tile=tile,
                                 thresholds=parse_probabilities(threshold, "--threshold"),
                                 **({} if max_gap is None else {"max_gap": max_gap}))
+            check_cluster(workers=workers, scheduler=scheduler, torch_threads=torch_threads)  # before planning
             with err.status("finding scans and checking the manifest", spinner="dots") if not quiet \
                     else contextlib.nullcontext():
                 plan = plan_batch(inputs, outdir=outdir, layout=layout, options=opts, recursive=recursive,

@@ -30,6 +30,27 @@ class DataConfig:
     crop: int = 192
     batch_size: int = 8
 
+    def __post_init__(self) -> None:
+        from logdigit.errors import InputError
+        from logdigit.synth import MAX_SIDE, MIN_HEIGHT, MIN_WIDTH
+
+        # crops are cut at up to 1.25x zoom-out plus a 2-px margin from one sheet
+        max_crop = 4 * (min(self.sheet_height, self.sheet_width) - 2) // 5 if _whole(self.sheet_height) \
+            and _whole(self.sheet_width) else 0
+        for name, value, low, high in (
+            ("seed", self.seed, 0, None), ("pool_size", self.pool_size, 1, None),
+            ("refresh_every", self.refresh_every, 1, None), ("sheet_height", self.sheet_height, MIN_HEIGHT, MAX_SIDE),
+            ("sheet_width", self.sheet_width, MIN_WIDTH, MAX_SIDE), ("crop", self.crop, 32, max(max_crop, 32)),
+            ("batch_size", self.batch_size, 1, None),
+        ):
+            if not _whole(value) or value < low or (high is not None and value > high):
+                bound = f"from {low} to {high}" if high is not None else f">= {low}"
+                raise InputError(f"--{name.replace('_', '-')} {value!r}: {name} must be a whole number {bound}")
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
 
 @dataclass(frozen=True)
 class Batch:

@@ -53,12 +53,15 @@ class _Line:
     coverage: float
 
 
-def detect_layout(image: np.ndarray, *, min_track_width: int = _MIN_TRACK_PX) -> Layout:
+def detect_layout(
+    image: np.ndarray, *, min_track_width: int = _MIN_TRACK_PX, source: str | None = None
+) -> Layout:
     """Find the tracks on an upright scan; return an uncalibrated draft layout.
 
     Args:
         image: uint8 (H, W, 3) RGB or (H, W) grey, upright (deskewed if need be); not modified.
         min_track_width: narrowest span in pixels that can be a track.
+        source: the scan's path, named in errors.
 
     Returns:
         A :class:`Layout` with ``calibrated=False``: index = pixel row
@@ -76,7 +79,8 @@ def detect_layout(image: np.ndarray, *, min_track_width: int = _MIN_TRACK_PX) ->
         >>> [(t.left, t.right) for t in detect_layout(page).tracks]
         [(10, 100), (100, 190)]
     """
-    grey = _grey(image)
+    where = f"{source}: " if source else ""
+    grey = _grey(image, where)
     if not isinstance(min_track_width, int) or min_track_width < 2:
         raise ValueError(f"min_track_width must be an int >= 2 pixels, got {min_track_width!r}")
     ink = _ink(image)
@@ -88,14 +92,14 @@ def detect_layout(image: np.ndarray, *, min_track_width: int = _MIN_TRACK_PX) ->
     spans = [part for a, b in spans for part in _split_by_grid(a, b, lines, min_track_width)]
     if not spans:
         raise LayoutError(
-            f"found no tracks: {len(borders)} long vertical ruling(s) in a {grey.shape[1]}-px wide scan; "
+            f"{where}found no tracks: {len(borders)} long vertical ruling(s) in a {grey.shape[1]}-px wide scan; "
             "deskew the scan or write a layout file (logdigit layout, then --layout)"
         )
     log.info("detected %d tracks: %s", len(spans), spans)
     return uncalibrated_layout(spans, grey.shape[0])
 
 
-def _grey(image) -> np.ndarray:
+def _grey(image, where: str = "") -> np.ndarray:
     ok = (
         isinstance(image, np.ndarray)
         and image.dtype == np.uint8
@@ -103,7 +107,9 @@ def _grey(image) -> np.ndarray:
     )
     if not ok or image.shape[0] < 2 or image.shape[1] < 2:
         got = f"{image.shape} {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise InputError(f"image must be uint8 (H, W, 3) RGB or (H, W) grey, at least 2 x 2; got {got}")
+        raise InputError(
+            f"{where}image must be uint8 (H, W, 3) RGB or (H, W) grey, at least 2 x 2; got {got}; give a full scan"
+        )
     return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 

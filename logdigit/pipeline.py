@@ -44,6 +44,39 @@ class InferOptions:
     max_gap: int = DEFAULT_MAX_GAP  # longest gap (pixel rows) filled by interpolation; see logdigit.trace
     skip_blank: bool = True
 
+    def __post_init__(self) -> None:
+        """Refuse nonsense settings before anything is read or loaded (the CLI's flags land here)."""
+        _check_int("overlap", "overlap", self.overlap, low=0, why="e.g. 64")
+        _check_int("--tile", "tile", self.tile, low=max(MIN_TILE, 2 * self.overlap + 2),
+                   why=f"windows must be at least {MIN_TILE} px and overlap (overlap={self.overlap}) by less "
+                       "than half; e.g. --tile 512")
+        _check_int("batch", "batch", self.batch, low=1, why="windows per forward pass, e.g. 4")
+        _check_int("--max-pixels", "max_pixels", self.max_pixels, low=1,
+                   why=f"the largest image accepted, e.g. --max-pixels {DEFAULT_MAX_PIXELS}")
+        if self.max_gap is not None:
+            _check_int("--max-gap", "max_gap", self.max_gap, low=0, why="longest gap bridged, in rows, e.g. 40")
+        for flag, pair in (("--threshold", self.thresholds), ("--hysteresis", self.hysteresis)):
+            if pair is not None and not _probabilities(pair):
+                raise InputError(f"{flag} {pair!r}: expected two probabilities in (0, 1), e.g. 0.5,0.5")
+        if self.hysteresis is not None and not self.hysteresis[0] < self.hysteresis[1]:
+            raise InputError(f"--hysteresis {self.hysteresis!r}: LOW must be below HIGH, e.g. 0.3,0.6")
+
+
+MIN_TILE = 32
+"""Smallest inference window, px: smaller windows give the network too little context."""
+
+
+def _check_int(flag: str, name: str, value, *, low: int, why: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise InputError(f"{flag} {value!r}: {name} must be a whole number >= {low}; {why}")
+
+
+def _probabilities(pair) -> bool:
+    try:
+        return len(pair) == 2 and all(0.0 < float(v) < 1.0 for v in pair)
+    except (TypeError, ValueError):
+        return False
+
 
 @dataclass(frozen=True)
 class Digitised:
@@ -113,12 +146,12 @@ def digitise(
     Raises:
         LogdigitError: for any bad input, with a one-line message.
     """
-    from logdigit.calibrate import calibrate
+    from logdigit.calibrate import calibrate, check_grid
     from logdigit.detect import detect_layout
     from logdigit.las import to_las
     from logdigit.layout import check_layout
     from logdigit.preprocess import deskew, estimate_skew, map_layout
-    from logdigit.scan import read_scan
+    from logdigit.scan import MIN_SIDE, read_scan
     from logdigit.trace import trace
 
     opts = options or InferOptions()
@@ -133,7 +166,7 @@ def digitise(
         tick = now
 
     lay = resolve_layout(scan_path, layout)
-    scan = read_scan(scan_path, max_pixels=opts.max_pixels)
+    scan = read_scan(scan_path, max_pixels=opts.max_pixels, min_side=MIN_SIDE)
     image = scan.image
     lap("read")
     skew = 0.0
@@ -147,7 +180,7 @@ def digitise(
                 f"{scan_path}: deskewed by {skew:+.2f} degrees; layout coordinates mapped through it"
             )
     if lay is None:
-        lay = detect_layout(image)
+        lay = detect_layout(image, source=str(scan_path))
         warnings.append(
             f"{scan_path}: no layout file; uncalibrated output (index = pixel row, values = fraction of "
             f"track width, {len(lay.tracks)} tracks detected). Calibrate: `logdigit layout {scan_path}` "
@@ -155,6 +188,7 @@ def digitise(
         )
     check_layout(lay, image.shape[:2], path=str(getattr(lay, "source", "") or "layout"))
     warnings += _overlap_warnings(lay)
+    check_grid(lay, height=image.shape[0])  # ties and depth grid refused here, not after inference
     lap("preprocess")
 
     from logdigit.model.device import resolve_device  # torch: only once the inputs are read

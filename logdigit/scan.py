@@ -19,6 +19,11 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PIXELS = 200_000_000
 """Decompression-bomb guard: images with more pixels are refused unless overridden."""
 
+MIN_SIDE = 16
+"""Smallest scan side the digitiser accepts, px (``read_scan(min_side=MIN_SIDE)``): VeerNet
+halves the image four times, so a shorter side is mostly replicated padding, and a track
+needs two rulings with a curve between them."""
+
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _PIL_LOCK = threading.Lock()  # guards the temporary change of PIL's global pixel limit
 
@@ -39,7 +44,7 @@ class Scan:
     source: str
 
 
-def read_scan(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Scan:
+def read_scan(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int = 1) -> Scan:
     """Read a scanned log into an RGB uint8 image.
 
     PNG, JPEG, BMP and TIFF are read: 1-bit TIFF (CCITT Group 3/4, PackBits, LZW, either
@@ -52,14 +57,16 @@ def read_scan(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) 
     Args:
         path: the scan file.
         max_pixels: refuse images with more pixels than this (decompression-bomb guard).
+        min_side: refuse images narrower or shorter than this, px (the digitiser passes
+            :data:`MIN_SIDE`).
 
     Returns:
         A :class:`Scan`: image uint8 (H, W, 3) RGB, dpi (x, y) or None, source path.
 
     Raises:
         ScanError: missing file, a folder, a FIFO, device or socket (never opened), an
-            empty, truncated or unreadable file, an unsupported pixel format, or an image
-            larger than ``max_pixels``.
+            empty, truncated or unreadable file, an unsupported pixel format, an image
+            larger than ``max_pixels`` or with a side shorter than ``min_side``.
 
     Example:
         >>> import tempfile, pathlib
@@ -88,6 +95,11 @@ def read_scan(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) 
             f"{file}: cannot decode the image ({type(exc).__name__}: {_one_line(exc)}); "
             "the file may be truncated or damaged; re-export it as PNG or TIFF"
         ) from None
+    if min(image.shape[:2]) < min_side:
+        raise ScanError(
+            f"{file}: {image.shape[1]} x {image.shape[0]} px is too small to digitise: each side needs at "
+            f"least {min_side} px; give the full scan, not a crop or thumbnail"
+        )
     return Scan(image=image, dpi=dpi, source=str(file))
 
 

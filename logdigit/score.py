@@ -18,13 +18,17 @@ once. Per curve:
 ``max_shift`` searches depth shifts ``s`` in steps of the digitised index step, up to
 ``max_shift`` either way; the digitised sample at depth ``d`` is compared with the
 truth at ``d + s``. One shift is chosen for all curves: the one with the lowest mean
-``nmae`` (ties go to the smaller ``|s|``).
+``nmae`` (ties go to the smaller ``|s|``). The index step is the header's ``STEP`` when
+it matches the data's spacing (within 1 %), else the data's median spacing. Shifts past
+the span of both files compare nothing and are not tried; at most :data:`MAX_SHIFTS`
+are searched.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -37,6 +41,9 @@ from logdigit.layout import Layout
 
 WITHIN = 0.02
 """Normalised error counted as a hit by ``within_2pct`` (2 % of track width)."""
+
+MAX_SHIFTS = 10_001
+"""Most depth shifts searched (5000 steps either way); each one is a full comparison."""
 
 _FEET = {"FT", "F", "FEET", "FOOT"}
 _METRES = {"M", "METER", "METERS", "METRE", "METRES"}
@@ -155,7 +162,8 @@ def score(
 
     Raises:
         InputError: an unreadable file, or depth units that differ (feet vs metres).
-        ValueError: a negative or non-finite ``max_shift``.
+        InputError: also a negative or non-finite ``max_shift``, or one that needs more
+            than :data:`MAX_SHIFTS` shifts.
 
     Example:
         >>> import lasio, numpy as np
@@ -167,16 +175,18 @@ def score(
         >>> r.curves[0].mae, round(r.curves[0].nmae, 4), r.curves[0].normalised_by
         (0.6667, 0.0333, 'truth range')
     """
-    if isinstance(max_shift, bool) or not isinstance(max_shift, int | float) or not max_shift >= 0:
-        raise ValueError(f"max_shift must be a number >= 0 (index units), got {max_shift!r}")
-    if not math.isfinite(max_shift):
-        raise ValueError(f"max_shift must be finite, got {max_shift!r}")
+    if (isinstance(max_shift, bool) or not isinstance(max_shift, int | float) or not math.isfinite(max_shift)
+            or max_shift < 0):
+        raise InputError(
+            f"--max-shift {max_shift!r}: max_shift must be a finite number >= 0 (index units); e.g. 5, or 0 for none"
+        )
     dig_las, truth_las = _as_las(digitised), _as_las(truth)
     dig_depth, dig_unit = _index(dig_las, "digitised")
     truth_depth, truth_unit = _index(truth_las, "truth")
     _check_units(dig_unit, truth_unit)
     pairs, missing_dig, missing_truth = _match(dig_las, truth_las, layout)
-    best = _best_shift(dig_depth, truth_depth, pairs, _shifts(dig_las, dig_depth, float(max_shift)))
+    step, k_max = _shift_steps(dig_las, dig_depth, truth_depth, float(max_shift), dig_unit)
+    best = _best_shift(dig_depth, truth_depth, pairs, _shifts(step, k_max))
     rows = tuple(_score_curve(dig_depth, truth_depth, p, best) for p in pairs)
     return ScoreReport(rows, best, dig_unit, tuple(missing_dig), tuple(missing_truth))
 
@@ -246,34 +256,51 @@ def _normaliser(key: str, truth: np.ndarray, layout: Layout | None) -> _Norm:
     return _Norm(False, span, "truth range")
 
 
-def _shifts(las: lasio.LASFile, depth: np.ndarray, max_shift: float) -> list[float]:
-    """0, +step, -step, +2 step, ... up to ``max_shift``; smaller shifts first."""
-    step = _index_step(las, depth)
+def _shift_steps(
+    las: lasio.LASFile, dig_depth: np.ndarray, truth_depth: np.ndarray, max_shift: float, unit: str
+) -> tuple[float, int]:
+    """The shift step and the most steps either way worth searching; refuse more than MAX_SHIFTS."""
+    step = _index_step(las, dig_depth)
     if max_shift == 0 or not step:
-        return [0.0]
-    k_max = math.floor(max_shift / step + 1e-9)
-    shifts = [0.0]
+        return step, 0
+    both = np.concatenate([dig_depth, truth_depth])
+    both = both[np.isfinite(both)]
+    span = float(both.max() - both.min()) if both.size else 0.0  # further shifts compare nothing
+    k_max = math.floor(min(max_shift, span) / step + 1e-9)
+    if 2 * k_max + 1 > MAX_SHIFTS:
+        raise InputError(
+            f"--max-shift {max_shift:g}: {2 * k_max + 1:,} shifts of {step:g} {unit} to search, over the limit of "
+            f"{MAX_SHIFTS:,}; give --max-shift {MAX_SHIFTS // 2 * step:g} or less"
+        )
+    return step, k_max
+
+
+def _shifts(step: float, k_max: int) -> Iterator[float]:
+    """0, +step, -step, +2 step, ... up to ``k_max`` steps; smaller shifts first, one at a time."""
+    yield 0.0
     for k in range(1, k_max + 1):
-        shifts += [round(k * step, 10), round(-k * step, 10)]
-    return shifts
+        yield round(k * step, 10)
+        yield round(-k * step, 10)
 
 
 def _index_step(las: lasio.LASFile, depth: np.ndarray) -> float:
+    """The header's STEP when the data's spacing agrees (within 1 %), else the data's median spacing."""
     try:
-        step = abs(float(las.well["STEP"].value))
+        header = abs(float(las.well["STEP"].value))
     except (KeyError, TypeError, ValueError):
-        step = 0.0
-    if not (math.isfinite(step) and step > 0):
-        diffs = np.abs(np.diff(depth[np.isfinite(depth)]))
-        diffs = diffs[diffs > 0]
-        step = float(np.median(diffs)) if diffs.size else 0.0
-    return step
+        header = 0.0
+    diffs = np.abs(np.diff(depth[np.isfinite(depth)]))
+    diffs = diffs[diffs > 0]
+    spacing = float(np.median(diffs)) if diffs.size else 0.0
+    if math.isfinite(header) and header > 0 and (not spacing or abs(header - spacing) <= 0.01 * spacing):
+        return header
+    return spacing
 
 
 def _best_shift(
-    dig_depth: np.ndarray, truth_depth: np.ndarray, pairs: list[_Pair], shifts: list[float]
+    dig_depth: np.ndarray, truth_depth: np.ndarray, pairs: list[_Pair], shifts: Iterable[float]
 ) -> float:
-    best, best_cost = shifts[0], math.inf
+    best, best_cost = 0.0, math.inf
     for shift in shifts:
         errors = [_score_curve(dig_depth, truth_depth, p, shift).nmae for p in pairs]
         finite = [e for e in errors if math.isfinite(e)]

@@ -163,6 +163,41 @@ class Sheet:
     meta: dict = field(default_factory=dict)
 
 
+MIN_HEIGHT, MIN_WIDTH = 48, 96
+"""Smallest sheet: room for the margins, the depth column and one track."""
+
+MAX_SIDE = 4096
+"""Largest sheet side: curves are drawn 4x supersampled, so a sheet of side s holds
+(4 s)^2 bytes per curve while drawn; the network trains on 192-512 px crops."""
+
+
+def check_sheets(*, n: int, seed: int, height: int, width: int, split: str = "test") -> None:
+    """Refuse sheet settings :func:`write_dataset` (and the evaluation) cannot draw, naming the flag.
+
+    Raises:
+        InputError: ``n`` below 1, a negative ``seed``, a side outside its range, an unknown split.
+
+    >>> check_sheets(n=0, seed=0, height=512, width=640)
+    Traceback (most recent call last):
+    ...
+    logdigit.errors.InputError: --n 0: expected a whole number of sheets >= 1, e.g. --n 10
+    """
+    from logdigit.errors import InputError
+
+    def whole(v) -> bool:
+        return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+    if not whole(n) or n < 1:
+        raise InputError(f"--n {n!r}: expected a whole number of sheets >= 1, e.g. --n 10")
+    if not whole(seed) or seed < 0:
+        raise InputError(f"--seed {seed!r}: expected a whole number >= 0, e.g. --seed 0")
+    for flag, value, low in (("--height", height, MIN_HEIGHT), ("--width", width, MIN_WIDTH)):
+        if not whole(value) or not low <= value <= MAX_SIDE:
+            raise InputError(f"{flag} {value!r}: a sheet side must be {low} to {MAX_SIDE} px, e.g. {flag} 512")
+    if split not in SPLITS:
+        raise InputError(f"--split {split!r}: expected one of {sorted(SPLITS)}")
+
+
 def sheet_rng(split: str, seed: int, index: int) -> np.random.Generator:
     """The random stream of sheet ``index`` of ``split`` under ``seed``.
 
@@ -190,8 +225,8 @@ def make_sheet(*, height: int, width: int, rng=None, style: SynthStyle = DEFAULT
     Returns:
         A :class:`Sheet`; ``image`` uint8 (H, W, 3) RGB.
     """
-    if height < 48 or width < 96:
-        raise ValueError(f"sheet must be at least 96 x 48 px, got {width} x {height}")
+    if height < MIN_HEIGHT or width < MIN_WIDTH:
+        raise ValueError(f"sheet must be at least {MIN_WIDTH} x {MIN_HEIGHT} px, got {width} x {height}")
     rng = np.random.default_rng(rng)
     frame = _frame(height, width, rng, plan)
     image = _paper(height, width, rng)
@@ -609,9 +644,13 @@ def write_dataset(
     ``NNNNN.soft.npz`` (float16 soft labels) and ``NNNNN.truth.json`` (per-row centrelines).
 
     Returns the scan paths. ``progress(i, n)`` is called after each sheet.
+
+    Raises:
+        InputError: settings :func:`check_sheets` refuses (checked before anything is written).
     """
     from logdigit.atomic import atomic_path, write_text_atomic
 
+    check_sheets(n=n, seed=seed, height=height, width=width, split=split)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -643,4 +682,4 @@ def write_dataset(
 
 
 __all__ = ["DEFAULT_STYLE", "SUPERSAMPLE", "CurvePlan", "Sheet", "SheetPlan", "SynthStyle", "TrackPlan",
-           "TruthCurve", "hard_labels", "make_sheet", "sheet_rng", "write_dataset"]
+           "TruthCurve", "check_sheets", "hard_labels", "make_sheet", "sheet_rng", "write_dataset"]

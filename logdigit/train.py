@@ -50,6 +50,20 @@ class TrainConfig:
     val_seed: int = 0
     grad_clip: float = 1.0
 
+    def __post_init__(self) -> None:
+        for name, low in (("steps", 1), ("warmup", 0), ("eval_every", 1), ("checkpoint_every", 1),
+                          ("val_sheets", 1), ("val_seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise InputError(f"--{name.replace('_', '-')} {value!r}: {name} must be a whole number >= {low}")
+        for name, low, high in (("lr", 0, 10), ("weight_decay", 0, 10), ("min_lr_ratio", 0, 1), ("grad_clip", 0, 1e6)):
+            value = getattr(self, name)
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            if not ok or not low <= value <= high or (name in ("lr", "grad_clip") and value == 0):
+                raise InputError(f"--{name.replace('_', '-')} {value!r}: {name} must be a number from {low} "
+                                 f"to {high}{' (not 0)' if name in ('lr', 'grad_clip') else ''}, e.g. "
+                                 f"{getattr(TrainConfig, name)}")
+
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
     """Linear warm-up then cosine decay to ``min_lr_ratio * lr``.

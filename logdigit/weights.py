@@ -73,12 +73,11 @@ def load_model(path: str | os.PathLike | None = None, *, device: str | torch.dev
         raise WeightsError(
             f"{path}: weights file not found; pass --weights PATH or reinstall the shipped model"
         )
-    card = read_card(path)
-    try:
-        config = VeerNetConfig.from_dict(card.get("config", {}))
-    except (TypeError, ValueError) as exc:
-        raise WeightsError(f"{config_path(path)}: config: {exc}") from None
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path}: the weights file is empty; copy it again or re-export the weights")
+    config = _config(path, read_card(path))
     state = _read_tensors(path)
+    _check_finite(path, state)
     model = VeerNet(config)
     missing, unexpected = _diff_keys(model.state_dict(), state)
     if missing or unexpected:
@@ -97,6 +96,34 @@ def load_model(path: str | os.PathLike | None = None, *, device: str | torch.dev
     return model.to(device).eval()
 
 
+def _config(path: Path, card) -> VeerNetConfig:
+    """The card's VeerNetConfig, checked (bounded sizes, the classes logdigit predicts)."""
+    fix = "use the JSON that was saved with these weights"
+    data = card.get("config", {}) if isinstance(card, dict) else None
+    if not isinstance(data, dict):
+        raise WeightsError(f"{config_path(path)}: config: expected an object of VeerNet settings; {fix}")
+    try:
+        config = VeerNetConfig.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise WeightsError(f"{config_path(path)}: config: {exc}; {fix}") from None
+    if config.num_classes != len(CLASS_NAMES):
+        raise WeightsError(
+            f"{config_path(path)}: config: num_classes: {config.num_classes}, but logdigit predicts "
+            f"{len(CLASS_NAMES)} classes {list(CLASS_NAMES)}; use weights trained by `logdigit train`"
+        )
+    return config
+
+
+def _check_finite(path: Path, state: dict[str, torch.Tensor]) -> None:
+    """Refuse NaN or infinite weights: such a network would give NaN probabilities, hence empty masks."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise WeightsError(
+                f"{path}: tensor {name} holds NaN or infinite values (a diverged or damaged model); "
+                "use an earlier checkpoint or retrain"
+            )
+
+
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         try:
@@ -108,7 +135,7 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a refused pickle
-        first = str(exc).strip().splitlines()[0][:160]
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise WeightsError(
             f"{path}: refused: only plain tensor data is loaded, never pickled code ({first}); "
             "convert it to .safetensors"

@@ -27,6 +27,20 @@ from logdigit.model.blocks import CBAM, ResBlock, TransformerBottleneck
 
 CLASS_NAMES: tuple[str, ...] = ("background", "solid", "dashed")
 
+MIN_LEVELS, MAX_LEVELS = 2, 8
+"""Resolution levels (``len(widths)``): 8 levels already shrink a side 128 times."""
+
+MAX_WIDTH = 1024
+"""Most channels per level: 8x the shipped model's widest; bounds what a config can allocate."""
+
+_BOUNDS = (("blocks", 1, 8), ("attn_layers", 0, 16), ("attn_heads", 1, 64), ("groups", 1, MAX_WIDTH),
+           ("cbam_reduction", 1, MAX_WIDTH), ("num_classes", 2, 256))
+"""(field, lowest, highest) for the other settings: whole numbers in a range that builds."""
+
+
+def _whole(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
 
 @dataclass(frozen=True)
 class VeerNetConfig:
@@ -51,10 +65,19 @@ class VeerNetConfig:
     num_classes: int = 3
 
     def __post_init__(self) -> None:
-        if len(self.widths) < 2:
-            raise ValueError(f"widths needs at least 2 levels, got {self.widths}")
-        if self.widths[-1] % self.attn_heads:
-            raise ValueError(f"attn_heads={self.attn_heads} must divide widths[-1]={self.widths[-1]}")
+        widths, example = self.widths, list(VeerNetConfig.widths)
+        if not isinstance(widths, tuple) or not MIN_LEVELS <= len(widths) <= MAX_LEVELS:
+            raise ValueError(f"widths: needs at least {MIN_LEVELS} levels and at most {MAX_LEVELS}, "
+                             f"got {widths!r}; e.g. {example}")
+        if not all(_whole(w, 1, MAX_WIDTH) for w in widths):
+            raise ValueError(f"widths: channels must be whole numbers from 1 to {MAX_WIDTH}, got {list(widths)}; "
+                             f"e.g. {example}")
+        for name, low, high in _BOUNDS:
+            value = getattr(self, name)
+            if not _whole(value, low, high):
+                raise ValueError(f"{name}: expected a whole number from {low} to {high}, got {value!r}")
+        if widths[-1] % self.attn_heads:
+            raise ValueError(f"attn_heads: {self.attn_heads} must divide widths[-1]={widths[-1]}")
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict (tuples become lists)."""

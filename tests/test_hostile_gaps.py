@@ -219,8 +219,16 @@ right_value = 10
 """
 
 
-@pytest.mark.parametrize("height", [64, 1])
-def test_blank_page_and_one_row_scan_warn(tmp_path, height):
+def test_one_row_scan_is_refused_not_written_as_all_null(tmp_path):
+    scan = _png(tmp_path / "thin.png", np.full((1, 80, 3), 255, np.uint8))
+    (tmp_path / "thin.layout.toml").write_text(BLANK_LAYOUT)
+    result = _run("infer", scan, "-o", tmp_path / "thin.las", "--device", "cpu")
+    assert result.exit_code == 2 and not (tmp_path / "thin.las").exists(), result.output
+    assert f"error: {scan}: " in result.output and "16" in result.output
+
+
+@pytest.mark.parametrize("height", [64, 16])
+def test_blank_page_warns(tmp_path, height):
     scan = _png(tmp_path / "blank.png", np.full((height, 80, 3), 255, np.uint8))
     (tmp_path / "blank.layout.toml").write_text(BLANK_LAYOUT)
     result = _run("infer", scan, "-o", tmp_path / "blank.las", "--device", "cpu")

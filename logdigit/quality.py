@@ -1,0 +1,143 @@
+"""Per-depth quality: each curve's value, its calibrated confidence and a flag, row by row.
+
+Flags, in the order one wins over the next on a row:
+
+* ``interpolated``: the value was filled across a gap with no ink (``PixelTrace.filled``);
+* ``wrapped``: the curve is read on its backup scale there (the tracer marks these rows);
+* ``low-confidence``: the calibrated confidence (:mod:`logdigit.confidence`), the probability
+  that the row is within 2 % of track width, is below the threshold;
+* ``look-alike``: the curve was told apart from another of the same look by continuity
+  alone (``PixelTrace.twins``): where they cross or touch they can swap;
+* ``ok``: none of these.
+
+:func:`flag_rows` gives the flags per pixel row, :func:`flag_stretches` the runs of each
+flag in rows (for the QC) and :func:`depth_stretches` in depth (for the LAS ~Other
+section); :func:`quality_csv` resamples everything onto the LAS depth grid.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+FLAGS: tuple[str, ...] = ("ok", "interpolated", "wrapped", "low-confidence", "look-alike")
+"""Flag names by code (``flag_rows`` returns codes into this tuple); lower codes win."""
+
+Stretches = Mapping[str, Sequence[tuple[int, int, str]]]
+"""mnemonic -> ``(first_row, last_row, flag)`` pixel-row runs, inclusive."""
+
+
+def flag_rows(trace, confidence: np.ndarray | None, *, low: float) -> np.ndarray:
+    """int8 (n,) flag code per row of ``trace`` (index into :data:`FLAGS`); -1 where x is NaN.
+
+    Args:
+        trace: a :class:`logdigit.trace.PixelTrace` (``x``, ``row0``, ``filled``, ``twins``
+            and, when the tracer gives it, ``wrapped``: row runs like ``filled``).
+        confidence: float (n,) in [0, 1] per row, or None (no low-confidence flag).
+        low: rows with a confidence below this are ``low-confidence``.
+
+    Example:
+        >>> from logdigit.trace import PixelTrace
+        >>> t = PixelTrace("GR", 0, 10, np.array([1.0, 2.0, 3.0, np.nan]), ("SP",), filled=((11, 11),))
+        >>> [FLAGS[c] if c >= 0 else None for c in flag_rows(t, np.array([0.9, 0.9, 0.2, np.nan]), low=0.5)]
+        ['look-alike', 'interpolated', 'low-confidence', None]
+    """
+    x = np.asarray(trace.x, dtype=np.float64)
+    codes = np.zeros(x.shape, np.int8)
+    if getattr(trace, "twins", ()):
+        codes[:] = FLAGS.index("look-alike")
+    if confidence is not None:
+        conf = np.asarray(confidence, dtype=np.float64)
+        if conf.shape != x.shape:
+            raise ValueError(f"confidence must have the trace's shape {x.shape}, got {conf.shape}")
+        codes[conf < low] = FLAGS.index("low-confidence")
+    for kind in ("wrapped", "interpolated"):  # the later one wins
+        for first, last in getattr(trace, kind if kind != "interpolated" else "filled", ()) or ():
+            codes[max(first - trace.row0, 0) : max(last - trace.row0 + 1, 0)] = FLAGS.index(kind)
+    codes[~np.isfinite(x)] = -1
+    return codes
+
+
+def flag_stretches(traces: Sequence, confidences: Sequence[np.ndarray] | None, *, low: float) -> dict:
+    """:data:`Stretches` of every flag but ``ok`` per curve.
+
+    >>> from logdigit.trace import PixelTrace
+    >>> t = PixelTrace("GR", 0, 100, np.ones(6), filled=((102, 103),))
+    >>> flag_stretches([t], None, low=0.5)
+    {'GR': [(102, 103, 'interpolated')]}
+    """
+    out = {}
+    for k, t in enumerate(traces):
+        codes = flag_rows(t, None if confidences is None else confidences[k], low=low)
+        out[t.mnemonic] = [(t.row0 + a, t.row0 + b - 1, FLAGS[c]) for a, b, c in _runs(codes) if c > 0]
+    return out
+
+
+def depth_stretches(stretches: Stretches, depth_line: tuple[float, float]) -> dict:
+    """The same runs in depth, ``(top, bottom, flag)``, through ``depth = a + b * row``.
+
+    >>> depth_stretches({"GR": [(10, 19, "low-confidence")]}, (1000.0, 0.5))
+    {'GR': [(1005.0, 1009.5, 'low-confidence')]}
+    """
+    a, b = depth_line
+    return {m: [tuple(sorted((a + b * r0, a + b * r1))) + (kind,) for r0, r1, kind in runs]
+            for m, runs in stretches.items()}
+
+
+def quality_csv(curves, traces: Sequence, confidences: Sequence[np.ndarray] | None, depth_line: tuple[float, float],
+                *, low: float) -> str:
+    """CSV text: ``depth`` then, per curve, ``M``, ``M_confidence`` and ``M_flag`` columns.
+
+    Values are the LAS's own (``curves``); the confidence and flag of a depth sample are
+    those of its nearest pixel row (confidence empty and flag ``null`` where the value is
+    NULL).
+
+    Args:
+        curves: :class:`logdigit.calibrate.Curves`, one curve per trace in the same order.
+        traces: the pixel traces the curves came from.
+        confidences: float (n,) per trace, or None.
+        depth_line: ``(a, b)`` with ``depth = a + b * row``.
+        low: the low-confidence threshold.
+    """
+    a, b = depth_line
+    rows = np.rint((np.asarray(curves.depth) - a) / b).astype(np.int64)  # nearest pixel row per sample
+    columns: list[tuple[str, list[str]]] = [("depth", [f"{d:.5f}".rstrip("0").rstrip(".") for d in curves.depth])]
+    for k, (curve, t) in enumerate(zip(curves.curves, traces, strict=True)):
+        codes = flag_rows(t, None if confidences is None else confidences[k], low=low)
+        conf = np.full(len(t.x), np.nan) if confidences is None else np.asarray(confidences[k], dtype=np.float64)
+        i = rows - t.row0
+        inside = (i >= 0) & (i < len(t.x))
+        ii = np.clip(i, 0, max(len(t.x) - 1, 0))
+        value = np.asarray(curve.values, dtype=np.float64)
+        have = np.isfinite(value) & inside
+        c = np.where(have, conf[ii] if len(t.x) else np.nan, np.nan)
+        f = np.where(have, codes[ii] if len(t.x) else -1, -1)
+        columns += [(curve.mnemonic, ["" if not np.isfinite(v) else f"{v:.5f}" for v in value]),
+                    (f"{curve.mnemonic}_confidence", ["" if not np.isfinite(v) else f"{v:.3f}" for v in c]),
+                    (f"{curve.mnemonic}_flag", [FLAGS[v] if v >= 0 else "null" for v in f])]
+    out = io.StringIO()
+    out.write(",".join(name for name, _ in columns) + "\n")
+    for line in zip(*(values for _, values in columns), strict=True):
+        out.write(",".join(line) + "\n")
+    return out.getvalue()
+
+
+def write_quality(path: str | os.PathLike, text: str) -> Path:
+    """Write :func:`quality_csv` text atomically (or to a FIFO/device as a stream)."""
+    from logdigit.atomic import write_text_atomic
+
+    return write_text_atomic(path, text)
+
+
+def _runs(codes: np.ndarray) -> list[tuple[int, int, int]]:
+    """``(start, stop, code)`` runs of equal codes (stop exclusive)."""
+    if codes.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(codes)) + 1
+    starts = np.r_[0, cut]
+    stops = np.r_[cut, codes.size]
+    return [(int(s), int(e), int(codes[s])) for s, e in zip(starts, stops, strict=True)]

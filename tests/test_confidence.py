@@ -160,3 +160,39 @@ def test_load_confidence_model_rejects_a_file_missing_keys(tmp_path):
     path.write_text(json.dumps({"features": list(FEATURES)}))
     with pytest.raises(InputError, match="lacks"):
         load_confidence_model(path)
+
+
+def _fit_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "fit_confidence.py"
+    spec = importlib.util.spec_from_file_location("logdigit_fit_confidence", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fit_script_scores_by_hand():
+    fit = _fit_script()
+    p = np.array([0.1, 0.1, 0.9, 0.9])
+    y = np.array([0, 1, 1, 1])
+    # bins 1 and 13 of 15: |0.2 - 1| + |1.8 - 2| over 4 rows
+    assert fit.ece(p, y) == pytest.approx((0.8 + 0.2) / 4)
+    table = fit.reliability(p, y)
+    assert [b["count"] for b in table if b["count"]] == [2, 2] and table[1]["accuracy"] == 0.5
+    assert fit.auc(np.array([0.2, 0.4, 0.6, 0.8]), np.array([0, 1, 0, 1])) == pytest.approx(0.75)
+    err = np.array([0.0, 0.5, 0.01, np.inf])
+    s = fit.score(np.array([0.9, 0.3, 0.95, 0.7]), err, 0.8)
+    assert (s["large_flagged"], s["flagged"], s["within2"]) == (1.0, 0.5, 0.5)
+
+
+def test_fit_script_recovers_a_known_logistic():
+    fit = _fit_script()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20000, 2))
+    y = (rng.random(20000) < 1 / (1 + np.exp(-(1.5 * x[:, 0] - 0.5)))).astype(float)
+    m = fit.fit_logistic(x, y, l2=0.0)
+    np.testing.assert_allclose(m["coef"] / m["scale"], [1.5, 0.0], atol=0.08)
+    a, c = fit.fit_platt(fit.logit_of(m, x), y)
+    assert a == pytest.approx(1.0, abs=0.02) and c == pytest.approx(0.0, abs=0.02)

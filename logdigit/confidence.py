@@ -112,7 +112,7 @@ def row_features(traces: Sequence, masks: np.ndarray, layout: Layout) -> list[np
     _check(traces, masks, layout)
     grouped = _aligned_by_track(traces)
     rows_cache: dict = {}
-    return [_features_of(t, traces, grouped, masks, layout, rows_cache) for t in traces]
+    return [_features_of(t, grouped, masks, layout, rows_cache) for t in traces]
 
 
 def confidence(traces: Sequence, masks: np.ndarray, layout: Layout, *, model: dict | None = None) -> list[np.ndarray]:
@@ -214,7 +214,7 @@ def _aligned_by_track(traces) -> dict[int, tuple[int, int, list]]:
     return out
 
 
-def _features_of(t, traces, grouped, masks, layout, rows_cache) -> np.ndarray:
+def _features_of(t, grouped, masks, layout, rows_cache) -> np.ndarray:
     n = len(t.x)
     out = np.full((n, len(FEATURES)), np.nan, np.float32)
     x = np.asarray(t.x, np.float64)

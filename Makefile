@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-fast demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses clean
+.PHONY: install test test-fast demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
 
 install: $(STAMP)
 
@@ -58,6 +58,11 @@ samples: install
 
 model-eval: install
 	$(BIN)/logdigit evaluate --n 200 --seed 0 --methods veernet,classical,true-masks --json > models/eval.json
+
+# The per-row trace confidence: fit on 150 val sheets, checked on 100 test sheets of seeds 2 and 3
+# (logdigit/data/confidence.json, docs/confidence.json and its reliability diagram; ~20 min on one core).
+fit-confidence: install
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/fit_confidence.py
 
 # The controlled loss comparison of docs/loss-comparison.md (9 losses x 2 seeds; ~2.5 h on 2 cores).
 compare-losses: install

@@ -113,6 +113,7 @@ def infer(
     output: Annotated[str | None, typer.Option("-o", "--output", help="Output LAS path; '-' writes to stdout. One scan only.")] = None,
     outdir: Annotated[Path | None, typer.Option("--outdir", help="Folder for SCAN.las files (default: beside each scan).")] = None,
     qc: Annotated[Path | None, typer.Option("--qc", help="QC path: .html for the viewer (zoom, toggles, depth ticks, flagged stretches), else an image such as .png (with several scans: a folder for SCAN.qc.png).")] = None,
+    quality: Annotated[Path | None, typer.Option("--quality", help="Per-depth quality CSV: depth, and per curve the value, its confidence (probability of being within 2 % of track width) and a flag (with several scans: a folder for SCAN.quality.csv).")] = None,
     weights: WeightsOpt = None,
     device: DeviceOpt = DEFAULTS.device,
     threshold: ThresholdOpt = THRESHOLD_DEFAULT,
@@ -138,22 +139,24 @@ def infer(
         raise InputError("-o and --outdir both given; use one")
     opts = infer_options(weights=weights, device=device, threshold=threshold, hysteresis=hysteresis, deskew=deskew,
                          tile=tile, max_pixels=max_pixels, max_gap=max_gap)
+    many = len(scans) > 1
     jobs = [(scan, output if output is not None else str(default_output(scan, outdir=outdir)),
-             (qc / f"{scan.stem}.qc.png" if len(scans) > 1 else qc) if qc is not None else None)
+             (qc / f"{scan.stem}.qc.png" if many else qc) if qc is not None else None,
+             (quality / f"{scan.stem}.quality.csv" if many else quality) if quality is not None else None)
             for scan in scans]
     check_outputs(jobs, layout=layout, options=opts, overwrite=overwrite)  # all of them, before any work
     failed = 0
     not_done = list(scans)
     try:
         with _progress(quiet) as progress:
-            for scan, target, qc_path in jobs:
+            for scan, target, qc_path, quality_path in jobs:
                 task = progress.add_task(f"{scan.name}", total=None)
 
                 def cb(stage, done, total, task=task, name=scan.name):
                     progress.update(task, completed=done, total=total, description=f"{name} {stage}")
                 try:
-                    result, target = digitise_to_files(scan, out=target, qc=qc_path, layout=layout, options=opts,
-                                                       overwrite=overwrite, progress=cb)
+                    result, target = digitise_to_files(scan, out=target, qc=qc_path, quality=quality_path,
+                                                       layout=layout, options=opts, overwrite=overwrite, progress=cb)
                 except LogdigitError as exc:
                     if len(scans) == 1:
                         raise

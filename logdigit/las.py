@@ -16,7 +16,7 @@ import math
 import os
 import re
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -67,7 +67,12 @@ _OTHER_UNCALIBRATED = (
 
 
 def to_las(
-    curves: Curves, layout: Layout, *, meta: Mapping[str, object] | None = None, max_gap: int | None = None
+    curves: Curves,
+    layout: Layout,
+    *,
+    meta: Mapping[str, object] | None = None,
+    max_gap: int | None = None,
+    flagged: Mapping[str, Sequence[tuple[float, float, str]]] | None = None,
 ) -> lasio.LASFile:
     """Build a LAS 2.0 file from calibrated curves.
 
@@ -116,14 +121,22 @@ def to_las(
         las.append_curve(curve.mnemonic, values, unit=curve.unit, descr=descr)
     for item in items:
         las.params[item.mnemonic] = item
-    las.other = other_section(curves, layout, max_gap=max_gap)
+    las.other = other_section(curves, layout, max_gap=max_gap, flagged=flagged)
     return las
 
 
-def other_section(curves: Curves, layout: Layout, *, max_gap: int | None = None) -> str:
+def other_section(
+    curves: Curves,
+    layout: Layout,
+    *,
+    max_gap: int | None = None,
+    flagged: Mapping[str, Sequence[tuple[float, float, str]]] | None = None,
+) -> str:
     """The ~Other text: provenance, a note when uncalibrated, the fill limit (``max_gap``
     pixel rows, when given) and, per curve, the depth intervals of its samples filled by
-    linear interpolation (``Curve.filled``), wrapped at 100 columns.
+    linear interpolation (``Curve.filled``) and of its other flagged stretches
+    (``flagged``: mnemonic -> ``(top, bottom, flag)``, e.g. ``low-confidence``), wrapped at
+    100 columns.
 
     Example:
         >>> import numpy as np
@@ -143,12 +156,13 @@ def other_section(curves: Curves, layout: Layout, *, max_gap: int | None = None)
         )
     decimals = max(2, len(f"{curves.step:f}".rstrip("0").partition(".")[2]))
     for curve in curves.curves:
-        if curve.filled:
+        runs = [(a, b, "interpolated") for a, b in curve.filled] + list((flagged or {}).get(curve.mnemonic, ()))
+        for kind in dict.fromkeys(k for _, _, k in runs):
             spans = [
                 f"{a:.{decimals}f}" + (f"-{b:.{decimals}f}" if b != a else "") + f" {curves.unit}"
-                for a, b in curve.filled
+                for a, b, k in runs if k == kind
             ]
-            text = f"{curve.mnemonic} interpolated: {', '.join(spans)}"
+            text = f"{curve.mnemonic} {kind}: {', '.join(spans)}"
             lines += textwrap.wrap(text, width=100, subsequent_indent="  ", break_on_hyphens=False)
     return "\n".join(lines)
 

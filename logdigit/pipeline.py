@@ -25,7 +25,7 @@ from logdigit.trace import DEFAULT_MAX_GAP
 
 log = logging.getLogger(__name__)
 
-STAGES = ("read", "preprocess", "infer", "threshold", "trace", "calibrate", "write")
+STAGES = ("read", "preprocess", "infer", "threshold", "trace", "confidence", "calibrate", "write")
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,11 @@ class Digitised:
         image: uint8 (H, W, 3) RGB, the image the curves were traced on (the scan as read,
             deskewed when asked); the QC is drawn on it.
         dpi: the scan's (x, y) resolution from its header, or None.
+        confidence: per trace, float64 (n,): the calibrated probability that the row is
+            within 2 % of track width (:func:`logdigit.confidence.confidence`); NaN at gaps.
+        flags: the flagged stretches of each curve in pixel rows
+            (:func:`logdigit.quality.flag_stretches`): interpolated, wrapped, low-confidence,
+            look-alike.
     """
 
     las: object
@@ -105,6 +110,8 @@ class Digitised:
     skew: float = 0.0
     image: np.ndarray | None = field(default=None, repr=False)
     dpi: tuple[float, float] | None = None
+    confidence: list = field(default_factory=list, repr=False)
+    flags: dict = field(default_factory=dict, repr=False)
 
 
 @functools.lru_cache(maxsize=4)
@@ -146,11 +153,13 @@ def digitise(
     Raises:
         LogdigitError: for any bad input, with a one-line message.
     """
-    from logdigit.calibrate import calibrate, check_grid
+    from logdigit.calibrate import calibrate, check_grid, fit_ties
+    from logdigit.confidence import LOW_CONFIDENCE, confidence
     from logdigit.detect import detect_layout
     from logdigit.las import to_las
     from logdigit.layout import check_layout
     from logdigit.preprocess import deskew, estimate_skew, map_layout
+    from logdigit.quality import depth_stretches, flag_stretches
     from logdigit.scan import MIN_SIDE, read_scan
     from logdigit.trace import trace
 
@@ -202,15 +211,21 @@ def digitise(
     traces = trace(masks, lay, image=image, max_gap=opts.max_gap)
     warnings += _twin_warnings(traces, lay, scan_path)
     lap("trace")
+    conf = confidence(traces, masks, lay)
+    flags = flag_stretches(traces, conf, low=LOW_CONFIDENCE)
+    del masks
+    lap("confidence")
     curves = calibrate(traces, lay)
     warnings += _empty_warnings(curves, scan_path)
     lap("calibrate")
     meta = _meta(scan_path, opts, skew, lay, scan.dpi)
-    las = to_las(curves, lay, meta=meta, max_gap=opts.max_gap)
+    flagged = {m: [r for r in runs if r[2] != "interpolated"] for m, runs in flags.items()}  # filled: Curve.filled
+    las = to_las(curves, lay, meta=meta, max_gap=opts.max_gap,
+                 flagged=depth_stretches(flagged, fit_ties(lay)[:2]) if lay.calibrated else None)
     lap("write")
     return Digitised(
         las=las, curves=curves, traces=traces, layout=lay, timings=timings, warnings=warnings, skew=skew,
-        image=image, dpi=scan.dpi,
+        image=image, dpi=scan.dpi, confidence=conf, flags=flags,
     )
 
 
@@ -376,12 +391,15 @@ def digitise_to_files(
     out: str | os.PathLike | None = None,
     outdir: str | os.PathLike | None = None,
     qc: str | os.PathLike | None = None,
+    quality: str | os.PathLike | None = None,
     layout: str | os.PathLike | Layout | None = None,
     options: InferOptions | None = None,
     overwrite: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[Digitised, str]:
-    """:func:`digitise`, then write the LAS (``out``; ``"-"`` = stdout) and QC image atomically.
+    """:func:`digitise`, then write the LAS (``out``; ``"-"`` = stdout), the QC (``qc``: the
+    HTML viewer for ``.html``, else an image) and the per-depth quality CSV (``quality``),
+    each atomically.
 
     The outputs are checked first (:func:`check_outputs`): none may be an input or the
     other output, and an existing file is replaced only with ``overwrite``.
@@ -394,18 +412,20 @@ def digitise_to_files(
         raise InputError("-o and --outdir both given; use one")
     target = str(out) if out is not None else str(default_output(scan_path, outdir=outdir))
     opts = options or InferOptions()
-    check_outputs([(scan_path, target, qc)], layout=layout, options=opts, overwrite=overwrite)
+    check_outputs([(scan_path, target, qc, quality)], layout=layout, options=opts, overwrite=overwrite)
     result = digitise(scan_path, layout=layout, options=opts, progress=progress)
     t = time.perf_counter()
     if qc is not None:
         _write_qc(scan_path, result, qc, opts)
+    if quality is not None:
+        _write_quality(result, quality)
     write_las(result.las, target)
     result.timings["write"] = result.timings.get("write", 0.0) + time.perf_counter() - t
     return result, target
 
 
 def check_outputs(
-    jobs: Sequence[tuple[str | os.PathLike, str | os.PathLike, str | os.PathLike | None]],
+    jobs: Sequence[tuple],
     *,
     layout: str | os.PathLike | Layout | None = None,
     options: InferOptions | None = None,
@@ -421,7 +441,8 @@ def check_outputs(
     no ``overwrite``.
 
     Args:
-        jobs: ``(scan, las, qc)`` per scan; ``las`` may be ``"-"``, ``qc`` None.
+        jobs: ``(scan, las, qc)`` or ``(scan, las, qc, quality)`` per scan; ``las`` may be
+            ``"-"``, ``qc`` and ``quality`` None.
         layout: the layout for every scan, as given to :func:`digitise`.
         options: the run's options (for the weights).
         overwrite: allow replacing existing files.
@@ -435,8 +456,9 @@ def check_outputs(
     inputs = _inputs(jobs, layout, options or InferOptions())
     outputs: list[tuple[str, str, str]] = []  # (path, what, scan)
     existing: list[str] = []
-    for scan, las, qc in jobs:
-        for path, what in ((las, "output LAS (-o/--outdir)"), (qc, "QC image (--qc)")):
+    for scan, las, qc, *more in jobs:
+        quality = more[0] if more else None
+        for path, what in ((las, "output LAS (-o/--outdir)"), (qc, "QC (--qc)"), (quality, "quality CSV (--quality)")):
             if path is None or str(path) == "-":
                 continue
             kind = output_kind(path)
@@ -475,7 +497,7 @@ def _inputs(jobs, layout, opts: InferOptions) -> list[tuple[str, str]]:
             found.append((layout.source, "layout"))
     elif layout is not None:
         found.append((str(layout), "layout (--layout)"))
-    for scan, _, _ in jobs:
+    for scan, *_ in jobs:
         found.append((str(scan), "scan"))
         sidecar = find_layout(scan) if layout is None else None
         if sidecar is not None:
@@ -488,26 +510,22 @@ def _write_qc(scan_path, result: Digitised, qc, opts: InferOptions) -> None:
     if Path(qc).suffix.lower() in (".html", ".htm"):
         from logdigit.qc_html import render_qc_html, write_qc_html
 
-        page = render_qc_html(result.image, result.traces, result.layout, flags=qc_flags(result.traces),
+        page = render_qc_html(result.image, result.traces, result.layout, flags=result.flags,
                               title=Path(scan_path).name)
         write_qc_html(qc, page)
         return
     from logdigit.qc import draw_qc, write_qc
 
-    write_qc(qc, draw_qc(result.image, result.traces, result.layout, flags=qc_flags(result.traces)))
+    write_qc(qc, draw_qc(result.image, result.traces, result.layout, flags=result.flags))
 
 
-def qc_flags(traces) -> dict[str, list[tuple[int, int, str]]]:
-    """Stretches a person should check, per curve: rows filled by interpolation, and the
-    whole traced span of a curve told apart from a look-alike by continuity alone."""
-    out: dict[str, list[tuple[int, int, str]]] = {}
-    for t in traces:
-        marks = [(int(a), int(b), "interpolated") for a, b in getattr(t, "filled", ())]
-        ok = np.flatnonzero(np.isfinite(t.x))
-        if t.twins and ok.size:
-            marks.append((t.row0 + int(ok[0]), t.row0 + int(ok[-1]), "look-alike"))
-        out[t.mnemonic] = marks
-    return out
+def _write_quality(result: Digitised, path) -> None:
+    from logdigit.calibrate import fit_ties
+    from logdigit.confidence import LOW_CONFIDENCE
+    from logdigit.quality import quality_csv, write_quality
+
+    line = fit_ties(result.layout)[:2]
+    write_quality(path, quality_csv(result.curves, result.traces, result.confidence, line, low=LOW_CONFIDENCE))
 
 
 def _check_writable(path: Path) -> None:

@@ -66,6 +66,9 @@ log = logging.getLogger(__name__)
 SCAN_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp")
 """File suffixes taken from a folder or a glob (any case); files named one by one may be anything."""
 
+QC_FORMATS: tuple[str, ...] = ("html", "png")
+"""QC formats batch writes beside each LAS (``--qc``)."""
+
 MANIFEST_NAME = "manifest.jsonl"
 """The manifest's file name inside the output folder."""
 
@@ -96,6 +99,8 @@ class BatchJob:
         layout_sha256: sha256 of the layout file's bytes, or None.
         overwrite: the output may be replaced if it exists (``--overwrite``, or the file is
             the one an earlier run of this batch wrote, unchanged).
+        qc: the QC file written beside the LAS (``<name>.qc.html`` or ``.png``), or None.
+        quality: the per-depth quality CSV beside the LAS (``<name>.quality.csv``), or None.
     """
 
     scan: str
@@ -103,6 +108,8 @@ class BatchJob:
     layout: str | None = None
     layout_sha256: str | None = None
     overwrite: bool = False
+    qc: str | None = None
+    quality: str | None = None
 
 
 @dataclass(frozen=True)
@@ -407,6 +414,8 @@ def plan_batch(
     recursive: bool = False,
     force: bool = False,
     overwrite: bool = False,
+    qc: str | None = None,
+    quality: bool = True,
     stdin: IO[str] | None = None,
 ) -> BatchPlan:
     """Find the scans, name their outputs, and split them into jobs and scans already done.
@@ -424,14 +433,19 @@ def plan_batch(
             another tool). Without it such a file is kept unless it holds exactly what the
             scan gives (see :func:`iter_batch`). Outputs an earlier run wrote and nobody
             changed are replaced when their scan is redone.
+        qc: also write each scan's QC beside its LAS: ``"html"`` (the viewer) or ``"png"``.
+        quality: also write each scan's per-depth quality CSV beside its LAS.
 
     Raises:
-        InputError: no scans found, or ``layout`` or the weights cannot be used.
+        InputError: no scans found, an unknown ``qc`` format, or ``layout`` or the weights
+            cannot be used.
         OutputError: ``outdir`` cannot be created.
     """
     from logdigit.layout import find_layout, load_layout
 
     opts = options or InferOptions()
+    if qc is not None and qc not in QC_FORMATS:
+        raise InputError(f"--qc {qc!r}: unknown QC format; choose one of {', '.join(QC_FORMATS)}")
     scans = collect_scans(inputs, recursive=recursive, stdin=stdin)
     if not scans:
         raise InputError("no scans found in the inputs; give scan files, folders or globs "
@@ -450,8 +464,10 @@ def plan_batch(
                                       error=f"{scan}: no such file or folder; check the path"))
             continue
         lay = Path(layout) if layout is not None else find_layout(scan)
+        stem = str(out / Path(name).stem)
         job = BatchJob(scan=scan_abs, output=str(out / name), layout=str(lay.resolve()) if lay else None,
-                       layout_sha256=_sha256(lay) if lay else None)
+                       layout_sha256=_sha256(lay) if lay else None, qc=f"{stem}.qc.{qc}" if qc else None,
+                       quality=f"{stem}.quality.csv" if quality else None)
         prev = done.get(scan_abs)
         if prev is not None and _still_done(prev, job, settings):
             skipped.append(dataclasses.replace(prev, status="skipped"))
@@ -854,8 +870,8 @@ def _digitise_job(job: BatchJob, opts: InferOptions, settings: dict[str, Any], t
         prepare_worker(opts, threads=threads)  # the model is loaded once per worker process
         seconds["model"] = time.perf_counter() - t
         if job.overwrite or not os.path.isfile(job.output):
-            result, target = digitise_to_files(job.scan, out=job.output, layout=job.layout, options=opts,
-                                               overwrite=job.overwrite)
+            result, target = digitise_to_files(job.scan, out=job.output, qc=job.qc, quality=job.quality,
+                                               layout=job.layout, options=opts, overwrite=job.overwrite)
         else:
             result, target = _keep_if_same(job, opts)
     except LogdigitError as exc:
@@ -878,7 +894,6 @@ def _keep_if_same(job: BatchJob, opts: InferOptions):
     """Digitise a scan whose output exists but is not known to be this batch's (no ``done`` record
     of it as it is): keep the file when it holds exactly what the scan gives now (a stopped run's
     own output, renamed into place before its record was written), else refuse and keep it."""
-    import filecmp
     import tempfile
 
     from logdigit.las import write_las
@@ -891,7 +906,7 @@ def _keep_if_same(job: BatchJob, opts: InferOptions):
     os.close(fd)
     try:
         write_las(result.las, tmp)
-        same = filecmp.cmp(tmp, out, shallow=False)
+        same = _same_las(tmp, out)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -900,6 +915,17 @@ def _keep_if_same(job: BatchJob, opts: InferOptions):
                           f"{MANIFEST_NAME}, or changed since, e.g. hand-edited); it was left as it is; pass "
                           "--overwrite to replace it, or move it away")
     return result, str(out)
+
+
+def _same_las(a, b) -> bool:
+    """Two LAS files hold the same text apart from when they were digitised (``DIGDATE``)."""
+    def text(path) -> list[bytes]:
+        with open(path, "rb") as f:
+            return [line for line in f if not line.lstrip().startswith(b"DIGDATE")]
+    try:
+        return text(a) == text(b)
+    except OSError:
+        return False
 
 
 def _file_meta(path: str, prefix: str) -> dict[str, Any]:

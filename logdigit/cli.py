@@ -192,7 +192,7 @@ def infer(
 def layout(
     scan: Annotated[Path, typer.Argument(help="Scan to detect tracks on.")],
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write (default SCAN.layout.toml).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing layout file.")] = False,
+    overwrite: OverwriteOpt = False,
     force: Annotated[bool, typer.Option("--force", hidden=True, help="Same as --overwrite.")] = False,
     max_pixels: MaxPixelsOpt = DEFAULTS.max_pixels,
 ) -> None:

@@ -2,7 +2,7 @@
 
 Registered on the app at the end of :mod:`logdigit.cli`. This module must not import
 ``logdigit.cli`` at import time (``python -m logdigit.cli`` would load it twice), so
-its few shared option declarations are repeated here. Heavy imports (dask, torch)
+its options come from :mod:`logdigit.cli_common`, as ``infer``'s do. Heavy imports (dask, torch)
 happen inside the command.
 """
 
@@ -16,7 +16,25 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from logdigit.cli_common import MaxGapOpt, parse_probabilities, plain, redirect_closed_stdout, say
+from logdigit.cli_common import (
+    DEFAULTS,
+    THRESHOLD_DEFAULT,
+    DeskewOpt,
+    DeviceOpt,
+    HysteresisOpt,
+    JsonOpt,
+    MaxGapOpt,
+    MaxPixelsOpt,
+    OverwriteOpt,
+    QuietOpt,
+    ThresholdOpt,
+    TileOpt,
+    WeightsOpt,
+    infer_options,
+    plain,
+    redirect_closed_stdout,
+    say,
+)
 
 err = Console(stderr=True)
 
@@ -45,20 +63,26 @@ def batch(
     torch_threads: Annotated[int | None, typer.Option(
         "--torch-threads", help="torch/OpenCV threads per scan (default: cores / workers locally, "
                                 "1 on --scheduler).", show_default=False)] = None,
-    weights: Annotated[Path | None, typer.Option(
-        "--weights", help="VeerNet weights (.safetensors); default: the shipped model.")] = None,
-    device: Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")] = "auto",
-    threshold: Annotated[str, typer.Option(
-        "--threshold", help="Probability threshold for solid,dashed classes.")] = "0.5",
-    tile: Annotated[int, typer.Option("--tile", help="Inference window in px.")] = 512,
-    max_gap: MaxGapOpt = None,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = DEFAULTS.device,
+    threshold: ThresholdOpt = THRESHOLD_DEFAULT,
+    hysteresis: HysteresisOpt = None,
+    deskew: DeskewOpt = DEFAULTS.deskew,
+    tile: TileOpt = DEFAULTS.tile,
+    max_pixels: MaxPixelsOpt = DEFAULTS.max_pixels,
+    max_gap: MaxGapOpt = DEFAULTS.max_gap,
+    qc: Annotated[str | None, typer.Option(
+        "--qc", metavar="html|png", show_default=False,
+        help="Also write each scan's QC beside its LAS: NAME.qc.html (the viewer) or NAME.qc.png.")] = None,
+    quality: Annotated[bool, typer.Option(
+        "--quality/--no-quality",
+        help="Write each scan's per-depth quality CSV (NAME.quality.csv) beside its LAS.")] = True,
     force: Annotated[bool, typer.Option("--force", help="Redo scans already done.")] = False,
-    overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Replace an existing OUTDIR/NAME.las this batch did not write (without it, "
-                            "such a scan is recorded as failed and the file kept).")] = False,
-    json_out: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object per scan on stdout.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")] = False,
+    overwrite: OverwriteOpt = False,
+    json_out: JsonOpt = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Also show the Dask cluster's own messages (ports, nannies, workers).")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Digitise an archive of scans into OUTDIR, resumably, on a local or remote Dask cluster.
 
@@ -71,22 +95,21 @@ def batch(
 
     from logdigit.batch import BatchInterrupted, check_cluster, interrupt_on_signals, iter_batch, plan_batch
     from logdigit.errors import LogdigitError
-    from logdigit.pipeline import InferOptions
 
-    # dask logs every cluster event at INFO; keep stderr for what the user must act on.
-    logging.getLogger("distributed").setLevel(logging.ERROR if quiet else logging.WARNING)
+    # dask logs every cluster event (ports, nannies) at INFO and some at WARNING; keep stderr for
+    # what the user must act on unless --verbose.
+    logging.getLogger("distributed").setLevel(logging.INFO if verbose else logging.ERROR)
     results = []
     plan = None
     try:
         with interrupt_on_signals():
-            opts = InferOptions(weights=str(weights) if weights else None, device=device, tile=tile,
-                                thresholds=parse_probabilities(threshold, "--threshold"),
-                                **({} if max_gap is None else {"max_gap": max_gap}))
+            opts = infer_options(weights=weights, device=device, threshold=threshold, hysteresis=hysteresis,
+                                 deskew=deskew, tile=tile, max_pixels=max_pixels, max_gap=max_gap)
             check_cluster(workers=workers, scheduler=scheduler, torch_threads=torch_threads)  # before planning
             with err.status("finding scans and checking the manifest", spinner="dots") if not quiet \
                     else contextlib.nullcontext():
                 plan = plan_batch(inputs, outdir=outdir, layout=layout, options=opts, recursive=recursive,
-                                  force=force, overwrite=overwrite)
+                                  force=force, overwrite=overwrite, qc=qc, quality=quality)
             with _progress(quiet) as progress, contextlib.closing(
                     iter_batch(plan, options=opts, workers=workers, scheduler=scheduler,
                                torch_threads=torch_threads)) as it:

@@ -11,14 +11,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from logdigit.atomic import atomic_path, write_text_atomic
 from logdigit.errors import WeightsError
-from logdigit.model.veernet import CLASS_NAMES, VeerNet, VeerNetConfig
+
+if TYPE_CHECKING:  # torch is imported by the functions that need it: paths and cards need none
+    import torch
+
+    from logdigit.model.veernet import VeerNet, VeerNetConfig
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "models" / "veernet.safetensors"
 """The shipped model (in the source tree; installed copies find it via ``LOGDIGIT_WEIGHTS``)."""
@@ -36,6 +39,10 @@ def config_path(weights: str | os.PathLike) -> Path:
 
 def save_model(model: VeerNet, path: str | os.PathLike, *, meta: dict | None = None) -> Path:
     """Write ``model`` to ``path`` (.safetensors) and its config to the JSON sidecar, atomically."""
+    from safetensors.torch import save_file
+
+    from logdigit.model.veernet import CLASS_NAMES
+
     path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
@@ -68,6 +75,8 @@ def load_model(path: str | os.PathLike | None = None, *, device: str | torch.dev
         WeightsError: missing or unreadable file, a pickle that is not plain data, or
             tensors that do not match the config.
     """
+    from logdigit.model.veernet import VeerNet
+
     path = Path(path) if path is not None else default_weights()
     if not path.is_file():
         raise WeightsError(
@@ -98,6 +107,8 @@ def load_model(path: str | os.PathLike | None = None, *, device: str | torch.dev
 
 def _config(path: Path, card) -> VeerNetConfig:
     """The card's VeerNetConfig, checked (bounded sizes, the classes logdigit predicts)."""
+    from logdigit.model.veernet import CLASS_NAMES, VeerNetConfig
+
     fix = "use the JSON that was saved with these weights"
     data = card.get("config", {}) if isinstance(card, dict) else None
     if not isinstance(data, dict):
@@ -116,6 +127,8 @@ def _config(path: Path, card) -> VeerNetConfig:
 
 def _check_finite(path: Path, state: dict[str, torch.Tensor]) -> None:
     """Refuse NaN or infinite weights: such a network would give NaN probabilities, hence empty masks."""
+    import torch
+
     for name, tensor in state.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise WeightsError(
@@ -125,6 +138,9 @@ def _check_finite(path: Path, state: dict[str, torch.Tensor]) -> None:
 
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    import torch
+    from safetensors.torch import load_file
+
     if path.suffix == ".safetensors":
         try:
             return load_file(str(path))

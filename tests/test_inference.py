@@ -39,7 +39,8 @@ def test_strips_cover_every_row_once_in_order(tiny_model):
 
 
 def test_streaming_holds_one_band_not_the_scan(tiny_model):
-    # The first strip comes out before the network has seen the bottom of the scan.
+    # The first strip comes out before the network has seen the bottom of the scan: the bands
+    # started ahead of it are two plus one per thread (see inference._bands).
     calls = []
     orig = tiny_model.forward
 
@@ -56,7 +57,7 @@ def test_streaming_holds_one_band_not_the_scan(tiny_model):
         total = sum(calls)
     finally:
         del tiny_model.forward
-    assert first <= 2 < total
+    assert first <= 2 + torch.get_num_threads() < total
 
 
 def test_blank_paper_is_background_without_the_network(tiny_model):

@@ -38,6 +38,8 @@ DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 64
 BLANK_RANGE = 40 / 255
 """A window whose values span less than this (in [0, 1]) is bare paper: pure background."""
+MAX_WINDOWS_AT_ONCE = 8
+"""Most windows in the network at once on CPU (each holds about 160 MB of activations at 512 px)."""
 
 
 def predict_proba(
@@ -144,15 +146,16 @@ def _bands(
     """Yield ``(y, probs)`` for each band, top to bottom: the softmax of each window, float32 (3, th, tw).
 
     On CPU each window goes to the network alone, on a worker thread that runs torch on one
-    intra-op thread, and as many windows run at once as torch has threads here (those of the
-    next bands start while a band is handed out). So each window's floats come out the same, bit
-    for bit, whatever the thread count and ``batch``: the reductions inside the network are
-    always done in one order. Parallelism over windows is also as fast as splitting each
-    convolution over the threads. On CUDA the windows go in groups of ``batch``, on this thread.
+    intra-op thread; as many windows run at once as torch has threads here, up to
+    ``MAX_WINDOWS_AT_ONCE``, and those of the next bands start while a band is handed out. So
+    each window's floats are the same, bit for bit, whatever the thread count and ``batch``:
+    the sums inside the network are always done in one order. On CUDA the windows go in groups
+    of ``batch``, on this thread.
     """
     threads = torch.get_num_threads() if device.type == "cpu" else 0
+    workers = min(threads, MAX_WINDOWS_AT_ONCE)
     size = batch if threads == 0 else 1
-    pool = _pool(threads)
+    pool = _pool(workers)
     run = functools.partial(_forward, model, amp=amp)
     pending: collections.deque[tuple[int, list, list]] = collections.deque()  # (y, probs, [(idx, future)])
     try:
@@ -163,7 +166,7 @@ def _bands(
             pending.append((y, probs, [(idx, pool.submit(run, x)) for idx, x in groups]))
             # Hand out the oldest band once the bands after it keep every thread busy (a few bands
             # at most, so memory stays about a band's).
-            while len(pending) > 1 and (len(pending) > threads + 1 or _queued(pending) >= threads):
+            while len(pending) > 1 and (len(pending) > workers + 1 or _queued(pending) >= workers):
                 yield _finish(pending.popleft())
         while pending:
             yield _finish(pending.popleft())

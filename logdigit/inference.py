@@ -164,9 +164,7 @@ def _bands(
                 band = _band(image, y, y + th, device)  # float32 (3, th, W)
                 probs, groups = _groups(band, xs, tw, size=size, skip_blank=skip_blank)
             pending.append((y, probs, [(idx, pool.submit(run, x)) for idx, x in groups]))
-            # Hand out the oldest band once the bands after it keep every thread busy (a few bands
-            # at most, so memory stays about a band's).
-            while len(pending) > 1 and (len(pending) > workers + 1 or _queued(pending) >= workers):
+            while _hand_out(pending, workers):
                 yield _finish(pending.popleft())
         while pending:
             yield _finish(pending.popleft())
@@ -174,9 +172,14 @@ def _bands(
         _close(pool, threads)
 
 
-def _queued(pending) -> int:
-    """Groups of all but the oldest pending band."""
-    return sum(len(groups) for _, _, groups in itertools.islice(pending, 1, None))
+def _hand_out(pending, workers: int) -> bool:
+    """Whether the oldest pending band is finished and handed out now: at once without workers,
+    else once the bands after it keep every worker busy (at most ``workers + 1`` bands wait, so
+    memory stays about a band's)."""
+    if workers == 0:
+        return bool(pending)
+    queued = sum(len(groups) for _, _, groups in itertools.islice(pending, 1, None))
+    return len(pending) > 1 and (len(pending) > workers + 1 or queued >= workers)
 
 
 def _finish(entry: tuple[int, list, list]) -> tuple[int, list[torch.Tensor]]:

@@ -843,7 +843,8 @@ def prepare_worker(options: InferOptions | None = None, *, threads: int = 1) -> 
 
 
 def _limit_threads(threads: int) -> None:
-    """Once per worker process: torch and OpenCV use ``threads`` threads."""
+    """Once per worker process: torch and OpenCV use ``threads`` threads (the speed only: inference
+    and OpenCV give the same results, bit for bit, on any number of threads)."""
     if _THREADS == [threads]:
         return
     import cv2

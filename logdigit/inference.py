@@ -7,6 +7,12 @@ processed band by band down the scan, and rows no later band touches are finalis
 and handed out, so only one band of accumulators (3 x tile x W floats) is ever held,
 whatever the scan's height.
 
+On CPU the result is the same, bit for bit, whatever the thread count: each window runs
+alone on one intra-op thread, the threads (``torch.get_num_threads()`` of the caller) take
+windows in parallel, and the windows are blended in one fixed order. (Splitting each
+convolution over threads instead changes the order of its float sums with the thread count,
+which moves probabilities in their last bits and can flip a pixel at a threshold.)
+
 >>> import torch
 >>> from logdigit.model import VeerNet, VeerNetConfig
 >>> model = VeerNet(VeerNetConfig(widths=(8, 16), attn_layers=0, groups=4)).eval()
@@ -18,6 +24,11 @@ whatever the scan's height.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
+import contextlib
+import functools
+import itertools
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -27,6 +38,8 @@ DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 64
 BLANK_RANGE = 40 / 255
 """A window whose values span less than this (in [0, 1]) is bare paper: pure background."""
+MAX_WINDOWS_AT_ONCE = 8
+"""Most windows in the network at once on CPU (each holds about 160 MB of activations at 512 px)."""
 
 
 def predict_proba(
@@ -47,6 +60,7 @@ def predict_proba(
         model: a VeerNet (any module mapping (B,3,h,w) in [0,1] to (B,3,h,w) logits).
         image: uint8 (H, W, 3) RGB scan, or float32 (3, H, W) in [0, 1].
         tile: window side in px; overlap: px shared by neighbouring windows.
+        batch: windows per forward call on CUDA (on CPU each window runs alone, see above).
         device: where the network runs; amp: float16 autocast (default: on for CUDA).
         progress: ``progress(rows_done, H)``.
 
@@ -95,32 +109,109 @@ def iter_proba(
     ys, xs = _starts(h, th, tile - overlap), _starts(w, tw, tile - overlap)
     model.eval()
     # Everything between reading a band and handing out a strip stays on `device`: on CUDA only
-    # the finished strips cross to the host. No inference_mode block spans a yield.
+    # the finished strips cross to the host. No inference_mode block spans a yield. The torch
+    # work done here, outside the network, is elementwise (+, *, /, min, max): exact in IEEE
+    # arithmetic, so its result does not depend on how many threads share it.
     with torch.inference_mode():
         window = torch.from_numpy(_window(th, tw, overlap)).to(device)
         acc = torch.zeros((3, th, w), dtype=torch.float32, device=device)  # rows [buf0, buf0 + th)
         wsum = torch.zeros((th, w), dtype=torch.float32, device=device)
     buf0 = 0
-    for y in ys:
-        if y > buf0:  # rows above y are final: no later band reaches them
-            n = y - buf0
+    bands = _bands(model, image, ys, xs, th, tw, batch=batch, device=device, amp=amp, skip_blank=skip_blank)
+    with contextlib.closing(bands):
+        for y, probs in bands:
+            if y > buf0:  # rows above y are final: no later band reaches them
+                n = y - buf0
+                with torch.inference_mode():
+                    strip = (acc[:, :n] / wsum[:n]).cpu().numpy()
+                    acc = torch.cat([acc[:, n:], acc.new_zeros((3, n, w))], dim=1)
+                    wsum = torch.cat([wsum[n:], wsum.new_zeros((n, w))], dim=0)
+                yield buf0, strip
+                buf0 = y
             with torch.inference_mode():
-                strip = (acc[:, :n] / wsum[:n]).cpu().numpy()
-                acc = torch.cat([acc[:, n:], acc.new_zeros((3, n, w))], dim=1)
-                wsum = torch.cat([wsum[n:], wsum.new_zeros((n, w))], dim=0)
-            yield buf0, strip
-            buf0 = y
-        with torch.inference_mode():
-            band = _band(image, y, y + th, device)  # float32 (3, th, W)
-            probs = _run_band(model, band, xs, tw, batch=batch, amp=amp, skip_blank=skip_blank)
-            for x, p in zip(xs, probs, strict=True):
-                acc[:, :, x : x + tw] += p * window
-                wsum[:, x : x + tw] += window
-        if progress is not None:
-            progress(min(y + th, h), h)
+                for x, p in zip(xs, probs, strict=True):  # always in this order: float sums are not associative
+                    acc[:, :, x : x + tw] += p * window
+                    wsum[:, x : x + tw] += window
+            if progress is not None:
+                progress(min(y + th, h), h)
     with torch.inference_mode():
         strip = (acc / wsum).cpu().numpy()
     yield buf0, strip
+
+
+def _bands(
+    model, image: np.ndarray, ys: list[int], xs: list[int], th: int, tw: int, *,
+    batch: int, device: torch.device, amp: bool, skip_blank: bool,
+) -> Iterator[tuple[int, list[torch.Tensor]]]:
+    """Yield ``(y, probs)`` for each band, top to bottom: the softmax of each window, float32 (3, th, tw).
+
+    On CPU each window goes to the network alone, on a worker thread that runs torch on one
+    intra-op thread; as many windows run at once as torch has threads here, up to
+    ``MAX_WINDOWS_AT_ONCE``, and those of the next bands start while a band is handed out. So
+    each window's floats are the same, bit for bit, whatever the thread count and ``batch``:
+    the sums inside the network are always done in one order. On CUDA the windows go in groups
+    of ``batch``, on this thread.
+    """
+    threads = torch.get_num_threads() if device.type == "cpu" else 0
+    workers = min(threads, MAX_WINDOWS_AT_ONCE)
+    size = batch if threads == 0 else 1
+    pool = _pool(workers)
+    run = functools.partial(_forward, model, amp=amp)
+    pending: collections.deque[tuple[int, list, list]] = collections.deque()  # (y, probs, [(idx, future)])
+    try:
+        for y in ys:
+            with torch.inference_mode():
+                band = _band(image, y, y + th, device)  # float32 (3, th, W)
+                probs, groups = _groups(band, xs, tw, size=size, skip_blank=skip_blank)
+            pending.append((y, probs, [(idx, pool.submit(run, x)) for idx, x in groups]))
+            while _hand_out(pending, workers):
+                yield _finish(pending.popleft())
+        while pending:
+            yield _finish(pending.popleft())
+    finally:
+        _close(pool, threads)
+
+
+def _hand_out(pending, workers: int) -> bool:
+    """Whether the oldest pending band is finished and handed out now: at once without workers,
+    else once the bands after it keep every worker busy (at most ``workers + 1`` bands wait, so
+    memory stays about a band's)."""
+    if workers == 0:
+        return bool(pending)
+    queued = sum(len(groups) for _, _, groups in itertools.islice(pending, 1, None))
+    return len(pending) > 1 and (len(pending) > workers + 1 or queued >= workers)
+
+
+def _finish(entry: tuple[int, list, list]) -> tuple[int, list[torch.Tensor]]:
+    y, probs, futures = entry
+    for idx, future in futures:
+        for i, p in zip(idx, future.result(), strict=True):
+            probs[i] = p
+    return y, probs
+
+
+def _pool(threads: int) -> concurrent.futures.Executor:
+    """``threads`` worker threads that each run torch on one intra-op thread (0: run on this thread)."""
+    if threads == 0:
+        return _Inline()
+    return concurrent.futures.ThreadPoolExecutor(
+        threads, thread_name_prefix="logdigit-infer", initializer=torch.set_num_threads, initargs=(1,)
+    )
+
+
+def _close(pool: concurrent.futures.Executor, threads: int) -> None:
+    pool.shutdown(wait=True, cancel_futures=True)
+    if threads:  # the workers' set_num_threads(1) also set the default that new threads start with
+        torch.set_num_threads(threads)
+
+
+class _Inline(concurrent.futures.Executor):
+    """An executor that runs each call at once, on the calling thread."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
 
 
 def _hw(image: np.ndarray) -> tuple[int, int]:
@@ -164,37 +255,35 @@ def _window(h: int, w: int, overlap: int) -> np.ndarray:
     return np.outer(ramp(h), ramp(w))
 
 
-def _run_band(
-    model,
-    band: torch.Tensor,
-    xs: list[int],
-    tw: int,
-    *,
-    batch: int,
-    amp: bool,
-    skip_blank: bool,
-) -> list[torch.Tensor]:
-    """Softmax of each window of one band: float32 (3, th, tw) tensors on the band's device."""
+def _groups(
+    band: torch.Tensor, xs: list[int], tw: int, *, size: int, skip_blank: bool
+) -> tuple[list[torch.Tensor | None], list[tuple[list[int], torch.Tensor]]]:
+    """The windows of one band: softmax of those that are bare paper, and the rest in groups of
+    ``size`` (window indices, channels-last float32 (n, 3, th, tw) input) for the network."""
     tiles = [band[:, :, x : x + tw] for x in xs]
     if skip_blank:  # a window of bare paper (no ink anywhere) is background; the network is not asked
         spread = (torch.stack([t.amax() for t in tiles]) - torch.stack([t.amin() for t in tiles])).cpu()
         blank = (spread < BLANK_RANGE).tolist()
     else:
         blank = [False] * len(xs)
-    out: list[torch.Tensor | None] = [None] * len(tiles)
+    probs: list[torch.Tensor | None] = [None] * len(tiles)
     if any(blank):
         background = torch.zeros_like(tiles[0])
         background[0] = 1.0
         for i in np.flatnonzero(blank):
-            out[i] = background
+            probs[i] = background
     todo = [i for i, b in enumerate(blank) if not b]
-    for k in range(0, len(todo), batch):
-        idx = todo[k : k + batch]
+    groups = []
+    for k in range(0, len(todo), size):
+        idx = todo[k : k + size]
         # channels-last input (as the NumPy tiling always handed the network; faster on CPU)
-        x = torch.stack([tiles[i] for i in idx]).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device_type=band.device.type, dtype=torch.float16, enabled=amp):
-            logits = model(x)
-        probs = torch.softmax(logits.float(), dim=1)
-        for j, i in enumerate(idx):
-            out[i] = probs[j]
-    return out  # type: ignore[return-value]
+        groups.append((idx, torch.stack([tiles[i] for i in idx]).contiguous(memory_format=torch.channels_last)))
+    return probs, groups
+
+
+def _forward(model, x: torch.Tensor, *, amp: bool) -> torch.Tensor:
+    """float32 (n, 3, th, tw) softmax of the network on one group of windows."""
+    with torch.inference_mode(), torch.autocast(device_type=x.device.type, dtype=torch.float16, enabled=amp):
+        logits = model(x)
+    with torch.inference_mode():
+        return torch.softmax(logits.float(), dim=1)

@@ -39,7 +39,8 @@ def test_strips_cover_every_row_once_in_order(tiny_model):
 
 
 def test_streaming_holds_one_band_not_the_scan(tiny_model):
-    # The first strip comes out before the network has seen the bottom of the scan.
+    # The first strip comes out before the network has seen the bottom of the scan: the bands
+    # started ahead of it are two plus one per thread (see inference._bands).
     calls = []
     orig = tiny_model.forward
 
@@ -56,7 +57,7 @@ def test_streaming_holds_one_band_not_the_scan(tiny_model):
         total = sum(calls)
     finally:
         del tiny_model.forward
-    assert first <= 2 < total
+    assert first <= 2 + torch.get_num_threads() < total
 
 
 def test_blank_paper_is_background_without_the_network(tiny_model):
@@ -77,3 +78,37 @@ def test_bad_inputs_are_named(tiny_model):
         predict_proba(tiny_model, np.zeros((10, 10), np.uint8))
     with pytest.raises(ValueError, match="overlap"):
         predict_proba(tiny_model, _img(64, 64), tile=64, overlap=40)
+
+
+@pytest.mark.parametrize("threads", [2, 12])
+def test_windows_in_the_network_at_once_are_bounded(tiny_model, threads):
+    # One window per thread, at most MAX_WINDOWS_AT_ONCE (each holds its activations).
+    import threading
+    import time
+
+    from logdigit.inference import MAX_WINDOWS_AT_ONCE
+
+    lock, active, peak = threading.Lock(), [0], [0]
+    orig = tiny_model.forward
+
+    def counting(x):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.01)  # long enough for the other threads to come in
+        try:
+            return orig(x)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    before = torch.get_num_threads()
+    tiny_model.forward = counting
+    try:
+        torch.set_num_threads(threads)
+        predict_proba(tiny_model, _img(96, 600), tile=48, overlap=8, skip_blank=False)  # 3 x 15 windows
+        assert torch.get_num_threads() == threads
+    finally:
+        del tiny_model.forward
+        torch.set_num_threads(before)
+    assert 2 <= peak[0] <= min(threads, MAX_WINDOWS_AT_ONCE)

@@ -31,6 +31,7 @@ from logdigit.cli_common import (
     ThresholdOpt,
     TileOpt,
     WeightsOpt,
+    WholeScanOpt,
     infer_options,
     plain,
     redirect_closed_stdout,
@@ -122,6 +123,7 @@ def infer(
     tile: TileOpt = DEFAULTS.tile,
     max_pixels: MaxPixelsOpt = DEFAULTS.max_pixels,
     max_gap: MaxGapOpt = DEFAULTS.max_gap,
+    whole_scan: WholeScanOpt = DEFAULTS.whole_scan,
     overwrite: OverwriteOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -138,7 +140,8 @@ def infer(
     if output is not None and outdir is not None:
         raise InputError("-o and --outdir both given; use one")
     opts = infer_options(weights=weights, device=device, threshold=threshold, hysteresis=hysteresis, deskew=deskew,
-                         tile=tile, max_pixels=max_pixels, max_gap=max_gap)
+                         tile=tile, max_pixels=max_pixels, max_gap=max_gap,
+                         whole_scan=whole_scan)
     many = len(scans) > 1
     jobs = [(scan, output if output is not None else str(default_output(scan, outdir=outdir)),
              (qc / f"{scan.stem}.qc.png" if many else qc) if qc is not None else None,

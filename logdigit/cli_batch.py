@@ -30,6 +30,7 @@ from logdigit.cli_common import (
     ThresholdOpt,
     TileOpt,
     WeightsOpt,
+    WholeScanOpt,
     infer_options,
     plain,
     redirect_closed_stdout,
@@ -71,6 +72,7 @@ def batch(
     tile: TileOpt = DEFAULTS.tile,
     max_pixels: MaxPixelsOpt = DEFAULTS.max_pixels,
     max_gap: MaxGapOpt = DEFAULTS.max_gap,
+    whole_scan: WholeScanOpt = DEFAULTS.whole_scan,
     qc: Annotated[str | None, typer.Option(
         "--qc", metavar="html|png", show_default=False,
         help="Also write each scan's QC beside its LAS: NAME.qc.html (the viewer) or NAME.qc.png.")] = None,
@@ -104,7 +106,8 @@ def batch(
     try:
         with interrupt_on_signals():
             opts = infer_options(weights=weights, device=device, threshold=threshold, hysteresis=hysteresis,
-                                 deskew=deskew, tile=tile, max_pixels=max_pixels, max_gap=max_gap)
+                                 deskew=deskew, tile=tile, max_pixels=max_pixels, max_gap=max_gap,
+                         whole_scan=whole_scan)
             check_cluster(workers=workers, scheduler=scheduler, torch_threads=torch_threads)  # before planning
             with err.status("finding scans and checking the manifest", spinner="dots") if not quiet \
                     else contextlib.nullcontext():

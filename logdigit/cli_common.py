@@ -32,6 +32,9 @@ MaxGapOpt = Annotated[int, typer.Option(
     "--max-gap", min=0, max=1000, metavar="ROWS",
     help="Longest gap in a curve, in pixel rows, filled by linear interpolation (listed in the LAS ~Other "
          "section); longer gaps are NULL. The default is 0.05 in at 300 dpi, a dashed line's gap.")]
+WholeScanOpt = Annotated[bool, typer.Option(
+    "--whole-scan", help="Run the network over the whole scan, not only the layout's tracks and rows (slower; "
+                         "the LAS is the same).")]
 OverwriteOpt = Annotated[bool, typer.Option(
     "--overwrite", help="Replace existing output files (a FIFO or device is written to without it).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
@@ -39,7 +42,7 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or su
 
 
 def infer_options(*, weights: Path | None, device: str, threshold: str, hysteresis: str | None, deskew: bool,
-                  tile: int, max_pixels: int, max_gap: int) -> InferOptions:
+                  tile: int, max_pixels: int, max_gap: int, whole_scan: bool = False) -> InferOptions:
     """The digitising flags of ``infer`` and ``batch`` as one :class:`InferOptions`.
 
     Raises:
@@ -53,7 +56,7 @@ def infer_options(*, weights: Path | None, device: str, threshold: str, hysteres
         raise InputError(f"--hysteresis {hysteresis}: LOW must be below HIGH, e.g. 0.3,0.6")
     return InferOptions(weights=str(weights) if weights else None, device=device, tile=tile,
                         thresholds=parse_probabilities(threshold, "--threshold"), hysteresis=hyst, deskew=deskew,
-                        max_pixels=max_pixels, max_gap=max_gap)
+                        max_pixels=max_pixels, max_gap=max_gap, whole_scan=whole_scan)
 
 
 def _g(values) -> str:

@@ -38,6 +38,8 @@ DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 64
 BLANK_RANGE = 40 / 255
 """A window whose values span less than this (in [0, 1]) is bare paper: pure background."""
+Region = tuple[tuple[int, int], tuple[int, int]]
+"""``((first_row, stop_row), (first_col, stop_col))``, half-open: the part of a scan that needs probabilities."""
 MAX_WINDOWS_AT_ONCE = 8
 """Most windows in the network at once on CPU (each holds about 160 MB of activations at 512 px)."""
 
@@ -52,6 +54,7 @@ def predict_proba(
     device: str | torch.device = "cpu",
     amp: bool | None = None,
     skip_blank: bool = True,
+    region: Region | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Class probabilities of a whole scan.
@@ -62,6 +65,10 @@ def predict_proba(
         tile: window side in px; overlap: px shared by neighbouring windows.
         batch: windows per forward call on CUDA (on CPU each window runs alone, see above).
         device: where the network runs; amp: float16 autocast (default: on for CUDA).
+        region: ``((r0, r1), (c0, c1))``, rows and columns (half-open) that need probabilities:
+            windows that do not reach into it are not run and give background. Inside it the
+            result is the same, bit for bit, as without ``region`` (the same windows cover
+            it, on the same grid). None: the whole scan.
         progress: ``progress(rows_done, H)``.
 
     Returns:
@@ -78,6 +85,7 @@ def predict_proba(
         device=device,
         amp=amp,
         skip_blank=skip_blank,
+        region=region,
         progress=progress,
     ):
         out[:, row0 : row0 + strip.shape[1]] = strip
@@ -94,6 +102,7 @@ def iter_proba(
     device: str | torch.device = "cpu",
     amp: bool | None = None,
     skip_blank: bool = True,
+    region: Region | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(row0, probs)`` strips, float32 (3, n, W), top to bottom, covering every row once.
@@ -117,7 +126,8 @@ def iter_proba(
         acc = torch.zeros((3, th, w), dtype=torch.float32, device=device)  # rows [buf0, buf0 + th)
         wsum = torch.zeros((th, w), dtype=torch.float32, device=device)
     buf0 = 0
-    bands = _bands(model, image, ys, xs, th, tw, batch=batch, device=device, amp=amp, skip_blank=skip_blank)
+    bands = _bands(model, image, ys, xs, th, tw, batch=batch, device=device, amp=amp, skip_blank=skip_blank,
+                   region=_check_region(region, h, w))
     with contextlib.closing(bands):
         for y, probs in bands:
             if y > buf0:  # rows above y are final: no later band reaches them
@@ -141,7 +151,7 @@ def iter_proba(
 
 def _bands(
     model, image: np.ndarray, ys: list[int], xs: list[int], th: int, tw: int, *,
-    batch: int, device: torch.device, amp: bool, skip_blank: bool,
+    batch: int, device: torch.device, amp: bool, skip_blank: bool, region: Region,
 ) -> Iterator[tuple[int, list[torch.Tensor]]]:
     """Yield ``(y, probs)`` for each band, top to bottom: the softmax of each window, float32 (3, th, tw).
 
@@ -158,11 +168,18 @@ def _bands(
     pool = _pool(workers)
     run = functools.partial(_forward, model, amp=amp)
     pending: collections.deque[tuple[int, list, list]] = collections.deque()  # (y, probs, [(idx, future)])
+    (r0, r1), (c0, c1) = region
+    needed = [x < c1 and x + tw > c0 for x in xs]  # windows reaching into the region's columns
     try:
         for y in ys:
+            if not (y < r1 and y + th > r0) or not any(needed):  # a band outside the region: background
+                pending.append((y, [_background(th, tw, device)] * len(xs), []))
+                while _hand_out(pending, workers):
+                    yield _finish(pending.popleft())
+                continue
             with torch.inference_mode():
                 band = _band(image, y, y + th, device)  # float32 (3, th, W)
-                probs, groups = _groups(band, xs, tw, size=size, skip_blank=skip_blank)
+                probs, groups = _groups(band, xs, tw, size=size, skip_blank=skip_blank, needed=needed)
             pending.append((y, probs, [(idx, pool.submit(run, x)) for idx, x in groups]))
             while _hand_out(pending, workers):
                 yield _finish(pending.popleft())
@@ -256,20 +273,21 @@ def _window(h: int, w: int, overlap: int) -> np.ndarray:
 
 
 def _groups(
-    band: torch.Tensor, xs: list[int], tw: int, *, size: int, skip_blank: bool
+    band: torch.Tensor, xs: list[int], tw: int, *, size: int, skip_blank: bool, needed: list[bool]
 ) -> tuple[list[torch.Tensor | None], list[tuple[list[int], torch.Tensor]]]:
-    """The windows of one band: softmax of those that are bare paper, and the rest in groups of
-    ``size`` (window indices, channels-last float32 (n, 3, th, tw) input) for the network."""
+    """The windows of one band: softmax of those that are bare paper or not ``needed``, and the
+    rest in groups of ``size`` (window indices, channels-last float32 (n, 3, th, tw) input) for
+    the network."""
     tiles = [band[:, :, x : x + tw] for x in xs]
     if skip_blank:  # a window of bare paper (no ink anywhere) is background; the network is not asked
         spread = (torch.stack([t.amax() for t in tiles]) - torch.stack([t.amin() for t in tiles])).cpu()
         blank = (spread < BLANK_RANGE).tolist()
     else:
         blank = [False] * len(xs)
+    blank = [b or not n for b, n in zip(blank, needed, strict=True)]
     probs: list[torch.Tensor | None] = [None] * len(tiles)
     if any(blank):
-        background = torch.zeros_like(tiles[0])
-        background[0] = 1.0
+        background = _background(tiles[0].shape[1], tiles[0].shape[2], tiles[0].device)
         for i in np.flatnonzero(blank):
             probs[i] = background
     todo = [i for i, b in enumerate(blank) if not b]
@@ -279,6 +297,24 @@ def _groups(
         # channels-last input (as the NumPy tiling always handed the network; faster on CPU)
         groups.append((idx, torch.stack([tiles[i] for i in idx]).contiguous(memory_format=torch.channels_last)))
     return probs, groups
+
+
+def _background(th: int, tw: int, device: torch.device) -> torch.Tensor:
+    """float32 (3, th, tw) probabilities of bare paper: class 0 everywhere."""
+    out = torch.zeros((3, th, tw), dtype=torch.float32, device=device)
+    out[0] = 1.0
+    return out
+
+
+def _check_region(region: Region | None, h: int, w: int) -> Region:
+    """The region clipped to the image; the whole image for None."""
+    if region is None:
+        return (0, h), (0, w)
+    try:
+        (r0, r1), (c0, c1) = region
+    except (TypeError, ValueError):
+        raise ValueError(f"region must be ((r0, r1), (c0, c1)), got {region!r}") from None
+    return (max(int(r0), 0), min(int(r1), h)), (max(int(c0), 0), min(int(c1), w))
 
 
 def _forward(model, x: torch.Tensor, *, amp: bool) -> torch.Tensor:

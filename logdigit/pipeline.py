@@ -43,6 +43,7 @@ class InferOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_gap: int = DEFAULT_MAX_GAP  # longest gap (pixel rows) filled by interpolation; see logdigit.trace
     skip_blank: bool = True
+    whole_scan: bool = False  # run the network over every row and column, not only the layout's tracks and rows
 
     def __post_init__(self) -> None:
         """Refuse nonsense settings before anything is read or loaded (the CLI's flags land here)."""
@@ -204,7 +205,8 @@ def digitise(
 
     device = str(resolve_device(opts.device))
     model = cached_model(opts.weights, device)
-    masks, t_threshold = _segment(model, image, opts, device, progress)
+    region = None if opts.whole_scan else inference_region(lay, image.shape)
+    masks, t_threshold = _segment(model, image, opts, device, progress, region)
     lap("infer")
     timings["infer"] -= t_threshold  # thresholding ran strip by strip inside the inference loop
     timings["threshold"] = t_threshold
@@ -308,9 +310,34 @@ def _empty_warnings(curves, scan_path) -> list[str]:
     ]
 
 
-def _segment(model, image: np.ndarray, opts: InferOptions, device: str, progress) -> tuple[np.ndarray, float]:
+REGION_MARGIN = 16
+"""px (rows and columns) inferred beyond the layout's tracks and rows: the tracer reads masks up
+to 3 px past a track edge and bridges reach up to 16 px; the network's own context comes from
+whole windows around that."""
+
+
+def inference_region(layout: Layout, shape: tuple[int, ...]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The rows and columns (half-open) the network must label for ``layout``: its ``depth.rows``
+    (every row when not given) and the span of its tracks, each widened by :data:`REGION_MARGIN`.
+
+    >>> from logdigit.layout import DepthSpec, Track
+    >>> lay = Layout(DepthSpec("FT", 0.5, ((0, 0), (10, 5)), rows=(100, 199)), (Track(50, 80), Track(120, 300)))
+    >>> inference_region(lay, (1000, 400, 3))
+    ((84, 216), (34, 317))
+    """
+    h, w = shape[:2]
+    r0, r1 = layout.depth.rows if layout.depth.rows is not None else (0, h - 1)
+    c0 = min((t.left for t in layout.tracks), default=0)
+    c1 = max((t.right for t in layout.tracks), default=w - 1)
+    m = REGION_MARGIN
+    return (max(r0 - m, 0), min(r1 + 1 + m, h)), (max(c0 - m, 0), min(c1 + 1 + m, w))
+
+
+def _segment(model, image: np.ndarray, opts: InferOptions, device: str, progress, region=None
+             ) -> tuple[np.ndarray, float]:
     """bool (3, H, W) class masks, thresholded strip by strip so probabilities are never all held,
-    and the seconds spent thresholding."""
+    and the seconds spent thresholding; outside ``region`` (see :func:`inference_region`) the
+    network is not run and the masks are background."""
     from logdigit.inference import iter_proba, predict_proba
     from logdigit.threshold import threshold
 
@@ -322,6 +349,7 @@ def _segment(model, image: np.ndarray, opts: InferOptions, device: str, progress
         batch=opts.batch,
         device=device,
         skip_blank=opts.skip_blank,
+        region=region,
         progress=cb,
     )
     if opts.hysteresis is not None:  # hysteresis follows connectivity across the whole scan
@@ -549,5 +577,6 @@ __all__ = [
     "default_output",
     "digitise",
     "digitise_to_files",
+    "inference_region",
     "resolve_layout",
 ]

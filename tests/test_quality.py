@@ -9,6 +9,7 @@ from pathlib import Path
 
 import lasio
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from logdigit.calibrate import Curve, Curves
@@ -97,3 +98,24 @@ def test_infer_quality_csv_matches_the_las(tmp_path):
     onto_scan = CliRunner().invoke(app, ["infer", str(tmp_path / "mono.tif"), "-o", str(tmp_path / "c.las"),
                                          "--quality", str(tmp_path / "mono.tif"), "--overwrite", "--quiet"])
     assert onto_scan.exit_code == 3 and (tmp_path / "mono.tif").read_bytes() == (SAMPLES / "mono.tif").read_bytes()
+
+
+@pytest.mark.slow  # two local Dask clusters
+def test_batch_writes_quality_and_qc_beside_each_las(tmp_path):
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    for name in ("simple.jpg", "simple.layout.toml"):
+        shutil.copy(SAMPLES / name, scans / name)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["batch", str(scans), "--outdir", str(out), "--workers", "1", "--device", "cpu",
+                                 "--qc", "html", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert (out / "simple.las").is_file() and (out / "simple.qc.html").is_file()
+    rows = list(csv.DictReader((out / "simple.quality.csv").open()))
+    assert len(rows) == len(lasio.read(str(out / "simple.las")).index)
+    no = CliRunner().invoke(app, ["batch", str(scans), "--outdir", str(tmp_path / "o2"), "--workers", "1",
+                                  "--device", "cpu", "--no-quality", "--qc", "png", "--quiet"])
+    assert no.exit_code == 0, no.output
+    assert (tmp_path / "o2" / "simple.qc.png").is_file() and not (tmp_path / "o2" / "simple.quality.csv").exists()
+    bad = CliRunner().invoke(app, ["batch", str(scans), "--outdir", str(tmp_path / "o3"), "--qc", "pdf"])
+    assert bad.exit_code == 2 and "--qc 'pdf'" in bad.output

@@ -45,7 +45,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 TARGET_NON_NETWORK = 0.20  # the issue's target: everything but the network <= 20 % of end to end
 TARGET_RSS_MB = 2048
 PEER_ACCURACY = ROOT / "docs" / "peer-accuracy-full.json"  # benchmarks/peer_accuracy.py --full
-SECTIONS = ("peer", "e2e", "variants", "memory", "cuda", "batch")
+SECTIONS = ("peer", "e2e", "section", "variants", "memory", "cuda", "batch")
 DEFAULT_VARIANTS = ("control", "channels_last", "batch", "threads", "skip_blank")
 
 
@@ -183,6 +183,9 @@ def _run(args: argparse.Namespace) -> dict:
     if "e2e" not in args.skip:
         say("end to end: digitise_to_files on the layout scan")
         res["end_to_end"] = bi.end_to_end(scan, vn.model, weights=vn.weights, repeats=args.repeats)
+    if "section" not in args.skip:
+        say("one section of a long page: the layout's rows and tracks against the whole page")
+        res["section"] = _section(args)
     if "variants" not in args.skip and args.variants:
         res["variants"] = _variants(args, vn, image, scan, sz)
     if "memory" not in args.skip:
@@ -193,6 +196,21 @@ def _run(args: argparse.Namespace) -> dict:
         res["batch"] = _batch(sz, vn.weights)
     res["ratios"] = ratios(res)
     return res
+
+
+def _section(args) -> dict:
+    """benchmarks/bench_section.py's synthetic page (31,000 rows; 6,000 with --quick)."""
+    import tempfile
+
+    import bench_section as bs
+    import cv2
+
+    rows, section, at = (6_000, 1_000, 2_000) if args.quick else (31_000, 2_600, 9_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        image, layout = bs.synthetic_page(height=rows, section=section, at=at)
+        path = Path(tmp) / "page.png"
+        cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        return {"rows": rows, "section_rows": section, **bs.measure(path, layout, 1)}
 
 
 def _variants(args, vn: bi.Loaded, image, scan: bi.BenchScan, sz: Sizes) -> list[dict]:
@@ -375,6 +393,13 @@ def tables(res: dict) -> list[tuple]:
         out.append((f"End to end (`logdigit infer` path), scan {sc['height']} x {sc['width']} px with a 3-track "
                     f"layout, {e2e['curves']} curves; seconds per scan", ["stage", "s (median)", "share", "spread"],
                     rows))
+
+    sec = res.get("section")
+    if sec:
+        out.append((f"One {sec['section_rows']:,}-row section of a {sec['rows']:,}-row page, digitised with its "
+                    "layout's rows (benchmarks/bench_section.py)", ["network over", "s", "speed-up", "same LAS"],
+                    [["the layout's rows and tracks (default)", _f(sec["section_s"]), _f(sec["speedup"]),
+                      str(sec["same_las"])], ["the whole page (--whole-scan)", _f(sec["whole_page_s"]), "1", ""]]))
 
     if res.get("variants"):
         rows, notes = [], []

@@ -40,7 +40,6 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import glob
-import hashlib
 import json
 import logging
 import os
@@ -532,11 +531,9 @@ def _unchanged(path: str, size: int | None, mtime_ns: int | None, sha: str | Non
 
 
 def _sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+    from logdigit.atomic import sha256_file
+
+    return sha256_file(path)
 
 
 # --------------------------------------------------------------------------- running

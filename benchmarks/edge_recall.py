@@ -1,8 +1,8 @@
 """Network recall of curve ink by distance to the nearest track edge, on seeded test sheets.
 
-Session 10 asked why wrapped stretches of curve (a curve past its scale drawn on from the
-other edge) are still lost with the network's masks when the tracer follows them on the true
-masks: the network labels less of a curve's ink near a track edge than inside the track.
+Why wrapped stretches of curve (a curve past its scale drawn on from the other edge) are lost
+with the network's masks when the tracer follows them on the true masks: the network labels less
+of a curve's ink near a track edge than inside the track.
 For each curve pixel of the true class map (class 1 or 2) within 4 px outside to anywhere
 inside a track, this counts whether the network's masks (``threshold`` of ``predict_proba``,
 as ``logdigit evaluate`` uses them) hold it in either curve class, binned by the distance in

@@ -1,8 +1,8 @@
 """Train variants of the shipped recipe side by side and score each on the samples and a test subset.
 
-Used in session 6 on a lent H100 to ask whether the mono sample's DT gap (a long-dashed black
-curve over a black 1-bit grid) closes with another training seed, a wider dash-length range or
-more 1-bit sheets. Each variant is the shipped recipe (``logdigit train``'s defaults, 3000
+Asks whether the mono sample's DT curve (a long-dashed black curve over a black 1-bit grid)
+gains from another training seed, a wider dash-length range or more 1-bit sheets, and how far
+equally good weights differ. Made for a GPU. Each variant is the shipped recipe (``logdigit train``'s defaults, 3000
 steps) with a different data seed or synthetic style; its sheet pool is drawn by ``--procs``
 worker processes first (the only change to the data: the same sheets, drawn in parallel).
 
@@ -10,7 +10,7 @@ worker processes first (the only change to the data: the same sheets, drawn in p
     python benchmarks/recipe_runs.py --shipped --out runs/recipe --device cuda
 
 Each variant writes ``OUT/NAME/result.json`` (validation history, sample scores, test-subset
-metrics) beside its checkpoints. The model card quotes the session 6 results.
+metrics) beside its checkpoints. The model card quotes the variants' validation F1.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ Each sample is digitised through the CLI exactly as a user would, then scored ag
 true LAS. Targets per curve: normalised mean absolute error <= 0.005 of track width, >= 98 %
 of depth samples within 2 % of track width, coverage >= 99 %.
 
-One curve does not meet the targets yet (measured with the shipped model; see the README's
-"Known gaps"). It is a strict xfail: it runs every time, and the day it passes the
-suite says so, so the mark is removed rather than forgotten.
+A curve that misses the targets goes in ``KNOWN_MISSES`` with its reason (none does today).
+It runs as a strict xfail: it runs every time, and the day it passes the suite says so,
+so the entry is removed rather than forgotten.
 """
 
 from functools import cache

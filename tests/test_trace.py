@@ -615,8 +615,8 @@ def test_steep_sweep_cut_at_its_bend_is_followed_rather_than_a_ruling():
     """A sweep at 5 px/row, cut by a 4-row gap where it bends to 1.5 px/row: its slope
     is known less well than a vertical stroke's, so the bend is a fair continuation, and
     the trace keeps it rather than a ruling piece labelled as curve that runs straight
-    down from the cut and is a row shorter (the old fixed tolerance cost the bend 3.4,
-    nearly half a restart, and took the ruling)."""
+    down from the cut and is a row shorter (a fixed tolerance would cost the bend 3.4,
+    nearly half a restart, and take the ruling)."""
     h, w = 140, 200
 
     def curve(y):
@@ -741,13 +741,14 @@ def test_true_masks_of_a_sample_trace_within_target():
     "index, track",
     [
         # In track 1 a 3 px and a 2 px curve, both near-black, cross many times and the thick
-        # one sweeps across the thin one. Before the tail exchange by stroke width (see
-        # _untangle) the two came out swapped below the sweep, at 0.20 of track width each.
+        # one sweeps across the thin one. The tail exchange by stroke width (see _untangle)
+        # keeps them apart; without it the two come out swapped below the sweep, at 0.20 of
+        # track width each.
         (1, 0),
         # In track 2 a 3 px black curve sweeps across the track again and again over a 1 px
-        # dark grey square wave. Each sweep is cut where it crosses the other curve; before
-        # session 9 (a sweep's jump across such a cut, exchanges that may cost joins where
-        # the looks gain more) the two came out swapped, at 0.25 each.
+        # dark grey square wave. Each sweep is cut where it crosses the other curve; a sweep's
+        # jump across such a cut, and exchanges that may cost joins where the looks gain more,
+        # keep them apart (without them the two come out swapped, at 0.25 each).
         (123, 1),
     ],
 )
@@ -829,8 +830,8 @@ def _wrapped_scene(h=200, w=125, left=5, right=115, *, hook_rows=7):
 def test_a_curve_that_wraps_past_the_track_edge_is_followed_onto_the_other_edge(hook_rows):
     # The wrapped stretch near the left edge is the curve, even when it is shorter than
     # min_segment (8 rows): a join from one edge to the other is a wrap, not a restart.
-    # Before wrap joins the trace ran down the right edge where there is no ink, 0.9 of
-    # the track width off, and for a long hook drew lines across the track.
+    # Without wrap joins the trace would run down the right edge where there is no ink, 0.9
+    # of the track width off, and for a long hook draw lines across the track.
     masks, truth = _wrapped_scene(hook_rows=hook_rows)
     (t,) = trace(masks, _layout([_solid_track("GR")], masks.shape[1]))
     err = np.abs(t.x - truth)

@@ -52,7 +52,10 @@ def test_quick_run_measures_every_section(quick, run):
     assert cpu["veernet"]["seconds"]["n"] >= 3
     assert "mp_s" in cpu["peer"] or cpu["peer"]["skipped"]
     e2e = res["end_to_end"]
-    assert set(e2e["stages"]) == {"read", "preprocess", "infer", "threshold", "trace", "calibrate", "write", "total"}
+    assert set(e2e["stages"]) == {"read", "preprocess", "infer", "threshold", "trace", "confidence", "calibrate",
+                                  "write", "total"}
+    sec = res["section"]
+    assert sec["same_las"] and sec["speedup"] > 1 and sec["section_s"] > 0
     assert 0.0 <= e2e["non_network_share"] <= 1.0
     assert e2e["network"]["median"] <= e2e["stages"]["infer"]["median"]
     mem = res["memory"]

@@ -175,8 +175,8 @@ def scan_layout(
     pick = _pick_section(sections, section, where)
     first, last = (sections[pick].first, sections[pick].last) if pick >= 0 else (0, grey.shape[0] - 1)
     problems = [] if pick >= 0 else ["no log section found (no fixed grid of rulings); the whole scan used"]
-    tracks, depth_track = find_tracks(image[first:last + 1], source=source)
     positions = _grid_columns(ink[first:last + 1])
+    tracks, depth_track = _best_tracks(image[first:last + 1], positions, source)
     reports = []
     for left, right in tracks:
         fit = _grid_fit(left, right, positions)
@@ -196,6 +196,31 @@ def scan_layout(
         heavy_rows=tuple(heavy), readings=depth["readings"], ties=depth["ties"], fit=depth["fit"],
         residual=depth["residual"], depth_scale=scale, ocr=depth["ocr"], problems=tuple(problems),
     )
+
+
+def _best_tracks(section: np.ndarray, positions: np.ndarray, source: str | None):
+    """Tracks by the heaviest rulings (:func:`find_tracks`) or, when more of its tracks' grids
+    fit a scale, by the rulings and depth lines together (:func:`logdigit.detect.detect_layout`,
+    which handles grids as heavy as their borders); a depth track only comes with the first."""
+    from logdigit.detect import detect_layout
+
+    def fits(spans):
+        return sum(_grid_fit(a, b, positions) is not None for a, b in spans)
+
+    try:
+        tracks, depth = find_tracks(section, source=source)
+    except LayoutError:
+        tracks, depth = [], None
+    try:
+        other = [(t.left, t.right) for t in detect_layout(section, source=source).tracks]
+    except LayoutError:
+        other = []
+    if not tracks and not other:
+        raise LayoutError(f"{source + ': ' if source else ''}found no tracks in the section; write a layout file")
+    if (fits(other), len(other)) > (fits(tracks), len(tracks)):
+        gaps = [(a[1], b[0]) for a, b in zip(other[:-1], other[1:], strict=True) if b[0] - a[1] >= 16]
+        return other, max(gaps, key=lambda g: g[1] - g[0]) if gaps else None
+    return tracks, depth
 
 
 def _pick_section(sections: list[Section], section: int | None, where: str) -> int:
@@ -492,8 +517,8 @@ def robust_depth_fit(
             neighbouring readings, or of one ``step``.
 
     Returns:
-        ((a, b), kept pairs, RMS residual of the kept pairs) or None when fewer than two readings
-        agree (or, with three or more readings, fewer than half of them).
+        ((a, b), kept pairs, RMS residual of the kept pairs) or None when fewer than half the
+        readings agree, or fewer than two (three, out of four or more readings).
 
     Example:
         >>> pairs = [(100, 1000), (600, 1100), (1100, 1200), (1600, 1800), (2100, 1400)]  # 1800 misread
@@ -520,7 +545,7 @@ def robust_depth_fit(
     if best is None:
         return None
     inl = best[1]
-    if inl.sum() < 2 or (len(pts) >= 3 and inl.sum() < max(2, len(pts) / 2)):
+    if inl.sum() < (3 if len(pts) >= 4 else 2) or inl.sum() < len(pts) / 2:
         return None
     b, a = np.polyfit(rows[inl], depths[inl], 1)
     rms = float(np.sqrt(np.mean((depths[inl] - (a + b * rows[inl])) ** 2)))

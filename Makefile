@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-fast demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
+.PHONY: install layout-real test test-fast demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
 
 install: $(STAMP)
 
@@ -14,7 +14,11 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,ocr]"
+	@# Tesseract reads printed depth numbers for `logdigit layout`; optional, installed where we are root.
+	command -v tesseract >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get install -y -qq tesseract-ocr >/dev/null; } \
+		|| echo "tesseract-ocr not installed; logdigit layout will draft depth ties from the grid alone"
 	touch $(STAMP)
 
 test: install
@@ -49,6 +53,10 @@ bench-accuracy: $(BENCH_STAMP)
 # scored beside the shipped weights on the model card's 200 test sheets.
 bench-accuracy-full: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/peer_accuracy.py --full --eval-n 200 --threads 2 --json docs/peer-accuracy-full.json --doc docs/peer-accuracy-full.md
+
+# `logdigit layout` on the real prints of ../shared/realdata against the kit's layouts (skips when absent).
+layout-real: install
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/layout_real.py --doc docs/layout-real.md
 
 lint: install
 	$(BIN)/ruff check logdigit tests benchmarks samples

@@ -190,20 +190,22 @@ def infer(
         raise typer.Exit(1)
 
 
-@app.command(rich_help_panel=DIGITISE, epilog="Example: logdigit layout scan.tif -o scan.layout.toml")
+@app.command(rich_help_panel=DIGITISE, epilog="Example: logdigit layout scan.tif -o scan.layout.toml --section 2")
 @handle_errors
 def layout(
-    scan: Annotated[Path, typer.Argument(help="Scan to detect tracks on.")],
+    scan: Annotated[Path, typer.Argument(help="Scan to draft a layout for.")],
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write (default SCAN.layout.toml).")] = None,
+    section: Annotated[int | None, typer.Option("--section", min=1, help="Log section to draft, counted from the top (default: the longest).")] = None,
+    ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read the printed depth numbers with Tesseract, where installed (LOGDIGIT_OCR=off also turns it off).")] = True,
     overwrite: OverwriteOpt = False,
     force: Annotated[bool, typer.Option("--force", hidden=True, help="Same as --overwrite.")] = False,
     max_pixels: MaxPixelsOpt = DEFAULTS.max_pixels,
 ) -> None:
-    """Detect tracks from the long vertical rulings and write a draft layout to complete."""
-    from logdigit.atomic import output_kind, same_file
-    from logdigit.detect import detect_layout
+    """Find the log sections, tracks, scales, depth ties and curve inks; write a draft layout to check."""
+    from logdigit.atomic import output_kind, same_file, write_text_atomic
     from logdigit.errors import OutputError
-    from logdigit.layout import write_layout
+    from logdigit.layout import load_layout
+    from logdigit.layout_scan import draft_text, scan_layout
     from logdigit.pipeline import InferOptions
     from logdigit.scan import MIN_SIDE, read_scan
 
@@ -214,10 +216,14 @@ def layout(
                           "choose another path, e.g. SCAN.layout.toml")
     if output_kind(target) == "file" and not (overwrite or force):
         raise OutputError(f"{target}: already exists; pass --overwrite to replace it, or -o to write elsewhere")
-    lay = detect_layout(read_scan(scan, max_pixels=max_pixels, min_side=MIN_SIDE).image, source=str(scan))
-    write_layout(lay, target)
-    say(err, f"{target}: {len(lay.tracks)} tracks detected; fill in [depth] ties and each curve's "
-             "mnemonic, unit and scale values, then run `logdigit infer`")
+    page = read_scan(scan, max_pixels=max_pixels, min_side=MIN_SIDE)
+    report = scan_layout(page.image, dpi=page.dpi[1] if page.dpi else None, section=section, ocr=ocr, source=str(scan))
+    write_text_atomic(target, draft_text(report))
+    load_layout(target)  # the draft must read back
+    for line in report.lines():
+        say(err, line)
+    say(err, f"{target}: {len(report.layout.tracks)} tracks drafted; check it, fill in each curve's mnemonic, unit "
+             "and scale values, then run `logdigit infer`")
 
 
 @app.command(rich_help_panel=DIGITISE, epilog="Example: logdigit score scan.las truth.las --layout scan.layout.toml --max-shift 5")

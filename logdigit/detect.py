@@ -250,8 +250,11 @@ def _grid_fit(left: float, right: float, positions: np.ndarray) -> tuple[str, in
         return None
     best = None
     models = [("linear", n, left + width * np.arange(1, n) / n) for n in range(2, 21)]
-    models += [("log", d, left + width * (np.add.outer(np.arange(d), np.log10(np.arange(2, 11))).ravel()[:-1]) / d)
-               for d in range(1, 7)]
+    ladder = np.log10(np.arange(1, 10))  # a log grid rules 1..9 times each power of ten
+    for d in range(1, 7):
+        for start in range(1, 10):  # the track starts at start x 10^n (e.g. 0.2 ohm.m: start 2)
+            at = (np.add.outer(np.arange(-1, d + 1), ladder).ravel() - np.log10(start)) / d
+            models.append(("log", d, left + width * at[(at > 1e-6) & (at < 1 - 1e-6)]))
     for kind, n, expected in models:
         found = np.abs(inner[:, None] - expected[None, :]) <= tol  # (rulings, expected)
         misfit = (int((~found.any(axis=1)).sum()) + int((~found.any(axis=0)).sum())) / (inner.size + expected.size)
@@ -260,10 +263,11 @@ def _grid_fit(left: float, right: float, positions: np.ndarray) -> tuple[str, in
     return best if best[2] <= 0.1 else None
 
 
-def _vertical_lines(dark: np.ndarray) -> list[_Line]:
-    """Every long vertical ruling, from the column profile of the opened ink image."""
+def _vertical_lines(dark: np.ndarray, *, work_rows: int = _WORK_ROWS) -> list[_Line]:
+    """Every long vertical ruling, from the column profile of the opened ink image (squeezed to
+    ``work_rows`` rows first; a section's dense curves need the full height, where they blur less)."""
     h, w = dark.shape
-    rows = min(h, _WORK_ROWS)
+    rows = min(h, work_rows)
     if rows < h:
         dark = cv2.resize(dark, (w, rows), interpolation=cv2.INTER_AREA)
     # A tall kernel removes text and curves; not the full height, so a ruling that drifts a
@@ -317,3 +321,94 @@ def _track_spans(borders: list[_Line], grid: list[_Line], min_width: int) -> lis
     if max(inside) >= 2:  # a gridded sheet: tracks have grid, the depth column has none
         return [s for s, n in zip(spans, inside, strict=True) if n >= 1 and s[1] - s[0] >= 0.2 * widest]
     return [(a, b) for a, b in spans if b - a >= _MIN_TRACK_FRACTION * widest]
+
+
+def find_tracks(
+    image: np.ndarray, *, min_track_width: int = _MIN_TRACK_PX, source: str | None = None
+) -> tuple[list[tuple[int, int]], tuple[int, int] | None]:
+    """Tracks and the depth track of one log section (the rows of one section only).
+
+    Borders are the heaviest long rulings: the lines above the first clear drop (>= 1.3x) in
+    strength from the top, so a heavier fifth grid line (2 px beside 3-px borders) stays grid.
+    Spans between borders that hold grid are tracks (split further where a span's grid fits no
+    single scale but its pieces do, see :func:`_split_by_grid`); the widest span without grid
+    lying between tracks is the depth track.
+
+    Args:
+        image: uint8 (H, W, 3) RGB or (H, W) grey: the section's rows.
+        min_track_width: narrowest span in pixels that can be a track.
+        source: the scan's path, named in errors.
+
+    Returns:
+        ([(left, right), ...] track columns, (left, right) of the depth track or None).
+
+    Raises:
+        InputError: not an image.
+        LayoutError: no tracks found.
+
+    Example:
+        >>> page = np.full((300, 260), 255, np.uint8)
+        >>> for x in list(range(10, 101, 18)) + list(range(150, 241, 18)):
+        ...     page[:, x] = 120
+        >>> page[:, 9:12] = page[:, 99:102] = page[:, 149:152] = page[:, 239:242] = 0
+        >>> find_tracks(page)
+        ([(10, 100), (150, 240)], (100, 150))
+    """
+    where = f"{source}: " if source else ""
+    grey = _grey(image, where)
+    lines = _vertical_lines(_ink(image), work_rows=max(_WORK_ROWS, image.shape[0]))
+    borders, grid = _heaviest(lines, grey.shape[1])
+    edges = [int(round(b.x)) for b in borders]
+    spans = [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b - a >= min_track_width]
+    inside = [sum(1 for g in grid if a + 2 < g.x < b - 2) for a, b in spans]
+    if spans and max(inside) >= 2:
+        tracks = [s for s, n in zip(spans, inside, strict=True) if n >= 2]
+    else:
+        widest = max((b - a for a, b in spans), default=0)
+        tracks = [(a, b) for a, b in spans if b - a >= _MIN_TRACK_FRACTION * widest]
+    tracks = [part for a, b in tracks for part in _split_by_grid(a, b, lines, min_track_width)]
+    tracks = _split_multiples(tracks, lines)
+    if not tracks:
+        raise LayoutError(
+            f"{where}found no tracks: {len(borders)} long vertical ruling(s) in a {grey.shape[1]}-px wide section; "
+            "deskew the scan or write a layout file (logdigit layout, then --layout)"
+        )
+    between = [s for s in spans if s not in tracks and tracks[0][0] <= s[0] and s[1] <= tracks[-1][1]
+               and not any(a < s[1] and s[0] < b for a, b in tracks)]
+    depth = max(between, key=lambda s: s[1] - s[0]) if between else None
+    return tracks, depth
+
+
+def _split_multiples(tracks: list[tuple[int, int]], lines: list[_Line]) -> list[tuple[int, int]]:
+    """Split a span k times as wide as the narrowest track (k = 2, 3, within 2 %) at rulings that
+    lie at its k-ths: tracks of one print share a width (2.5 in on API prints), and side-by-side
+    tracks whose shared border is no heavier than their grid look like one wide track."""
+    if len(tracks) < 2:
+        return tracks
+    unit = min(b - a for a, b in tracks)
+    xs = np.array([ln.x for ln in lines if ln.coverage >= _MIN_COVERAGE])
+    out = []
+    for a, b in tracks:
+        k = round((b - a) / unit)
+        cuts = [a + (b - a) * j / k for j in range(1, k)] if k >= 2 and abs(b - a - k * unit) <= 0.02 * k * unit else []
+        if cuts and all(xs.size and np.abs(xs - c).min() <= 2 for c in cuts):
+            edges = [a, *(int(round(xs[np.abs(xs - c).argmin()])) for c in cuts), b]
+            out.extend(zip(edges[:-1], edges[1:], strict=True))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _heaviest(lines: list[_Line], width: int) -> tuple[list[_Line], list[_Line]]:
+    """(borders, grid lines) by column: the long lines above the first drop of >= 1.3x in
+    strength that leaves at least two lines above it (all are borders when there is none), and
+    a line within 3 px of the image's edge (a border cut by the edge of the scan)."""
+    long_lines = sorted((ln for ln in lines if ln.coverage >= _MIN_COVERAGE), key=lambda ln: ln.x)
+    if len(long_lines) < 3:
+        return long_lines, []
+    strengths = np.sort([ln.strength for ln in long_lines])[::-1]
+    ratios = strengths[:-1] / strengths[1:]
+    cut = next((strengths[k + 1] for k in range(1, len(ratios)) if ratios[k] >= 1.3), -1.0)
+    border = [ln.strength > cut or ln.x <= 3 or ln.x >= width - 4 for ln in long_lines]
+    return ([ln for ln, b in zip(long_lines, border, strict=True) if b],
+            [ln for ln, b in zip(long_lines, border, strict=True) if not b])

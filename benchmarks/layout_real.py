@@ -1,0 +1,113 @@
+"""`logdigit layout` on the real prints of ../shared/realdata, compared with the kit's layouts.
+
+Prints (and with --doc writes) figures only: border errors in px, scale types, tie errors in
+ft at every labelled depth of the kit, section rows, ink Delta E. No pixels of the prints.
+Skips cleanly (exit 0) when the kit is absent. Run: make layout-real
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from logdigit.layout import load_layout
+from logdigit.layout_scan import delta_e, scan_layout
+from logdigit.scan import read_scan
+
+KIT = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
+CASES = [  # (name, scan, kit layout, section to pick by matching the kit's rows)
+    ("WSC section A", "wsc/LAVACARIVER_WESTSANDYCREEKUNIT3_MS.tif", "wsc/wsc_A.layout.toml"),
+    ("WSC section B", "wsc/LAVACARIVER_WESTSANDYCREEKUNIT3_MS.tif", "wsc/wsc_B.layout.toml"),
+    ("KGS main pass", "kgs/273101.tif", "kgs/kgs273101.layout.toml"),
+]
+
+
+def _section_for(report_sections, rows) -> int | None:
+    """1-based number of the detected section that overlaps the kit's rows most."""
+    best = max(range(len(report_sections)), default=None,
+               key=lambda i: min(report_sections[i].last, rows[1]) - max(report_sections[i].first, rows[0]))
+    return None if best is None else best + 1
+
+
+def _compare(name: str, scan: Path, kit_path: Path) -> list[str]:
+    kit = load_layout(kit_path)
+    page = read_scan(scan)
+    dpi = page.dpi[1] if page.dpi else None
+    probe = scan_layout(page.image, dpi=dpi, ocr=False)
+    number = _section_for(probe.sections, kit.depth.rows)
+    t0 = time.perf_counter()
+    rep = scan_layout(page.image, dpi=dpi, section=number)
+    took = time.perf_counter() - t0
+    lay = rep.layout
+    out = [f"### {name}", "", f"`{scan.name}` ({page.image.shape[0]} x {page.image.shape[1]} px), "
+           f"section {number} of {len(rep.sections)}; `scan_layout` {took:.1f} s (OCR included)", ""]
+    sec = rep.sections[number - 1]
+    rows = lay.depth.rows
+    kr = kit.depth.rows
+    out.append(f"- section rows (curves): found {rows[0]}-{rows[1]}, kit {kr[0]}-{kr[1]}: "
+               f"error {rows[0] - kr[0]:+d} / {rows[1] - kr[1]:+d} px (grid rows {sec.first}-{sec.last})")
+    found = sorted({t.left for t in lay.tracks} | {t.right for t in lay.tracks})
+    want = sorted({t.left for t in kit.tracks} | {t.right for t in kit.tracks})
+    errs = [min(abs(f - w) for f in found) for w in want]
+    extra = [f for f in found if min(abs(f - w) for w in want) > 3]
+    out.append(f"- track borders: kit {want}, found {found}; error per kit border {errs} px "
+               f"(max {max(errs)}, target <= 3)" + (f"; found but not in the kit: {extra}" if extra else ""))
+    for i, kt in enumerate(kit.tracks):
+        match = [t for t in rep.tracks if t.left < kt.right and kt.left < t.right]
+        got = ", ".join(f"{t.scale} ({t.divisions} {'decades' if t.scale == 'log' else 'div.'})" for t in match)
+        ok = all(t.scale == kt.scale for t in match) and match
+        out.append(f"- track {i + 1} ({kt.left}-{kt.right}) scale: kit {kt.scale}, found {got or 'none'}: "
+                   f"{'right' if ok else 'WRONG'}")
+    if rep.fit:
+        a, b = rep.fit
+        ties = np.array(kit.depth.ties)
+        err = np.abs(a + b * ties[:, 0] - ties[:, 1])
+        out.append(f"- depth ties: {len(rep.ties)} of {len(rep.readings)} numbers kept, RMS residual "
+                   f"{rep.residual:.3f} ft, {rep.depth_scale}; error at the kit's {len(ties)} labelled depths: "
+                   f"max {err.max():.3f} ft, mean {err.mean():.3f} ft (target <= 0.5)")
+    else:
+        out.append(f"- depth ties: none read ({rep.ocr})")
+    inks = []
+    for kt in kit.tracks:
+        found_inks = [c for t in rep.tracks if t.left < kt.right and kt.left < t.right for c in t.inks]
+        for c in kt.curves:
+            if c.color is not None:
+                d = min((delta_e(c.color, f) for f in found_inks), default=float("inf"))
+                inks.append(f"{c.mnemonic} {d:.1f}")
+    if inks:
+        out.append("- inks, Delta E (CIE76) from the kit colour to the nearest ink found in its track: "
+                   + ", ".join(inks))
+    else:
+        out.append("- inks: the kit names no colours (1-bit scan); found " + "; ".join(
+            f"track {i + 1}: " + (", ".join("#{:02x}{:02x}{:02x}".format(*c) for c in t.inks) or "none")
+            for i, t in enumerate(rep.tracks)))
+    out.extend(f"- report: {line}" for line in rep.problems)
+    return out + [""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kit", type=Path, default=KIT)
+    parser.add_argument("--doc", type=Path, help="also write the comparison here (markdown)")
+    args = parser.parse_args(argv)
+    if not args.kit.is_dir():
+        print(f"skipped: {args.kit} is absent (the real-print kit is local only)")
+        return 0
+    lines = ["# `logdigit layout` on the real prints", "",
+             "Made by `make layout-real` (benchmarks/layout_real.py): the draft of each section compared with the",
+             "kit's hand layout. Figures only; the prints stay outside the repository.", ""]
+    for name, scan, kit in CASES:
+        lines += _compare(name, args.kit / scan, args.kit / kit)
+    text = "\n".join(lines)
+    print(text)
+    if args.doc:
+        args.doc.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install layout-real test test-fast demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
+.PHONY: install layout-real test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
 
 install: $(STAMP)
 
@@ -21,11 +21,13 @@ $(STAMP): pyproject.toml
 		|| echo "tesseract-ocr not installed; logdigit layout will draft depth ties from the grid alone"
 	touch $(STAMP)
 
+# The fast suite (a couple of minutes on 2 cores); test-all adds the slow end-to-end tests
+# (training, Dask clusters, the benchmarks' quick run). CI runs lint and test-all.
 test: install
-	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q tests logdigit
+	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q -m "not slow" tests logdigit
 
-test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow" tests logdigit
+test-all: install
+	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q tests logdigit
 
 demo: install
 	mkdir -p samples/out

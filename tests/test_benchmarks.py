@@ -70,6 +70,7 @@ def test_quick_run_measures_every_section(quick, run):
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # shares the quick run's fixture
 def test_quick_run_writes_json_table_and_doc(quick):
     res, out, text = quick
     assert "Throughput, CPU" in text and "VeerNet" in text and "End to end" in text
@@ -177,6 +178,7 @@ def test_docstring_examples(run):
         assert doctest.testmod(module).failed == 0
 
 
+@pytest.mark.slow  # trains twice
 def test_peer_accuracy_trains_veernet_exactly_as_logdigit_train(tmp_path):
     """benchmarks/peer_accuracy.py claims one recipe for both networks: its loop, given
     VeerNet, must give the very weights `logdigit.train.train` keeps as its best checkpoint

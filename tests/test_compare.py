@@ -7,6 +7,7 @@ from logdigit.data import DataConfig
 from logdigit.model import VeerNetConfig
 
 
+@pytest.mark.slow  # trains several tiny runs
 def test_tiny_comparison_runs_resumes_and_reports(tmp_path):
     cfg = VeerNetConfig(widths=(4, 4, 8, 8, 8), attn_layers=1, attn_heads=2, groups=4)
     data = DataConfig(pool_size=2, sheet_height=128, sheet_width=192, crop=64, batch_size=2)

@@ -204,7 +204,7 @@ def layout(
     """Find the log sections, tracks, scales, depth ties and curve inks; write a draft layout to check."""
     from logdigit.atomic import output_kind, same_file, write_text_atomic
     from logdigit.errors import OutputError
-    from logdigit.layout import load_layout
+    from logdigit.layout import parse_layout
     from logdigit.layout_scan import draft_text, scan_layout
     from logdigit.pipeline import InferOptions
     from logdigit.scan import MIN_SIDE, read_scan
@@ -218,12 +218,13 @@ def layout(
         raise OutputError(f"{target}: already exists; pass --overwrite to replace it, or -o to write elsewhere")
     page = read_scan(scan, max_pixels=max_pixels, min_side=MIN_SIDE)
     report = scan_layout(page.image, dpi=page.dpi[1] if page.dpi else None, section=section, ocr=ocr, source=str(scan))
-    write_text_atomic(target, draft_text(report))
-    load_layout(target)  # the draft must read back
+    text = draft_text(report)
+    parse_layout(text, source=str(target))  # the draft must read back
+    write_text_atomic(target, text)
     for line in report.lines():
         say(err, line)
     say(err, f"{target}: {len(report.layout.tracks)} tracks drafted; check it, fill in each curve's mnemonic, unit "
-             "and scale values, then run `logdigit infer`")
+             "and scale values in its [[tracks.curves]] entry, then run `logdigit infer`")
 
 
 @app.command(rich_help_panel=DIGITISE, epilog="Example: logdigit score scan.las truth.las --layout scan.layout.toml --max-shift 5")

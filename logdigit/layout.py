@@ -229,6 +229,18 @@ def load_layout(path: str | os.PathLike) -> Layout:
     return _parse_bytes(raw, where)
 
 
+def parse_layout(text: str, *, source: str = "layout") -> Layout:
+    r"""A layout from TOML text, checked as :func:`load_layout` checks a file (``source`` names
+    it in errors).
+
+    >>> text = ('[depth]\nunit = "PX"\nstep = 1\nties = [[0, 0], [9, 9]]\n[[tracks]]\nleft = 0\nright = 9\n'
+    ...         '[[tracks.curves]]\nmnemonic = "GR"\nleft_value = 0\nright_value = 150\n')
+    >>> parse_layout(text).tracks[0].curves[0].mnemonic
+    'GR'
+    """
+    return _parse_bytes(text.encode("utf-8"), source)
+
+
 def _parse_bytes(raw: bytes, where: str) -> Layout:
     """Decode and parse layout TOML bytes; ``where`` names the file in errors."""
     try:

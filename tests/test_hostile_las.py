@@ -221,7 +221,7 @@ def test_layout_command_message_keeps_brackets(tmp_path):
     shutil.copy(SAMPLES / "simple.jpg", tmp_path / "d [" / "s].jpg")
     r = _run("layout", tmp_path / "d [" / "s].jpg")
     assert r.exit_code == 0, (r.output, r.exception)
-    assert "fill in [depth] ties" in r.stderr and str(tmp_path / "d [" / "s].layout.toml") in r.stderr
+    assert "[[tracks.curves]] entry" in r.stderr and str(tmp_path / "d [" / "s].layout.toml") in r.stderr
 
 
 def test_a_scan_path_with_brackets_is_digitised_and_reported(tmp_path):

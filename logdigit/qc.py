@@ -44,8 +44,8 @@ def draw_qc(
     """Draw traced curves over a faded scan.
 
     The scan is blended toward white, each track is outlined in grey (edges over the
-    digitised rows), flagged stretches are tinted over their curve's track (colours of
-    :data:`logdigit.qc_html.FLAG_COLOURS`), depth ticks and labels from the layout's ties
+    digitised rows), flagged stretches get a translucent halo along the curve in the flag's
+    colour (:data:`logdigit.qc_html.FLAG_COLOURS`), depth ticks and labels from the layout's ties
     run down the left edge of the first track (and a mark at each tie row), and each trace
     is drawn as a 1-px polyline through its sub-pixel positions in its layout ``color``
     (else a colour of :data:`PALETTE`), dashed or dotted as its line style (gaps are not
@@ -83,7 +83,7 @@ def draw_qc(
     colours = [spec.color if spec is not None and spec.color else PALETTE[k % len(PALETTE)]
                for k, spec in enumerate(specs)]
     for trace in traces:
-        _draw_flags(out, layout.tracks[trace.track], (flags or {}).get(trace.mnemonic, ()))
+        _draw_flags(out, trace, (flags or {}).get(trace.mnemonic, ()))
     _draw_depth_ticks(out, layout, rows)
     if legend:
         _draw_legends(out, traces, colours, layout, rows[0])
@@ -96,19 +96,24 @@ def _spec(layout: Layout, trace: PixelTrace):
     return next((c for c in layout.tracks[trace.track].curves if c.mnemonic == trace.mnemonic), None)
 
 
-def _draw_flags(out: np.ndarray, track, marks) -> None:
-    """Tint ``(first, last, kind)`` row stretches over the track's columns (25 % of the kind's colour)."""
+def _draw_flags(out: np.ndarray, trace: PixelTrace, marks) -> None:
+    """A 5-px halo, 40 % of the flag's colour, under each flagged ``(first, last, kind)`` row
+    stretch of the curve (look-alike marks the whole curve: the legend says it instead)."""
     from logdigit.qc_html import FLAG_COLOURS
 
-    h = out.shape[0]
     for first, last, kind in marks:
-        a, b = max(int(first), 0), min(int(last) + 1, h)
+        if kind == "look-alike":
+            continue
+        a, b = max(int(first) - trace.row0, 0), min(int(last) - trace.row0 + 1, len(trace.x))
         if a >= b:
             continue
         hexa = FLAG_COLOURS.get(kind, "#888888")
-        colour = np.array([int(hexa[i : i + 2], 16) for i in (1, 3, 5)], np.float32)
-        band = out[a:b, track.left : track.right + 1].astype(np.float32)
-        out[a:b, track.left : track.right + 1] = np.round(0.75 * band + 0.25 * colour).astype(np.uint8)
+        colour = tuple(int(hexa[i : i + 2], 16) for i in (1, 3, 5))
+        layer = out.copy()
+        _draw_trace(layer, PixelTrace(trace.mnemonic, trace.track, trace.row0 + a, trace.x[a:b]), colour, None,
+                    thickness=5)
+        band = slice(max(trace.row0 + a - 3, 0), trace.row0 + b + 3)
+        out[band] = cv2.addWeighted(out[band], 0.6, layer[band], 0.4, 0.0)
 
 
 def _draw_depth_ticks(out: np.ndarray, layout: Layout, rows: tuple[int, int]) -> None:
@@ -195,7 +200,8 @@ def _digitised_rows(layout: Layout, traces: Sequence[PixelTrace], height: int) -
     return max(int(first), 0), min(int(last), height - 1)
 
 
-def _draw_trace(out: np.ndarray, trace: PixelTrace, colour, dashes: tuple[float, float] | None) -> None:
+def _draw_trace(out: np.ndarray, trace: PixelTrace, colour, dashes: tuple[float, float] | None, *,
+                thickness: int = 1) -> None:
     """1-px polylines through each NaN-free stretch, at 1/16 px (cv2 fixed point); with
     ``dashes`` (on, off) in px of path length, only the "on" parts are drawn."""
     x = np.asarray(trace.x, dtype=np.float64)
@@ -210,11 +216,13 @@ def _draw_trace(out: np.ndarray, trace: PixelTrace, colour, dashes: tuple[float,
         if b - a == 1:
             c, r = int(round(x[a])), int(rows[a])
             if 0 <= r < h and 0 <= c < w:
+                if thickness > 1:
+                    cv2.circle(out, (c, r), thickness // 2, colour, -1)
                 out[r, c] = colour
             continue
         pts = np.stack([x[a:b], rows[a:b]], axis=1)  # (n, 2) x, y
         for piece in _dash_pieces(pts, dashes):
-            cv2.polylines(out, [np.round(piece * 16).astype(np.int32)], False, colour, 1, cv2.LINE_8, shift=4)
+            cv2.polylines(out, [np.round(piece * 16).astype(np.int32)], False, colour, thickness, cv2.LINE_8, shift=4)
 
 
 def _dash_pieces(pts: np.ndarray, dashes: tuple[float, float] | None) -> list[np.ndarray]:

@@ -4,8 +4,9 @@ The scan is embedded as image tiles (PNG or JPEG, whichever is smaller, as data 
 decoded lazily by the browser), each traced curve is an SVG polyline in its own ink
 (or a palette colour when the layout gives none) with its line style, and a legend
 toggles each curve. Depth ticks and labels come from the layout's depth ties, and the
-tie rows themselves are marked. Flagged stretches (interpolated, wrapped, look-alike,
-low confidence) are drawn as translucent bands over the curve's track. Hovering shows
+tie rows themselves are marked. Flagged stretches (interpolated, wrapped, low confidence) are
+drawn as a translucent halo in the flag's colour under that part of the curve; a look-alike
+curve (one told apart from another of the same look by continuity alone) is marked in the legend. Hovering shows
 the depth and, for the track under the pointer, every curve's value at that row.
 
 Nothing is fetched: no script, font or style sheet from outside the file.
@@ -91,7 +92,9 @@ def render_qc_html(
     svg += _track_lines(layout, h)
     svg += _depth_ticks(layout, a, b, h)
     for entry, trace in zip(curves, traces, strict=True):
-        svg += _curve_group(entry, trace, layout, (flags or {}).get(trace.mnemonic, ()))
+        marks = (flags or {}).get(trace.mnemonic, ())
+        entry["lookalike"] = any(kind == "look-alike" for _, _, kind in marks)
+        svg += _curve_group(entry, trace, marks)
     svg.append("</svg>")
     data = {"h": h, "w": w, "a": a, "b": b, "unit": layout.depth.unit, "curves": curves,
             "tracks": [[t.left, t.right] for t in layout.tracks]}
@@ -165,18 +168,21 @@ def nice_step(span: float) -> float:
     return next(m * p for m in (1, 2, 5, 10) if m * p >= span)
 
 
-def _curve_group(entry: dict, trace: PixelTrace, layout: Layout, flags: Sequence[tuple[int, int, str]]) -> list[str]:
+def _curve_group(entry: dict, trace: PixelTrace, flags: Sequence[tuple[int, int, str]]) -> list[str]:
     name = html.escape(entry["name"])
     dash = _DASH.get(entry["line"], "")
     style = f'stroke="{entry["colour"]}"' + (f' stroke-dasharray="{dash}"' if dash else "")
     out = [f'<g class="curve" data-curve="{name}">']
-    track = layout.tracks[trace.track]
-    for first, last, kind in flags:
-        colour = FLAG_COLOURS.get(kind, "#888888")
-        out.append(f'<rect class="band" x="{track.left}" y="{first}" width="{track.right - track.left}" '
-                   f'height="{last - first + 1}" fill="{colour}"><title>{name}: {html.escape(kind)}, rows '
-                   f"{first}-{last}</title></rect>")
-    for pts in _stretches(np.asarray(trace.x, dtype=np.float64), trace.row0):
+    x = np.asarray(trace.x, dtype=np.float64)
+    for first, last, kind in flags:  # a halo in the flag's colour under the flagged part of the curve
+        if kind == "look-alike":  # the whole curve: said in the legend
+            continue
+        a, b = max(first - trace.row0, 0), min(last - trace.row0 + 1, len(x))
+        title = f"<title>{name}: {html.escape(kind)}, rows {first}-{last}</title>"
+        for pts in _stretches(x[a:b], trace.row0 + a):
+            out.append(f'<polyline class="halo" stroke="{FLAG_COLOURS.get(kind, "#888888")}" '
+                       f'points="{" ".join(f"{px:.2f},{py:g}" for px, py in pts)}">{title}</polyline>')
+    for pts in _stretches(x, trace.row0):
         out.append(f'<polyline {style} points="{" ".join(f"{x:.2f},{y:g}" for x, y in pts)}"/>')
     out.append("</g>")
     return out
@@ -217,8 +223,11 @@ def _legend(entry: dict) -> str:
     swatch = (f'<svg width="28" height="8"><line x1="0" y1="4" x2="28" y2="4" stroke="{entry["colour"]}" '
               f'stroke-width="3"' + (f' stroke-dasharray="{dash}"' if dash else "") + "/></svg>")
     scale = f'{entry["lv"]:g}-{entry["rv"]:g} {html.escape(entry["unit"])}{" log" if entry["log"] else ""}'
+    badge = (f' <span class="flag" style="background:{FLAG_COLOURS["look-alike"]}" title="told apart from a curve '
+             'of the same look by continuity alone: they can swap where they cross">look-alike</span>'
+             if entry.get("lookalike") else "")
     return (f'<label title="track {entry["track"] + 1}, {scale}, {entry["line"]}"><input type="checkbox" checked '
-            f'data-toggle="{name}">{swatch} {name}</label>')
+            f'data-toggle="{name}">{swatch} {name}{badge}</label>')
 
 
 _PAGE = """<!DOCTYPE html>
@@ -237,7 +246,7 @@ polyline{{fill:none;stroke-width:1.6;vector-effect:non-scaling-stroke}}
 .tick{{stroke:#0057b7;stroke-width:.8;stroke-dasharray:6 6;vector-effect:non-scaling-stroke}}
 .depth{{fill:#0057b7;font:bold 11px sans-serif}}
 .tie{{fill:#0057b7}}
-.band{{opacity:.22}}
+.halo{{fill:none;stroke-width:7;opacity:.45;vector-effect:non-scaling-stroke}}
 .flag{{padding:0 4px;color:#fff;border-radius:3px}}
 #hover{{font-family:monospace;min-width:24em}}
 </style></head><body>

@@ -118,13 +118,16 @@ def test_ink_colour_from_the_layout():
     assert (out[40, 12] == (0, 204, 0)).all()  # GR at x 12.2 in its ink, not the palette
 
 
-def test_flags_tint_the_track_and_ticks_mark_depths():
+def test_flags_halo_the_curve_and_ticks_mark_depths():
     image, traces, layout = _setup()
     plain = draw_qc(image, traces, layout, legend=False)
-    flagged = draw_qc(image, traces, layout, legend=False, flags={"ILD": [(10, 19, "interpolated")]})
+    flagged = draw_qc(image, traces, layout, legend=False, flags={"GR": [(40, 49, "interpolated")]})
     changed = (plain != flagged).any(axis=2)
-    assert changed[10:20, 50].all() and not changed[:10].any() and not changed[20:].any()
-    assert not changed[:, :45].any()  # only ILD's track
+    rows, cols = np.nonzero(changed)
+    assert rows.min() >= 37 and rows.max() <= 52 and changed[42:48, 10].all() and changed[42:48, 14].all()
+    assert cols.min() >= 9 and cols.max() <= 16  # a halo along GR (x 12.2) alone, not the track
+    alike = draw_qc(image, traces, layout, legend=False, flags={"GR": [(0, 59, "look-alike")]})
+    assert np.array_equal(alike, plain)  # a look-alike curve is said in the legend, not drawn over
     faded = cv2.addWeighted(image, 0.35, np.full_like(image, 255), 0.65, 0.0)
     tick = (0, 87, 183)
     assert (plain[:, 5:9] == tick).all(axis=2).any()  # depth ticks and tie marks at the first track's edge

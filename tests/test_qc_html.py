@@ -37,12 +37,16 @@ def _scene():
 
 def test_page_holds_curves_inks_styles_flags_and_ties():
     image, traces, lay = _scene()
-    page = render_qc_html(image, traces, lay, flags={"GR": [(300, 319, "interpolated")]}, title="a<b>.tif")
+    page = render_qc_html(image, traces, lay, flags={"GR": [(100, 119, "interpolated"), (0, 599, "look-alike")]},
+                          title="a<b>.tif")
     assert "a&lt;b&gt;.tif" in page and "a<b>.tif" not in page
     gr = re.search(r'<g class="curve" data-curve="GR">(.*?)</g>', page, re.S).group(1)
-    assert gr.count("<polyline") == 2  # the NaN stretch splits the curve, it is not bridged
-    assert 'stroke="#00cc00"' in gr and 'stroke-dasharray="8 4"' in gr
-    assert f'fill="{FLAG_COLOURS["interpolated"]}"' in gr and 'y="300"' in gr and 'height="20"' in gr
+    curve = re.findall(r'<polyline stroke="#00cc00" stroke-dasharray="8 4" points="([^"]*)"', gr)
+    assert len(curve) == 2  # the NaN stretch splits the curve, it is not bridged
+    (halo,) = re.findall(rf'<polyline class="halo" stroke="{FLAG_COLOURS["interpolated"]}" points="([^"]*)"', gr)
+    assert halo == "50.00,100 50.00,119"  # under the flagged rows of the curve only
+    assert re.search(r'data-toggle="GR">.*?look-alike</span></label>', page)
+    assert "look-alike</span></label>" not in page.split('data-toggle="SP"')[1].split("</label>")[0] + "</label>"
     assert page.count('class="tie"') == 2
     data = json.loads(re.search(r'<script id="qcdata" type="application/json">(.*?)</script>', page, re.S).group(1))
     assert (data["a"], data["b"]) == pytest.approx((1000.0, 1.0))
@@ -79,7 +83,7 @@ def test_page_in_headless_chromium(tmp_path):
     playwright, exe = _browser()
     image, traces, lay = _scene()
     path = write_qc_html(tmp_path / "qc.html", render_qc_html(image, traces, lay, title="scene",
-                                                              flags={"GR": [(300, 319, "interpolated")]}))
+                                                              flags={"GR": [(100, 119, "interpolated")]}))
     errors = []
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
@@ -87,14 +91,17 @@ def test_page_in_headless_chromium(tmp_path):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(path.as_uri())
         page.wait_for_load_state("load")
-        assert page.locator("polyline").count() == 4
+        assert page.locator("polyline").count() == 5  # GR in two stretches, its halo, SP, ILD
         assert page.locator("text.depth").count() >= 2 and page.locator("path.tie").count() == 2
-        gr = page.locator('g[data-curve="GR"]')
-        assert gr.is_visible()
+        def shown(name: str) -> bool:  # GR is a vertical line: no width, so not "visible" to Playwright
+            return page.evaluate(f"getComputedStyle(document.querySelector('g[data-curve=\"{name}\"]')).display")\
+                != "none"
+
+        assert shown("GR") and shown("SP")
         page.locator('input[data-toggle="GR"]').uncheck()
-        assert not gr.is_visible() and page.locator('g[data-curve="SP"]').is_visible()
+        assert not shown("GR") and shown("SP")
         page.locator('input[data-toggle="GR"]').check()
-        assert gr.is_visible()
+        assert shown("GR")
         box = page.locator("#view").bounding_box()
         page.mouse.move(box["x"] + 50, box["y"] + 100)  # zoom starts at 100 %: row 100, column 50 (track 1)
         text = page.locator("#hover").text_content()

@@ -93,7 +93,7 @@ def render_qc_html(
     svg += _depth_ticks(layout, a, b, h)
     for entry, trace in zip(curves, traces, strict=True):
         marks = (flags or {}).get(trace.mnemonic, ())
-        entry["lookalike"] = any(kind == "look-alike" for _, _, kind in marks)
+        entry["lookalike"] = bool(getattr(trace, "twins", ())) or any(kind == "look-alike" for _, _, kind in marks)
         svg += _curve_group(entry, trace, marks)
     svg.append("</svg>")
     data = {"h": h, "w": w, "a": a, "b": b, "unit": layout.depth.unit, "curves": curves,

@@ -33,6 +33,11 @@ from logdigit.trace import PixelTrace
 TILE_ROWS = 1024
 """Rows per embedded image tile: the browser decodes only the tiles in view."""
 
+MAX_TILE_WIDTH = 2048
+"""Widest embedded tile in px: a wider scan is embedded downsampled by a whole factor (area
+average) and shown at its full size, so a 45,000-row scan of any width stays a file a browser
+opens in seconds; the curves stay at full resolution."""
+
 FLAG_COLOURS: dict[str, str] = {
     "interpolated": "#ff9900",
     "wrapped": "#9933ff",
@@ -205,15 +210,21 @@ def _stretches(x: np.ndarray, row0: int) -> list[np.ndarray]:
 
 
 def _tiles(image: np.ndarray, tile_rows: int) -> list[str]:
-    """One lazily decoded <img> per band of rows, PNG or JPEG (quality 88), whichever is smaller."""
+    """One lazily decoded <img> per band of rows, PNG or JPEG (quality 88), whichever is smaller,
+    downsampled by a whole factor when the scan is wider than :data:`MAX_TILE_WIDTH`."""
+    factor = math.ceil(image.shape[1] / MAX_TILE_WIDTH)
+    rows = tile_rows - tile_rows % factor  # whole output rows per tile
     out = []
-    for top in range(0, image.shape[0], tile_rows):
-        band = cv2.cvtColor(image[top : top + tile_rows], cv2.COLOR_RGB2BGR)
+    for top in range(0, image.shape[0], rows):
+        band = cv2.cvtColor(image[top : top + rows], cv2.COLOR_RGB2BGR)
+        h, w = band.shape[:2]
+        if factor > 1:
+            band = cv2.resize(band, (max(w // factor, 1), max(h // factor, 1)), interpolation=cv2.INTER_AREA)
         png = cv2.imencode(".png", band, [cv2.IMWRITE_PNG_COMPRESSION, 3])[1]
         jpg = cv2.imencode(".jpg", band, [cv2.IMWRITE_JPEG_QUALITY, 88])[1]
         kind, data = ("png", png) if png.size <= jpg.size else ("jpeg", jpg)
-        out.append(f'<img loading="lazy" decoding="async" style="top:{top}px" width="{band.shape[1]}" '
-                   f'height="{band.shape[0]}" src="data:image/{kind};base64,{base64.b64encode(data).decode()}">')
+        out.append(f'<img loading="lazy" decoding="async" style="top:{top}px" width="{w}" height="{h}" '
+                   f'src="data:image/{kind};base64,{base64.b64encode(data).decode()}">')
     return out
 
 

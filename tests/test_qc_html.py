@@ -128,3 +128,19 @@ def test_infer_writes_the_viewer_for_an_html_qc(tmp_path):
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and page.count('<g class="curve"') >= 1
     assert "<title>simple.jpg</title>" in page
+
+
+def test_a_wide_scan_is_embedded_downsampled_at_its_full_size():
+    import base64
+
+    import cv2
+
+    from logdigit.qc_html import MAX_TILE_WIDTH
+
+    image, traces, lay = _scene()
+    wide = np.full((40, 2 * MAX_TILE_WIDTH + 10, 3), 200, np.uint8)
+    page = render_qc_html(wide, [], Layout(lay.depth, ()), tile_rows=16)
+    tiles = re.findall(r'<img [^>]*width="(\d+)" height="(\d+)" src="data:image/\w+;base64,([^"]+)"', page)
+    assert [(int(w), int(h)) for w, h, _ in tiles] == [(wide.shape[1], 15), (wide.shape[1], 15), (wide.shape[1], 10)]
+    first = cv2.imdecode(np.frombuffer(base64.b64decode(tiles[0][2]), np.uint8), cv2.IMREAD_COLOR)
+    assert first.shape[:2] == (5, wide.shape[1] // 3)  # factor 3: 15 rows of 4106 px -> 5 x 1368

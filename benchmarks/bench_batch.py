@@ -87,8 +87,8 @@ def make_scans(folder: Path, *, n: int, height: int, width: int) -> list[Path]:
     """``n`` seeded synthetic scans with sidecar layouts in ``folder`` (kept between runs)."""
     import cv2
 
-    from logdigit.layout import write_layout
-    from logdigit.synth import make_sheet
+    from logdigit.io.layout import write_layout
+    from logdigit.research.synth import make_sheet
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -107,7 +107,7 @@ def _random_weights(folder: Path) -> Path:
     import torch
 
     from logdigit.model import VeerNet, VeerNetConfig
-    from logdigit.weights import save_model
+    from logdigit.model.weights import save_model
 
     path = folder / "random-veernet.safetensors"
     if not path.is_file():
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     args = p.parse_args(argv)
 
-    from logdigit.weights import default_weights
+    from logdigit.model.weights import default_weights
 
     cache = Path(tempfile.gettempdir()) / "logdigit-bench-batch"
     weights = args.weights or (default_weights() if default_weights().is_file() else _random_weights(cache))

@@ -5,7 +5,7 @@ Each measurement is one function that returns plain data (dicts of floats), so
 summarised by :func:`summarise` (median, min, max, spread); the first call of
 anything is a warm-up and is not counted.
 
-The scans are synthetic (:func:`logdigit.synth.make_sheet` with a fixed layout) and
+The scans are synthetic (:func:`logdigit.research.synth.make_sheet` with a fixed layout) and
 are written once to a cache folder under the system temp dir, so every section of a
 run, and every run on one machine, sees the same pixels.
 
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from logdigit.inference import DEFAULT_OVERLAP, DEFAULT_TILE, predict_proba
+from logdigit.model.inference import DEFAULT_OVERLAP, DEFAULT_TILE, predict_proba
 
 CACHE_VERSION = 1  # bump when the synthetic scans below change, so stale cached files are not reused
 CACHE = Path(tempfile.gettempdir()) / "logdigit-bench"
@@ -80,7 +80,7 @@ def rate(stats: dict, megapixels: float) -> dict:
 
 
 def _plan():
-    from logdigit.synth import CurvePlan, SheetPlan, TrackPlan
+    from logdigit.research.synth import CurvePlan, SheetPlan, TrackPlan
 
     # A common log layout: GR + SP in a linear track, two resistivities in a log track,
     # sonic (dashed) + neutron in a third, as on a triple-combo print.
@@ -119,7 +119,7 @@ class BenchScan:
 
     def image(self) -> np.ndarray:
         """uint8 (H, W, 3) RGB, read with the product's own reader."""
-        from logdigit.scan import read_scan
+        from logdigit.io.scan import read_scan
 
         return read_scan(self.path, max_pixels=max(self.height * self.width, 1)).image
 
@@ -142,8 +142,8 @@ def make_scan(*, height: int, width: int, seed: int = 0, block: int | None = Non
 def _write_scan(path: Path, layout_path: Path, *, height: int, width: int, seed: int, block: int) -> None:
     import cv2
 
-    from logdigit.layout import write_layout
-    from logdigit.synth import make_sheet
+    from logdigit.io.layout import write_layout
+    from logdigit.research.synth import make_sheet
 
     sheet = make_sheet(height=block, width=width, rng=seed, plan=_plan())
     reps = -(-height // block)
@@ -178,7 +178,7 @@ def with_blank_band(image: np.ndarray, share: float, *, rng=0) -> np.ndarray:
 
 def blank_share(image: np.ndarray, *, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP) -> float:
     """Fraction of the tiling's windows that skip-blank leaves out (the rule of ``inference._run_band``)."""
-    from logdigit.inference import _starts
+    from logdigit.model.inference import _starts
 
     h, w = image.shape[:2]
     th, tw = min(tile, h), min(tile, w)
@@ -209,7 +209,7 @@ def load_veernet(weights: str | os.PathLike | None = None, *, cache: Path = CACH
     very same network through ``--weights`` / ``LOGDIGIT_WEIGHTS``.
     """
     from logdigit.model import VeerNet, VeerNetConfig
-    from logdigit.weights import default_weights, load_model, save_model
+    from logdigit.model.weights import default_weights, load_model, save_model
 
     path = Path(weights) if weights else default_weights()
     if weights or path.is_file():  # named weights must exist (load_model says so); only the default falls back
@@ -379,8 +379,8 @@ def infer_job(model: nn.Module, image: np.ndarray, *, tile: int = DEFAULT_TILE, 
 
 
 def classical_job(image: np.ndarray) -> Job:
-    """The evaluation's no-learning baseline, :func:`logdigit.evaluate.classical_segment`, on ``image``."""
-    from logdigit.evaluate import classical_segment
+    """The evaluation's no-learning baseline, :func:`logdigit.research.evaluate.classical_segment`, on ``image``."""
+    from logdigit.research.evaluate import classical_segment
 
     return Job(lambda: classical_segment(image), image.shape[0] * image.shape[1] / 1e6)
 
@@ -624,8 +624,8 @@ def _error_line(stderr: str) -> str:
 def _isolated_main(args: argparse.Namespace) -> dict:
     import warnings
 
-    from logdigit.scan import read_scan
-    from logdigit.weights import load_model
+    from logdigit.io.scan import read_scan
+    from logdigit.model.weights import load_model
 
     warnings.filterwarnings("ignore")  # exporters and compilers are chatty; stdout carries only the JSON
     torch.set_num_threads(args.threads)
@@ -719,7 +719,7 @@ def machine() -> dict:
     import cv2
 
     import logdigit
-    from logdigit.machine import cpu_model
+    from logdigit.research.machine import cpu_model
 
     cpu = cpu_model()
     try:

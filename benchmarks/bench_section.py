@@ -29,8 +29,8 @@ REAL = ROOT.parent / "shared" / "realdata" / "wsc"
 
 def synthetic_page(height: int = 31_000, width: int = 864, section: int = 2_600, at: int = 9_000):
     """(image uint8 (H, W, 3), Layout of the section) of a long synthetic page."""
-    from logdigit.layout import DepthSpec
-    from logdigit.synth import make_sheet
+    from logdigit.io.layout import DepthSpec
+    from logdigit.research.synth import make_sheet
 
     sheet = make_sheet(height=section, width=width, rng=7)
     filler = [make_sheet(height=section, width=width, rng=100 + k).image for k in range(3)]
@@ -79,7 +79,7 @@ def main(argv=None) -> dict:
         res["synthetic"] = {"rows": image.shape[0], "section_rows": 2600, **measure(scan, layout, args.repeats)}
     if args.real:
         if REAL.is_dir():
-            from logdigit.layout import load_layout
+            from logdigit.io.layout import load_layout
 
             res["wsc_A"] = {"rows": 44_933, **measure(REAL / "LAVACARIVER_WESTSANDYCREEKUNIT3_MS.tif",
                                                        load_layout(REAL / "wsc_A.layout.toml"), args.repeats)}

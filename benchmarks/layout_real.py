@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from logdigit.layout import load_layout
-from logdigit.layout_scan import delta_e, scan_layout
-from logdigit.scan import read_scan
+from logdigit.image.layout_scan import delta_e, scan_layout
+from logdigit.io.layout import load_layout
+from logdigit.io.scan import read_scan
 
 KIT = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
 CASES = [  # (name, scan, kit layout, section to pick by matching the kit's rows)

@@ -7,7 +7,7 @@ script answers that under a reduced budget that fits 2 CPU cores: it trains a fr
 VeerNet (the shipped config) and the peer with one loop and one recipe (the same
 sheets in the same order, crops, batch, loss, AdamW, warm-up and cosine schedule, step
 count and seed; the schedule of ``logdigit compare-losses``), then scores both at the
-final step on the same seeded test sheets with :func:`logdigit.evaluate.evaluate`.
+final step on the same seeded test sheets with :func:`logdigit.research.evaluate.evaluate`.
 
     python benchmarks/peer_accuracy.py --steps 200 --seed 0 --eval-n 100 --json docs/peer-accuracy.json
 
@@ -37,19 +37,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_infer import load_peer  # noqa: E402
 
-from logdigit.atomic import write_text_atomic  # noqa: E402
-from logdigit.data import DataConfig, SheetPool  # noqa: E402
-from logdigit.evaluate import draw_test_sheets, evaluate  # noqa: E402
-from logdigit.losses import make_loss  # noqa: E402
-from logdigit.machine import cpu_model  # noqa: E402
+from logdigit.io.atomic import write_text_atomic  # noqa: E402
 from logdigit.model.veernet import VeerNet, VeerNetConfig  # noqa: E402
-from logdigit.train import TrainConfig, lr_at, validate, validation_set  # noqa: E402
-from logdigit.weights import load_model  # noqa: E402
+from logdigit.model.weights import load_model  # noqa: E402
+from logdigit.research.data import DataConfig, SheetPool  # noqa: E402
+from logdigit.research.evaluate import draw_test_sheets, evaluate  # noqa: E402
+from logdigit.research.losses import make_loss  # noqa: E402
+from logdigit.research.machine import cpu_model  # noqa: E402
+from logdigit.research.train import TrainConfig, lr_at, validate, validation_set  # noqa: E402
 
 
 def train_same(model: torch.nn.Module, pool: SheetPool, *, cfg: TrainConfig, val=None,
                progress=None) -> tuple[torch.nn.Module, float]:
-    """The training loop of :func:`logdigit.train.train` on any network, on ``pool`` reset
+    """The training loop of :func:`logdigit.research.train.train` on any network, on ``pool`` reset
     to step 0. With ``val`` (the validation sheets), the weights of the best validation
     score, checked every ``cfg.eval_every`` steps as ``train`` does, are the ones returned;
     without, the final ones. Returns the model and the seconds spent training."""
@@ -100,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--doc", type=Path, default=None, help="also write the result as Markdown here")
     args = ap.parse_args(argv)
-    import logdigit.inference  # noqa: F401 - evaluate's lazy imports, bound at start so that
-    import logdigit.threshold  # noqa: F401   edits to the package during a long run change nothing
-    import logdigit.trace  # noqa: F401
+    import logdigit.image.threshold  # noqa: F401   edits to the package during a long run change nothing
+    import logdigit.model.inference  # noqa: F401 - evaluate's lazy imports, bound at start so that
+    import logdigit.trace.tracer  # noqa: F401
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -187,14 +187,14 @@ def to_markdown(report: dict) -> str:
                f"`benchmarks/peer_accuracy.py`, whose loop gives VeerNet the very weights `logdigit train` gives "
                f"(`tests/test_benchmarks.py`); VeerNet's column is the shipped weights. Both scored in the same "
                f"run on {report['eval']['n']} test sheets (seed {report['eval']['seed']}, the `test` stream) by "
-               f"`logdigit.evaluate`.")
+               f"`logdigit.research.evaluate`.")
     else:
         how = (f"Both networks trained by one loop (`benchmarks/peer_accuracy.py`) with one recipe: loss "
                f"`{report['loss']}`, {report['steps']} steps, data seed {report['seed']} (the same "
                f"{report['data']['pool_size']}-sheet pool, the same crops in the same order), AdamW with the "
                f"warm-up and cosine schedule of `logdigit compare-losses`; scored at the final step on "
                f"{report['eval']['n']} test sheets (seed {report['eval']['seed']}, the `test` stream) by "
-               f"`logdigit.evaluate`.")
+               f"`logdigit.research.evaluate`.")
     lines = ["# VeerNet and the peer at the same training budget", "", how, "",
              f"Command: `{report['command']}`", "", f"Machine: {report['machine']}", "",
              "| metric | " + " | ".join(nets[n]["name"] for n in nets) + " |", "|---" * (len(nets) + 1) + "|"]

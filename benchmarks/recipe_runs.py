@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from logdigit.data import DataConfig, SheetPool
-from logdigit.synth import DEFAULT_STYLE, make_sheet, sheet_rng
+from logdigit.research.data import DataConfig, SheetPool
+from logdigit.research.synth import DEFAULT_STYLE, make_sheet, sheet_rng
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG = {"dash_lengths": (4.0, 36.0), "dash_gaps": (3.0, 12.0)}
@@ -54,7 +54,7 @@ def _draw(i: int):
 
 
 def run_variant(name: str, out: Path, *, device: str, procs: int, steps: int, eval_n: int) -> dict:
-    from logdigit.train import TrainConfig, train
+    from logdigit.research.train import TrainConfig, train
 
     seed, over = VARIANTS[name]
     style = replace(DEFAULT_STYLE, **over)
@@ -77,11 +77,11 @@ def run_variant(name: str, out: Path, *, device: str, procs: int, steps: int, ev
 
 def score_weights(weights: Path, *, device: str, eval_n: int) -> dict:
     """Per-curve (NMAE, within 2 %, coverage) on the samples; pixel and curve metrics on test seed 2."""
-    from logdigit.evaluate import evaluate
-    from logdigit.layout import load_layout
+    from logdigit.io.layout import load_layout
+    from logdigit.model.weights import load_model
     from logdigit.pipeline import InferOptions, digitise
+    from logdigit.research.evaluate import evaluate
     from logdigit.score import score
-    from logdigit.weights import load_model
 
     res: dict = {"samples": {}}
     for stem, scan in SAMPLES.items():

@@ -440,7 +440,7 @@ def plan_batch(
             cannot be used.
         OutputError: ``outdir`` cannot be created.
     """
-    from logdigit.layout import find_layout, load_layout
+    from logdigit.io.layout import find_layout, load_layout
 
     opts = options or InferOptions()
     if qc is not None and qc not in QC_FORMATS:
@@ -499,7 +499,7 @@ def _make_outdir(outdir: str | os.PathLike) -> Path:
 def _settings(opts: InferOptions) -> dict[str, Any]:
     """The options that shape the output, weights by content (the device does not count)."""
     from logdigit.errors import WeightsError
-    from logdigit.weights import default_weights
+    from logdigit.model.weights import default_weights
 
     weights = Path(opts.weights) if opts.weights else default_weights()
     if not weights.is_file():
@@ -531,7 +531,7 @@ def _unchanged(path: str, size: int | None, mtime_ns: int | None, sha: str | Non
 
 
 def _sha256(path: str | os.PathLike) -> str:
-    from logdigit.atomic import sha256_file
+    from logdigit.io.atomic import sha256_file
 
     return sha256_file(path)
 
@@ -811,7 +811,7 @@ def _collect(fut, job: BatchJob, settings: dict[str, Any]) -> ScanResult:
 
 
 def _sweep_temp(jobs: Iterable[BatchJob]) -> None:
-    """Remove temporary files of these outputs (``.NAME.*.las``, see logdigit.atomic) left by a killed worker."""
+    """Remove temporary files of these outputs (``.NAME.*.las``, see logdigit.io.atomic) left by a killed worker."""
     for job in jobs:
         out = Path(job.output)
         for tmp in out.parent.glob(f".{glob.escape(out.name)}.*{out.suffix}"):
@@ -894,7 +894,7 @@ def _keep_if_same(job: BatchJob, opts: InferOptions):
     own output, renamed into place before its record was written), else refuse and keep it."""
     import tempfile
 
-    from logdigit.las import write_las
+    from logdigit.io.las import write_las
     from logdigit.pipeline import check_outputs, digitise
 
     check_outputs([(job.scan, job.output, None)], layout=job.layout, options=opts, overwrite=True)

@@ -27,7 +27,7 @@ from decimal import Decimal
 import numpy as np
 
 from logdigit.errors import InputError, LayoutError
-from logdigit.layout import CurveSpec, Layout, Track
+from logdigit.io.layout import CurveSpec, Layout, Track
 from logdigit.trace import PixelTrace
 
 TIE_TOLERANCE_STEPS = 2.0
@@ -98,7 +98,7 @@ def calibrate(
 
     Args:
         traces: pixel traces; each one's ``track`` index and ``mnemonic`` pick its
-            :class:`~logdigit.layout.CurveSpec` in ``layout``.
+            :class:`~logdigit.io.layout.CurveSpec` in ``layout``.
         layout: the layout (depth ties, step, tracks, value scales).
         max_residual: largest tie residual accepted, in index units. Default:
             ``max(2 * step, 0.5 % of the ties' depth span)``.
@@ -117,7 +117,7 @@ def calibrate(
 
     Example:
         >>> import numpy as np
-        >>> from logdigit.layout import CurveSpec, DepthSpec, Layout, Track
+        >>> from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
         >>> lay = Layout(DepthSpec("FT", 0.5, ((0, 1000.0), (10, 1005.0))),
         ...              (Track(0, 100, curves=(CurveSpec("GR", 0, 150),)),))
         >>> out = calibrate([PixelTrace("GR", 0, 0, np.full(11, 50.0))], lay)
@@ -167,7 +167,7 @@ def fit_ties(layout: Layout, *, max_residual: float | None = None) -> tuple[floa
         ValueError: a ``max_residual`` that is not > 0.
 
     Example:
-        >>> from logdigit.layout import DepthSpec, Layout
+        >>> from logdigit.io.layout import DepthSpec, Layout
         >>> a, b, rms = fit_ties(Layout(DepthSpec("FT", 0.5, ((0, 0.0), (100, 101.0), (200, 200.0))), ()))
         >>> round(a, 4), b, round(rms, 4)
         (0.3333, 1.0, 0.4714)
@@ -194,7 +194,7 @@ def check_grid(layout: Layout, *, height: int) -> int:
             ``depth.step`` and a step that fits).
 
     Example:
-        >>> from logdigit.layout import DepthSpec, Layout
+        >>> from logdigit.io.layout import DepthSpec, Layout
         >>> check_grid(Layout(DepthSpec("FT", 0.5, ((0, 1000.0), (100, 1050.0))), ()), height=101)
         101
     """

@@ -202,12 +202,12 @@ def layout(
     max_pixels: MaxPixelsOpt = DEFAULTS.max_pixels,
 ) -> None:
     """Find the log sections, tracks, scales, depth ties and curve inks; write a draft layout to check."""
-    from logdigit.atomic import output_kind, same_file, write_text_atomic
     from logdigit.errors import OutputError
-    from logdigit.layout import parse_layout
-    from logdigit.layout_scan import draft_text, scan_layout
+    from logdigit.image.layout_scan import draft_text, scan_layout
+    from logdigit.io.atomic import output_kind, same_file, write_text_atomic
+    from logdigit.io.layout import parse_layout
+    from logdigit.io.scan import MIN_SIDE, read_scan
     from logdigit.pipeline import InferOptions
-    from logdigit.scan import MIN_SIDE, read_scan
 
     InferOptions(max_pixels=max_pixels)  # --max-pixels checked as infer checks it
     target = output or scan.with_name(scan.stem + ".layout.toml")
@@ -237,7 +237,7 @@ def score(
     json_out: JsonOpt = False,
 ) -> None:
     """Compare two LAS files curve by curve."""
-    from logdigit.layout import load_layout
+    from logdigit.io.layout import load_layout
     from logdigit.score import score as score_las
 
     report = score_las(digitised, truth, layout=load_layout(layout) if layout else None, max_shift=max_shift)
@@ -277,7 +277,7 @@ def synth(
     quiet: QuietOpt = False,
 ) -> None:
     """Write synthetic scans with hard labels, soft (partial-volume) labels and true curves."""
-    from logdigit.synth import check_sheets, write_dataset
+    from logdigit.research.synth import check_sheets, write_dataset
 
     check_sheets(n=n, seed=seed, height=height, width=width, split=split)
     with _progress(quiet) as progress:
@@ -296,7 +296,7 @@ def train(
     batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
     lr: Annotated[float, typer.Option("--lr")] = 3e-3,
     warmup: Annotated[int, typer.Option("--warmup")] = 150,
-    loss: Annotated[str, typer.Option("--loss", help="A key of logdigit.losses.LOSSES (see `logdigit losses`).")] = "dice-ce",
+    loss: Annotated[str, typer.Option("--loss", help="A key of logdigit.research.losses.LOSSES (see `logdigit losses`).")] = "dice-ce",
     seed: Annotated[int, typer.Option("--seed", help="Training data and init seed.")] = 0,
     crop: Annotated[int, typer.Option("--crop", help="Training crop side, px.")] = 192,
     pool_size: Annotated[int, typer.Option("--pool-size", help="Sheets kept in the on-the-fly pool.")] = 400,
@@ -312,12 +312,12 @@ def train(
     """Train VeerNet on on-the-fly synthetic sheets; keeps the best checkpoint by validation F1."""
     import torch
 
-    from logdigit.data import DataConfig
     from logdigit.errors import InputError
-    from logdigit.losses import LOSSES
     from logdigit.model.veernet import VeerNetConfig
-    from logdigit.train import TrainConfig
-    from logdigit.train import train as run_train
+    from logdigit.research.data import DataConfig
+    from logdigit.research.losses import LOSSES
+    from logdigit.research.train import TrainConfig
+    from logdigit.research.train import train as run_train
 
     if loss not in LOSSES:
         raise InputError(f"--loss {loss!r}: unknown; choose one of {sorted(LOSSES)}")
@@ -368,11 +368,11 @@ def evaluate(
 ) -> None:
     """Score VeerNet (and the classical baseline) on seeded synthetic test sheets never used in training."""
     from logdigit.errors import InputError
-    from logdigit.evaluate import HEADERS, METHODS, format_rows
-    from logdigit.evaluate import evaluate as run_eval
     from logdigit.model.device import resolve_device
-    from logdigit.synth import check_sheets
-    from logdigit.weights import load_model
+    from logdigit.model.weights import load_model
+    from logdigit.research.evaluate import HEADERS, METHODS, format_rows
+    from logdigit.research.evaluate import evaluate as run_eval
+    from logdigit.research.synth import check_sheets
 
     check_sheets(n=n, seed=seed, height=height, width=width)
     methods = tuple(dict.fromkeys(m.strip() for m in methods_opt.split(",") if m.strip()))
@@ -418,12 +418,12 @@ def compare_losses(
     """Train the same VeerNet with each loss and seed, evaluate all on one test set, write a report."""
     import torch
 
-    from logdigit.compare import COMPARED, write_report
-    from logdigit.compare import compare_losses as run_compare
-    from logdigit.data import DataConfig
     from logdigit.errors import InputError
-    from logdigit.losses import LOSSES
     from logdigit.model.veernet import VeerNetConfig
+    from logdigit.research.compare import COMPARED, write_report
+    from logdigit.research.compare import compare_losses as run_compare
+    from logdigit.research.data import DataConfig
+    from logdigit.research.losses import LOSSES
 
     names = tuple(x for x in losses.split(",") if x) or tuple(COMPARED)
     bad = [x for x in names if x not in LOSSES]
@@ -444,7 +444,7 @@ def compare_losses(
 @app.command("losses", rich_help_panel=RESEARCH, epilog="Example: logdigit losses")
 def list_losses() -> None:
     """List the training losses (the choices of `train --loss`)."""
-    from logdigit.losses import LOSSES
+    from logdigit.research.losses import LOSSES
 
     for name, factory in LOSSES.items():
         doc = (factory.__doc__ or "").strip().splitlines()

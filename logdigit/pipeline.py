@@ -19,8 +19,8 @@ import numpy as np
 
 from logdigit import __version__
 from logdigit.errors import InputError
-from logdigit.layout import Layout
-from logdigit.scan import DEFAULT_MAX_PIXELS
+from logdigit.io.layout import Layout
+from logdigit.io.scan import DEFAULT_MAX_PIXELS
 from logdigit.trace import DEFAULT_MAX_GAP
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class InferOptions:
     hysteresis: tuple[float, float] | None = None
     deskew: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
-    max_gap: int = DEFAULT_MAX_GAP  # longest gap (pixel rows) filled by interpolation; see logdigit.trace
+    max_gap: int = DEFAULT_MAX_GAP  # longest gap (pixel rows) filled by interpolation; see logdigit.trace.tracer
     skip_blank: bool = True
     whole_scan: bool = False  # run the network over every row and column, not only the layout's tracks and rows
 
@@ -118,14 +118,14 @@ class Digitised:
 @functools.lru_cache(maxsize=4)
 def cached_model(weights: str | None, device: str):
     """Load a model once per process (batch workers digitise many scans with one model)."""
-    from logdigit.weights import load_model
+    from logdigit.model.weights import load_model
 
     return load_model(weights, device=device)
 
 
 def resolve_layout(scan_path: str | os.PathLike, layout: str | os.PathLike | Layout | None) -> Layout | None:
     """The layout to use: the given one, else the sidecar ``scan.layout.toml``, else None (detect)."""
-    from logdigit.layout import find_layout, load_layout
+    from logdigit.io.layout import find_layout, load_layout
 
     if isinstance(layout, Layout):
         return layout
@@ -156,12 +156,12 @@ def digitise(
     """
     from logdigit.calibrate import calibrate, check_grid, fit_ties
     from logdigit.confidence import LOW_CONFIDENCE, confidence
-    from logdigit.detect import detect_layout
-    from logdigit.las import to_las
-    from logdigit.layout import check_layout
-    from logdigit.preprocess import deskew, estimate_skew, map_layout
+    from logdigit.image.detect import detect_layout
+    from logdigit.image.preprocess import deskew, estimate_skew, map_layout
+    from logdigit.io.las import to_las
+    from logdigit.io.layout import check_layout
+    from logdigit.io.scan import MIN_SIDE, read_scan
     from logdigit.quality import depth_stretches, flag_stretches
-    from logdigit.scan import MIN_SIDE, read_scan
     from logdigit.trace import trace
 
     opts = options or InferOptions()
@@ -236,7 +236,7 @@ def _twin_warnings(traces, layout: Layout, scan_path) -> list[str]:
     the tracer told them apart by continuity alone, so they can swap where they cross.
 
     >>> from logdigit.trace import PixelTrace
-    >>> from logdigit.layout import CurveSpec, DepthSpec, Track
+    >>> from logdigit.io.layout import CurveSpec, DepthSpec, Track
     >>> lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (9, 9))),
     ...              (Track(0, 40, curves=(CurveSpec("GR", 0, 150), CurveSpec("SP", -80, 20))),))
     >>> x = np.zeros(10)
@@ -264,7 +264,7 @@ def _twin_warnings(traces, layout: Layout, scan_path) -> list[str]:
 def _overlap_warnings(layout: Layout) -> list[str]:
     """One message per pair of tracks whose columns overlap (sharing one edge column is fine).
 
-    >>> from logdigit.layout import DepthSpec, Track
+    >>> from logdigit.io.layout import DepthSpec, Track
     >>> lay = Layout(DepthSpec("FT", 1.0, ((0, 0), (9, 9))), (Track(0, 40), Track(30, 80)), source="a.toml")
     >>> _overlap_warnings(lay)[0][:67]
     'a.toml: track 1 (columns 0..40) and track 2 (columns 30..80) overla'
@@ -320,7 +320,7 @@ def inference_region(layout: Layout, shape: tuple[int, ...]) -> tuple[tuple[int,
     """The rows and columns (half-open) the network must label for ``layout``: its ``depth.rows``
     (every row when not given) and the span of its tracks, each widened by :data:`REGION_MARGIN`.
 
-    >>> from logdigit.layout import DepthSpec, Track
+    >>> from logdigit.io.layout import DepthSpec, Track
     >>> lay = Layout(DepthSpec("FT", 0.5, ((0, 0), (10, 5)), rows=(100, 199)), (Track(50, 80), Track(120, 300)))
     >>> inference_region(lay, (1000, 400, 3))
     ((84, 216), (34, 317))
@@ -338,8 +338,8 @@ def _segment(model, image: np.ndarray, opts: InferOptions, device: str, progress
     """bool (3, H, W) class masks, thresholded strip by strip so probabilities are never all held,
     and the seconds spent thresholding; outside ``region`` (see :func:`inference_region`) the
     network is not run and the masks are background."""
-    from logdigit.inference import iter_proba, predict_proba
-    from logdigit.threshold import threshold
+    from logdigit.image.threshold import threshold
+    from logdigit.model.inference import iter_proba, predict_proba
 
     h, w = image.shape[:2]
     cb = (lambda done, total: progress("infer", done, total)) if progress else None
@@ -370,8 +370,8 @@ def _meta(scan_path, opts: InferOptions, skew: float, lay: Layout, dpi) -> dict[
     """~Parameter provenance: when, by what, from which scan, weights and layout, with which settings."""
     import datetime
 
-    from logdigit.atomic import sha256_file
-    from logdigit.weights import config_path, default_weights, read_card
+    from logdigit.io.atomic import sha256_file
+    from logdigit.model.weights import config_path, default_weights, read_card
 
     weights = Path(opts.weights) if opts.weights else default_weights()
     card = read_card(weights) if config_path(weights).is_file() else {}
@@ -434,7 +434,7 @@ def digitise_to_files(
 
     Returns the result and where the LAS went. Nothing is written if any stage fails.
     """
-    from logdigit.las import write_las
+    from logdigit.io.las import write_las
 
     if out is not None and outdir is not None:
         raise InputError("-o and --outdir both given; use one")
@@ -478,8 +478,8 @@ def check_outputs(
     Raises:
         OutputError: one line naming the output, what it clashes with and the fix.
     """
-    from logdigit.atomic import output_kind, same_file
     from logdigit.errors import OutputError
+    from logdigit.io.atomic import output_kind, same_file
 
     inputs = _inputs(jobs, layout, options or InferOptions())
     outputs: list[tuple[str, str, str]] = []  # (path, what, scan)
@@ -515,8 +515,8 @@ def check_outputs(
 
 def _inputs(jobs, layout, opts: InferOptions) -> list[tuple[str, str]]:
     """(path, what) of every file a run reads."""
-    from logdigit.layout import find_layout
-    from logdigit.weights import config_path, default_weights
+    from logdigit.io.layout import find_layout
+    from logdigit.model.weights import config_path, default_weights
 
     weights = Path(opts.weights) if opts.weights else default_weights()
     found: list[tuple[str, str]] = [(str(weights), "weights file"), (str(config_path(weights)), "weights config")]
@@ -536,13 +536,13 @@ def _inputs(jobs, layout, opts: InferOptions) -> list[tuple[str, str]]:
 def _write_qc(scan_path, result: Digitised, qc, opts: InferOptions) -> None:
     """The QC of ``result`` at ``qc``: the HTML viewer for ``.html``/``.htm``, else an image."""
     if Path(qc).suffix.lower() in (".html", ".htm"):
-        from logdigit.qc_html import render_qc_html, write_qc_html
+        from logdigit.qc.viewer import render_qc_html, write_qc_html
 
         page = render_qc_html(result.image, result.traces, result.layout, flags=result.flags,
                               title=Path(scan_path).name)
         write_qc_html(qc, page)
         return
-    from logdigit.qc import draw_qc, write_qc
+    from logdigit.qc.image import draw_qc, write_qc
 
     write_qc(qc, draw_qc(result.image, result.traces, result.layout, flags=result.flags))
 

@@ -35,7 +35,7 @@ def flag_rows(trace, confidence: np.ndarray | None, *, low: float) -> np.ndarray
     """int8 (n,) flag code per row of ``trace`` (index into :data:`FLAGS`); -1 where x is NaN.
 
     Args:
-        trace: a :class:`logdigit.trace.PixelTrace` (``x``, ``row0``, ``filled``, ``twins``
+        trace: a :class:`logdigit.trace.tracer.PixelTrace` (``x``, ``row0``, ``filled``, ``twins``
             and, when the tracer gives it, ``wrapped``: row runs like ``filled``).
         confidence: float (n,) in [0, 1] per row, or None (no low-confidence flag).
         low: rows with a confidence below this are ``low-confidence``.
@@ -128,7 +128,7 @@ def quality_csv(curves, traces: Sequence, confidences: Sequence[np.ndarray] | No
 
 def write_quality(path: str | os.PathLike, text: str) -> Path:
     """Write :func:`quality_csv` text atomically (or to a FIFO/device as a stream)."""
-    from logdigit.atomic import write_text_atomic
+    from logdigit.io.atomic import write_text_atomic
 
     return write_text_atomic(path, text)
 

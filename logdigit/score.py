@@ -36,8 +36,8 @@ import lasio
 import numpy as np
 
 from logdigit.errors import InputError
-from logdigit.las import read_las
-from logdigit.layout import Layout
+from logdigit.io.las import read_las
+from logdigit.io.layout import Layout
 
 WITHIN = 0.02
 """Normalised error counted as a hit by ``within_2pct`` (2 % of track width)."""

@@ -19,9 +19,9 @@ import numpy as np
 from PIL import Image
 
 from logdigit.calibrate import calibrate
-from logdigit.las import to_las, write_las
-from logdigit.layout import write_layout
-from logdigit.synth import DEFAULT_STYLE, CurvePlan, SheetPlan, TrackPlan, make_sheet, sheet_rng
+from logdigit.io.las import to_las, write_las
+from logdigit.io.layout import write_layout
+from logdigit.research.synth import DEFAULT_STYLE, CurvePlan, SheetPlan, TrackPlan, make_sheet, sheet_rng
 from logdigit.trace import PixelTrace
 
 HERE = Path(__file__).resolve().parent

@@ -40,7 +40,7 @@ GOOD = ("s1", "s2", "s3", "s4", "plain")
 @pytest.fixture(scope="module")
 def weights() -> Path:
     """The shipped model, so the batch's LAS values are checked against the synthetic truth."""
-    from logdigit.weights import DEFAULT_WEIGHTS
+    from logdigit.model.weights import DEFAULT_WEIGHTS
 
     return DEFAULT_WEIGHTS
 
@@ -50,9 +50,9 @@ def archive(tmp_path_factory) -> Path:
     """s1..s4.png with sidecar layouts and truth LAS, plain.png without a layout, corrupt.png
     (truncated), notes.txt."""
     from logdigit.calibrate import calibrate
-    from logdigit.las import to_las, write_las
-    from logdigit.layout import write_layout
-    from logdigit.synth import make_sheet
+    from logdigit.io.las import to_las, write_las
+    from logdigit.io.layout import write_layout
+    from logdigit.research.synth import make_sheet
     from logdigit.trace import PixelTrace
 
     d = tmp_path_factory.mktemp("archive")
@@ -176,7 +176,7 @@ def _check_outputs(archive: Path, out: Path, records: dict[str, dict], same_as_i
     import lasio
 
     from logdigit.calibrate import fit_ties
-    from logdigit.layout import load_layout
+    from logdigit.io.layout import load_layout
     from logdigit.score import score
 
     assert {k: r["status"] for k, r in records.items()} == {**dict.fromkeys(GOOD, "done"), "corrupt": "failed"}
@@ -195,7 +195,7 @@ def _check_outputs(archive: Path, out: Path, records: dict[str, dict], same_as_i
         report = score(out / f"s{seed}.las", archive / f"s{seed}.truth.las", layout=lay)
         assert report.missing_in_digitised == ()
         if same_as_infer:  # bit for bit, though the workers run torch on fewer threads than this process
-            from logdigit.las import write_las
+            from logdigit.io.las import write_las
             from logdigit.pipeline import InferOptions, digitise
 
             # The `weights` fixture is the shipped model, which digitise uses by default.

@@ -150,7 +150,7 @@ def test_peer_wrapper_keeps_the_veernet_contract(run):
     import numpy as np
     import torch
 
-    from logdigit.inference import predict_proba
+    from logdigit.model.inference import predict_proba
 
     peer = bench_infer.load_peer()
     if peer.model is None:
@@ -181,14 +181,14 @@ def test_docstring_examples(run):
 @pytest.mark.slow  # trains twice
 def test_peer_accuracy_trains_veernet_exactly_as_logdigit_train(tmp_path):
     """benchmarks/peer_accuracy.py claims one recipe for both networks: its loop, given
-    VeerNet, must give the very weights `logdigit.train.train` keeps as its best checkpoint
+    VeerNet, must give the very weights `logdigit.research.train.train` keeps as its best checkpoint
     with the same schedule and validation sheets."""
     import torch
     from safetensors.torch import load_file
 
-    from logdigit.data import DataConfig, SheetPool
     from logdigit.model import VeerNet, VeerNetConfig
-    from logdigit.train import TrainConfig, train, validation_set
+    from logdigit.research.data import DataConfig, SheetPool
+    from logdigit.research.train import TrainConfig, train, validation_set
 
     spec = importlib.util.spec_from_file_location("logdigit_bench_peer_accuracy", BENCH / "peer_accuracy.py")
     module = importlib.util.module_from_spec(spec)

@@ -9,7 +9,7 @@ import pytest
 
 from logdigit.calibrate import calibrate, fit_ties
 from logdigit.errors import InputError, LayoutError
-from logdigit.layout import CurveSpec, DepthSpec, Layout, Track, uncalibrated_layout
+from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track, uncalibrated_layout
 from logdigit.trace import PixelTrace
 
 GR = CurveSpec("GR", 0.0, 150.0, unit="GAPI", descr="Gamma ray")

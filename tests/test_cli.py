@@ -120,7 +120,7 @@ def test_train_refuses_unknown_loss(tmp_path):
 
 
 def test_losses_lists_the_registry():
-    from logdigit.losses import LOSSES
+    from logdigit.research.losses import LOSSES
 
     r = _run("losses")
     assert r.exit_code == 0
@@ -228,9 +228,9 @@ def test_deskew_is_reported_and_layout_coordinates_follow(tmp_path):
 
     import cv2
 
-    from logdigit.layout import load_layout, write_layout
-    from logdigit.preprocess import deskew, map_layout
-    from logdigit.scan import read_scan
+    from logdigit.image.preprocess import deskew, map_layout
+    from logdigit.io.layout import load_layout, write_layout
+    from logdigit.io.scan import read_scan
     from logdigit.score import score
 
     image = read_scan(SAMPLES / "simple.jpg").image

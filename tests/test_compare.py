@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from logdigit.compare import compare_losses, summarise, write_report
-from logdigit.data import DataConfig
 from logdigit.model import VeerNetConfig
+from logdigit.research.compare import compare_losses, summarise, write_report
+from logdigit.research.data import DataConfig
 
 
 @pytest.mark.slow  # trains several tiny runs
@@ -31,7 +31,7 @@ def test_tiny_comparison_runs_resumes_and_reports(tmp_path):
 def test_runs_sharing_a_pool_train_exactly_as_a_lone_run(tmp_path):
     from safetensors.torch import load_file
 
-    from logdigit.train import TrainConfig, train
+    from logdigit.research.train import TrainConfig, train
 
     cfg = VeerNetConfig(widths=(4, 4, 8, 8, 8), attn_layers=1, attn_heads=2, groups=4)
     data = DataConfig(pool_size=2, refresh_every=1, sheet_height=128, sheet_width=192, crop=64, batch_size=2)
@@ -54,7 +54,7 @@ def _metrics(f1, nmae):
 
 
 def test_paired_differences_by_hand(tmp_path):
-    from logdigit.compare import paired_differences
+    from logdigit.research.compare import paired_differences
 
     runs = [
         {"loss": "dice-ce", "seed": 0, "metrics": _metrics(0.80, 0.020)},

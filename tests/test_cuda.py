@@ -11,12 +11,12 @@ import torch
 from typer.testing import CliRunner
 
 from logdigit.cli import app
-from logdigit.inference import predict_proba
-from logdigit.layout import load_layout
+from logdigit.io.layout import load_layout
+from logdigit.io.scan import read_scan
 from logdigit.model.device import resolve_device
-from logdigit.scan import read_scan
+from logdigit.model.inference import predict_proba
+from logdigit.model.weights import load_model
 from logdigit.score import score
-from logdigit.weights import load_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to torch")
 
@@ -63,9 +63,9 @@ def test_infer_on_cuda_scores_as_on_cpu(stem, tmp_path):
 
 
 def test_training_on_cuda_checkpoints_and_resumes(tmp_path, tiny_config):
-    from logdigit.data import DataConfig
-    from logdigit.train import TrainConfig, train
-    from logdigit.weights import read_card
+    from logdigit.model.weights import read_card
+    from logdigit.research.data import DataConfig
+    from logdigit.research.train import TrainConfig, train
 
     data = DataConfig(pool_size=3, sheet_height=96, sheet_width=128, crop=64, batch_size=2)
     cfg = TrainConfig(steps=10, eval_every=5, checkpoint_every=5, val_sheets=1)
@@ -86,9 +86,9 @@ def test_training_on_cuda_checkpoints_and_resumes(tmp_path, tiny_config):
 
 
 def test_a_few_bfloat16_steps_on_cuda_reduce_the_loss(tiny_config):
-    from logdigit.data import DataConfig, SheetPool
-    from logdigit.losses import make_loss
     from logdigit.model import VeerNet
+    from logdigit.research.data import DataConfig, SheetPool
+    from logdigit.research.losses import make_loss
 
     torch.manual_seed(0)
     model = VeerNet(tiny_config).cuda()

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from logdigit.detect import detect_layout
 from logdigit.errors import InputError, LayoutError
+from logdigit.image.detect import detect_layout
 
 TRACKS = [(20, 220), (280, 480), (480, 680)]  # depth column 220..280 between tracks 1 and 2
 BORDERS = (20, 220, 280, 480, 680)
@@ -123,8 +123,8 @@ def test_linear_track_beside_log_track_splits_at_a_border_no_heavier_than_the_gr
 def test_every_sample_track_is_found(stem):
     from pathlib import Path
 
-    from logdigit.layout import load_layout
-    from logdigit.scan import read_scan
+    from logdigit.io.layout import load_layout
+    from logdigit.io.scan import read_scan
 
     samples = Path(__file__).resolve().parent.parent / "samples"
     scan = next(p for p in samples.glob(f"{stem}.*") if p.suffix in (".png", ".tif", ".jpg"))

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from logdigit.evaluate import HEADERS, METHODS, classical_segment, evaluate, format_rows
-from logdigit.synth import CurvePlan, SheetPlan, TrackPlan, make_sheet
+from logdigit.research.evaluate import HEADERS, METHODS, classical_segment, evaluate, format_rows
+from logdigit.research.synth import CurvePlan, SheetPlan, TrackPlan, make_sheet
 
 
 def test_report_structure_for_both_methods(tiny_model):
@@ -31,7 +31,7 @@ def test_true_masks_row_scores_the_tracer_alone():
 
 
 def test_curves_are_grouped_by_the_curves_of_their_class_in_their_track():
-    from logdigit.evaluate import _Acc, _summarise
+    from logdigit.research.evaluate import _Acc, _summarise
 
     a = _Acc.new()
     a.curves = [  # alone in its class twice; two sharing a class; one never drawn (n = 0)
@@ -71,7 +71,7 @@ def test_evaluate_cli_rows_and_a_bad_row_name():
 
 def test_test_split_is_not_the_training_split(tiny_model):
     # The evaluation draws from the 'test' seed stream; training from 'train'.
-    from logdigit.synth import sheet_rng
+    from logdigit.research.synth import sheet_rng
 
     a = make_sheet(height=96, width=200, rng=sheet_rng("test", 0, 0))
     b = make_sheet(height=96, width=200, rng=sheet_rng("train", 0, 0))
@@ -83,7 +83,7 @@ def test_classical_baseline_finds_a_clean_curve():
                      grid=(200, 200, 200))
     from dataclasses import replace
 
-    from logdigit.synth import DEFAULT_STYLE
+    from logdigit.research.synth import DEFAULT_STYLE
 
     clean = replace(DEFAULT_STYLE, p_blur=0, p_noise=0, p_jpeg=0, p_bleed=0, p_bleed_through=0, p_specks=0,
                     p_binarise=0, p_text=0)
@@ -96,7 +96,7 @@ def test_classical_baseline_finds_a_clean_curve():
 
 
 def test_pre_drawn_test_sheets_give_the_same_report(tiny_model):
-    from logdigit.evaluate import draw_test_sheets
+    from logdigit.research.evaluate import draw_test_sheets
 
     sheets = draw_test_sheets(2, 3, height=128, width=160)
     kw = dict(n=2, seed=3, height=128, width=160)

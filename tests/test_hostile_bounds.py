@@ -141,7 +141,7 @@ def test_a_nonsense_depth_step_is_refused_before_inference(scan_dir, no_weights,
 def test_depth_grid_is_bounded_in_the_library():
     from logdigit.calibrate import MAX_SAMPLES_PER_ROW, calibrate, check_grid
     from logdigit.errors import LayoutError
-    from logdigit.layout import CurveSpec, DepthSpec, Layout, Track
+    from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
     from logdigit.trace import PixelTrace
 
     def layout(step):
@@ -161,7 +161,7 @@ def test_depth_grid_is_bounded_in_the_library():
 
 
 def _tiny_weights(tmp_path, tiny_model):
-    from logdigit.weights import save_model
+    from logdigit.model.weights import save_model
 
     return save_model(tiny_model, tmp_path / "m.safetensors")
 
@@ -171,7 +171,7 @@ def test_nan_weights_are_refused_naming_the_file_and_tensor(tmp_path, tiny_model
     from safetensors.torch import save_file
 
     from logdigit.errors import WeightsError
-    from logdigit.weights import load_model
+    from logdigit.model.weights import load_model
 
     path = _tiny_weights(tmp_path, tiny_model)
     state = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
@@ -186,7 +186,7 @@ def test_nan_weights_are_refused_naming_the_file_and_tensor(tmp_path, tiny_model
 
 def test_empty_weights_files_are_refused(tmp_path, tiny_model):
     from logdigit.errors import WeightsError
-    from logdigit.weights import config_path, load_model
+    from logdigit.model.weights import config_path, load_model
 
     card = json.dumps({"config": tiny_model.config.to_dict()})
     for name in ("e.pt", "e.safetensors"):
@@ -209,7 +209,7 @@ def test_empty_weights_files_are_refused(tmp_path, tiny_model):
 ])
 def test_sidecar_config_is_bounded_before_anything_is_allocated(tmp_path, tiny_model, key, value, needle):
     from logdigit.errors import WeightsError
-    from logdigit.weights import config_path, load_model
+    from logdigit.model.weights import config_path, load_model
 
     path = _tiny_weights(tmp_path, tiny_model)
     config = {**tiny_model.config.to_dict(), key: value}

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from logdigit.calibrate import calibrate, fit_ties
 from logdigit.cli import app
-from logdigit.las import read_las, to_las, write_las
-from logdigit.layout import CurveSpec, DepthSpec, Layout, Track, write_layout
+from logdigit.io.las import read_las, to_las, write_las
+from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track, write_layout
 from logdigit.trace import PixelTrace, trace
 
 runner = CliRunner()
@@ -141,7 +141,7 @@ def test_overlapping_tracks_warning():
 @pytest.fixture()
 def strip_scan(tmp_path):
     """A synthetic sheet with a 30-row white strip across it, its layout beside it; and the rows."""
-    from logdigit.synth import make_sheet
+    from logdigit.research.synth import make_sheet
 
     sheet = make_sheet(height=256, width=320, rng=1)
     image = sheet.image.copy()

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 from logdigit.calibrate import Curve, Curves
 from logdigit.cli import app
 from logdigit.errors import LayoutError
-from logdigit.las import read_las, to_las, write_las
-from logdigit.layout import DepthSpec, Layout, load_layout
+from logdigit.io.las import read_las, to_las, write_las
+from logdigit.io.layout import DepthSpec, Layout, load_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

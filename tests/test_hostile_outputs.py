@@ -54,8 +54,8 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
 @pytest.fixture()
 def sheet(tmp_path) -> Path:
     """``s.png`` (160 x 128) with its sidecar ``s.layout.toml``."""
-    from logdigit.layout import write_layout
-    from logdigit.synth import make_sheet
+    from logdigit.io.layout import write_layout
+    from logdigit.research.synth import make_sheet
 
     sh = make_sheet(height=128, width=160, rng=7)
     _write_png(tmp_path / "s.png", sh.image)
@@ -116,7 +116,7 @@ def test_an_output_that_is_an_input_or_another_output_is_refused(sheet, no_model
 
 
 def test_a_scans_default_output_never_clobbers_another_input_or_output(tmp_path, no_model):
-    from logdigit.synth import make_sheet
+    from logdigit.research.synth import make_sheet
 
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
@@ -264,15 +264,15 @@ def _drain(fifo: Path) -> tuple[threading.Thread, list[bytes]]:
 
 def _las():
     from logdigit.calibrate import Curve, Curves
-    from logdigit.las import to_las
-    from logdigit.layout import DepthSpec, Layout
+    from logdigit.io.las import to_las
+    from logdigit.io.layout import DepthSpec, Layout
 
     curves = Curves(np.array([100.0, 100.5]), "FT", 0.5, (Curve("GR", "GAPI", np.array([1.0, 2.0])),))
     return to_las(curves, Layout(DepthSpec("FT", 0.5, ((0, 0), (1, 1))), ()))
 
 
 def test_write_las_streams_into_a_fifo_and_keeps_it(tmp_path):
-    from logdigit.las import write_las
+    from logdigit.io.las import write_las
 
     fifo = tmp_path / "out.las"
     os.mkfifo(fifo)
@@ -285,9 +285,9 @@ def test_write_las_streams_into_a_fifo_and_keeps_it(tmp_path):
 
 
 def test_write_las_and_qc_to_dev_null_keep_the_device():
-    from logdigit.atomic import output_kind
-    from logdigit.las import write_las
-    from logdigit.qc import write_qc
+    from logdigit.io.atomic import output_kind
+    from logdigit.io.las import write_las
+    from logdigit.qc.image import write_qc
 
     assert output_kind(os.devnull) == "stream"  # checked first: never risk replacing the real /dev/null
     write_las(_las(), os.devnull)
@@ -329,7 +329,7 @@ def test_layout_streams_into_a_device(sheet):
 
 def test_read_scan_refuses_a_fifo_without_opening_it(tmp_path):
     from logdigit.errors import ScanError
-    from logdigit.scan import read_scan
+    from logdigit.io.scan import read_scan
 
     fifo = tmp_path / "scan.png"
     os.mkfifo(fifo)
@@ -401,9 +401,9 @@ def test_batch_json_into_a_closed_pipe_names_the_scans_not_reported(tmp_path, mo
 
 def test_infer_json_into_a_pipe_closed_by_its_reader(tmp_path, tiny_model):
     """A real process: `logdigit infer a b --json | true`."""
-    from logdigit.layout import write_layout
-    from logdigit.synth import make_sheet
-    from logdigit.weights import save_model
+    from logdigit.io.layout import write_layout
+    from logdigit.model.weights import save_model
+    from logdigit.research.synth import make_sheet
 
     for name, seed in (("a", 1), ("b", 2)):
         sh = make_sheet(height=96, width=128, rng=seed)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from logdigit.inference import _starts, iter_proba, predict_proba
+from logdigit.model.inference import _starts, iter_proba, predict_proba
 
 
 def _img(h, w, seed=0):
@@ -86,7 +86,7 @@ def test_windows_in_the_network_at_once_are_bounded(tiny_model, threads):
     import threading
     import time
 
-    from logdigit.inference import MAX_WINDOWS_AT_ONCE
+    from logdigit.model.inference import MAX_WINDOWS_AT_ONCE
 
     lock, active, peak = threading.Lock(), [0], [0]
     orig = tiny_model.forward

@@ -1,4 +1,4 @@
-"""Tests for logdigit.las: LAS 2.0 building, golden written text, atomic output, reading."""
+"""Tests for logdigit.io.las: LAS 2.0 building, golden written text, atomic output, reading."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 
 from logdigit.calibrate import Curve, Curves
 from logdigit.errors import InputError, OutputError
-from logdigit.las import NULL, read_las, to_las, write_las
-from logdigit.layout import DepthSpec, Layout, load_layout, uncalibrated_layout
+from logdigit.io.las import NULL, read_las, to_las, write_las
+from logdigit.io.layout import DepthSpec, Layout, load_layout, uncalibrated_layout
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "las_golden.las"

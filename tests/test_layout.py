@@ -1,4 +1,4 @@
-"""Tests for logdigit.layout: strict TOML loading, scan checks, writing, drafts."""
+"""Tests for logdigit.io.layout: strict TOML loading, scan checks, writing, drafts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from logdigit.errors import InputError, LayoutError
-from logdigit.layout import (
+from logdigit.io.layout import (
     CurveSpec,
     DepthSpec,
     Layout,
@@ -340,7 +340,7 @@ def test_check_layout_refuses_what_lies_outside(shape, expected):
 
 def test_check_layout_only_warns_about_ties_outside(caplog):
     layout = replace(load_layout(EXAMPLE), depth=DepthSpec("FT", 0.5, ((10, 0.0), (9000, 100.0))))
-    with caplog.at_level(logging.WARNING, logger="logdigit.layout"):
+    with caplog.at_level(logging.WARNING, logger="logdigit.io.layout"):
         check_layout(layout, (5000, 600))
     assert "depth.ties[1]: row 9000 is outside the image" in caplog.text
 

@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from logdigit.cli import app
 from logdigit.errors import LayoutError
-from logdigit.layout import load_layout
-from logdigit.layout_scan import find_sections, robust_depth_fit, scan_layout
-from logdigit.ocr import ocr_engine, read_number
+from logdigit.image.layout_scan import find_sections, robust_depth_fit, scan_layout
+from logdigit.image.ocr import ocr_engine, read_number
+from logdigit.io.layout import load_layout
 
 BORDERS = (20, 220, 300, 500, 700)  # track 1 linear, depth track, track 2 log (2 decades), track 3 linear
 TOP, SECTION = 600, 2000  # section rows TOP .. TOP + SECTION - 1; depth = 1000 + 0.5 * (row - TOP)
@@ -147,7 +147,7 @@ def test_cli_writes_a_draft_that_loads(tmp_path, monkeypatch):
 def test_every_sample_track_is_drafted(stem, monkeypatch):
     from pathlib import Path
 
-    from logdigit.scan import read_scan
+    from logdigit.io.scan import read_scan
 
     monkeypatch.setenv("LOGDIGIT_OCR", "off")
     samples = Path(__file__).resolve().parent.parent / "samples"

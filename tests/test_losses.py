@@ -1,4 +1,4 @@
-"""Tests of logdigit.losses: golden values from reference libraries, then invariants.
+"""Tests of logdigit.research.losses: golden values from reference libraries, then invariants.
 
 The golden values and their exact 12x12 three-class fixtures are a frozen copy of the
 project's reference computations (``tests/data/loss_refs.json``: SMP 0.6.0 / 0.5.0 / 0.3.3,
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-import logdigit.losses as L
+import logdigit.research.losses as L
 
 REFS = json.loads((Path(__file__).parent / "data" / "loss_refs.json").read_text())
 CASES = {case["id"]: case for case in REFS["cases"]}

@@ -1,6 +1,6 @@
 import numpy as np
 
-from logdigit.metrics import boundary_band, calibration_bins, confusion, curve_errors, ece, tolerant_counts
+from logdigit.research.metrics import boundary_band, calibration_bins, confusion, curve_errors, ece, tolerant_counts
 
 
 def test_confusion_counts_by_hand():

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-import logdigit.preprocess as pre
+import logdigit.image.preprocess as pre
 from logdigit.errors import InputError
-from logdigit.layout import CurveSpec, DepthSpec, Layout, Track
-from logdigit.preprocess import deskew, estimate_skew, map_layout, to_model_input, unmap_points
+from logdigit.image.preprocess import deskew, estimate_skew, map_layout, to_model_input, unmap_points
+from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
 
 
 def _grid_sheet(h: int = 500, w: int = 360) -> np.ndarray:

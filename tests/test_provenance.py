@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from logdigit import __version__
 from logdigit.cli import app
-from logdigit.weights import default_weights
+from logdigit.model.weights import default_weights
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 

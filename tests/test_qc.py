@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from logdigit.errors import InputError, OutputError
-from logdigit.layout import CurveSpec, DepthSpec, Layout, Track
-from logdigit.qc import PALETTE, draw_qc, write_qc
+from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
+from logdigit.qc.image import PALETTE, draw_qc, write_qc
 from logdigit.trace import PixelTrace
 
 

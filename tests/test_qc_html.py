@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from logdigit.layout import CurveSpec, DepthSpec, Layout, Track
-from logdigit.qc_html import FLAG_COLOURS, render_qc_html, write_qc_html
+from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
+from logdigit.qc.viewer import FLAG_COLOURS, render_qc_html, write_qc_html
 from logdigit.trace import PixelTrace
 
 H, W = 600, 200

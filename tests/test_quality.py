@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from logdigit.calibrate import Curve, Curves
 from logdigit.cli import app
-from logdigit.las import other_section
-from logdigit.layout import DepthSpec, Layout
+from logdigit.io.las import other_section
+from logdigit.io.layout import DepthSpec, Layout
 from logdigit.quality import FLAGS, depth_stretches, flag_rows, flag_stretches, quality_csv
 from logdigit.trace import PixelTrace
 

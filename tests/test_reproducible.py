@@ -25,8 +25,8 @@ def sheets(tmp_path_factory) -> Path:
     """s4.png and s17.png with their sidecar layouts."""
     import cv2
 
-    from logdigit.layout import write_layout
-    from logdigit.synth import make_sheet
+    from logdigit.io.layout import write_layout
+    from logdigit.research.synth import make_sheet
 
     d = tmp_path_factory.mktemp("sheets")
     for seed in SEEDS:
@@ -67,7 +67,7 @@ def _same_las(a: Path, b: Path) -> None:
 def test_predict_proba_is_the_same_for_any_thread_count_and_batch(tiny_model):
     import torch
 
-    from logdigit.inference import predict_proba
+    from logdigit.model.inference import predict_proba
 
     image = np.random.default_rng(0).integers(0, 255, (200, 150, 3), dtype=np.uint8)  # 4 x 3 windows
     runs = {}
@@ -83,9 +83,9 @@ def test_predict_proba_is_the_same_for_any_thread_count_and_batch(tiny_model):
 def test_opencv_stages_are_the_same_for_any_thread_count(sheets):
     import cv2
 
-    from logdigit.preprocess import deskew, estimate_skew
-    from logdigit.scan import read_scan
-    from logdigit.threshold import threshold
+    from logdigit.image.preprocess import deskew, estimate_skew
+    from logdigit.image.threshold import threshold
+    from logdigit.io.scan import read_scan
 
     image = np.tile(read_scan(sheets / "s4.png").image, (4, 2, 1))  # 1024 x 640: big enough to be split
     probs = np.random.default_rng(1).dirichlet((1, 1, 1), image.shape[:2]).transpose(2, 0, 1).astype(np.float32)

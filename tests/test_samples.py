@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from logdigit.cli import app
-from logdigit.layout import load_layout
+from logdigit.io.layout import load_layout
 from logdigit.score import score
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"

@@ -10,7 +10,7 @@ import tifffile
 from PIL import Image
 
 from logdigit.errors import ScanError
-from logdigit.scan import DEFAULT_MAX_PIXELS, Scan, read_scan
+from logdigit.io.scan import DEFAULT_MAX_PIXELS, Scan, read_scan
 
 
 def _ink_grey() -> np.ndarray:
@@ -156,7 +156,7 @@ def test_multipage_tiff_first_page_with_warning(tmp_path, caplog):
     with tifffile.TiffWriter(path) as tif:
         for page in pages:
             tif.write(page, photometric="minisblack")
-    with caplog.at_level(logging.WARNING, logger="logdigit.scan"):
+    with caplog.at_level(logging.WARNING, logger="logdigit.io.scan"):
         image = read_scan(path).image
     assert image.shape == (4, 5, 3) and (image == 10).all()
     assert "3 pages" in caplog.text

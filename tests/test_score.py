@@ -11,8 +11,8 @@ import pytest
 
 from logdigit.calibrate import Curve, Curves
 from logdigit.errors import InputError
-from logdigit.las import to_las, write_las
-from logdigit.layout import CurveSpec, DepthSpec, Layout, Track
+from logdigit.io.las import to_las, write_las
+from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
 from logdigit.score import CurveScore, ScoreReport, score
 
 nan = np.nan

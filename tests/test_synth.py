@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from logdigit.synth import (
+from logdigit.research.synth import (
     CurvePlan,
     SheetPlan,
     TrackPlan,

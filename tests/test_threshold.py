@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage.filters import apply_hysteresis_threshold
 
-from logdigit.threshold import threshold
+from logdigit.image.threshold import threshold
 
 
 def _probs(solid, dashed, dtype=np.float32) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from logdigit.errors import InputError, LayoutError
-from logdigit.layout import CurveSpec, DepthSpec, Layout, Track
+from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
 from logdigit.trace import PixelTrace, trace
 
 S = 4  # supersampling factor of the synthetic drawings
@@ -453,7 +453,7 @@ def _bounce(y):
 def test_curves_that_touch_and_turn_back_are_told_apart_by_shade(monkeypatch):
     # As above, but both strokes 2 px wide and given one layout colour: the left curve is
     # drawn in black, the right one in mid grey. Only the scan's shades say they bounce.
-    import logdigit.trace as tracing
+    import logdigit.trace.tracer as tracing
 
     h, w = 200, 120
     f, g = (lambda y: _bounce(y)[0]), (lambda y: _bounce(y)[1])
@@ -722,7 +722,7 @@ def test_true_masks_of_a_sample_trace_within_target():
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "samples"))
     from make_samples import SAMPLES
 
-    from logdigit.synth import make_sheet, sheet_rng
+    from logdigit.research.synth import make_sheet, sheet_rng
 
     spec = SAMPLES["mono"]
     h, w = spec["size"]
@@ -755,7 +755,7 @@ def test_true_masks_of_a_sample_trace_within_target():
 def test_two_black_curves_of_different_widths_keep_their_identity(index, track):
     # Test sheets of the evaluation (seed 0), traced from the true masks: each of the
     # track's two solid curves must stay itself.
-    from logdigit.synth import make_sheet, sheet_rng
+    from logdigit.research.synth import make_sheet, sheet_rng
 
     sheet = make_sheet(height=512, width=640, rng=sheet_rng("test", 0, index))
     masks = np.stack([sheet.labels == c for c in range(3)])
@@ -783,8 +783,8 @@ def test_same_ink_curves_of_a_test_sheet_keep_their_identity_by_look(index, trac
     # ``cue``: 0.01-0.04 of track width. Without it they come out swapped over long
     # stretches, at 0.08-0.13. (Swapped, they also jump across inkless stretches longer
     # than the default fill limit; max_gap=40 fills those so the error counts those rows.)
-    import logdigit.trace as tracing
-    from logdigit.synth import make_sheet, sheet_rng
+    import logdigit.trace.tracer as tracing
+    from logdigit.research.synth import make_sheet, sheet_rng
 
     sheet = make_sheet(height=512, width=640, rng=sheet_rng("test", 0, index))
     masks = np.stack([sheet.labels == c for c in range(3)])
@@ -849,7 +849,7 @@ def test_a_curve_that_turns_back_at_the_edge_is_not_wrapped_onto_a_piece_leaving
     # ink along a track edge); a longer piece starts at the left edge meanwhile, heading out
     # of the track. A wrapped curve would re-enter heading in: the piece is not the curve.
     # With the heading test off, the trace jumps onto it for its extra rows.
-    import logdigit.trace as tracing
+    import logdigit.trace.tracer as tracing
 
     h, w = 200, 125
 
@@ -872,7 +872,7 @@ def test_a_curve_that_turns_back_at_the_edge_is_not_wrapped_onto_a_piece_leaving
 
 
 def test_nearest_clusters_by_hand():
-    from logdigit.trace import _nearest_clusters
+    from logdigit.trace.tracer import _nearest_clusters
 
     kept = np.zeros((5, 20), bool)
     kept[0, [2, 3, 4, 10, 11]] = True  # clusters 2..4 and 10..11; x=7 is 3 from both: the left one
@@ -972,7 +972,7 @@ def test_solid_curve_gives_back_the_dashed_stroke_it_took_as_a_short_cut(monkeyp
     # curve spikes out across it and back, and loses the spike's tip (3 rows). Traced
     # alone, the solid curve takes the straight stroke as a short cut; the pair gives
     # the stroke back to the dashed curve and the solid curve follows its spike.
-    import logdigit.trace as tracing
+    import logdigit.trace.tracer as tracing
 
     h, w = 200, 125
 
@@ -1044,7 +1044,7 @@ def test_solid_curve_takes_a_spike_the_network_called_dashed(monkeypatch):
     # the whole spike dashed. A solid line has no gaps: the spike touches the solid curve
     # just above and just below its gap, so it goes to the solid curve. Without that
     # step the solid curve is bridged straight across the spike.
-    import logdigit.trace as tracing
+    import logdigit.trace.tracer as tracing
 
     h, w = 200, 125
 
@@ -1071,7 +1071,7 @@ def test_a_speck_beside_a_dashed_line_is_no_dot(monkeypatch):
     # dash's end: for a curve alone in its class the speck is noise, not a dot of the
     # line, and is not bridged to it.
     # Among dots (all pieces round) a join of the same length is drawn.
-    import logdigit.trace as tracing
+    import logdigit.trace.tracer as tracing
 
     window = np.zeros((80, 60), bool)
     for top in (0, 20, 40):
@@ -1127,7 +1127,7 @@ def test_upright_stretch_goes_on_through_dark_ink_beside_it():
 def test_dashed_curve_takes_back_a_stretch_a_few_pixels_off_its_dashes(monkeypatch):
     # As in the take-back test above, but the stretch labelled solid stops 3 rows short
     # of the dashes on either side (the network left those rows out of both classes).
-    import logdigit.trace as tracing
+    import logdigit.trace.tracer as tracing
 
     h = 240
     masks, (_, stolen, _) = _stolen_stretch(h)
@@ -1147,7 +1147,7 @@ def test_hidden_stretch_reaches_the_rows_where_the_curves_merge():
     # there. Rows 6-9 show its ink merging into the solid stroke: rows 8-9 take the solid
     # curve's x too, row 7 (12 px apart) and the rows above it keep their own; rows 20-21
     # are not merged and keep theirs.
-    from logdigit.trace import _hidden_under
+    from logdigit.trace.tracer import _hidden_under
 
     xd = np.full(30, 50.0)
     xs = np.full(30, 55.0)
@@ -1166,7 +1166,7 @@ def test_hidden_stretch_reaches_the_rows_where_the_curves_merge():
 
 
 def test_median_per_tracklet_by_hand():
-    from logdigit.trace import _build_tracklets, _find_runs, _median_per_tracklet
+    from logdigit.trace.tracer import _build_tracklets, _find_runs, _median_per_tracklet
 
     window = np.zeros((10, 12), bool)
     window[0:6, 2] = True  # a stroke of 6 rows

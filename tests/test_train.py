@@ -10,11 +10,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from logdigit.data import DataConfig, SheetPool
-from logdigit.losses import make_loss
 from logdigit.model import VeerNet
 from logdigit.model.device import resolve_device
-from logdigit.train import TrainConfig, lr_at, train
+from logdigit.research.data import DataConfig, SheetPool
+from logdigit.research.losses import make_loss
+from logdigit.research.train import TrainConfig, lr_at, train
 
 TINY = ["--widths", "4,4,8,8,8", "--pool-size", "3", "--crop", "64", "--batch-size", "2", "--val-sheets", "1",
         "--eval-every", "5", "--checkpoint-every", "5", "--threads", "1", "--device", "cpu", "--quiet"]

@@ -6,7 +6,7 @@ import torch
 
 from logdigit.errors import WeightsError
 from logdigit.model import VeerNet, VeerNetConfig
-from logdigit.weights import config_path, load_model, save_model
+from logdigit.model.weights import config_path, load_model, save_model
 
 
 def test_round_trip_gives_the_same_outputs(tmp_path, tiny_model):
@@ -68,7 +68,7 @@ def test_missing_and_garbled_files(tmp_path, tiny_model):
 
 
 def test_shipped_weights_load_and_are_plain_data():
-    from logdigit.weights import DEFAULT_WEIGHTS
+    from logdigit.model.weights import DEFAULT_WEIGHTS
 
     if not DEFAULT_WEIGHTS.exists():
         pytest.fail(f"shipped weights missing: {DEFAULT_WEIGHTS}")

@@ -1,7 +1,7 @@
 """Evaluation on a seeded synthetic test split that training never draws from.
 
 Training sheets come from the ``train`` seed stream and validation sheets from
-``val``; the test sheets here come from ``test`` (see :func:`logdigit.synth.sheet_rng`),
+``val``; the test sheets here come from ``test`` (see :func:`logdigit.research.synth.sheet_rng`),
 so no test sheet was ever seen in training. Two methods are scored the same way:
 
 * ``veernet``: the network, argmax of the tiled probabilities;
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from logdigit.metrics import (
+from logdigit.research.metrics import (
     boundary_band,
     calibration_bins,
     confusion,
@@ -32,7 +32,7 @@ from logdigit.metrics import (
     tolerant_counts,
     tolerant_f1,
 )
-from logdigit.synth import make_sheet, sheet_rng
+from logdigit.research.synth import make_sheet, sheet_rng
 
 METHODS = ("veernet", "classical", "true-masks")
 """Rows :func:`evaluate` can score; ``true-masks`` traces the true class map (the tracer's ceiling)."""
@@ -85,8 +85,8 @@ def evaluate(
         ``by_look``: the same for ``"twins"``, the curves the tracer told apart from another
         of one look by continuity alone (``PixelTrace.twins``), and ``"others"``.
     """
-    from logdigit.inference import predict_proba
-    from logdigit.threshold import threshold
+    from logdigit.image.threshold import threshold
+    from logdigit.model.inference import predict_proba
     from logdigit.trace import trace
 
     unknown = sorted(set(methods) - set(METHODS))

@@ -24,9 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from logdigit.atomic import atomic_path
 from logdigit.errors import InputError
-from logdigit.layout import Layout
+from logdigit.io.atomic import atomic_path
+from logdigit.io.layout import Layout
 from logdigit.trace import PixelTrace
 
 TILE_ROWS = 1024
@@ -62,7 +62,7 @@ def render_qc_html(
 
     Args:
         image: uint8 (H, W, 3) RGB, the image the traces were made on (not modified).
-        traces: from :func:`logdigit.trace.trace`, in image coordinates.
+        traces: from :func:`logdigit.trace.tracer.trace`, in image coordinates.
         layout: the layout the traces were made with (tracks, scales, inks, depth ties).
         flags: stretches to mark per curve (see :data:`Flags`).
         title: the page title (the scan's name, say).
@@ -72,7 +72,7 @@ def render_qc_html(
         The HTML text (UTF-8), self-contained.
 
     Example:
-        >>> from logdigit.layout import CurveSpec, DepthSpec, Track
+        >>> from logdigit.io.layout import CurveSpec, DepthSpec, Track
         >>> lay = Layout(DepthSpec("FT", 0.5, ((0, 100.0), (99, 199.0))),
         ...              (Track(2, 30, curves=(CurveSpec("GR", 0, 150, line="dashed", color=(0, 204, 0)),)),))
         >>> gr = PixelTrace("GR", 0, 0, np.full(100, 9.0))

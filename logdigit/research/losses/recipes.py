@@ -13,11 +13,11 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from logdigit.losses._common import FunctionalLoss, check_labels, check_logits, check_options, keyword_options
-from logdigit.losses.lovasz import LovaszSoftmaxLoss
-from logdigit.losses.overlap import DiceLoss, JaccardMetricLoss, TverskyLoss, jaccard_metric_loss
-from logdigit.losses.pixel import FocalLoss, SoftCrossEntropyLoss, kl_divergence_loss, soft_cross_entropy
-from logdigit.losses.targets import boundary_label_smoothing, label_smoothing, onehot
+from logdigit.research.losses._common import FunctionalLoss, check_labels, check_logits, check_options, keyword_options
+from logdigit.research.losses.lovasz import LovaszSoftmaxLoss
+from logdigit.research.losses.overlap import DiceLoss, JaccardMetricLoss, TverskyLoss, jaccard_metric_loss
+from logdigit.research.losses.pixel import FocalLoss, SoftCrossEntropyLoss, kl_divergence_loss, soft_cross_entropy
+from logdigit.research.losses.targets import boundary_label_smoothing, label_smoothing, onehot
 
 
 def ce_jml_loss(
@@ -113,7 +113,7 @@ def kd_loss(
         logits: float (B, C, H, W) raw student scores.
         labels: int64 (B, H, W) ground-truth labels.
         teacher: float (B, C, H, W) teacher probabilities from
-            :func:`~logdigit.losses.teacher_targets` at the same ``temperature``.
+            :func:`~logdigit.research.losses.teacher_targets` at the same ``temperature``.
         ce_weight: weight of the CE/KL pair.
         jml_weight: weight of the JML pair.
         label_weight: weight of the ground-truth term inside each pair.

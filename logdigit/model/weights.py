@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 
 from safetensors import SafetensorError
 
-from logdigit.atomic import atomic_path, write_text_atomic
 from logdigit.errors import WeightsError
+from logdigit.io.atomic import atomic_path, write_text_atomic
 
 if TYPE_CHECKING:  # torch is imported by the functions that need it: paths and cards need none
     import torch
 
     from logdigit.model.veernet import VeerNet, VeerNetConfig
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "models" / "veernet.safetensors"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "veernet.safetensors"
 """The shipped model (in the source tree; installed copies find it via ``LOGDIGIT_WEIGHTS``)."""
 
 

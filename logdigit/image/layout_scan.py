@@ -7,13 +7,13 @@ calibration pages. :func:`scan_layout` finds them and drafts a layout for one se
    fixed pattern, for at least 2 inches, crossed by horizontal rulings at least every half inch
    (the depth grid). Tables and rotated header text have vertical lines too but no such depth
    grid. Sections are numbered from 1, top to bottom; the default is the longest (the main log).
-2. **Tracks** inside the section's rows only (:func:`logdigit.detect.find_tracks`): the heaviest
+2. **Tracks** inside the section's rows only (:func:`logdigit.image.detect.find_tracks`): the heaviest
    rulings are borders; spans with grid are tracks, the widest span without grid between two
    tracks is the depth track. Each track's scale (linear, or log with its decades) is fitted to
    its grid.
 3. **Depth ties**: the heaviest horizontal rulings of the section (their spacing gives the depth
    scale) and the numbers printed in the depth track, upright or turned 90 degrees either way,
-   read by OCR (:mod:`logdigit.ocr`); each number is tied to the heavy ruling nearest its centre,
+   read by OCR (:mod:`logdigit.image.ocr`); each number is tied to the heavy ruling nearest its centre,
    and depth = a + b * row is fitted by consensus over pairs of readings, so that a misread
    number cannot bend the line. Without OCR the ties stay placeholders (pixel rows).
 4. **Inks**: per track, the distinct colours of the ink that is neither paper nor grid.
@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from logdigit.detect import _grey, _grid_fit, find_tracks
 from logdigit.errors import LayoutError
-from logdigit.layout import CurveSpec, DepthSpec, Layout, Track, uncalibrated_layout
+from logdigit.image.detect import _grey, _grid_fit, find_tracks
+from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track, uncalibrated_layout
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def scan_layout(
         section: 1-based section number to draft (see :attr:`LayoutReport.sections`); default
             the longest section.
         ocr: read the printed depth numbers when an OCR engine is available
-            (:func:`logdigit.ocr.ocr_engine`); False: ties from the grid alone.
+            (:func:`logdigit.image.ocr.ocr_engine`); False: ties from the grid alone.
         source: the scan's path, named in errors.
 
     Returns:
@@ -200,9 +200,9 @@ def scan_layout(
 
 def _best_tracks(section: np.ndarray, positions: np.ndarray, source: str | None):
     """Tracks by the heaviest rulings (:func:`find_tracks`) or, when more of its tracks' grids
-    fit a scale, by the rulings and depth lines together (:func:`logdigit.detect.detect_layout`,
+    fit a scale, by the rulings and depth lines together (:func:`logdigit.image.detect.detect_layout`,
     which handles grids as heavy as their borders); a depth track only comes with the first."""
-    from logdigit.detect import detect_layout
+    from logdigit.image.detect import detect_layout
 
     def fits(spans):
         return sum(_grid_fit(a, b, positions) is not None for a, b in spans)
@@ -407,7 +407,7 @@ def _curve_rows(ink, first, last, tracks, positions) -> tuple[int, int] | None:
 
 
 def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) -> dict:
-    from logdigit.ocr import ocr_engine, read_number
+    from logdigit.image.ocr import ocr_engine, read_number
 
     out = {"readings": (), "ties": (), "fit": None, "residual": None, "ocr": ""}
     available, line = ocr_engine() if ocr else (False, "OCR not asked for; depth ties from the grid alone")
@@ -450,7 +450,7 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
 
 
 def _angles_first() -> tuple[int, ...]:
-    from logdigit.ocr import ANGLES
+    from logdigit.image.ocr import ANGLES
 
     return ANGLES
 
@@ -637,7 +637,7 @@ def _draft(reports, n_rows: int, rows: tuple[int, int], depth: dict) -> Layout:
 def draft_text(report: LayoutReport) -> str:
     """The draft layout as TOML: the report as comments, the layout, and each track's inks as
     commented ``[[tracks.curves]]`` entries to fill in."""
-    from logdigit.layout import layout_to_toml
+    from logdigit.io.layout import layout_to_toml
 
     head = ["# Draft layout written by `logdigit layout` from the scan. Check everything below.",
             *(f"#   {line}" for line in report.lines())]

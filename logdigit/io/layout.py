@@ -36,7 +36,7 @@ read case-insensitively. ``unit = "PX"`` marks an uncalibrated draft written by
 ``logdigit layout``: the index is then the pixel row and values are fractions of the
 track width. Tie depths must rise (or fall) steadily with the row. Mnemonics, units,
 descriptions and ``[well]`` keys and values must be text a LAS 2.0 header holds intact
-(printable ASCII, no colon in a description; see :mod:`logdigit.lasfields`).
+(printable ASCII, no colon in a description; see :mod:`logdigit.io.lasfields`).
 
 Every problem is a :class:`~logdigit.errors.LayoutError` with one line:
 ``"{path}: {field}: {what is wrong}; {how to fix}"``.
@@ -60,15 +60,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from logdigit.atomic import write_text_atomic
 from logdigit.errors import LayoutError
-from logdigit.lasfields import field_problem
+from logdigit.io.atomic import write_text_atomic
+from logdigit.io.lasfields import field_problem
 
 log = logging.getLogger(__name__)
 
 LINE_CLASSES: dict[str, int] = {"solid": 1, "dashed": 2, "dotted": 2}
 """Layout ``line`` value -> VeerNet class index. VeerNet draws dashed and dotted lines as one
-class; the tracer tells them apart by the length of their pieces (see :mod:`logdigit.trace`)."""
+class; the tracer tells them apart by the length of their pieces (see :mod:`logdigit.trace.tracer`)."""
 
 DRAFT_LINES: dict[int, str] = {1: "solid", 2: "dashed"}
 """VeerNet class index -> the ``line`` a draft layout (:func:`uncalibrated_layout`) gives it."""
@@ -347,7 +347,7 @@ def _string(value: Any, where: str, name: str, fix: str) -> str:
 
 
 def _las_field(kind: str, text: str, where: str, name: str) -> str:
-    """``text`` unchanged when LAS 2.0 can hold it as a header ``kind`` (see :mod:`logdigit.lasfields`)."""
+    """``text`` unchanged when LAS 2.0 can hold it as a header ``kind`` (see :mod:`logdigit.io.lasfields`)."""
     problem = field_problem(kind, text)
     if problem is not None:
         raise _fail(where, name, *problem)

@@ -36,7 +36,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from logdigit.layout import LINE_CLASSES, CurveSpec, DepthSpec, Layout, Track
+from logdigit.io.layout import LINE_CLASSES, CurveSpec, DepthSpec, Layout, Track
 
 SUPERSAMPLE = 4
 """Curves are rasterised at this factor and area-averaged to get partial-volume labels."""
@@ -648,7 +648,7 @@ def write_dataset(
     Raises:
         InputError: settings :func:`check_sheets` refuses (checked before anything is written).
     """
-    from logdigit.atomic import atomic_path, write_text_atomic
+    from logdigit.io.atomic import atomic_path, write_text_atomic
 
     check_sheets(n=n, seed=seed, height=height, width=width, split=split)
     out = Path(outdir)

@@ -3,7 +3,7 @@
 They are kept apart from the losses so that every loss sees a plain probability target and
 the smoothing recipe is a visible choice of the training recipe. Ignored pixels
 (``labels == ignore_index``) come out as all-zero rows, which every loss of
-:mod:`logdigit.losses` treats as "ignore". Partial-volume soft labels come ready-made from the
+:mod:`logdigit.research.losses` treats as "ignore". Partial-volume soft labels come ready-made from the
 synthetic data generator and need no builder here.
 """
 
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from logdigit.losses._common import check_labels, check_logits, check_options, dense_onehot
+from logdigit.research.losses._common import check_labels, check_logits, check_options, dense_onehot
 
 
 def onehot(labels: Tensor, num_classes: int = 3, *, ignore_index: int | None = 255) -> Tensor:

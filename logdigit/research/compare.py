@@ -1,7 +1,7 @@
 """The controlled loss comparison: same VeerNet config, data, schedule and step budget per loss.
 
 Every run differs only in ``--loss`` and ``--seed``; all are evaluated with
-:func:`logdigit.evaluate.evaluate` on the same seeded test sheets. Results go to a JSON
+:func:`logdigit.research.evaluate.evaluate` on the same seeded test sheets. Results go to a JSON
 of the raw numbers and a Markdown report with the mean and spread over seeds.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from logdigit.atomic import write_text_atomic
-from logdigit.data import DataConfig
+from logdigit.io.atomic import write_text_atomic
 from logdigit.model.veernet import VeerNetConfig
-from logdigit.train import TrainConfig
+from logdigit.research.data import DataConfig
+from logdigit.research.train import TrainConfig
 
 COMPARED: dict[str, str] = {
     "dice-ce": "Dice + CE: the shipped model's loss, the baseline",
@@ -47,10 +47,10 @@ def compare_losses(outdir: str | Path, *, losses: tuple[str, ...] = tuple(COMPAR
     budget goes to training; ``train_seconds`` is each run's training loop and validation
     (the first run of a seed also draws the pool's refresh sheets for the others).
     """
-    from logdigit.data import SheetPool
-    from logdigit.evaluate import draw_test_sheets, evaluate
-    from logdigit.train import train
-    from logdigit.weights import load_model
+    from logdigit.model.weights import load_model
+    from logdigit.research.data import SheetPool
+    from logdigit.research.evaluate import draw_test_sheets, evaluate
+    from logdigit.research.train import train
 
     out = Path(outdir)
     say = progress or (lambda msg: None)
@@ -220,6 +220,6 @@ def _machine() -> str:
 
     import torch
 
-    from logdigit.machine import cpu_model
+    from logdigit.research.machine import cpu_model
 
     return f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"

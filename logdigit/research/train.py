@@ -3,12 +3,12 @@
 Checkpoints in ``outdir``:
 
 * ``last.safetensors`` + ``last.json``: the model at the latest checkpoint (loadable by
-  :func:`logdigit.weights.load_model`), the JSON also holding the training state;
+  :func:`logdigit.model.weights.load_model`), the JSON also holding the training state;
 * ``last.optim.safetensors``: AdamW moments, so ``resume=True`` continues exactly;
 * ``best.safetensors`` + ``best.json``: the model with the best validation score
   (mean F1 of the two curve classes) so far.
 
-Batches depend only on ``(seed, step)`` (see :mod:`logdigit.data`) and the learning
+Batches depend only on ``(seed, step)`` (see :mod:`logdigit.research.data`) and the learning
 rate only on ``step``, so a resumed run repeats an uninterrupted one.
 """
 
@@ -24,14 +24,14 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from logdigit.atomic import atomic_path
-from logdigit.data import DataConfig, SheetPool
 from logdigit.errors import InputError
-from logdigit.metrics import confusion, scores_from_confusion
+from logdigit.io.atomic import atomic_path
 from logdigit.model.device import resolve_device
 from logdigit.model.veernet import VeerNet, VeerNetConfig
-from logdigit.synth import make_sheet, sheet_rng
-from logdigit.weights import load_model, read_card, save_model
+from logdigit.model.weights import load_model, read_card, save_model
+from logdigit.research.data import DataConfig, SheetPool
+from logdigit.research.metrics import confusion, scores_from_confusion
+from logdigit.research.synth import make_sheet, sheet_rng
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def train(
     sheet pool is drawn, ``{"phase": "train", "step", "loss", "lr"}`` every step, and
     ``{"phase": "val", "step", ...metrics}`` after each validation.
     """
-    from logdigit.losses import make_loss
+    from logdigit.research.losses import make_loss
 
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from logdigit.losses._common import FunctionalLoss, check_logits, check_options, parse_target
+from logdigit.research.losses._common import FunctionalLoss, check_logits, check_options, parse_target
 
 
 def _lovasz_grad(fg_sorted: Tensor) -> Tensor:

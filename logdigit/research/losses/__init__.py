@@ -42,9 +42,9 @@ Example:
 
 from __future__ import annotations
 
-from logdigit.losses._common import CHOICES
-from logdigit.losses.lovasz import LovaszSoftmaxLoss, lovasz_softmax_loss
-from logdigit.losses.overlap import (
+from logdigit.research.losses._common import CHOICES
+from logdigit.research.losses.lovasz import LovaszSoftmaxLoss, lovasz_softmax_loss
+from logdigit.research.losses.overlap import (
     DiceLoss,
     JaccardMetricLoss,
     OverlapStats,
@@ -54,7 +54,7 @@ from logdigit.losses.overlap import (
     overlap_stats,
     tversky_loss,
 )
-from logdigit.losses.pixel import (
+from logdigit.research.losses.pixel import (
     FocalLoss,
     KLDivergenceLoss,
     SigmoidFocalLoss,
@@ -64,8 +64,8 @@ from logdigit.losses.pixel import (
     sigmoid_focal_loss,
     soft_cross_entropy,
 )
-from logdigit.losses.recipes import LOSSES, CEJMLLoss, KDLoss, TrainingLoss, ce_jml_loss, kd_loss, make_loss
-from logdigit.losses.targets import boundary_label_smoothing, label_smoothing, onehot, teacher_targets
+from logdigit.research.losses.recipes import LOSSES, CEJMLLoss, KDLoss, TrainingLoss, ce_jml_loss, kd_loss, make_loss
+from logdigit.research.losses.targets import boundary_label_smoothing, label_smoothing, onehot, teacher_targets
 
 __all__ = [
     "CHOICES",

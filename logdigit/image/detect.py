@@ -20,7 +20,7 @@ between tracks holds numbers but (usually) no grid. So:
    border is no heavier than the grid), is split there.
 
 A drift of a few pixels down the scan is tolerated; deskew a rotated scan first
-(:mod:`logdigit.preprocess`).
+(:mod:`logdigit.image.preprocess`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from logdigit.errors import InputError, LayoutError
-from logdigit.layout import Layout, uncalibrated_layout
+from logdigit.io.layout import Layout, uncalibrated_layout
 
 log = logging.getLogger(__name__)
 

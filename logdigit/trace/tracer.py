@@ -110,7 +110,7 @@ import cv2
 import numpy as np
 
 from logdigit.errors import InputError, LayoutError
-from logdigit.layout import LINE_CLASSES, CurveSpec, Layout, Track
+from logdigit.io.layout import LINE_CLASSES, CurveSpec, Layout, Track
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ def trace(
     track edge that are set in most rows (a ruling labelled as a curve) are ignored.
 
     Args:
-        masks: bool (3, H, W) from :func:`logdigit.threshold.threshold`; not modified.
+        masks: bool (3, H, W) from :func:`logdigit.image.threshold.threshold`; not modified.
         layout: tracks and curves in pixel coordinates of this image.
         image: optional uint8 (H, W, 3) RGB scan, used to split curves by ``color`` and to
             follow a curve of a colour of its own along its ink where the masks lost it.
@@ -236,7 +236,7 @@ def trace(
         LayoutError: a track or the digitised rows outside the image, an unknown line style.
 
     Example:
-        >>> from logdigit.layout import CurveSpec, DepthSpec, Track
+        >>> from logdigit.io.layout import CurveSpec, DepthSpec, Track
         >>> masks = np.zeros((3, 12, 8), bool)
         >>> masks[1, :, 3:5] = True
         >>> lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (11, 11)), rows=(2, 5)),

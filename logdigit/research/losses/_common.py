@@ -98,7 +98,7 @@ def parse_target(target: Tensor, logits: Tensor, ignore_index: int | None) -> Ta
     """Turn hard labels (B, H, W) or soft targets (B, C, H, W) into a dense target plus a keep mask.
 
     Hard labels: pixels equal to ``ignore_index`` are dropped. Soft targets: a pixel whose row sums
-    to 0 is dropped (that is how :func:`~logdigit.losses.onehot` and the smoothing builders mark
+    to 0 is dropped (that is how :func:`~logdigit.research.losses.onehot` and the smoothing builders mark
     ignored pixels).
     """
     b, c, h, w = logits.shape

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from logdigit.errors import InputError
-from logdigit.layout import Layout
+from logdigit.io.layout import Layout
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def map_layout(layout: Layout, affine: np.ndarray, *, shape: tuple[int, int] | N
         A new :class:`Layout` in deskewed pixel coordinates.
 
     Example:
-        >>> from logdigit.layout import DepthSpec, Track
+        >>> from logdigit.io.layout import DepthSpec, Track
         >>> lay = Layout(DepthSpec("FT", 0.5, ((0, 1000.0), (99, 1010.0))), (Track(10, 40),))
         >>> map_layout(lay, np.array([[1.0, 0, 2], [0, 1, 0]]), shape=(100, 60)).tracks[0].left
         12

@@ -21,7 +21,7 @@ descr     printable ASCII without colons (the last colon starts it); no spaces
 
 :func:`field_problem` checks one field against these rules; the layout loader turns its
 answer into a :class:`~logdigit.errors.LayoutError` naming the file and the key, and
-:func:`logdigit.las.to_las` into a ``ValueError``.
+:func:`logdigit.io.las.to_las` into a ``ValueError``.
 """
 
 from __future__ import annotations

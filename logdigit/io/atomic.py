@@ -81,7 +81,7 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     target = Path(path)
     if output_kind(target) == "stream":
         raise OutputError(f"{target}: is a FIFO or a device, which a rename would replace; "
-                          "write it as a stream (logdigit.atomic.open_output)")
+                          "write it as a stream (logdigit.io.atomic.open_output)")
     real = Path(os.path.realpath(target)) if target.is_symlink() else target
     folder = real.parent if str(real.parent) else Path(".")
     if not folder.is_dir():

@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from logdigit.atomic import output_kind, write_bytes_atomic
 from logdigit.errors import InputError, OutputError
-from logdigit.layout import Layout
+from logdigit.io.atomic import output_kind, write_bytes_atomic
+from logdigit.io.layout import Layout
 from logdigit.trace import PixelTrace
 
 PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -45,7 +45,7 @@ def draw_qc(
 
     The scan is blended toward white, each track is outlined in grey (edges over the
     digitised rows), flagged stretches are tinted over their curve's track (colours of
-    :data:`logdigit.qc_html.FLAG_COLOURS`), depth ticks and labels from the layout's ties
+    :data:`logdigit.qc.viewer.FLAG_COLOURS`), depth ticks and labels from the layout's ties
     run down the left edge of the first track (and a mark at each tie row), and each trace
     is drawn as a 1-px polyline through its sub-pixel positions in its layout ``color``
     (else a colour of :data:`PALETTE`), dashed or dotted as its line style (gaps are not
@@ -54,7 +54,7 @@ def draw_qc(
 
     Args:
         image: uint8 (H, W, 3) RGB, the image the traces were made on; not modified.
-        traces: from :func:`logdigit.trace.trace`.
+        traces: from :func:`logdigit.trace.tracer.trace`.
         layout: the layout the traces were made with.
         flags: stretches to mark per curve: mnemonic -> ``(first_row, last_row, kind)``.
         fade: how far toward white the scan is blended, 0 (unchanged) .. 1 (white).
@@ -64,7 +64,7 @@ def draw_qc(
         uint8 (H, W, 3) RGB, a new image.
 
     Example:
-        >>> from logdigit.layout import CurveSpec, DepthSpec, Track
+        >>> from logdigit.io.layout import CurveSpec, DepthSpec, Track
         >>> lay = Layout(DepthSpec("PX", 1, ((0, 0), (9, 9))), (Track(2, 12, curves=(CurveSpec("GR", 0, 1),)),))
         >>> tr = PixelTrace("GR", 0, 0, np.full(10, 7.0))
         >>> out = draw_qc(np.zeros((10, 16, 3), np.uint8), [tr], lay, legend=False)
@@ -98,7 +98,7 @@ def _spec(layout: Layout, trace: PixelTrace):
 
 def _draw_flags(out: np.ndarray, track, marks) -> None:
     """Tint ``(first, last, kind)`` row stretches over the track's columns (25 % of the kind's colour)."""
-    from logdigit.qc_html import FLAG_COLOURS
+    from logdigit.qc.viewer import FLAG_COLOURS
 
     h = out.shape[0]
     for first, last, kind in marks:
@@ -114,7 +114,7 @@ def _draw_flags(out: np.ndarray, track, marks) -> None:
 def _draw_depth_ticks(out: np.ndarray, layout: Layout, rows: tuple[int, int]) -> None:
     """A tick and label at round depths (about every 150 px) and a triangle at each tie row,
     at the left edge of the first track."""
-    from logdigit.qc_html import depth_line, nice_step
+    from logdigit.qc.viewer import depth_line, nice_step
 
     if not layout.tracks:
         return

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from logdigit.losses._common import (
+from logdigit.research.losses._common import (
     FunctionalLoss,
     check_logits,
     check_options,
@@ -92,7 +92,7 @@ def kl_divergence_loss(
     Args:
         logits: float (B, C, H, W) raw student scores.
         target: float (B, C, H, W) teacher probabilities (see
-            :func:`~logdigit.losses.teacher_targets`) or int64 (B, H, W) labels.
+            :func:`~logdigit.research.losses.teacher_targets`) or int64 (B, H, W) labels.
         temperature: T > 0 applied to the student; the teacher should use the same T.
         ignore_index: label value of ignored pixels, or None.
         reduction: ``"mean"`` over kept pixels, ``"sum"`` or ``"none"``.

@@ -4,7 +4,7 @@
 STRT, STOP, STEP, NULL and the layout's ``[well]`` items; ~Curve with DEPT first;
 ~Parameter with the run's settings); :func:`write_las` writes it atomically (or to
 stdout) with NaN as the NULL value; :func:`read_las` reads one back with clean errors.
-Every header field written is one LAS 2.0 holds intact (:mod:`logdigit.lasfields`), so
+Every header field written is one LAS 2.0 holds intact (:mod:`logdigit.io.lasfields`), so
 the header is printable ASCII and reads back as written.
 """
 
@@ -24,11 +24,11 @@ import lasio
 import numpy as np
 from lasio import HeaderItem
 
-from logdigit.atomic import open_output
 from logdigit.calibrate import Curves
 from logdigit.errors import InputError, OutputError
-from logdigit.lasfields import field_problem
-from logdigit.layout import Layout
+from logdigit.io.atomic import open_output
+from logdigit.io.lasfields import field_problem
+from logdigit.io.layout import Layout
 
 NULL = -999.25
 """The LAS NULL value NaN gaps are written as."""
@@ -95,12 +95,12 @@ def to_las(
     Raises:
         ValueError: an empty or non-increasing depth, a curve whose length differs from
             the depth, duplicate mnemonics, or a mnemonic, unit, description or ``[well]``
-            item that LAS 2.0 cannot hold (:func:`logdigit.lasfields.field_problem`).
+            item that LAS 2.0 cannot hold (:func:`logdigit.io.lasfields.field_problem`).
 
     Example:
         >>> import numpy as np
         >>> from logdigit.calibrate import Curve
-        >>> from logdigit.layout import DepthSpec, Layout
+        >>> from logdigit.io.layout import DepthSpec, Layout
         >>> c = Curves(np.array([100.0, 100.5]), "FT", 0.5, (Curve("GR", "GAPI", np.array([1.0, np.nan])),))
         >>> las = to_las(c, Layout(DepthSpec("FT", 0.5, ((0, 0), (1, 1))), ()), meta={"SRC": "scan.tif"})
         >>> [c.mnemonic for c in las.curves], las.well["STOP"].value, las.params["SRC"].value
@@ -141,7 +141,7 @@ def other_section(
     Example:
         >>> import numpy as np
         >>> from logdigit.calibrate import Curve
-        >>> from logdigit.layout import DepthSpec
+        >>> from logdigit.io.layout import DepthSpec
         >>> gr = Curve("GR", "GAPI", np.ones(3), filled=((100.5, 101.0),))
         >>> c = Curves(np.array([100.0, 100.5, 101.0]), "FT", 0.5, (gr,))
         >>> print(other_section(c, Layout(DepthSpec("FT", 0.5, ((0, 0), (1, 1))), ()), max_gap=15))
@@ -259,7 +259,7 @@ def write_las(las: lasio.LASFile, path: str | os.PathLike) -> None:
     """Write a LAS file as LAS 2.0, unwrapped, NaN as NULL; atomically, or to stdout.
 
     ``"-"``, an existing FIFO or a character device is written as a stream (never
-    renamed over; see :func:`logdigit.atomic.open_output`).
+    renamed over; see :func:`logdigit.io.atomic.open_output`).
 
     lasio's writer rewrites header items of the object it is given, so a copy is
     written and ``las`` stays as it was.
@@ -274,7 +274,7 @@ def write_las(las: lasio.LASFile, path: str | os.PathLike) -> None:
     Example:
         >>> import numpy as np
         >>> from logdigit.calibrate import Curve
-        >>> from logdigit.layout import DepthSpec, Layout
+        >>> from logdigit.io.layout import DepthSpec, Layout
         >>> c = Curves(np.array([100.0, 100.5]), "FT", 0.5, (Curve("GR", "GAPI", np.array([1.0, np.nan])),))
         >>> las = to_las(c, Layout(DepthSpec("FT", 0.5, ((0, 0), (1, 1))), ()))
         >>> write_las(las, "-")  # doctest: +ELLIPSIS

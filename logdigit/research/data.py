@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from logdigit.synth import DEFAULT_STYLE, SynthStyle, hard_labels, make_sheet, sheet_rng
+from logdigit.research.synth import DEFAULT_STYLE, SynthStyle, hard_labels, make_sheet, sheet_rng
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         from logdigit.errors import InputError
-        from logdigit.synth import MAX_SIDE, MIN_HEIGHT, MIN_WIDTH
+        from logdigit.research.synth import MAX_SIDE, MIN_HEIGHT, MIN_WIDTH
 
         # crops are cut at up to 1.25x zoom-out plus a 2-px margin from one sheet
         max_crop = 4 * (min(self.sheet_height, self.sheet_width) - 2) // 5 if _whole(self.sheet_height) \

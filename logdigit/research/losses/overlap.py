@@ -55,7 +55,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from logdigit.losses._common import (
+from logdigit.research.losses._common import (
     FunctionalLoss,
     Target,
     check_logits,

@@ -324,20 +324,20 @@ def test_json_stdin_glob_and_force(archive, weights, tmp_path, dask_cluster):
 
 
 @pytest.mark.slow
-def test_worker_crash_is_isolated(archive, weights, tmp_path, dask_cluster, monkeypatch):
+def test_worker_crash_is_isolated(archive, weights, tmp_path, dask_cluster):
     """A scan that kills its worker process (KilledWorker) is failed; the batch goes on."""
 
     def crash_on_s2(job, opts, settings, threads):  # local, so it travels by value (cloudpickle)
         if Path(job.scan).stem == "s2":
             time.sleep(1.0)  # let s1's result reach the client before this worker goes
             os._exit(1)
-        from logdigit import batch
+        from logdigit.batch.worker import digitise_job
 
-        return batch._digitise_job(job, opts, settings, threads)
+        return digitise_job(job, opts, settings, threads)
 
-    monkeypatch.setattr(lb, "_digitise_job", crash_on_s2)
     results = lb.run_batch([archive / "s1.png", archive / "s2.png"], outdir=tmp_path / "las",
-                           options=lb.InferOptions(weights=str(weights), device="cpu"), scheduler=dask_cluster)
+                           options=lb.InferOptions(weights=str(weights), device="cpu"), scheduler=dask_cluster,
+                           task=crash_on_s2)
     status = {Path(r.scan).stem: r for r in results}
     assert status["s1"].status == "done", status["s1"].error
     assert status["s2"].status == "failed" and "worker died" in status["s2"].error
@@ -422,7 +422,7 @@ def test_plan_skips_only_intact_unchanged_work(archive, weights, tmp_path):
     job = plan.jobs[0]
     assert job.output == str(out / "s1.las") and job.layout == str(tmp_path / "s1.layout.toml")
     (out / "s1.las").write_text("~Version\n")
-    meta = {**lb._file_meta(job.scan, "scan"), **lb._file_meta(job.output, "output")}
+    meta = {**lb.worker.file_meta(job.scan, "scan"), **lb.worker.file_meta(job.output, "output")}
     record = ScanResult(scan=job.scan, status="done", output=job.output, layout=job.layout,
                         layout_sha256=job.layout_sha256, settings=plan.settings, **meta)
     (out / "manifest.jsonl").write_text(json.dumps(record.to_dict()) + "\n")
@@ -454,7 +454,7 @@ def test_collect_maps_a_dead_worker_to_a_failed_record():
             raise KilledWorker("logdigit-s9-1", SimpleNamespace(address="tcp://10.0.0.1:4000"), 1)
 
     job = lb.BatchJob(scan="/archive/s9.png", output="/las/s9.las")
-    rec = lb._collect(Dead(), job, {"tile": 512})
+    rec = lb.cluster.collect(Dead(), job, {"tile": 512})
     assert rec.status == "failed" and rec.output == "/las/s9.las" and rec.settings == {"tile": 512}
     assert "worker died while digitising" in rec.error and "2 worker(s) died, last tcp://10.0.0.1:4000" in rec.error
 

@@ -260,7 +260,7 @@ def test_batch_reports_a_failure_under_a_bracket_folder_and_goes_on(tmp_path, mo
         threads = (torch.get_num_threads(), cv2.getNumThreads())
         try:
             for job in plan.jobs:
-                yield lb._digitise_job(job, options, plan.settings, threads[0])
+                yield lb.worker.digitise_job(job, options, plan.settings, threads[0])
         finally:
             torch.set_num_threads(threads[0])
             cv2.setNumThreads(threads[1])

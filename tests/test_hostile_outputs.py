@@ -195,7 +195,7 @@ def test_layout_overwrite_and_its_force_alias(sheet):
 
 @pytest.fixture()
 def one_thread_back():
-    """_digitise_job limits torch/OpenCV threads for its (worker) process; give them back."""
+    """digitise_job limits torch/OpenCV threads for its (worker) process; give them back."""
     import cv2
     import torch
 
@@ -205,7 +205,7 @@ def one_thread_back():
     yield
     torch.set_num_threads(threads)
     cv2.setNumThreads(cv_threads)
-    lb._THREADS.clear()
+    lb.worker._THREADS.clear()
 
 
 def test_batch_replaces_only_its_own_unchanged_las(sheet, tiny, one_thread_back):
@@ -217,7 +217,7 @@ def test_batch_replaces_only_its_own_unchanged_las(sheet, tiny, one_thread_back)
     def run(**kw):
         plan = lb.plan_batch([sheet], outdir=out, options=opts, **kw)
         (job,) = plan.jobs
-        result = lb._digitise_job(job, opts, plan.settings, 1)  # what a worker does
+        result = lb.worker.digitise_job(job, opts, plan.settings, 1)  # what a worker does
         manifest = lb.ManifestWriter(plan.manifest)
         manifest.write(result)
         manifest.close()
@@ -371,7 +371,7 @@ def test_batch_never_reads_a_fifo_to_hash_it(tmp_path):
 
     fifo = tmp_path / "scan.png"
     os.mkfifo(fifo)
-    assert _within(5, lambda: lb._file_meta(str(fifo), "scan"), unblock=fifo) == {}
+    assert _within(5, lambda: lb.worker.file_meta(str(fifo), "scan"), unblock=fifo) == {}
 
 
 # ----------------------------------------------------------------- 5. a closed stdout

@@ -65,13 +65,15 @@ def test_batch_offers_the_digitising_options_of_infer():
 
 
 def test_digitising_options_are_declared_once():
-    """infer and batch take their shared options from cli_common, with InferOptions' defaults."""
-    from logdigit import cli_batch, cli_common
+    """Every command takes its shared options from cli.options, with InferOptions' defaults."""
+    from logdigit.cli import batch, infer, layout, options, research, score
 
-    for name in ("WeightsOpt", "DeviceOpt", "ThresholdOpt", "HysteresisOpt", "DeskewOpt", "TileOpt",
-                 "MaxPixelsOpt", "MaxGapOpt", "OverwriteOpt", "JsonOpt", "QuietOpt"):
-        assert name not in vars(cli_batch) or vars(cli_batch)[name] is getattr(cli_common, name), name
-    for source in (ROOT / "logdigit" / "cli.py", ROOT / "logdigit" / "cli_batch.py"):
+    commands = (batch, infer, layout, research, score)
+    for module in commands:
+        for name in ("WeightsOpt", "DeviceOpt", "ThresholdOpt", "HysteresisOpt", "DeskewOpt", "TileOpt",
+                     "MaxPixelsOpt", "MaxGapOpt", "OverwriteOpt", "JsonOpt", "QuietOpt"):
+            assert name not in vars(module) or vars(module)[name] is getattr(options, name), (module, name)
+    for source in (Path(m.__file__) for m in commands):
         text = source.read_text()
         for flag in ("--weights", "--device", "--threshold", "--hysteresis", "--deskew", "--tile", "--max-pixels",
                      "--max-gap", "--overwrite", "--json", "--quiet"):

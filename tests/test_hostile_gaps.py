@@ -183,7 +183,7 @@ def test_max_gap_out_of_range_is_refused_before_any_work(tmp_path, command, valu
 
 
 def test_max_gap_option_states_the_library_default_and_limit():
-    from logdigit.cli_common import DEFAULTS, MaxGapOpt
+    from logdigit.cli.options import DEFAULTS, MaxGapOpt
     from logdigit.trace import DEFAULT_MAX_GAP, MAX_GAP_LIMIT
 
     option = MaxGapOpt.__metadata__[0]

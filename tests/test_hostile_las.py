@@ -291,7 +291,7 @@ def test_batch_on_a_real_cluster_goes_on_after_a_bracket_failure(tmp_path):
 def test_tables_print_cells_as_given():
     from rich.console import Console
 
-    from logdigit.cli_common import plain, say
+    from logdigit.cli.options import plain, say
 
     console = Console(record=True, width=200)
     say(console, "a [/] b [bold]c[/bold] [[tracks]]", label="error:", style="bold red")

@@ -382,7 +382,7 @@ def _broken_print(*args, **kwargs):
 
 
 def test_infer_json_into_a_closed_pipe_names_the_scans_not_done(tmp_path, monkeypatch):
-    monkeypatch.setattr("logdigit.cli.print", _broken_print, raising=False)
+    monkeypatch.setattr("logdigit.cli.infer.print", _broken_print, raising=False)
     r = _run("infer", tmp_path / "a.png", tmp_path / "b [1].png", "--json", "--device", "cpu")
     assert r.exit_code == 1, r.output
     assert "Traceback" not in r.output, r.output
@@ -392,7 +392,7 @@ def test_infer_json_into_a_closed_pipe_names_the_scans_not_done(tmp_path, monkey
 
 
 def test_batch_json_into_a_closed_pipe_names_the_scans_not_reported(tmp_path, monkeypatch):
-    monkeypatch.setattr("logdigit.cli_batch.print", _broken_print, raising=False)
+    monkeypatch.setattr("logdigit.cli.batch.print", _broken_print, raising=False)
     r = _run("batch", tmp_path / "a.png", tmp_path / "b.png", "--outdir", tmp_path / "las", "--json")
     assert r.exit_code == 1, r.output
     _one_error(r, "broken pipe", "1 scan(s) not reported: b.png", "manifest.jsonl")

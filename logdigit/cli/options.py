@@ -1,13 +1,16 @@
-"""Pieces shared by the CLI modules (kept apart so ``cli_batch`` need not import ``cli``)."""
+"""What the CLI commands share: every option defined once (defaults from ``InferOptions``), the
+stderr console, message printing that never reads rich markup, and the error handling."""
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from logdigit.pipeline import InferOptions  # the one home of every digitising default
 
@@ -121,3 +124,52 @@ def redirect_closed_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, fd)
     os.close(devnull)
+
+
+err = Console(stderr=True)
+"""The console for progress, summaries, warnings and errors; stdout carries LAS and JSON."""
+
+
+def fail(exc: Exception) -> typer.Exit:
+    say(err, exc, label="error:", style="bold red")
+    return typer.Exit(getattr(exc, "exit_code", 1))
+
+
+def handle_errors(fn):
+    """Map LogdigitError (and KeyboardInterrupt) to one clean line and an exit code."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from logdigit.errors import LogdigitError
+
+        try:
+            return fn(*args, **kwargs)
+        except LogdigitError as exc:
+            raise fail(exc) from None
+        except KeyboardInterrupt:
+            say(err, "interrupted; no partial output was written")
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            raise stdout_closed() from None
+    return wrapper
+
+
+def stdout_closed(not_done: list[str] | None = None) -> typer.Exit:
+    """A reader closed stdout (``... | head``): one line on stderr naming the scans not done, exit 1."""
+
+    redirect_closed_stdout()
+    if not_done is None:
+        what = "output stopped"
+    elif not_done:
+        what = f"{len(not_done)} scan(s) not done: {', '.join(not_done)}"
+    else:
+        what = "every scan was digitised, but part of the report on stdout was lost"
+    say(err, f"stdout closed (broken pipe); {what}", label="error:", style="bold red")
+    return typer.Exit(1)
+
+
+def progress_bar(quiet: bool):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet, transient=True,
+                    redirect_stdout=False, redirect_stderr=False)  # stdout carries LAS and JSON

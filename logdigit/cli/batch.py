@@ -1,9 +1,7 @@
 """The ``logdigit batch`` command: translate flags, run :mod:`logdigit.batch`, report.
 
-Registered on the app at the end of :mod:`logdigit.cli`. This module must not import
-``logdigit.cli`` at import time (``python -m logdigit.cli`` would load it twice), so
-its options come from :mod:`logdigit.cli_common`, as ``infer``'s do. Heavy imports (dask, torch)
-happen inside the command.
+Registered on the app by :mod:`logdigit.cli.app`; its options come from
+:mod:`logdigit.cli.options`, as ``infer``'s do. Heavy imports (dask, torch) happen inside the command.
 """
 
 from __future__ import annotations
@@ -14,9 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from logdigit.cli_common import (
+from logdigit.cli.options import (
     DEFAULTS,
     THRESHOLD_DEFAULT,
     DeskewOpt,
@@ -31,13 +28,12 @@ from logdigit.cli_common import (
     TileOpt,
     WeightsOpt,
     WholeScanOpt,
+    err,
     infer_options,
     plain,
     redirect_closed_stdout,
     say,
 )
-
-err = Console(stderr=True)
 
 MAX_ERRORS_SHOWN = 50
 """Failed scans listed in the summary; the manifest has them all."""

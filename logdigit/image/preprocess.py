@@ -21,7 +21,8 @@ from logdigit.io.layout import Layout
 log = logging.getLogger(__name__)
 
 _MAX_SAMPLES = 400_000  # ink pixels used per profile: plenty for a sharp optimum, fast to bin
-_STRIP_ROWS = 4096  # OpenCV's remap (behind warpAffine) breaks past 32767 rows or columns
+STRIP_ROWS = 4096
+"""Rows :func:`deskew` warps at a time: OpenCV's remap (behind warpAffine) breaks past 32767 rows or columns."""
 
 
 def to_model_input(image: np.ndarray) -> np.ndarray:
@@ -74,12 +75,13 @@ def estimate_skew(image: np.ndarray, *, max_angle: float = 5.0) -> float:
     return _estimate_skew(_ink_mask(image), float(max_angle))
 
 
-def deskew(image: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+def deskew(image: np.ndarray, angle: float, *, strip_rows: int = STRIP_ROWS) -> tuple[np.ndarray, np.ndarray]:
     """Rotate the page by ``-angle`` degrees about its centre, keeping its size.
 
     Args:
         image: uint8 (H, W, 3) RGB or (H, W) grey; not modified.
         angle: the content's rotation as :func:`estimate_skew` returns it, degrees.
+        strip_rows: output rows warped at a time (the result is the same, to 1 grey level, for any value).
 
     Returns:
         (rotated, affine): rotated has the same shape and dtype (corners filled white,
@@ -94,13 +96,15 @@ def deskew(image: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
     _check_image(image, "image", grey_ok=True)
     if not math.isfinite(angle) or abs(angle) > 45:
         raise ValueError(f"angle must be a finite number of degrees in [-45, 45], got {angle}")
+    if not isinstance(strip_rows, int) or not 1 <= strip_rows <= 32766:
+        raise ValueError(f"strip_rows must be an int in [1, 32766], got {strip_rows!r}")
     h, w = image.shape[:2]
     affine = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), -float(angle), 1.0)
     if angle == 0:
         return image.copy(), np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     if w >= 32767:
         raise InputError(f"cannot deskew a scan {w} px wide (OpenCV's limit is 32766); turn it so depth runs down")
-    return _warp_in_strips(image, affine), affine
+    return _warp_in_strips(image, affine, strip_rows), affine
 
 
 def map_layout(layout: Layout, affine: np.ndarray, *, shape: tuple[int, int] | None = None) -> Layout:
@@ -276,14 +280,14 @@ def _sharpness(u: np.ndarray) -> float:
     return float(np.dot(hist, hist))
 
 
-def _warp_in_strips(image: np.ndarray, affine: np.ndarray) -> np.ndarray:
+def _warp_in_strips(image: np.ndarray, affine: np.ndarray, strip_rows: int) -> np.ndarray:
     """warpAffine in horizontal strips, each from only the source rows it needs."""
     h, w = image.shape[:2]
     inverse = cv2.invertAffineTransform(affine)
     out = np.empty_like(image)
     fill = (255,) * (1 if image.ndim == 2 else image.shape[2])
-    for top in range(0, h, _STRIP_ROWS):
-        bottom = min(top + _STRIP_ROWS, h)
+    for top in range(0, h, strip_rows):
+        bottom = min(top + strip_rows, h)
         corners_x = np.array([0, w - 1, 0, w - 1], dtype=np.float64)
         corners_y = np.array([top, top, bottom - 1, bottom - 1], dtype=np.float64)
         src_y = _map_points(inverse, corners_x, corners_y)[1]

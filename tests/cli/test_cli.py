@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from logdigit.cli import app
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 runner = CliRunner()
 
 

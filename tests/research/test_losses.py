@@ -23,7 +23,7 @@ from torch import Tensor
 
 import logdigit.research.losses as L
 
-REFS = json.loads((Path(__file__).parent / "data" / "loss_refs.json").read_text())
+REFS = json.loads((Path(__file__).parents[1] / "data" / "loss_refs.json").read_text())
 CASES = {case["id"]: case for case in REFS["cases"]}
 TOL = {"atol": 1e-5, "rtol": 1e-5}
 

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from logdigit.cli import app
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 ROOT = SAMPLES.parent
 runner = CliRunner()
 

@@ -20,7 +20,7 @@ from logdigit.score import score
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to torch")
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 SCANS = {"colour": "colour.png", "mono": "mono.tif", "simple": "simple.jpg"}
 
 
@@ -52,7 +52,7 @@ def _digitise(stem: str, device: str, out: Path) -> dict:
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", list(SCANS))
 def test_infer_on_cuda_scores_as_on_cpu(stem, tmp_path):
-    # Same weights, float16 on the GPU: the LAS must be as good as the CPU's (tests/test_samples.py
+    # Same weights, float16 on the GPU: the LAS must be as good as the CPU's (tests/regression/test_samples.py
     # holds the targets themselves).
     gpu, cpu = _digitise(stem, "cuda", tmp_path), _digitise(stem, "cpu", tmp_path)
     assert gpu.keys() == cpu.keys()

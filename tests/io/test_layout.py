@@ -22,7 +22,7 @@ from logdigit.io.layout import (
     write_layout,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 EXAMPLE = DATA / "layout_myska.layout.toml"
 
 BASE = """\

@@ -14,7 +14,7 @@ from logdigit.errors import InputError, OutputError
 from logdigit.io.las import NULL, read_las, to_las, write_las
 from logdigit.io.layout import DepthSpec, Layout, load_layout, uncalibrated_layout
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 GOLDEN = DATA / "las_golden.las"
 META = {"SRC": "myska.tif", "MODEL": "veernet-v1", "THRESH": "0.5"}
 

@@ -14,7 +14,7 @@ from logdigit import __version__
 from logdigit.cli import app
 from logdigit.model.weights import default_weights
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def _sha(path) -> str:

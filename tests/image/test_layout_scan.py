@@ -150,7 +150,7 @@ def test_every_sample_track_is_drafted(stem, monkeypatch):
     from logdigit.io.scan import read_scan
 
     monkeypatch.setenv("LOGDIGIT_OCR", "off")
-    samples = Path(__file__).resolve().parent.parent / "samples"
+    samples = Path(__file__).resolve().parents[2] / "samples"
     scan = next(p for p in samples.glob(f"{stem}.*") if p.suffix in (".png", ".tif", ".jpg"))
     found = [(t.left, t.right) for t in scan_layout(read_scan(scan).image).layout.tracks]
     truth = [(t.left, t.right) for t in load_layout(samples / f"{stem}.layout.toml").tracks]

@@ -19,7 +19,7 @@ from logdigit.cli import app
 from logdigit.io.layout import load_layout
 from logdigit.score import score
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 SCANS = {"colour": "colour.png", "mono": "mono.tif", "simple": "simple.jpg"}
 CURVES = {"colour": ["GR", "SP", "ILD", "SFLU"], "mono": ["GR", "CALI", "DT", "NPHI"], "simple": ["GR", "RT", "RHOB"]}
 KNOWN_MISSES: dict[tuple[str, str], str] = {}  # (stem, curve) -> reason, run as a strict xfail

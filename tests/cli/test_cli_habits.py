@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from logdigit import __version__
 from logdigit.cli import app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DIGITISE = ("infer", "layout", "score", "batch")
 RESEARCH = ("synth", "train", "evaluate", "compare-losses", "losses")
 

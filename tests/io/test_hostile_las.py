@@ -25,7 +25,7 @@ from logdigit.errors import LayoutError
 from logdigit.io.las import read_las, to_las, write_las
 from logdigit.io.layout import DepthSpec, Layout, load_layout
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 GOOD = (SAMPLES / "simple.layout.toml").read_text()
 PRINTABLE = [chr(c) for c in range(32, 127)]

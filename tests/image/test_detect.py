@@ -126,7 +126,7 @@ def test_every_sample_track_is_found(stem):
     from logdigit.io.layout import load_layout
     from logdigit.io.scan import read_scan
 
-    samples = Path(__file__).resolve().parent.parent / "samples"
+    samples = Path(__file__).resolve().parents[2] / "samples"
     scan = next(p for p in samples.glob(f"{stem}.*") if p.suffix in (".png", ".tif", ".jpg"))
     found = [(t.left, t.right) for t in detect_layout(read_scan(scan).image).tracks]
     truth = [(t.left, t.right) for t in load_layout(samples / f"{stem}.layout.toml").tracks]

@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 import pytest
 
-import logdigit.image.preprocess as pre
 from logdigit.errors import InputError
 from logdigit.image.preprocess import deskew, estimate_skew, map_layout, to_model_input, unmap_points
 from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
@@ -106,11 +105,10 @@ def test_deskew_zero_is_identity_copy():
     np.testing.assert_array_equal(affine, [[1, 0, 0], [0, 1, 0]])
 
 
-def test_deskew_in_strips_matches_one_warp(monkeypatch):
+def test_deskew_in_strips_matches_one_warp():
     img = _grid_sheet(300, 200)
     whole, affine = deskew(img, 2.0)
-    monkeypatch.setattr(pre, "_STRIP_ROWS", 37)
-    strips, _ = deskew(img, 2.0)
+    strips, _ = deskew(img, 2.0, strip_rows=37)
     assert np.abs(whole.astype(int) - strips).max() <= 1
     direct = cv2.warpAffine(img, affine, (200, 300), flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255))
     assert np.abs(direct.astype(int) - strips).max() <= 1

@@ -111,7 +111,7 @@ def test_infer_writes_the_viewer_for_an_html_qc(tmp_path):
 
     from logdigit.cli import app
 
-    samples = Path(__file__).resolve().parent.parent / "samples"
+    samples = Path(__file__).resolve().parents[2] / "samples"
     for name in ("simple.jpg", "simple.layout.toml"):
         shutil.copy(samples / name, tmp_path / name)
     out = tmp_path / "simple.qc.html"

@@ -29,12 +29,16 @@ def to_model_input(image: np.ndarray) -> np.ndarray:
     """Scale an RGB scan to the network's input: float32 (3, H, W) in [0, 1].
 
     VeerNet normalises internally, so this is only ``image / 255`` in channel-first order.
+    :func:`logdigit.model.inference.predict_proba` converts a uint8 scan with this function,
+    one band of rows at a time, on the CPU (on CUDA, the uint8 band crosses to the device and
+    is scaled there by the same formula).
 
     Args:
         image: uint8 (H, W, 3) RGB.
 
     Returns:
-        float32 (3, H, W), a new array.
+        float32 (3, H, W), a new array (its memory keeps the scan's channels-last order,
+        which is what the tiled inference copies windows from fastest).
 
     Example:
         >>> x = to_model_input(np.full((2, 4, 3), 255, np.uint8))
@@ -42,7 +46,7 @@ def to_model_input(image: np.ndarray) -> np.ndarray:
         ((3, 2, 4), dtype('float32'), 1.0)
     """
     _check_image(image, "image")
-    out = image.transpose(2, 0, 1).astype(np.float32, order="C")  # (H, W, 3) -> (3, H, W)
+    out = image.transpose(2, 0, 1).astype(np.float32)  # (H, W, 3) -> (3, H, W), memory order kept
     out /= 255.0
     return out
 

@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from logdigit.image.preprocess import to_model_input
+
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 64
 BLANK_RANGE = 40 / 255
@@ -243,10 +245,11 @@ def _band(image: np.ndarray, r0: int, r1: int, device: torch.device) -> torch.Te
     """Rows [r0, r1) as float32 (3, n, W) in [0, 1] on ``device`` (uint8 crosses as uint8)."""
     if image.dtype != np.uint8:
         return torch.from_numpy(np.ascontiguousarray(image[:, r0:r1])).to(device)
-    # (n, W, 3) -> (3, n, W) as a strided view: _run_band copies the windows into the
+    # (n, W, 3) -> (3, n, W) in channels-last memory: _run_band copies the windows into the
     # channels-last batch the network gets, so no copy is made here beyond the conversion.
-    if device.type == "cpu":  # NumPy's conversion, as the model card's figures were measured with
-        return torch.from_numpy(image[r0:r1].transpose(2, 0, 1).astype(np.float32) / 255.0)
+    if device.type == "cpu":
+        return torch.from_numpy(to_model_input(image[r0:r1]))
+    # On CUDA the uint8 band crosses (a quarter of the bytes) and is scaled there, as to_model_input does.
     return torch.from_numpy(image[r0:r1]).to(device).permute(2, 0, 1).float() / 255.0
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,12 @@ from logdigit.errors import InputError
 from logdigit.io.layout import Layout
 from logdigit.io.scan import DEFAULT_MAX_PIXELS
 from logdigit.trace import DEFAULT_MAX_GAP
+
+if TYPE_CHECKING:
+    import lasio
+
+    from logdigit.calibrate import Curves
+    from logdigit.trace import PixelTrace
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +109,9 @@ class Digitised:
             look-alike.
     """
 
-    las: object
-    curves: object
-    traces: list
+    las: lasio.LASFile
+    curves: Curves
+    traces: list[PixelTrace]
     layout: Layout
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -508,8 +515,8 @@ def check_outputs(
             if kind == "file":
                 existing.append(str(path))
     if existing and not overwrite:
-        more = f" (and {len(existing) - 1} more output(s) of this run)" if len(existing) > 1 else ""
-        raise OutputError(f"{existing[0]}: already exists{more}; pass --overwrite to replace it, or choose "
+        others = f" (and {len(existing) - 1} more output(s) of this run)" if len(existing) > 1 else ""
+        raise OutputError(f"{existing[0]}: already exists{others}; pass --overwrite to replace it, or choose "
                           "another output path")
 
 
@@ -535,6 +542,8 @@ def _inputs(jobs, layout, opts: InferOptions) -> list[tuple[str, str]]:
 
 def _write_qc(scan_path, result: Digitised, qc, opts: InferOptions) -> None:
     """The QC of ``result`` at ``qc``: the HTML viewer for ``.html``/``.htm``, else an image."""
+    if result.image is None:
+        raise InputError(f"{scan_path}: no image to draw the QC on; digitise the scan with logdigit.pipeline.digitise")
     if Path(qc).suffix.lower() in (".html", ".htm"):
         from logdigit.qc.viewer import render_qc_html, write_qc_html
 

@@ -219,7 +219,7 @@ def _unit_family(unit: str) -> str | None:
 
 def _curves(las: lasio.LASFile) -> dict[str, tuple[str, str, np.ndarray]]:
     """Numeric non-index curves: upper-case mnemonic -> (mnemonic, unit, float64 data)."""
-    out = {}
+    out: dict[str, tuple[str, str, np.ndarray]] = {}
     for curve in las.curves[1:]:
         try:
             data = np.asarray(curve.data, dtype=np.float64)

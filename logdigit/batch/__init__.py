@@ -42,7 +42,7 @@ import dataclasses
 import json
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -243,7 +243,7 @@ def iter_batch(
     scheduler: str | None = None,
     torch_threads: int | None = None,
     task: Callable[..., ScanResult] = digitise_job,
-) -> Iterator[ScanResult]:
+) -> Generator[ScanResult, None, None]:
     """Run a plan and yield a :class:`ScanResult` per scan as each finishes.
 
     Skipped scans come first, then the rest in completion order. Each record is in the

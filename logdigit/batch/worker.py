@@ -51,7 +51,7 @@ def digitise_job(job: BatchJob, opts: InferOptions, settings: dict[str, Any], th
     from logdigit.pipeline import digitise_to_files
 
     started, t0 = utc_now(), time.perf_counter()
-    base = dict(scan=job.scan, output=job.output, layout=job.layout, layout_sha256=job.layout_sha256,
+    base: dict[str, Any] = dict(scan=job.scan, output=job.output, layout=job.layout, layout_sha256=job.layout_sha256,
                 settings=settings, worker=_worker_name(), started=started)
     seconds: dict[str, float] = {}
     scan_meta: dict[str, Any] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -99,7 +99,7 @@ def infer(
                 not_done.remove(scan)
                 for w in result.warnings:
                     say(err, w, label="warning:", style="yellow")
-                summary = {"scan": str(scan), "status": "done", "output": target,
+                summary: dict[str, Any] = {"scan": str(scan), "status": "done", "output": target,
                            "curves": [c.mnemonic for c in result.curves.curves],
                            "samples": int(len(result.curves.depth)), "calibrated": result.layout.calibrated,
                            "tie_residual": result.curves.tie_residual,

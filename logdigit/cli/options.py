@@ -7,7 +7,7 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, overload
 
 import typer
 from rich.console import Console
@@ -70,6 +70,14 @@ def _g(values) -> str:
 THRESHOLD_DEFAULT = _g(DEFAULTS.thresholds)
 
 
+@overload
+def parse_probabilities(text: str, flag: str) -> tuple[float, float]: ...
+@overload
+def parse_probabilities(text: None, flag: str) -> None: ...
+@overload
+def parse_probabilities(text: str | None, flag: str) -> tuple[float, float] | None: ...
+
+
 def parse_probabilities(text: str | None, flag: str) -> tuple[float, float] | None:
     """``"0.5"`` -> (0.5, 0.5); ``"0.5,0.4"`` -> (0.5, 0.4); None -> None.
 
@@ -91,7 +99,7 @@ def parse_probabilities(text: str | None, flag: str) -> tuple[float, float] | No
         values = values * 2
     if len(values) != 2 or not all(0.0 < v < 1.0 for v in values):
         raise InputError(f"{flag} {text!r}: expected one or two probabilities in (0, 1), e.g. 0.5 or 0.5,0.4")
-    return values  # type: ignore[return-value]
+    return values[0], values[1]
 
 
 def say(console, text: object, *, label: str = "", style: str = "") -> None:

@@ -25,6 +25,15 @@ from logdigit.cli.options import (
 )
 
 
+def _need_research_extra() -> None:
+    """Refuse cleanly when the research code's own dependency (scipy, the ``research`` extra) is missing."""
+    from logdigit.errors import InputError
+
+    try:
+        import scipy  # noqa: F401
+    except ImportError:
+        raise InputError("this command needs the research extra: pip install 'logdigit[research]'") from None
+
 @handle_errors
 def synth(
     outdir: Annotated[Path, typer.Argument(help="Folder to write sheets into.")],
@@ -70,6 +79,7 @@ def train(
     """Train VeerNet on on-the-fly synthetic sheets; keeps the best checkpoint by validation F1."""
     import torch
 
+    _need_research_extra()  # before the research modules, which import it
     from logdigit.errors import InputError
     from logdigit.model.veernet import VeerNetConfig
     from logdigit.research.data import DataConfig
@@ -124,6 +134,7 @@ def evaluate(
     quiet: QuietOpt = False,
 ) -> None:
     """Score VeerNet (and the classical baseline) on seeded synthetic test sheets never used in training."""
+    _need_research_extra()  # before the research modules, which import it
     from logdigit.errors import InputError
     from logdigit.model.device import resolve_device
     from logdigit.model.weights import load_model
@@ -174,6 +185,7 @@ def compare_losses(
     """Train the same VeerNet with each loss and seed, evaluate all on one test set, write a report."""
     import torch
 
+    _need_research_extra()  # before the research modules, which import it
     from logdigit.errors import InputError
     from logdigit.model.veernet import VeerNetConfig
     from logdigit.research.compare import COMPARED, write_report

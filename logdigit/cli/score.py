@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -41,7 +42,7 @@ def score(
     norms = sorted({str(r["normalised_by"]) for r in rows})
     table = Table(title=plain(f"{digitised.name} vs {truth.name}" + (f" (shift {data.get('shift', 0):g})" if max_shift else "")),
                   caption=plain(f"NMAE and within 2 % normalised by {', '.join(norms) or '-'}"))
-    columns = [("curve", "mnemonic", str), ("unit", "unit", str), ("n", "samples", str),
+    columns: list[tuple[str, str, Callable[[Any], str]]] = [("curve", "mnemonic", str), ("unit", "unit", str), ("n", "samples", str),
                ("MAE", "mae", lambda v: f"{v:.4g}"), ("NMAE", "nmae", lambda v: f"{v:.4f}"),
                ("within 2%", "within_2pct", lambda v: f"{100 * v:.1f}%"),
                ("coverage", "coverage", lambda v: f"{100 * v:.1f}%"), ("r", "correlation", lambda v: f"{v:.4f}")]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -200,17 +201,20 @@ def _split_by_grid(left: int, right: int, lines: list[_Line], min_width: int) ->
     best[0] = (0, 0.0, -1)
     for j in range(1, n):
         for i in range(j):
-            fit = _grid_fit(cuts[i], cuts[j], positions) if best[i] is not None else None
-            if fit is not None and cuts[j] - cuts[i] >= min_width:
-                cand = (best[i][0] + 1, best[i][1] + fit[2], i)
-                if best[j] is None or cand[:2] < best[j][:2]:
+            prev = best[i]
+            fit = _grid_fit(cuts[i], cuts[j], positions) if prev is not None else None
+            if prev is not None and fit is not None and cuts[j] - cuts[i] >= min_width:
+                cand = (prev[0] + 1, prev[1] + fit[2], i)
+                here = best[j]
+                if here is None or cand[:2] < here[:2]:
                     best[j] = cand
     if best[-1] is None:
         return [(left, right)]
     bounds, k = [], n - 1
     while k > 0:
-        bounds.append((cuts[best[k][2]], cuts[k]))
-        k = best[k][2]
+        previous = cast(tuple[int, float, int], best[k])[2]  # every cut on the chain from the last was reached
+        bounds.append((cuts[previous], cuts[k]))
+        k = previous
     bounds.reverse()
     log.info("split span %s by its grid into %s", (left, right), bounds)
     return bounds
@@ -248,7 +252,7 @@ def _grid_fit(left: float, right: float, positions: np.ndarray) -> tuple[str, in
     inner = positions[(positions > left + tol) & (positions < right - tol)]
     if inner.size < 2:
         return None
-    best = None
+    best: tuple[str, int, float] | None = None
     models = [("linear", n, left + width * np.arange(1, n) / n) for n in range(2, 21)]
     ladder = np.log10(np.arange(1, 10))  # a log grid rules 1..9 times each power of ten
     for d in range(1, 7):
@@ -260,7 +264,7 @@ def _grid_fit(left: float, right: float, positions: np.ndarray) -> tuple[str, in
         misfit = (int((~found.any(axis=1)).sum()) + int((~found.any(axis=0)).sum())) / (inner.size + expected.size)
         if best is None or misfit < best[2]:
             best = (kind, n, misfit)
-    return best if best[2] <= 0.1 else None
+    return best if best is not None and best[2] <= 0.1 else None
 
 
 def _vertical_lines(dark: np.ndarray, *, work_rows: int = _WORK_ROWS) -> list[_Line]:
@@ -387,7 +391,7 @@ def _split_multiples(tracks: list[tuple[int, int]], lines: list[_Line]) -> list[
         return tracks
     unit = min(b - a for a, b in tracks)
     xs = np.array([ln.x for ln in lines if ln.coverage >= _MIN_COVERAGE])
-    out = []
+    out: list[tuple[int, int]] = []
     for a, b in tracks:
         k = round((b - a) / unit)
         cuts = [a + (b - a) * j / k for j in range(1, k)] if k >= 2 and abs(b - a - k * unit) <= 0.02 * k * unit else []

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -392,7 +393,7 @@ def _curve_rows(ink, first, last, tracks, positions) -> tuple[int, int] | None:
     grid = np.zeros(ink.shape[1], bool)
     for x in positions:
         grid[max(0, int(x) - 2):int(x) + 3] = True
-    horiz = cv2.morphologyEx(rows, cv2.MORPH_OPEN, np.ones((1, 25), np.uint8))
+    horiz = np.asarray(cv2.morphologyEx(rows, cv2.MORPH_OPEN, np.ones((1, 25), np.uint8)), np.uint8)
     free = rows & ~horiz
     count = np.zeros(rows.shape[0], np.int64)
     for left, right in tracks:
@@ -409,7 +410,7 @@ def _curve_rows(ink, first, last, tracks, positions) -> tuple[int, int] | None:
 def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) -> dict:
     from logdigit.image.ocr import ocr_engine, read_number
 
-    out = {"readings": (), "ties": (), "fit": None, "residual": None, "ocr": ""}
+    out: dict[str, Any] = {"readings": (), "ties": (), "fit": None, "residual": None, "ocr": ""}
     available, line = ocr_engine() if ocr else (False, "OCR not asked for; depth ties from the grid alone")
     out["ocr"] = line
     if not available:
@@ -462,8 +463,9 @@ def _number_blobs(ink, first, last, depth_track, dpi) -> list[tuple[int, int, in
     if hi - lo < 5:
         return []
     region = ink[first:last + 1, lo:hi].view(np.uint8)
-    lines = cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((int(dpi / 3), 1), np.uint8))
-    lines |= cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((1, max(9, int(0.8 * (hi - lo)))), np.uint8))
+    lines = np.asarray(cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((int(dpi / 3), 1), np.uint8)), np.uint8)
+    across = np.ones((1, max(9, int(0.8 * (hi - lo)))), np.uint8)
+    lines |= np.asarray(cv2.morphologyEx(region, cv2.MORPH_OPEN, across), np.uint8)
     marks = region & ~lines
     gap = max(2, int(round(dpi / 30)))
     joined = cv2.dilate(marks, np.ones((2 * gap + 1, 2 * gap + 1), np.uint8))
@@ -581,8 +583,10 @@ def _inks(image, first, last, left, right, *, max_inks: int = 6) -> tuple[tuple[
     rows = image[first:last + 1:max(1, (last - first + 1) // 4000), left + 3:right - 2]
     darkest = rows.min(axis=2)
     mask = (darkest < _INK_LEVEL).astype(np.uint8)
-    grid = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, max(9, (right - left) // 3)), np.uint8))
-    grid |= cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((max(9, rows.shape[0] // 4), 1), np.uint8))
+    across = np.ones((1, max(9, (right - left) // 3)), np.uint8)
+    down = np.ones((max(9, rows.shape[0] // 4), 1), np.uint8)
+    grid = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_OPEN, across), np.uint8)
+    grid |= np.asarray(cv2.morphologyEx(mask, cv2.MORPH_OPEN, down), np.uint8)
     pix = rows[(mask > 0) & (grid == 0)].astype(np.int64)
     if len(pix) < 50:
         return ()
@@ -599,7 +603,7 @@ def _inks(image, first, last, left, right, *, max_inks: int = 6) -> tuple[tuple[
         if near:
             continue
         clusters.append((mean, lab, int(counts[key])))
-    return tuple(tuple(int(round(v)) for v in c[0]) for c in clusters[:max_inks])
+    return tuple((int(round(c[0][0])), int(round(c[0][1])), int(round(c[0][2]))) for c in clusters[:max_inks])
 
 
 def _lab(rgb) -> np.ndarray:

@@ -82,7 +82,8 @@ def _upright(crop: np.ndarray, angle: int) -> np.ndarray:
     turn = {0: None, 90: cv2.ROTATE_90_COUNTERCLOCKWISE, 270: cv2.ROTATE_90_CLOCKWISE}
     if angle not in turn:
         raise ValueError(f"angle must be one of {sorted(turn)}, got {angle!r}")
-    img = crop if turn[angle] is None else cv2.rotate(crop, turn[angle])
+    code = turn[angle]
+    img = crop if code is None else cv2.rotate(crop, code)
     scale = _TEXT_PX / max(img.shape[0], 1)
     img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     pad = _TEXT_PX // 2

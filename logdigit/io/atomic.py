@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from logdigit.errors import OutputError
 
@@ -122,7 +122,7 @@ def open_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
-    text = {"encoding": "utf-8", "newline": "\n"} if mode == "w" else {}
+    text: dict[str, Any] = {"encoding": "utf-8", "newline": "\n"} if mode == "w" else {}
     kind = output_kind(path)
     if kind == "stdout":
         yield sys.stdout if mode == "w" else sys.stdout.buffer

@@ -612,9 +612,9 @@ def _check_inside(layout: Layout, height: int, width: int, where: str) -> None:
             if not 0 <= row < height:
                 what = f"row {row} is outside the image ({height} px tall: rows 0..{height - 1})"
                 raise _fail(where, "depth.rows", what, fix)
-    for i, (row, _) in enumerate(layout.depth.ties):
-        if not 0 <= row < height:
-            log.warning("%s: depth.ties[%d]: row %g is outside the image (%d px tall)", where, i, row, height)
+    for i, (tie_row, _) in enumerate(layout.depth.ties):
+        if not 0 <= tie_row < height:
+            log.warning("%s: depth.ties[%d]: row %g is outside the image (%d px tall)", where, i, tie_row, height)
 
 
 # --------------------------------------------------------------------------- writing
@@ -853,7 +853,7 @@ def _draft_track(i: int, edges: tuple[int, int], klasses: Sequence[int]) -> Trac
         raise ValueError(
             f"classes_per_track[{i}] must list classes from {sorted(names)}, got {list(klasses)!r}"
         )
-    curves = []
+    curves: list[CurveSpec] = []
     for k in klasses:
         line = names[k]
         base = f"T{i + 1}_{line.upper()}"

@@ -9,6 +9,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -181,7 +182,7 @@ def _read_pil(file: Path, max_pixels: int) -> tuple[np.ndarray, tuple[float, flo
     with im:
         _check_size(file, im.width, im.height, max_pixels)
         if getattr(im, "n_frames", 1) > 1:
-            log.warning("%s: %d frames; reading the first only", file, im.n_frames)
+            log.warning("%s: %d frames; reading the first only", file, getattr(im, "n_frames", 1))
         dpi = _clean_dpi(im.info.get("dpi"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -226,7 +227,7 @@ def _read_tiff(file: Path, max_pixels: int) -> tuple[np.ndarray, tuple[float, fl
     with tif:
         if not tif.pages:
             raise ScanError(f"{file}: the TIFF holds no readable image (truncated or damaged?); re-export it")
-        page = tif.pages[0]
+        page = cast("tifffile.TiffPage", tif.pages[0])  # the first page is always read in full (a TiffPage)
         full_pages = [p for p in tif.pages if not getattr(p, "is_reduced", False)]
         if len(full_pages) > 1:
             log.warning("%s: %d pages; reading the first only", file, len(full_pages))

@@ -29,7 +29,7 @@ import concurrent.futures
 import contextlib
 import functools
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import numpy as np
 import torch
@@ -154,7 +154,7 @@ def iter_proba(
 def _bands(
     model, image: np.ndarray, ys: list[int], xs: list[int], th: int, tw: int, *,
     batch: int, device: torch.device, amp: bool, skip_blank: bool, region: Region,
-) -> Iterator[tuple[int, list[torch.Tensor]]]:
+) -> Generator[tuple[int, list[torch.Tensor]], None, None]:
     """Yield ``(y, probs)`` for each band, top to bottom: the softmax of each window, float32 (3, th, tw).
 
     On CPU each window goes to the network alone, on a worker thread that runs torch on one

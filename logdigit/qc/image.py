@@ -130,8 +130,8 @@ def _draw_depth_ticks(out: np.ndarray, layout: Layout, rows: tuple[int, int]) ->
         cv2.line(out, (x0, r), (x0 + int(12 * scale), r), _TICK_COLOUR, 1)
         cv2.putText(out, f"{depth:g}", (x0 + int(14 * scale), r + int(5 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
                     0.8 * scale, _TICK_COLOUR, 1, cv2.LINE_AA)
-    for r, _ in layout.depth.ties:
-        r = int(round(r))
+    for tie_row, _ in layout.depth.ties:
+        r = int(round(tie_row))
         pts = np.array([[x0, r], [x0 + int(8 * scale), r - int(5 * scale)], [x0 + int(8 * scale), r + int(5 * scale)]])
         cv2.fillPoly(out, [pts.astype(np.int32)], _TICK_COLOUR)
 

@@ -206,8 +206,9 @@ def _tiles(image: np.ndarray, tile_rows: int) -> list[str]:
         png = cv2.imencode(".png", band, [cv2.IMWRITE_PNG_COMPRESSION, 3])[1]
         jpg = cv2.imencode(".jpg", band, [cv2.IMWRITE_JPEG_QUALITY, 88])[1]
         kind, data = ("png", png) if png.size <= jpg.size else ("jpeg", jpg)
+        encoded = base64.b64encode(data.tobytes()).decode()
         out.append(f'<img loading="lazy" decoding="async" style="top:{top}px" width="{band.shape[1]}" '
-                   f'height="{band.shape[0]}" src="data:image/{kind};base64,{base64.b64encode(data).decode()}">')
+                   f'height="{band.shape[0]}" src="data:image/{kind};base64,{encoded}">')
     return out
 
 

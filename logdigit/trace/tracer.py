@@ -380,8 +380,8 @@ def _trace_track(
     on_scan = [np.zeros(r1 - r0 + 1, bool) for _ in track.curves]  # rows placed on the scan's ink
     if pair is not None:
         s, d = pair
-        xs, xd, on_scan[d] = _trace_pair(windows[1], windows[2], out[s] - c0, opts, pixels)
-        out[s], out[d] = xs + c0, xd + c0
+        x_solid, x_dashed, on_scan[d] = _trace_pair(windows[1], windows[2], out[s] - c0, opts, pixels)
+        out[s], out[d] = x_solid + c0, x_dashed + c0
     if pixels is not None:
         for i in _inks_of_their_own(track.curves):
             followed = _follow_ink(out[i] - c0, pixels, (track.left - c0, track.right - c0)) + c0
@@ -1041,7 +1041,7 @@ def _bridge_dashes(window: np.ndarray, link_gap: int, *, lone: bool = True) -> n
     if count < 3:
         return window
     ends, outward, piece = _piece_ends(labels, count)
-    round_piece = ~outward[: count - 1].any(axis=1)
+    round_piece = np.asarray(~outward[: count - 1].any(axis=1))
     specks = lone and round_piece.mean() < 0.5  # dashes, not dots: a round piece is a speck, no pen stroke
     pairs, cost = _end_pairs(ends, outward, piece, float(link_gap), specks=specks)
     if not len(pairs):
@@ -1694,7 +1694,7 @@ def _crossings(tk: _Tracklets, *, max_rows: int, min_branch: int) -> tuple[np.nd
     tracklet_of[tk.order] = np.repeat(np.arange(len(tk.y0)), np.diff(tk.bounds))
     first, last = tk.order[tk.bounds[:-1]], tk.order[tk.bounds[1:] - 1]
     junction = np.zeros(len(tk.y0), dtype=bool)
-    pairs = set()
+    pairs: set[tuple[int, int]] = set()
     candidates = (runs.n_pred[first] >= 2) & (runs.n_succ[last] >= 2) & (tk.length <= max_rows)
     for t in np.nonzero(candidates)[0]:
         before = tracklet_of[runs.pred[first[t]] + np.arange(runs.n_pred[first[t]])]

@@ -56,8 +56,9 @@ def measure(scan: Path, layout, repeats: int) -> dict:
         out[f"{name}_s"] = round(float(np.median(times)), 2)
         las[name] = [c.values for c in result.curves.curves]
     out["speedup"] = round(out["whole_page_s"] / out["section_s"], 2)
-    out["same_las"] = all(np.array_equal(a, b, equal_nan=True)
-                          for a, b in zip(las["section"], las["whole_page"], strict=True))
+    out["same_las"] = all(
+        np.array_equal(a, b, equal_nan=True) for a, b in zip(las["section"], las["whole_page"], strict=True)
+    )
     return out
 
 
@@ -81,8 +82,14 @@ def main(argv=None) -> dict:
         if REAL.is_dir():
             from logdigit.io.layout import load_layout
 
-            res["wsc_A"] = {"rows": 44_933, **measure(REAL / "LAVACARIVER_WESTSANDYCREEKUNIT3_MS.tif",
-                                                       load_layout(REAL / "wsc_A.layout.toml"), args.repeats)}
+            res["wsc_A"] = {
+                "rows": 44_933,
+                **measure(
+                    REAL / "LAVACARIVER_WESTSANDYCREEKUNIT3_MS.tif",
+                    load_layout(REAL / "wsc_A.layout.toml"),
+                    args.repeats,
+                ),
+            }
         else:
             res["wsc_A"] = "skipped: ../shared/realdata absent"
     print(json.dumps(res, indent=2))

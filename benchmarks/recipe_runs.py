@@ -48,8 +48,9 @@ def _init(style, cfg) -> None:
 
 def _draw(i: int):
     cfg = _worker["cfg"]
-    s = make_sheet(height=cfg.sheet_height, width=cfg.sheet_width, rng=sheet_rng("train", cfg.seed, i),
-                   style=_worker["style"])
+    s = make_sheet(
+        height=cfg.sheet_height, width=cfg.sheet_width, rng=sheet_rng("train", cfg.seed, i), style=_worker["style"]
+    )
     return i, (s.image, s.soft.astype(np.float16))
 
 
@@ -66,10 +67,22 @@ def run_variant(name: str, out: Path, *, device: str, procs: int, steps: int, ev
     t_data = time.time() - t0
     torch.set_num_threads(2)
     t1 = time.time()
-    state = train(out / name, data_config=cfg, device=device, pool=SheetPool(cfg, style=style, memo=memo),
-                  train_config=TrainConfig(steps=steps))
-    res = {"name": name, "seed": seed, "style": over, "t_data": t_data, "t_train": time.time() - t1,
-           "best_step": state.get("best_step"), "history": state["history"]}
+    state = train(
+        out / name,
+        data_config=cfg,
+        device=device,
+        pool=SheetPool(cfg, style=style, memo=memo),
+        train_config=TrainConfig(steps=steps),
+    )
+    res = {
+        "name": name,
+        "seed": seed,
+        "style": over,
+        "t_data": t_data,
+        "t_train": time.time() - t1,
+        "best_step": state.get("best_step"),
+        "history": state["history"],
+    }
     res.update(score_weights(out / name / "best.safetensors", device=device, eval_n=eval_n))
     (out / name / "result.json").write_text(json.dumps(res, indent=1, default=str))
     return res
@@ -88,8 +101,9 @@ def score_weights(weights: Path, *, device: str, eval_n: int) -> dict:
         d = digitise(ROOT / "samples" / scan, options=InferOptions(weights=str(weights), device=device))
         lay = load_layout(ROOT / "samples" / f"{stem}.layout.toml")
         rep = score(d.las, ROOT / "samples" / f"{stem}.truth.las", layout=lay)
-        res["samples"][stem] = {c.mnemonic: [round(c.nmae, 5), round(c.within_2pct, 4), round(c.coverage, 4)]
-                                for c in rep.curves}
+        res["samples"][stem] = {
+            c.mnemonic: [round(c.nmae, 5), round(c.within_2pct, 4), round(c.coverage, 4)] for c in rep.curves
+        }
     m = evaluate(load_model(weights, device=device), n=eval_n, seed=2, methods=("veernet",), device=device)
     res["eval2"] = {k: m["methods"]["veernet"][k] for k in ("f1", "curve", "ece")}
     return res

@@ -138,8 +138,13 @@ def calibrate(
         )
     rows = (depth - a) / b
     curves = tuple(
-        Curve(spec.mnemonic, spec.unit, _values(_resample(trace, rows), track, spec, where), spec.descr,
-              filled=_filled_depths(trace, rows, depth))
+        Curve(
+            spec.mnemonic,
+            spec.unit,
+            _values(_resample(trace, rows), track, spec, where),
+            spec.descr,
+            filled=_filled_depths(trace, rows, depth),
+        )
         for trace, track, spec in specs
     )
     return Curves(depth=depth, unit=layout.depth.unit, step=step, curves=curves, tie_residual=rms)
@@ -247,9 +252,7 @@ def _match_traces(traces: Sequence[PixelTrace], layout: Layout) -> list[tuple[Pi
             )
         names = [c.mnemonic for c in layout.tracks[trace.track].curves]
         if trace.mnemonic not in names:
-            raise ValueError(
-                f"trace {trace.mnemonic!r} is not a curve of track {trace.track} (curves: {names})"
-            )
+            raise ValueError(f"trace {trace.mnemonic!r} is not a curve of track {trace.track} (curves: {names})")
         if (trace.track, trace.mnemonic) in by_key:
             raise ValueError(f"two traces for curve {trace.mnemonic!r} of track {trace.track}; pass one")
         if np.ndim(trace.x) != 1:

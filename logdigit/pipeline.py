@@ -55,12 +55,22 @@ class InferOptions:
     def __post_init__(self) -> None:
         """Refuse nonsense settings before anything is read or loaded (the CLI's flags land here)."""
         _check_int("overlap", "overlap", self.overlap, low=0, why="e.g. 64")
-        _check_int("--tile", "tile", self.tile, low=max(MIN_TILE, 2 * self.overlap + 2),
-                   why=f"windows must be at least {MIN_TILE} px and overlap (overlap={self.overlap}) by less "
-                       "than half; e.g. --tile 512")
+        _check_int(
+            "--tile",
+            "tile",
+            self.tile,
+            low=max(MIN_TILE, 2 * self.overlap + 2),
+            why=f"windows must be at least {MIN_TILE} px and overlap (overlap={self.overlap}) by less "
+            "than half; e.g. --tile 512",
+        )
         _check_int("batch", "batch", self.batch, low=1, why="windows per forward pass, e.g. 4")
-        _check_int("--max-pixels", "max_pixels", self.max_pixels, low=1,
-                   why=f"the largest image accepted, e.g. --max-pixels {DEFAULT_MAX_PIXELS}")
+        _check_int(
+            "--max-pixels",
+            "max_pixels",
+            self.max_pixels,
+            low=1,
+            why=f"the largest image accepted, e.g. --max-pixels {DEFAULT_MAX_PIXELS}",
+        )
         if self.max_gap is not None:
             _check_int("--max-gap", "max_gap", self.max_gap, low=0, why="longest gap bridged, in rows, e.g. 40")
         for flag, pair in (("--threshold", self.thresholds), ("--hysteresis", self.hysteresis)):
@@ -193,9 +203,7 @@ def digitise(
             image, affine = deskew(image, skew)
             if lay is not None:
                 lay = map_layout(lay, affine)
-            warnings.append(
-                f"{scan_path}: deskewed by {skew:+.2f} degrees; layout coordinates mapped through it"
-            )
+            warnings.append(f"{scan_path}: deskewed by {skew:+.2f} degrees; layout coordinates mapped through it")
     if lay is None:
         lay = detect_layout(image, source=str(scan_path))
         warnings.append(
@@ -229,12 +237,26 @@ def digitise(
     lap("calibrate")
     meta = _meta(scan_path, opts, skew, lay, scan.dpi)
     flagged = {m: [r for r in runs if r[2] != "interpolated"] for m, runs in flags.items()}  # filled: Curve.filled
-    las = to_las(curves, lay, meta=meta, max_gap=opts.max_gap,
-                 flagged=depth_stretches(flagged, fit_ties(lay)[:2]) if lay.calibrated else None)
+    las = to_las(
+        curves,
+        lay,
+        meta=meta,
+        max_gap=opts.max_gap,
+        flagged=depth_stretches(flagged, fit_ties(lay)[:2]) if lay.calibrated else None,
+    )
     lap("write")
     return Digitised(
-        las=las, curves=curves, traces=traces, layout=lay, timings=timings, warnings=warnings, skew=skew,
-        image=image, dpi=scan.dpi, confidence=conf, flags=flags,
+        las=las,
+        curves=curves,
+        traces=traces,
+        layout=lay,
+        timings=timings,
+        warnings=warnings,
+        skew=skew,
+        image=image,
+        dpi=scan.dpi,
+        confidence=conf,
+        flags=flags,
     )
 
 
@@ -340,8 +362,9 @@ def inference_region(layout: Layout, shape: tuple[int, ...]) -> tuple[tuple[int,
     return (max(r0 - m, 0), min(r1 + 1 + m, h)), (max(c0 - m, 0), min(c1 + 1 + m, w))
 
 
-def _segment(model, image: np.ndarray, opts: InferOptions, device: str, progress, region=None
-             ) -> tuple[np.ndarray, float]:
+def _segment(
+    model, image: np.ndarray, opts: InferOptions, device: str, progress, region=None
+) -> tuple[np.ndarray, float]:
     """bool (3, H, W) class masks, thresholded strip by strip so probabilities are never all held,
     and the seconds spent thresholding; outside ``region`` (see :func:`inference_region`) the
     network is not run and the masks are background."""
@@ -501,23 +524,29 @@ def check_outputs(
                 _check_writable(Path(path))
             for in_path, in_what in inputs:
                 if same_file(path, in_path):
-                    raise OutputError(f"{path}: the {what} is the {in_what} {in_path}; writing it would destroy "
-                                      "an input; choose another output path")
+                    raise OutputError(
+                        f"{path}: the {what} is the {in_what} {in_path}; writing it would destroy "
+                        "an input; choose another output path"
+                    )
             for other, other_what, other_scan in outputs:
                 if not same_file(path, other):
                     continue
                 if other_scan == str(scan):
-                    raise OutputError(f"{path}: given as both the {other_what} and the {what}; "
-                                      "give each output its own path")
-                raise OutputError(f"{path}: both {other_scan} and {scan} would write this {what}; digitise "
-                                  "them in separate runs, or with `logdigit batch`, which names equal stems apart")
+                    raise OutputError(
+                        f"{path}: given as both the {other_what} and the {what}; give each output its own path"
+                    )
+                raise OutputError(
+                    f"{path}: both {other_scan} and {scan} would write this {what}; digitise "
+                    "them in separate runs, or with `logdigit batch`, which names equal stems apart"
+                )
             outputs.append((str(path), what, str(scan)))
             if kind == "file":
                 existing.append(str(path))
     if existing and not overwrite:
         others = f" (and {len(existing) - 1} more output(s) of this run)" if len(existing) > 1 else ""
-        raise OutputError(f"{existing[0]}: already exists{others}; pass --overwrite to replace it, or choose "
-                          "another output path")
+        raise OutputError(
+            f"{existing[0]}: already exists{others}; pass --overwrite to replace it, or choose another output path"
+        )
 
 
 def _inputs(jobs, layout, opts: InferOptions) -> list[tuple[str, str]]:
@@ -547,8 +576,9 @@ def _write_qc(scan_path, result: Digitised, qc, opts: InferOptions) -> None:
     if Path(qc).suffix.lower() in (".html", ".htm"):
         from logdigit.qc.viewer import render_qc_html, write_qc_html
 
-        page = render_qc_html(result.image, result.traces, result.layout, flags=result.flags,
-                              title=Path(scan_path).name)
+        page = render_qc_html(
+            result.image, result.traces, result.layout, flags=result.flags, title=Path(scan_path).name
+        )
         write_qc_html(qc, page)
         return
     from logdigit.qc.image import draw_qc, write_qc

@@ -105,9 +105,7 @@ def test_shift_search_recovers_a_shifted_copy():
 
 
 def test_shift_search_prefers_no_shift_on_a_tie():
-    report = score(
-        _las([0, 1, 2], GR=[5, 5, 5]), _las(np.arange(-5.0, 8.0), GR=np.full(13, 5.0)), max_shift=2
-    )
+    report = score(_las([0, 1, 2], GR=[5, 5, 5]), _las(np.arange(-5.0, 8.0), GR=np.full(13, 5.0)), max_shift=2)
     assert report.shift == 0
 
 

@@ -34,7 +34,6 @@ a Ctrl-C sent to the whole terminal process group stops the batch through this p
 alone (a Ctrl-C in the seconds the workers take to start is ignored).
 """
 
-
 from __future__ import annotations
 
 import contextlib
@@ -76,6 +75,7 @@ from logdigit.pipeline import InferOptions
 QC_FORMATS: tuple[str, ...] = ("html", "png")
 """QC formats batch writes beside each LAS (``--qc``)."""
 
+
 @dataclass(frozen=True)
 class BatchPlan:
     """What a batch will do.
@@ -103,7 +103,6 @@ class BatchPlan:
     def total(self) -> int:
         """Every scan the batch reports on."""
         return len(self.jobs) + len(self.skipped) + len(self.missing)
-
 
 
 def plan_batch(
@@ -149,8 +148,10 @@ def plan_batch(
         raise InputError(f"--qc {qc!r}: unknown QC format; choose one of {', '.join(QC_FORMATS)}")
     scans = collect_scans(inputs, recursive=recursive, stdin=stdin)
     if not scans:
-        raise InputError("no scans found in the inputs; give scan files, folders or globs "
-                         f"({', '.join(SCAN_SUFFIXES)}), or '-' to read paths from stdin")
+        raise InputError(
+            "no scans found in the inputs; give scan files, folders or globs "
+            f"({', '.join(SCAN_SUFFIXES)}), or '-' to read paths from stdin"
+        )
     if layout is not None:
         load_layout(layout)  # one bad layout for every scan is a usage error, not N failures
     out = _make_outdir(outdir)
@@ -161,14 +162,26 @@ def plan_batch(
     for scan, name in zip(scans, output_names(scans), strict=True):
         scan_abs = str(Path(scan).resolve())
         if not Path(scan).exists():
-            missing.append(ScanResult(scan=scan_abs, status="failed", settings=settings, finished=utc_now(),
-                                      error=f"{scan}: no such file or folder; check the path"))
+            missing.append(
+                ScanResult(
+                    scan=scan_abs,
+                    status="failed",
+                    settings=settings,
+                    finished=utc_now(),
+                    error=f"{scan}: no such file or folder; check the path",
+                )
+            )
             continue
         lay = Path(layout) if layout is not None else find_layout(scan)
         stem = str(out / Path(name).stem)
-        job = BatchJob(scan=scan_abs, output=str(out / name), layout=str(lay.resolve()) if lay else None,
-                       layout_sha256=sha256_file(lay) if lay else None, qc=f"{stem}.qc.{qc}" if qc else None,
-                       quality=f"{stem}.quality.csv" if quality else None)
+        job = BatchJob(
+            scan=scan_abs,
+            output=str(out / name),
+            layout=str(lay.resolve()) if lay else None,
+            layout_sha256=sha256_file(lay) if lay else None,
+            qc=f"{stem}.qc.{qc}" if qc else None,
+            quality=f"{stem}.quality.csv" if quality else None,
+        )
         prev = done.get(scan_abs)
         if prev is not None and _still_done(prev, job, settings):
             skipped.append(dataclasses.replace(prev, status="skipped"))
@@ -176,14 +189,12 @@ def plan_batch(
             jobs.append(dataclasses.replace(job, overwrite=True))
         else:
             jobs.append(job)
-    return BatchPlan(outdir=out, jobs=tuple(jobs), skipped=tuple(skipped), missing=tuple(missing),
-                     settings=settings)
+    return BatchPlan(outdir=out, jobs=tuple(jobs), skipped=tuple(skipped), missing=tuple(missing), settings=settings)
 
 
 def _ours(output: str, record: ScanResult | None) -> bool:
     """Whether the existing file ``output`` is as this batch's last ``done`` record of it left it."""
-    return record is not None and _unchanged(output, record.output_bytes, record.output_mtime_ns,
-                                             record.output_sha256)
+    return record is not None and _unchanged(output, record.output_bytes, record.output_mtime_ns, record.output_sha256)
 
 
 def _make_outdir(outdir: str | os.PathLike) -> Path:
@@ -191,8 +202,9 @@ def _make_outdir(outdir: str | os.PathLike) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"{outdir}: cannot create the output folder ({exc.strerror}); "
-                          "choose a writable --outdir") from None
+        raise OutputError(
+            f"{outdir}: cannot create the output folder ({exc.strerror}); choose a writable --outdir"
+        ) from None
     if not os.access(out, os.W_OK):
         raise OutputError(f"{outdir}: output folder is not writable; choose another --outdir")
     return out
@@ -217,8 +229,9 @@ def _still_done(prev: ScanResult, job: BatchJob, settings: dict[str, Any]) -> bo
         return False
     if (prev.layout, prev.layout_sha256) != (job.layout, job.layout_sha256):
         return False
-    return (_unchanged(job.output, prev.output_bytes, prev.output_mtime_ns, prev.output_sha256)
-            and _unchanged(job.scan, prev.scan_bytes, prev.scan_mtime_ns, prev.scan_sha256))
+    return _unchanged(job.output, prev.output_bytes, prev.output_mtime_ns, prev.output_sha256) and _unchanged(
+        job.scan, prev.scan_bytes, prev.scan_mtime_ns, prev.scan_sha256
+    )
 
 
 def _unchanged(path: str, size: int | None, mtime_ns: int | None, sha: str | None) -> bool:
@@ -230,9 +243,6 @@ def _unchanged(path: str, size: int | None, mtime_ns: int | None, sha: str | Non
     if not stat.S_ISREG(st.st_mode) or size is None or st.st_size != size or sha is None:
         return False  # a FIFO or device is never read (it could block)
     return st.st_mtime_ns == mtime_ns or sha256_file(path) == sha
-
-
-
 
 
 def iter_batch(
@@ -280,8 +290,15 @@ def iter_batch(
             yield result
         if plan.jobs:
             with open_client(len(plan.jobs), opts, workers, scheduler) as (client, threads):
-                yield from run_jobs(client, plan.jobs, task=task, options=opts, settings=plan.settings,
-                                    manifest=manifest, threads=torch_threads or threads)
+                yield from run_jobs(
+                    client,
+                    plan.jobs,
+                    task=task,
+                    options=opts,
+                    settings=plan.settings,
+                    manifest=manifest,
+                    threads=torch_threads or threads,
+                )
     finally:
         manifest.close()
         sweep_temp(plan.jobs)
@@ -307,18 +324,18 @@ def run_batch(
     Returns every scan's result (``done``, ``failed`` or ``skipped``).
     """
     opts = options or InferOptions()
-    plan = plan_batch(inputs, outdir=outdir, layout=layout, options=opts, recursive=recursive, force=force,
-                      overwrite=overwrite)
+    plan = plan_batch(
+        inputs, outdir=outdir, layout=layout, options=opts, recursive=recursive, force=force, overwrite=overwrite
+    )
     results: list[ScanResult] = []
-    with contextlib.closing(iter_batch(plan, options=opts, workers=workers, scheduler=scheduler,
-                                       torch_threads=torch_threads, task=task)) as it:
+    with contextlib.closing(
+        iter_batch(plan, options=opts, workers=workers, scheduler=scheduler, torch_threads=torch_threads, task=task)
+    ) as it:
         for result in it:
             results.append(result)
             if progress is not None:
                 progress(result, len(results), plan.total)
     return results
-
-
 
 
 __all__ = [

@@ -33,7 +33,6 @@ class BatchInterrupted(KeyboardInterrupt):
         self.exit_code = 128 + int(signum)
 
 
-
 @contextlib.contextmanager
 def interrupt_on_signals() -> Iterator[None]:
     """Within the block, SIGTERM and SIGINT raise :class:`BatchInterrupted`.
@@ -65,9 +64,9 @@ def interrupt_on_signals() -> Iterator[None]:
             signal.signal(s, h)
 
 
-
-def check_cluster(*, workers: int | None = None, scheduler: str | None = None,
-                  torch_threads: int | None = None) -> None:
+def check_cluster(
+    *, workers: int | None = None, scheduler: str | None = None, torch_threads: int | None = None
+) -> None:
     """Refuse cluster settings :func:`iter_batch` cannot use, before planning or connecting.
 
     Raises:
@@ -75,8 +74,10 @@ def check_cluster(*, workers: int | None = None, scheduler: str | None = None,
             ``scheduler``, or a scheduler address :func:`check_scheduler` refuses.
     """
     if workers is not None and scheduler is not None:
-        raise InputError("--workers sizes the embedded cluster; with --scheduler, size the cluster "
-                         "with `dask worker --nworkers N` instead")
+        raise InputError(
+            "--workers sizes the embedded cluster; with --scheduler, size the cluster "
+            "with `dask worker --nworkers N` instead"
+        )
     if workers is not None and workers < 1:
         raise InputError(f"--workers {workers}: expected at least 1")
     if torch_threads is not None and torch_threads < 1:
@@ -106,8 +107,9 @@ def check_scheduler(address: str) -> str:
     except ValueError:
         raise InputError(f"--scheduler {address!r}: not a scheduler address; {fix}") from None
     if scheme not in backends:
-        raise InputError(f"--scheduler {address!r}: unknown protocol {scheme!r} (known: "
-                         f"{', '.join(sorted(backends))}); {fix}")
+        raise InputError(
+            f"--scheduler {address!r}: unknown protocol {scheme!r} (known: {', '.join(sorted(backends))}); {fix}"
+        )
     if scheme == "inproc":
         return address
     try:
@@ -131,8 +133,10 @@ def open_client(n_jobs: int, opts: InferOptions, workers: int | None, scheduler:
         try:
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as exc:
-            raise InputError(f"--scheduler {scheduler}: cannot connect ({one_line(exc)}); start one with "
-                             "`dask scheduler`, or leave --scheduler out to run on this machine") from None
+            raise InputError(
+                f"--scheduler {scheduler}: cannot connect ({one_line(exc)}); start one with "
+                "`dask scheduler`, or leave --scheduler out to run on this machine"
+            ) from None
         try:
             yield client, 1
         finally:
@@ -168,8 +172,16 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
-def run_jobs(client, jobs: Sequence[BatchJob], *, task: Callable[..., ScanResult], options: InferOptions,
-             settings: dict[str, Any], manifest: ManifestWriter, threads: int) -> Iterator[ScanResult]:
+def run_jobs(
+    client,
+    jobs: Sequence[BatchJob],
+    *,
+    task: Callable[..., ScanResult],
+    options: InferOptions,
+    settings: dict[str, Any],
+    manifest: ManifestWriter,
+    threads: int,
+) -> Iterator[ScanResult]:
     """Keep a window of tasks submitted; record and yield each result as it comes.
 
     ``task(job, options, settings, threads)`` runs on the workers and returns the job's
@@ -226,12 +238,22 @@ def collect(fut, job: BatchJob, settings: dict[str, Any]) -> ScanResult:
         worker = getattr(getattr(exc, "last_worker", None), "address", "?")
         tries = getattr(exc, "allowed_failures", 0)
         tries = tries + 1 if isinstance(tries, int) else "?"
-        error = (f"{job.scan}: the worker died while digitising this scan (KilledWorker: {tries} worker(s) died, "
-                 f"last {worker}); it may be too large for worker memory or crash a decoder; see the worker logs")
+        error = (
+            f"{job.scan}: the worker died while digitising this scan (KilledWorker: {tries} worker(s) died, "
+            f"last {worker}); it may be too large for worker memory or crash a decoder; see the worker logs"
+        )
     except Exception as exc:  # e.g. a worker without logdigit installed cannot unpickle the task
         error = f"{job.scan}: the cluster could not run this scan ({type(exc).__name__}: {one_line(exc)})"
-    return ScanResult(scan=job.scan, status="failed", output=job.output, error=error, layout=job.layout,
-                      layout_sha256=job.layout_sha256, settings=settings, finished=utc_now())
+    return ScanResult(
+        scan=job.scan,
+        status="failed",
+        output=job.output,
+        error=error,
+        layout=job.layout,
+        layout_sha256=job.layout_sha256,
+        settings=settings,
+        finished=utc_now(),
+    )
 
 
 def sweep_temp(jobs: Iterable[BatchJob]) -> None:
@@ -241,5 +263,3 @@ def sweep_temp(jobs: Iterable[BatchJob]) -> None:
         for tmp in out.parent.glob(f".{glob.escape(out.name)}.*{out.suffix}"):
             with contextlib.suppress(OSError):
                 tmp.unlink()
-
-

@@ -17,8 +17,9 @@ SCAN_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bm
 """File suffixes taken from a folder or a glob (any case); files named one by one may be anything."""
 
 
-def collect_scans(inputs: Iterable[str | os.PathLike], *, recursive: bool = False,
-                  stdin: IO[str] | None = None) -> list[Path]:
+def collect_scans(
+    inputs: Iterable[str | os.PathLike], *, recursive: bool = False, stdin: IO[str] | None = None
+) -> list[Path]:
     """Expand files, folders, globs and ``-`` (one path per line on ``stdin``) into scan paths.
 
     Folders give their scan files (:data:`SCAN_SUFFIXES`; hidden files and folders left
@@ -36,8 +37,9 @@ def collect_scans(inputs: Iterable[str | os.PathLike], *, recursive: bool = Fals
         text = os.fspath(item)
         if text == "-":
             lines = (stdin if stdin is not None else sys.stdin).read().splitlines()
-            found += collect_scans([ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")],
-                                   recursive=recursive)
+            found += collect_scans(
+                [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")], recursive=recursive
+            )
         else:
             found += _expand(text, recursive)
     return _unique(found)
@@ -63,8 +65,11 @@ def _expand(text: str, recursive: bool) -> list[Path]:
 
 def _scans_in(folder: Path, recursive: bool) -> list[Path]:
     files = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in files if p.is_file() and _is_scan(p)
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(
+        p
+        for p in files
+        if p.is_file() and _is_scan(p) and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def _is_scan(path: Path) -> bool:
@@ -122,5 +127,3 @@ def _number_repeats(names: list[str]) -> list[str]:
         seen[key] = seen.get(key, 0) + 1
         out.append(n if seen[key] == 1 else f"{n}_{seen[key]}")
     return out
-
-

@@ -49,7 +49,6 @@ class BatchJob:
     quality: str | None = None
 
 
-
 @dataclass(frozen=True)
 class ScanResult:
     """What became of one scan; also one line of the manifest (:meth:`to_dict`).
@@ -114,7 +113,6 @@ class ScanResult:
         return cls(**kw)
 
 
-
 def read_manifest(path: str | os.PathLike) -> dict[str, ScanResult]:
     """The last record of each scan in a manifest (none when the file does not exist).
 
@@ -157,8 +155,9 @@ class ManifestWriter:
         try:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         except OSError as exc:
-            raise OutputError(f"{self.path}: cannot open the manifest ({exc.strerror}); "
-                              "choose a writable --outdir") from None
+            raise OutputError(
+                f"{self.path}: cannot open the manifest ({exc.strerror}); choose a writable --outdir"
+            ) from None
         self.last: ScanResult | None = None
         self._lock()
         if not _ends_with_newline(self.path):
@@ -173,8 +172,9 @@ class ManifestWriter:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(self._fd)
-            raise OutputError(f"{self.path}: another logdigit batch is writing to this folder; "
-                              "wait for it or choose another --outdir") from None
+            raise OutputError(
+                f"{self.path}: another logdigit batch is writing to this folder; wait for it or choose another --outdir"
+            ) from None
 
     def write(self, result: ScanResult) -> None:
         """Append one record (a single ``write`` call, so lines never interleave)."""
@@ -199,8 +199,6 @@ def _ends_with_newline(path: Path) -> bool:
         return f.read(1) == b"\n"
 
 
-
-
 def summarise(results: Iterable[ScanResult]) -> dict[str, int]:
     """Counts per status, e.g. ``{"done": 5, "skipped": 0, "failed": 1}``.
 
@@ -212,8 +210,6 @@ def summarise(results: Iterable[ScanResult]) -> dict[str, int]:
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     return counts
-
-
 
 
 def utc_now() -> str:

@@ -51,8 +51,15 @@ def digitise_job(job: BatchJob, opts: InferOptions, settings: dict[str, Any], th
     from logdigit.pipeline import digitise_to_files
 
     started, t0 = utc_now(), time.perf_counter()
-    base: dict[str, Any] = dict(scan=job.scan, output=job.output, layout=job.layout, layout_sha256=job.layout_sha256,
-                settings=settings, worker=_worker_name(), started=started)
+    base: dict[str, Any] = dict(
+        scan=job.scan,
+        output=job.output,
+        layout=job.layout,
+        layout_sha256=job.layout_sha256,
+        settings=settings,
+        worker=_worker_name(),
+        started=started,
+    )
     seconds: dict[str, float] = {}
     scan_meta: dict[str, Any] = {}
     try:
@@ -62,24 +69,45 @@ def digitise_job(job: BatchJob, opts: InferOptions, settings: dict[str, Any], th
         prepare_worker(opts, threads=threads)  # the model is loaded once per worker process
         seconds["model"] = time.perf_counter() - t
         if job.overwrite or not os.path.isfile(job.output):
-            result, target = digitise_to_files(job.scan, out=job.output, qc=job.qc, quality=job.quality,
-                                               layout=job.layout, options=opts, overwrite=job.overwrite)
+            result, target = digitise_to_files(
+                job.scan,
+                out=job.output,
+                qc=job.qc,
+                quality=job.quality,
+                layout=job.layout,
+                options=opts,
+                overwrite=job.overwrite,
+            )
         else:
             result, target = _keep_if_same(job, opts)
     except LogdigitError as exc:
-        return ScanResult(status="failed", error=str(exc), **scan_meta, **base,
-                          seconds=_total(seconds, t0), finished=utc_now())
+        return ScanResult(
+            status="failed", error=str(exc), **scan_meta, **base, seconds=_total(seconds, t0), finished=utc_now()
+        )
     except Exception as exc:  # a bug in one stage must not stop the archive
-        return ScanResult(status="failed", **scan_meta, **base, seconds=_total(seconds, t0), finished=utc_now(),
-                          error=f"{job.scan}: internal error ({type(exc).__name__}: {one_line(exc)}); "
-                                "report it as a logdigit bug with the traceback from the manifest",
-                          traceback=traceback.format_exc())
+        return ScanResult(
+            status="failed",
+            **scan_meta,
+            **base,
+            seconds=_total(seconds, t0),
+            finished=utc_now(),
+            error=f"{job.scan}: internal error ({type(exc).__name__}: {one_line(exc)}); "
+            "report it as a logdigit bug with the traceback from the manifest",
+            traceback=traceback.format_exc(),
+        )
     seconds.update(result.timings)
-    return ScanResult(status="done", **scan_meta, **file_meta(target, "output"), **base,
-                      seconds=_total(seconds, t0), warnings=tuple(result.warnings),
-                      curves=tuple(c.mnemonic for c in result.curves.curves),
-                      samples=int(len(result.curves.depth)), calibrated=bool(result.layout.calibrated),
-                      finished=utc_now())
+    return ScanResult(
+        status="done",
+        **scan_meta,
+        **file_meta(target, "output"),
+        **base,
+        seconds=_total(seconds, t0),
+        warnings=tuple(result.warnings),
+        curves=tuple(c.mnemonic for c in result.curves.curves),
+        samples=int(len(result.curves.depth)),
+        calibrated=bool(result.layout.calibrated),
+        finished=utc_now(),
+    )
 
 
 def _keep_if_same(job: BatchJob, opts: InferOptions):
@@ -103,17 +131,21 @@ def _keep_if_same(job: BatchJob, opts: InferOptions):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
     if not same:
-        raise OutputError(f"{out}: already exists and this batch did not write it (no record of it in "
-                          f"{MANIFEST_NAME}, or changed since, e.g. hand-edited); it was left as it is; pass "
-                          "--overwrite to replace it, or move it away")
+        raise OutputError(
+            f"{out}: already exists and this batch did not write it (no record of it in "
+            f"{MANIFEST_NAME}, or changed since, e.g. hand-edited); it was left as it is; pass "
+            "--overwrite to replace it, or move it away"
+        )
     return result, str(out)
 
 
 def _same_las(a, b) -> bool:
     """Two LAS files hold the same text apart from when they were digitised (``DIGDATE``)."""
+
     def text(path) -> list[bytes]:
         with open(path, "rb") as f:
             return [line for line in f if not line.lstrip().startswith(b"DIGDATE")]
+
     try:
         return text(a) == text(b)
     except OSError:
@@ -146,5 +178,3 @@ def _worker_name() -> str:
         return get_worker().address
     except (ImportError, ValueError):
         return "local"
-
-

@@ -40,26 +40,56 @@ MAX_ERRORS_SHOWN = 50
 
 
 def batch(
-    inputs: Annotated[list[str], typer.Argument(
-        help="Scan files, folders (their .tif/.tiff/.png/.jpg/.jpeg/.bmp files), globs, or - to read "
-             "one path per line from stdin.", show_default=False, metavar="INPUTS")],
-    outdir: Annotated[Path, typer.Option(
-        "--outdir", help="Folder for NAME.las files and manifest.jsonl (created if missing).",
-        show_default=False)],
-    layout: Annotated[Path | None, typer.Option(
-        "--layout", help="Layout TOML for all scans (default: SCAN.layout.toml beside each scan, "
-                         "else detected tracks, uncalibrated).")] = None,
-    recursive: Annotated[bool, typer.Option(
-        "--recursive", "-r", help="Take scans from sub-folders too (and let ** in globs descend).")] = False,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", help="Worker processes of the embedded cluster (default: one per core; 1 for cuda).",
-        show_default=False)] = None,
-    scheduler: Annotated[str | None, typer.Option(
-        "--scheduler", help="Submit to this Dask scheduler (tcp://HOST:PORT) instead of a local cluster.",
-        show_default=False)] = None,
-    torch_threads: Annotated[int | None, typer.Option(
-        "--torch-threads", help="torch/OpenCV threads per scan (default: cores / workers locally, "
-                                "1 on --scheduler).", show_default=False)] = None,
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Scan files, folders (their .tif/.tiff/.png/.jpg/.jpeg/.bmp files), globs, or - to read "
+            "one path per line from stdin.",
+            show_default=False,
+            metavar="INPUTS",
+        ),
+    ],
+    outdir: Annotated[
+        Path,
+        typer.Option(
+            "--outdir", help="Folder for NAME.las files and manifest.jsonl (created if missing).", show_default=False
+        ),
+    ],
+    layout: Annotated[
+        Path | None,
+        typer.Option(
+            "--layout",
+            help="Layout TOML for all scans (default: SCAN.layout.toml beside each scan, "
+            "else detected tracks, uncalibrated).",
+        ),
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Take scans from sub-folders too (and let ** in globs descend).")
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Worker processes of the embedded cluster (default: one per core; 1 for cuda).",
+            show_default=False,
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Submit to this Dask scheduler (tcp://HOST:PORT) instead of a local cluster.",
+            show_default=False,
+        ),
+    ] = None,
+    torch_threads: Annotated[
+        int | None,
+        typer.Option(
+            "--torch-threads",
+            help="torch/OpenCV threads per scan (default: cores / workers locally, 1 on --scheduler).",
+            show_default=False,
+        ),
+    ] = None,
     weights: WeightsOpt = None,
     device: DeviceOpt = DEFAULTS.device,
     threshold: ThresholdOpt = THRESHOLD_DEFAULT,
@@ -69,17 +99,28 @@ def batch(
     max_pixels: MaxPixelsOpt = DEFAULTS.max_pixels,
     max_gap: MaxGapOpt = DEFAULTS.max_gap,
     whole_scan: WholeScanOpt = DEFAULTS.whole_scan,
-    qc: Annotated[str | None, typer.Option(
-        "--qc", metavar="html|png", show_default=False,
-        help="Also write each scan's QC beside its LAS: NAME.qc.html (the viewer) or NAME.qc.png.")] = None,
-    quality: Annotated[bool, typer.Option(
-        "--quality/--no-quality",
-        help="Write each scan's per-depth quality CSV (NAME.quality.csv) beside its LAS.")] = True,
+    qc: Annotated[
+        str | None,
+        typer.Option(
+            "--qc",
+            metavar="html|png",
+            show_default=False,
+            help="Also write each scan's QC beside its LAS: NAME.qc.html (the viewer) or NAME.qc.png.",
+        ),
+    ] = None,
+    quality: Annotated[
+        bool,
+        typer.Option(
+            "--quality/--no-quality", help="Write each scan's per-depth quality CSV (NAME.quality.csv) beside its LAS."
+        ),
+    ] = True,
     force: Annotated[bool, typer.Option("--force", help="Redo scans already done.")] = False,
     overwrite: OverwriteOpt = False,
     json_out: JsonOpt = False,
-    verbose: Annotated[bool, typer.Option(
-        "--verbose", "-v", help="Also show the Dask cluster's own messages (ports, nannies, workers).")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Also show the Dask cluster's own messages (ports, nannies, workers)."),
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Digitise an archive of scans into OUTDIR, resumably, on a local or remote Dask cluster.
@@ -101,17 +142,40 @@ def batch(
     plan = None
     try:
         with interrupt_on_signals():
-            opts = infer_options(weights=weights, device=device, threshold=threshold, hysteresis=hysteresis,
-                                 deskew=deskew, tile=tile, max_pixels=max_pixels, max_gap=max_gap,
-                         whole_scan=whole_scan)
+            opts = infer_options(
+                weights=weights,
+                device=device,
+                threshold=threshold,
+                hysteresis=hysteresis,
+                deskew=deskew,
+                tile=tile,
+                max_pixels=max_pixels,
+                max_gap=max_gap,
+                whole_scan=whole_scan,
+            )
             check_cluster(workers=workers, scheduler=scheduler, torch_threads=torch_threads)  # before planning
-            with err.status("finding scans and checking the manifest", spinner="dots") if not quiet \
-                    else contextlib.nullcontext():
-                plan = plan_batch(inputs, outdir=outdir, layout=layout, options=opts, recursive=recursive,
-                                  force=force, overwrite=overwrite, qc=qc, quality=quality)
-            with _progress(quiet) as progress, contextlib.closing(
-                    iter_batch(plan, options=opts, workers=workers, scheduler=scheduler,
-                               torch_threads=torch_threads)) as it:
+            with (
+                err.status("finding scans and checking the manifest", spinner="dots")
+                if not quiet
+                else contextlib.nullcontext()
+            ):
+                plan = plan_batch(
+                    inputs,
+                    outdir=outdir,
+                    layout=layout,
+                    options=opts,
+                    recursive=recursive,
+                    force=force,
+                    overwrite=overwrite,
+                    qc=qc,
+                    quality=quality,
+                )
+            with (
+                _progress(quiet) as progress,
+                contextlib.closing(
+                    iter_batch(plan, options=opts, workers=workers, scheduler=scheduler, torch_threads=torch_threads)
+                ) as it,
+            ):
                 task = progress.add_task(f"{plan.total} scans", total=plan.total)
                 for result in it:
                     results.append(result)
@@ -143,20 +207,34 @@ def _stdout_closed(plan, results, outdir: Path) -> typer.Exit:
     reported = {r.scan for r in results}
     every = [] if plan is None else [*plan.skipped, *plan.missing, *plan.jobs]
     left = [Path(j.scan).name for j in every if j.scan not in reported]
-    shown = ", ".join(left[:MAX_ERRORS_SHOWN]) + (f" and {len(left) - MAX_ERRORS_SHOWN} more"
-                                                   if len(left) > MAX_ERRORS_SHOWN else "")
+    shown = ", ".join(left[:MAX_ERRORS_SHOWN]) + (
+        f" and {len(left) - MAX_ERRORS_SHOWN} more" if len(left) > MAX_ERRORS_SHOWN else ""
+    )
     what = f"stopped with {len(left)} scan(s) not reported: {shown}" if left else "every scan was reported"
-    say(err, f"stdout closed (broken pipe); {what}; {outdir / MANIFEST_NAME} records every finished scan: "
-             "run the same command again to do the rest", label="error:", style="bold red")
+    say(
+        err,
+        f"stdout closed (broken pipe); {what}; {outdir / MANIFEST_NAME} records every finished scan: "
+        "run the same command again to do the rest",
+        label="error:",
+        style="bold red",
+    )
     return typer.Exit(1)
 
 
 def _progress(quiet: bool):
     from rich import progress as rp
 
-    return rp.Progress(rp.TextColumn("{task.description}", markup=False), rp.BarColumn(), rp.MofNCompleteColumn(),
-                       rp.TimeElapsedColumn(), rp.TimeRemainingColumn(), console=err, disable=quiet, transient=True,
-                       redirect_stdout=False)  # rich would send --json lines to its (stderr) console
+    return rp.Progress(
+        rp.TextColumn("{task.description}", markup=False),
+        rp.BarColumn(),
+        rp.MofNCompleteColumn(),
+        rp.TimeElapsedColumn(),
+        rp.TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+        transient=True,
+        redirect_stdout=False,
+    )  # rich would send --json lines to its (stderr) console
 
 
 def _report(result, progress, *, json_out: bool, quiet: bool) -> None:
@@ -179,8 +257,12 @@ def _summary(results, outdir: Path, *, interrupted: bool) -> None:
 
     counts = summarise(results)
     if interrupted:
-        say(err, "finished scans are recorded and no partial LAS was left; run the same command again to resume",
-            label="interrupted:", style="bold yellow")
+        say(
+            err,
+            "finished scans are recorded and no partial LAS was left; run the same command again to resume",
+            label="interrupted:",
+            style="bold yellow",
+        )
     table = Table()
     for name in ("done", "skipped", "failed"):
         table.add_column(name, justify="right")

@@ -35,11 +35,33 @@ from logdigit.cli.options import (
 @handle_errors
 def infer(
     scans: Annotated[list[Path], typer.Argument(help="Scan files (PNG, JPEG, BMP, TIFF).", show_default=False)],
-    layout: Annotated[Path | None, typer.Option("--layout", help="Layout TOML for all scans (default: SCAN.layout.toml beside each scan, else detected and uncalibrated).")] = None,
-    output: Annotated[str | None, typer.Option("-o", "--output", help="Output LAS path; '-' writes to stdout. One scan only.")] = None,
-    outdir: Annotated[Path | None, typer.Option("--outdir", help="Folder for SCAN.las files (default: beside each scan).")] = None,
-    qc: Annotated[Path | None, typer.Option("--qc", help="QC path: .html for the viewer (zoom, toggles, depth ticks, flagged stretches), else an image such as .png (with several scans: a folder for SCAN.qc.png).")] = None,
-    quality: Annotated[Path | None, typer.Option("--quality", help="Per-depth quality CSV: depth, and per curve the value, its confidence (probability of being within 2 % of track width) and a flag (with several scans: a folder for SCAN.quality.csv).")] = None,
+    layout: Annotated[
+        Path | None,
+        typer.Option(
+            "--layout",
+            help="Layout TOML for all scans (default: SCAN.layout.toml beside each scan, else detected and uncalibrated).",
+        ),
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Output LAS path; '-' writes to stdout. One scan only.")
+    ] = None,
+    outdir: Annotated[
+        Path | None, typer.Option("--outdir", help="Folder for SCAN.las files (default: beside each scan).")
+    ] = None,
+    qc: Annotated[
+        Path | None,
+        typer.Option(
+            "--qc",
+            help="QC path: .html for the viewer (zoom, toggles, depth ticks, flagged stretches), else an image such as .png (with several scans: a folder for SCAN.qc.png).",
+        ),
+    ] = None,
+    quality: Annotated[
+        Path | None,
+        typer.Option(
+            "--quality",
+            help="Per-depth quality CSV: depth, and per curve the value, its confidence (probability of being within 2 % of track width) and a flag (with several scans: a folder for SCAN.quality.csv).",
+        ),
+    ] = None,
     weights: WeightsOpt = None,
     device: DeviceOpt = DEFAULTS.device,
     threshold: ThresholdOpt = THRESHOLD_DEFAULT,
@@ -64,14 +86,27 @@ def infer(
         raise InputError("-o/--output names one file but several scans were given; use --outdir DIR")
     if output is not None and outdir is not None:
         raise InputError("-o and --outdir both given; use one")
-    opts = infer_options(weights=weights, device=device, threshold=threshold, hysteresis=hysteresis, deskew=deskew,
-                         tile=tile, max_pixels=max_pixels, max_gap=max_gap,
-                         whole_scan=whole_scan)
+    opts = infer_options(
+        weights=weights,
+        device=device,
+        threshold=threshold,
+        hysteresis=hysteresis,
+        deskew=deskew,
+        tile=tile,
+        max_pixels=max_pixels,
+        max_gap=max_gap,
+        whole_scan=whole_scan,
+    )
     many = len(scans) > 1
-    jobs = [(scan, output if output is not None else str(default_output(scan, outdir=outdir)),
-             (qc / f"{scan.stem}.qc.png" if many else qc) if qc is not None else None,
-             (quality / f"{scan.stem}.quality.csv" if many else quality) if quality is not None else None)
-            for scan in scans]
+    jobs = [
+        (
+            scan,
+            output if output is not None else str(default_output(scan, outdir=outdir)),
+            (qc / f"{scan.stem}.qc.png" if many else qc) if qc is not None else None,
+            (quality / f"{scan.stem}.quality.csv" if many else quality) if quality is not None else None,
+        )
+        for scan in scans
+    ]
     check_outputs(jobs, layout=layout, options=opts, overwrite=overwrite)  # all of them, before any work
     failed = 0
     not_done = list(scans)
@@ -82,9 +117,18 @@ def infer(
 
                 def cb(stage, done, total, task=task, name=scan.name):
                     progress.update(task, completed=done, total=total, description=f"{name} {stage}")
+
                 try:
-                    result, target = digitise_to_files(scan, out=target, qc=qc_path, quality=quality_path,
-                                                       layout=layout, options=opts, overwrite=overwrite, progress=cb)
+                    result, target = digitise_to_files(
+                        scan,
+                        out=target,
+                        qc=qc_path,
+                        quality=quality_path,
+                        layout=layout,
+                        options=opts,
+                        overwrite=overwrite,
+                        progress=cb,
+                    )
                 except LogdigitError as exc:
                     if len(scans) == 1:
                         raise
@@ -99,16 +143,24 @@ def infer(
                 not_done.remove(scan)
                 for w in result.warnings:
                     say(err, w, label="warning:", style="yellow")
-                summary: dict[str, Any] = {"scan": str(scan), "status": "done", "output": target,
-                           "curves": [c.mnemonic for c in result.curves.curves],
-                           "samples": int(len(result.curves.depth)), "calibrated": result.layout.calibrated,
-                           "tie_residual": result.curves.tie_residual,
-                           "seconds": {k: round(v, 3) for k, v in result.timings.items()}}
+                summary: dict[str, Any] = {
+                    "scan": str(scan),
+                    "status": "done",
+                    "output": target,
+                    "curves": [c.mnemonic for c in result.curves.curves],
+                    "samples": int(len(result.curves.depth)),
+                    "calibrated": result.layout.calibrated,
+                    "tie_residual": result.curves.tie_residual,
+                    "seconds": {k: round(v, 3) for k, v in result.timings.items()},
+                }
                 if json_out and output != "-":
                     print(json.dumps(summary), flush=True)
                 elif not quiet:
-                    say(err, f"{scan} -> {target}: {len(summary['curves'])} curves, {summary['samples']} samples, "
-                                 f"{sum(result.timings.values()):.1f} s")
+                    say(
+                        err,
+                        f"{scan} -> {target}: {len(summary['curves'])} curves, {summary['samples']} samples, "
+                        f"{sum(result.timings.values()):.1f} s",
+                    )
     except BrokenPipeError:
         raise stdout_closed([str(s) for s in not_done]) from None
     if failed:

@@ -18,34 +18,72 @@ DEFAULTS = InferOptions()
 """The defaults the options below show and fall back to."""
 
 # Options of the digitising commands (infer, batch), declared once.
-WeightsOpt = Annotated[Path | None, typer.Option(
-    "--weights", envvar="LOGDIGIT_WEIGHTS", show_envvar=True, show_default=False,
-    help="VeerNet weights (.safetensors, with its .json config beside it); default: the shipped model.")]
+WeightsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--weights",
+        envvar="LOGDIGIT_WEIGHTS",
+        show_envvar=True,
+        show_default=False,
+        help="VeerNet weights (.safetensors, with its .json config beside it); default: the shipped model.",
+    ),
+]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")]
-ThresholdOpt = Annotated[str, typer.Option(
-    "--threshold", help="Probability threshold of the solid and dashed classes: P or SOLID,DASHED.")]
-HysteresisOpt = Annotated[str | None, typer.Option(
-    "--hysteresis", metavar="LOW,HIGH", show_default=False,
-    help="Hysteresis thresholds instead of a single threshold (ink kept where connected to HIGH).")]
+ThresholdOpt = Annotated[
+    str, typer.Option("--threshold", help="Probability threshold of the solid and dashed classes: P or SOLID,DASHED.")
+]
+HysteresisOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--hysteresis",
+        metavar="LOW,HIGH",
+        show_default=False,
+        help="Hysteresis thresholds instead of a single threshold (ink kept where connected to HIGH).",
+    ),
+]
 DeskewOpt = Annotated[bool, typer.Option("--deskew", help="Estimate and correct a small rotation (reported).")]
 TileOpt = Annotated[int, typer.Option("--tile", metavar="PX", help="Inference window side in px.")]
-MaxPixelsOpt = Annotated[int, typer.Option(
-    "--max-pixels", metavar="N", help="Refuse larger images (decompression-bomb guard).")]
-MaxGapOpt = Annotated[int, typer.Option(
-    "--max-gap", min=0, max=1000, metavar="ROWS",
-    help="Longest gap in a curve, in pixel rows, filled by linear interpolation (listed in the LAS ~Other "
-         "section); longer gaps are NULL. The default is 0.05 in at 300 dpi, a dashed line's gap.")]
-WholeScanOpt = Annotated[bool, typer.Option(
-    "--whole-scan", help="Run the network over the whole scan, not only the layout's tracks and rows (slower; "
-                         "the LAS is the same).")]
-OverwriteOpt = Annotated[bool, typer.Option(
-    "--overwrite", help="Replace existing output files (a FIFO or device is written to without it).")]
+MaxPixelsOpt = Annotated[
+    int, typer.Option("--max-pixels", metavar="N", help="Refuse larger images (decompression-bomb guard).")
+]
+MaxGapOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-gap",
+        min=0,
+        max=1000,
+        metavar="ROWS",
+        help="Longest gap in a curve, in pixel rows, filled by linear interpolation (listed in the LAS ~Other "
+        "section); longer gaps are NULL. The default is 0.05 in at 300 dpi, a dashed line's gap.",
+    ),
+]
+WholeScanOpt = Annotated[
+    bool,
+    typer.Option(
+        "--whole-scan",
+        help="Run the network over the whole scan, not only the layout's tracks and rows (slower; "
+        "the LAS is the same).",
+    ),
+]
+OverwriteOpt = Annotated[
+    bool, typer.Option("--overwrite", help="Replace existing output files (a FIFO or device is written to without it).")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
 
 
-def infer_options(*, weights: Path | None, device: str, threshold: str, hysteresis: str | None, deskew: bool,
-                  tile: int, max_pixels: int, max_gap: int, whole_scan: bool = False) -> InferOptions:
+def infer_options(
+    *,
+    weights: Path | None,
+    device: str,
+    threshold: str,
+    hysteresis: str | None,
+    deskew: bool,
+    tile: int,
+    max_pixels: int,
+    max_gap: int,
+    whole_scan: bool = False,
+) -> InferOptions:
     """The digitising flags of ``infer`` and ``batch`` as one :class:`InferOptions`.
 
     Raises:
@@ -57,9 +95,17 @@ def infer_options(*, weights: Path | None, device: str, threshold: str, hysteres
     hyst = parse_probabilities(hysteresis, "--hysteresis")
     if hyst is not None and hyst[0] >= hyst[1]:
         raise InputError(f"--hysteresis {hysteresis}: LOW must be below HIGH, e.g. 0.3,0.6")
-    return InferOptions(weights=str(weights) if weights else None, device=device, tile=tile,
-                        thresholds=parse_probabilities(threshold, "--threshold"), hysteresis=hyst, deskew=deskew,
-                        max_pixels=max_pixels, max_gap=max_gap, whole_scan=whole_scan)
+    return InferOptions(
+        weights=str(weights) if weights else None,
+        device=device,
+        tile=tile,
+        thresholds=parse_probabilities(threshold, "--threshold"),
+        hysteresis=hyst,
+        deskew=deskew,
+        max_pixels=max_pixels,
+        max_gap=max_gap,
+        whole_scan=whole_scan,
+    )
 
 
 def _g(values) -> str:
@@ -145,6 +191,7 @@ def fail(exc: Exception) -> typer.Exit:
 
 def handle_errors(fn):
     """Map LogdigitError (and KeyboardInterrupt) to one clean line and an exit code."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from logdigit.errors import LogdigitError
@@ -158,6 +205,7 @@ def handle_errors(fn):
             raise typer.Exit(130) from None
         except BrokenPipeError:
             raise stdout_closed() from None
+
     return wrapper
 
 
@@ -178,6 +226,15 @@ def stdout_closed(not_done: list[str] | None = None) -> typer.Exit:
 def progress_bar(quiet: bool):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet, transient=True,
-                    redirect_stdout=False, redirect_stderr=False)  # stdout carries LAS and JSON
+    return Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+        transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )  # stdout carries LAS and JSON

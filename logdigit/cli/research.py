@@ -34,6 +34,7 @@ def _need_research_extra() -> None:
     except ImportError:
         raise InputError("this command needs the research extra: pip install 'logdigit[research]'") from None
 
+
 @handle_errors
 def synth(
     outdir: Annotated[Path, typer.Argument(help="Folder to write sheets into.")],
@@ -50,8 +51,15 @@ def synth(
     check_sheets(n=n, seed=seed, height=height, width=width, split=split)
     with progress_bar(quiet) as progress:
         task = progress.add_task("synth", total=n)
-        paths = write_dataset(outdir, n=n, seed=seed, split=split, height=height, width=width,
-                              progress=lambda i, total: progress.update(task, completed=i))
+        paths = write_dataset(
+            outdir,
+            n=n,
+            seed=seed,
+            split=split,
+            height=height,
+            width=width,
+            progress=lambda i, total: progress.update(task, completed=i),
+        )
     if not quiet:
         say(err, f"{len(paths)} sheets written to {outdir}")
 
@@ -63,17 +71,23 @@ def train(
     batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
     lr: Annotated[float, typer.Option("--lr")] = 3e-3,
     warmup: Annotated[int, typer.Option("--warmup")] = 150,
-    loss: Annotated[str, typer.Option("--loss", help="A key of logdigit.research.losses.LOSSES (see `logdigit losses`).")] = "dice-ce",
+    loss: Annotated[
+        str, typer.Option("--loss", help="A key of logdigit.research.losses.LOSSES (see `logdigit losses`).")
+    ] = "dice-ce",
     seed: Annotated[int, typer.Option("--seed", help="Training data and init seed.")] = 0,
     crop: Annotated[int, typer.Option("--crop", help="Training crop side, px.")] = 192,
     pool_size: Annotated[int, typer.Option("--pool-size", help="Sheets kept in the on-the-fly pool.")] = 400,
     eval_every: Annotated[int, typer.Option("--eval-every")] = 250,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every")] = 250,
     val_sheets: Annotated[int, typer.Option("--val-sheets")] = 16,
-    widths: Annotated[str, typer.Option("--widths", help="VeerNet channels per level, finest first.")] = "8,16,32,64,128",
+    widths: Annotated[
+        str, typer.Option("--widths", help="VeerNet channels per level, finest first.")
+    ] = "8,16,32,64,128",
     threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: all cores).")] = None,
     device: DeviceOpt = "auto",
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Train VeerNet on on-the-fly synthetic sheets; keeps the best checkpoint by validation F1."""
@@ -98,8 +112,15 @@ def train(
     if threads:
         torch.set_num_threads(threads)
     data_config = DataConfig(seed=seed, pool_size=pool_size, crop=crop, batch_size=batch_size)
-    train_config = TrainConfig(steps=steps, lr=lr, warmup=warmup, loss=loss, eval_every=eval_every,
-                               checkpoint_every=checkpoint_every, val_sheets=val_sheets)
+    train_config = TrainConfig(
+        steps=steps,
+        lr=lr,
+        warmup=warmup,
+        loss=loss,
+        eval_every=eval_every,
+        checkpoint_every=checkpoint_every,
+        val_sheets=val_sheets,
+    )
     with progress_bar(quiet) as progress:
         task = progress.add_task("drawing sheets", total=None)
 
@@ -107,16 +128,27 @@ def train(
             if e["phase"] == "data":
                 progress.update(task, completed=e["done"], total=e["total"], description="drawing sheets")
             elif e["phase"] == "train":
-                progress.update(task, completed=e["step"], total=e["steps"],
-                                description=f"step {e['step']} loss {e['loss']:.4f}")
+                progress.update(
+                    task, completed=e["step"], total=e["steps"], description=f"step {e['step']} loss {e['loss']:.4f}"
+                )
             elif not quiet:
-                say(progress.console, f"step {e['step']}: val F1 solid {e['f1_solid']:.3f} "
-                                      f"dashed {e['f1_dashed']:.3f}")
-        state = run_train(out, model_config=model_config, data_config=data_config, train_config=train_config,
-                          device=device, resume=resume, progress=cb)
+                say(progress.console, f"step {e['step']}: val F1 solid {e['f1_solid']:.3f} dashed {e['f1_dashed']:.3f}")
+
+        state = run_train(
+            out,
+            model_config=model_config,
+            data_config=data_config,
+            train_config=train_config,
+            device=device,
+            resume=resume,
+            progress=cb,
+        )
     if not quiet:
-        say(err, f"done: {state['step']} steps in {state['seconds'] / 60:.1f} min; best val score "
-                 f"{state['best']:.4f} at step {state.get('best_step')}; best model: {out / 'best.safetensors'}")
+        say(
+            err,
+            f"done: {state['step']} steps in {state['seconds'] / 60:.1f} min; best val score "
+            f"{state['best']:.4f} at step {state.get('best_step')}; best model: {out / 'best.safetensors'}",
+        )
 
 
 @handle_errors
@@ -126,9 +158,14 @@ def evaluate(
     seed: Annotated[int, typer.Option("--seed", help="Test-split seed.")] = 0,
     height: Annotated[int, typer.Option("--height")] = 512,
     width: Annotated[int, typer.Option("--width")] = 640,
-    methods_opt: Annotated[str, typer.Option(
-        "--methods", help="Comma-separated rows: veernet, classical (no learning), true-masks (the true class "
-                          "masks traced: the tracer's own ceiling).")] = "veernet,classical",
+    methods_opt: Annotated[
+        str,
+        typer.Option(
+            "--methods",
+            help="Comma-separated rows: veernet, classical (no learning), true-masks (the true class "
+            "masks traced: the tracer's own ceiling).",
+        ),
+    ] = "veernet,classical",
     device: DeviceOpt = "auto",
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -151,8 +188,16 @@ def evaluate(
     model = load_model(weights, device=dev) if "veernet" in methods else None
     with progress_bar(quiet) as progress:
         task = progress.add_task("evaluating", total=n)
-        report = run_eval(model, n=n, seed=seed, height=height, width=width, methods=methods, device=str(dev),
-                          progress=lambda i, total: progress.update(task, completed=i))
+        report = run_eval(
+            model,
+            n=n,
+            seed=seed,
+            height=height,
+            width=width,
+            methods=methods,
+            device=str(dev),
+            progress=lambda i, total: progress.update(task, completed=i),
+        )
     report["weights"] = str(weights) if weights else "shipped"
     if json_out:
         print(json.dumps(report, indent=2))
@@ -169,15 +214,24 @@ def evaluate(
 
 @handle_errors
 def compare_losses(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the runs (finished runs are not redone).")] = Path("runs/compare"),
-    losses: Annotated[str, typer.Option("--losses", help="Comma-separated LOSSES keys (default: dice-ce, the baseline, and the eight compared).")] = "",
+    out: Annotated[Path, typer.Option("--out", help="Folder for the runs (finished runs are not redone).")] = Path(
+        "runs/compare"
+    ),
+    losses: Annotated[
+        str,
+        typer.Option(
+            "--losses", help="Comma-separated LOSSES keys (default: dice-ce, the baseline, and the eight compared)."
+        ),
+    ] = "",
     seeds: Annotated[str, typer.Option("--seeds")] = "0,1",
     steps: Annotated[int, typer.Option("--steps", help="Training steps per run (reduced budget).")] = 600,
     eval_n: Annotated[int, typer.Option("--eval-n", help="Test sheets per evaluation.")] = 100,
     eval_seed: Annotated[int, typer.Option("--eval-seed")] = 0,
     pool_size: Annotated[int, typer.Option("--pool-size")] = 400,
     widths: Annotated[str, typer.Option("--widths")] = "8,16,32,64,128",
-    report: Annotated[Path, typer.Option("--report", help="Markdown report (JSON of raw numbers beside it).")] = Path("docs/loss-comparison.md"),
+    report: Annotated[Path, typer.Option("--report", help="Markdown report (JSON of raw numbers beside it).")] = Path(
+        "docs/loss-comparison.md"
+    ),
     threads: Annotated[int | None, typer.Option("--threads")] = None,
     device: DeviceOpt = "cpu",
     quiet: QuietOpt = False,
@@ -199,10 +253,18 @@ def compare_losses(
         raise InputError(f"--losses {','.join(bad)}: unknown; choose from {sorted(LOSSES)}")
     if threads:
         torch.set_num_threads(threads)
-    results = run_compare(out, losses=names, seeds=tuple(int(s) for s in seeds.split(",")), steps=steps,
-                          model_config=VeerNetConfig(widths=tuple(int(v) for v in widths.split(","))),
-                          data_config=DataConfig(pool_size=pool_size), eval_n=eval_n, eval_seed=eval_seed,
-                          device=device, progress=None if quiet else (lambda m: say(err, m)))
+    results = run_compare(
+        out,
+        losses=names,
+        seeds=tuple(int(s) for s in seeds.split(",")),
+        steps=steps,
+        model_config=VeerNetConfig(widths=tuple(int(v) for v in widths.split(","))),
+        data_config=DataConfig(pool_size=pool_size),
+        eval_n=eval_n,
+        eval_seed=eval_seed,
+        device=device,
+        progress=None if quiet else (lambda m: say(err, m)),
+    )
     command = "logdigit " + " ".join(sys.argv[1:]) if sys.argv[1:] else "logdigit compare-losses"
     path = write_report(results, report, command=command)
     if not quiet:

@@ -24,7 +24,9 @@ def score(
     digitised: Annotated[Path, typer.Argument(help="The digitised LAS.")],
     truth: Annotated[Path, typer.Argument(help="The reference LAS.")],
     layout: Annotated[Path | None, typer.Option("--layout", help="Layout, to normalise errors by track width.")] = None,
-    max_shift: Annotated[float, typer.Option("--max-shift", help="Search depth shifts up to this (index units).")] = 0.0,
+    max_shift: Annotated[
+        float, typer.Option("--max-shift", help="Search depth shifts up to this (index units).")
+    ] = 0.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Compare two LAS files curve by curve."""
@@ -40,12 +42,20 @@ def score(
 
     rows = data.get("curves", [])
     norms = sorted({str(r["normalised_by"]) for r in rows})
-    table = Table(title=plain(f"{digitised.name} vs {truth.name}" + (f" (shift {data.get('shift', 0):g})" if max_shift else "")),
-                  caption=plain(f"NMAE and within 2 % normalised by {', '.join(norms) or '-'}"))
-    columns: list[tuple[str, str, Callable[[Any], str]]] = [("curve", "mnemonic", str), ("unit", "unit", str), ("n", "samples", str),
-               ("MAE", "mae", lambda v: f"{v:.4g}"), ("NMAE", "nmae", lambda v: f"{v:.4f}"),
-               ("within 2%", "within_2pct", lambda v: f"{100 * v:.1f}%"),
-               ("coverage", "coverage", lambda v: f"{100 * v:.1f}%"), ("r", "correlation", lambda v: f"{v:.4f}")]
+    table = Table(
+        title=plain(f"{digitised.name} vs {truth.name}" + (f" (shift {data.get('shift', 0):g})" if max_shift else "")),
+        caption=plain(f"NMAE and within 2 % normalised by {', '.join(norms) or '-'}"),
+    )
+    columns: list[tuple[str, str, Callable[[Any], str]]] = [
+        ("curve", "mnemonic", str),
+        ("unit", "unit", str),
+        ("n", "samples", str),
+        ("MAE", "mae", lambda v: f"{v:.4g}"),
+        ("NMAE", "nmae", lambda v: f"{v:.4f}"),
+        ("within 2%", "within_2pct", lambda v: f"{100 * v:.1f}%"),
+        ("coverage", "coverage", lambda v: f"{100 * v:.1f}%"),
+        ("r", "correlation", lambda v: f"{v:.4f}"),
+    ]
     for title, _, _ in columns:
         table.add_column(title, justify="left" if title in ("curve", "unit") else "right")
     for r in rows:

@@ -54,9 +54,7 @@ class _Line:
     coverage: float
 
 
-def detect_layout(
-    image: np.ndarray, *, min_track_width: int = _MIN_TRACK_PX, source: str | None = None
-) -> Layout:
+def detect_layout(image: np.ndarray, *, min_track_width: int = _MIN_TRACK_PX, source: str | None = None) -> Layout:
     """Find the tracks on an upright scan; return an uncalibrated draft layout.
 
     Args:
@@ -178,7 +176,7 @@ def _split_span(left: int, right: int, lines: list[_Line], min_width: int) -> li
     gaps = [i for i, r in enumerate(ratios) if r >= 1.5]  # the first clear drop from the top
     if not gaps:
         return [(left, right)]
-    top = interior[:gaps[0] + 1]
+    top = interior[: gaps[0] + 1]
     if min(ln.strength for ln in top) < 0.9 * min(ln.strength for ln in edges):
         return [(left, right)]
     bounds = [left, *sorted(int(round(ln.x)) for ln in top), right]
@@ -192,8 +190,15 @@ def _split_by_grid(left: int, right: int, lines: list[_Line], min_width: int) ->
     positions = _grid_positions(left, right, lines)
     if _grid_fit(left, right, positions) is not None:
         return [(left, right)]
-    cuts = [left, *sorted(int(round(ln.x)) for ln in lines
-                          if ln.coverage >= _MIN_COVERAGE and left + min_width <= ln.x <= right - min_width), right]
+    cuts = [
+        left,
+        *sorted(
+            int(round(ln.x))
+            for ln in lines
+            if ln.coverage >= _MIN_COVERAGE and left + min_width <= ln.x <= right - min_width
+        ),
+        right,
+    ]
     n = len(cuts)
     if n <= 2 or n > 40:
         return [(left, right)]
@@ -377,8 +382,14 @@ def find_tracks(
             f"{where}found no tracks: {len(borders)} long vertical ruling(s) in a {grey.shape[1]}-px wide section; "
             "deskew the scan or write a layout file (logdigit layout, then --layout)"
         )
-    between = [s for s in spans if s not in tracks and tracks[0][0] <= s[0] and s[1] <= tracks[-1][1]
-               and not any(a < s[1] and s[0] < b for a, b in tracks)]
+    between = [
+        s
+        for s in spans
+        if s not in tracks
+        and tracks[0][0] <= s[0]
+        and s[1] <= tracks[-1][1]
+        and not any(a < s[1] and s[0] < b for a, b in tracks)
+    ]
     depth = max(between, key=lambda s: s[1] - s[0]) if between else None
     return tracks, depth
 
@@ -414,5 +425,7 @@ def _heaviest(lines: list[_Line], width: int) -> tuple[list[_Line], list[_Line]]
     ratios = strengths[:-1] / strengths[1:]
     cut = next((strengths[k + 1] for k in range(1, len(ratios)) if ratios[k] >= 1.3), -1.0)
     border = [ln.strength > cut or ln.x <= 3 or ln.x >= width - 4 for ln in long_lines]
-    return ([ln for ln, b in zip(long_lines, border, strict=True) if b],
-            [ln for ln, b in zip(long_lines, border, strict=True) if not b])
+    return (
+        [ln for ln, b in zip(long_lines, border, strict=True) if b],
+        [ln for ln, b in zip(long_lines, border, strict=True) if not b],
+    )

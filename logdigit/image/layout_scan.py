@@ -106,9 +106,13 @@ class LayoutReport:
 
     def lines(self) -> list[str]:
         """The report as short lines of text, for the console and the draft's header."""
-        out = [f"sections: {len(self.sections)}" + "".join(
-            f"; {i + 1}: rows {s.first}-{s.last}" + (" (drafted)" if i == self.section else "")
-            for i, s in enumerate(self.sections))]
+        out = [
+            f"sections: {len(self.sections)}"
+            + "".join(
+                f"; {i + 1}: rows {s.first}-{s.last}" + (" (drafted)" if i == self.section else "")
+                for i, s in enumerate(self.sections)
+            )
+        ]
         for i, t in enumerate(self.tracks):
             scale = f"log, {t.divisions} decades" if t.scale == "log" else f"linear, {t.divisions} divisions"
             fit = f"grid misfit {t.misfit:.2f}" if t.divisions else "grid fits no scale: linear assumed"
@@ -122,8 +126,10 @@ class LayoutReport:
         out.append(self.ocr)
         if self.fit:
             a, b = self.fit
-            out.append(f"depth = {a:.4f} + {b:.6f} * row from {len(self.ties)} of {len(self.readings)} numbers read, "
-                       f"RMS residual {self.residual:.3f}" + (f"; {self.depth_scale}" if self.depth_scale else ""))
+            out.append(
+                f"depth = {a:.4f} + {b:.6f} * row from {len(self.ties)} of {len(self.readings)} numbers read, "
+                f"RMS residual {self.residual:.3f}" + (f"; {self.depth_scale}" if self.depth_scale else "")
+            )
         out.extend(f"check: {p}" for p in self.problems)
         return out
 
@@ -176,8 +182,8 @@ def scan_layout(
     pick = _pick_section(sections, section, where)
     first, last = (sections[pick].first, sections[pick].last) if pick >= 0 else (0, grey.shape[0] - 1)
     problems = [] if pick >= 0 else ["no log section found (no fixed grid of rulings); the whole scan used"]
-    positions = _grid_columns(ink[first:last + 1])
-    tracks, depth_track = _best_tracks(image[first:last + 1], positions, source)
+    positions = _grid_columns(ink[first : last + 1])
+    tracks, depth_track = _best_tracks(image[first : last + 1], positions, source)
     reports = []
     for left, right in tracks:
         fit = _grid_fit(left, right, positions)
@@ -193,9 +199,19 @@ def scan_layout(
     dpi_note = "" if dpi else " (dpi unknown: 100 assumed)"
     scale = _depth_scale(depth["fit"], res) + dpi_note if depth["fit"] and dpi else ""
     return LayoutReport(
-        layout=layout, sections=tuple(sections), section=pick, tracks=tuple(reports), depth_track=depth_track,
-        heavy_rows=tuple(heavy), readings=depth["readings"], ties=depth["ties"], fit=depth["fit"],
-        residual=depth["residual"], depth_scale=scale, ocr=depth["ocr"], problems=tuple(problems),
+        layout=layout,
+        sections=tuple(sections),
+        section=pick,
+        tracks=tuple(reports),
+        depth_track=depth_track,
+        heavy_rows=tuple(heavy),
+        readings=depth["readings"],
+        ties=depth["ties"],
+        fit=depth["fit"],
+        residual=depth["residual"],
+        depth_scale=scale,
+        ocr=depth["ocr"],
+        problems=tuple(problems),
     )
 
 
@@ -273,7 +289,7 @@ def find_sections(ink: np.ndarray, *, dpi: float = _DEFAULT_DPI) -> list[Section
         if (b - a) * band < _MIN_SECTION_IN * dpi:
             continue
         first, last = a * band, min(h, b * band) - 1
-        if not _has_depth_grid(mask[first:last + 1], dpi):
+        if not _has_depth_grid(mask[first : last + 1], dpi):
             continue
         columns = np.nonzero(present[a:b].mean(axis=0) >= 0.8)[0]
         first, last = _refine_ends(vertical, first, last, columns, band)
@@ -311,7 +327,7 @@ def _merge_runs(runs: list[tuple[int, int]], present: np.ndarray, gap: int) -> l
     merged: list[tuple[int, int]] = []
     for a, b in runs:
         if merged and a - merged[-1][1] <= gap:
-            pa, pb = present[merged[-1][0]:merged[-1][1]].mean(0) >= 0.8, present[a:b].mean(0) >= 0.8
+            pa, pb = present[merged[-1][0] : merged[-1][1]].mean(0) >= 0.8, present[a:b].mean(0) >= 0.8
             dil = np.ones(3, np.uint8)
             da = cv2.dilate(pa.view(np.uint8)[None], dil[None]).astype(bool)[0]
             db = cv2.dilate(pb.view(np.uint8)[None], dil[None]).astype(bool)[0]
@@ -362,10 +378,10 @@ def _heavy_rows(ink: np.ndarray, first: int, last: int, tracks: list[tuple[int, 
     """Centre rows of the heaviest horizontal rulings across the tracks (the labelled depth lines)."""
     if not tracks:
         return []
-    rows = ink[first:last + 1]
+    rows = ink[first : last + 1]
     weight = np.zeros(rows.shape[0])
     for left, right in tracks:
-        inner = rows[:, left + 3:right - 2].view(np.uint8)
+        inner = rows[:, left + 3 : right - 2].view(np.uint8)
         span = max(9, (right - left) // 2)
         horiz = cv2.morphologyEx(inner, cv2.MORPH_OPEN, np.ones((1, span), np.uint8))
         weight += horiz.mean(axis=1) >= 0.8
@@ -389,10 +405,10 @@ def _curve_rows(ink, first, last, tracks, positions) -> tuple[int, int] | None:
     """First and last rows of the section where the tracks hold ink that is not grid."""
     if not tracks:
         return None
-    rows = ink[first:last + 1].view(np.uint8)
+    rows = ink[first : last + 1].view(np.uint8)
     grid = np.zeros(ink.shape[1], bool)
     for x in positions:
-        grid[max(0, int(x) - 2):int(x) + 3] = True
+        grid[max(0, int(x) - 2) : int(x) + 3] = True
     horiz = np.asarray(cv2.morphologyEx(rows, cv2.MORPH_OPEN, np.ones((1, 25), np.uint8)), np.uint8)
     free = rows & ~horiz
     count = np.zeros(rows.shape[0], np.int64)
@@ -426,7 +442,7 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
     readings, angles = [], list(_angles_first())
     for top, bottom, left, right in blobs:
         pad = 3
-        crop = grey[max(0, top - pad):bottom + pad + 1, max(0, left - pad):right + pad + 1]
+        crop = grey[max(0, top - pad) : bottom + pad + 1, max(0, left - pad) : right + pad + 1]
         tall = (bottom - top) > 1.3 * (right - left)
         tried = [a for a in angles if (a != 0) == tall] or angles
         got = read_number(crop, angles=tuple(tried))
@@ -462,7 +478,7 @@ def _number_blobs(ink, first, last, depth_track, dpi) -> list[tuple[int, int, in
     lo, hi = left + 3, right - 2
     if hi - lo < 5:
         return []
-    region = ink[first:last + 1, lo:hi].view(np.uint8)
+    region = ink[first : last + 1, lo:hi].view(np.uint8)
     lines = np.asarray(cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((int(dpi / 3), 1), np.uint8)), np.uint8)
     across = np.ones((1, max(9, int(0.8 * (hi - lo)))), np.uint8)
     lines |= np.asarray(cv2.morphologyEx(region, cv2.MORPH_OPEN, across), np.uint8)
@@ -580,7 +596,7 @@ def _inks(image, first, last, left, right, *, max_inks: int = 6) -> tuple[tuple[
     """
     if image.ndim != 3:
         return ()
-    rows = image[first:last + 1:max(1, (last - first + 1) // 4000), left + 3:right - 2]
+    rows = image[first : last + 1 : max(1, (last - first + 1) // 4000), left + 3 : right - 2]
     darkest = rows.min(axis=2)
     mask = (darkest < _INK_LEVEL).astype(np.uint8)
     across = np.ones((1, max(9, (right - left) // 3)), np.uint8)
@@ -628,7 +644,7 @@ def _draft(reports, n_rows: int, rows: tuple[int, int], depth: dict) -> Layout:
     base = uncalibrated_layout([(t.left, t.right) for t in reports], n_rows)
     tracks = []
     for t, track in zip(reports, base.tracks, strict=True):
-        hi = 10.0 ** t.divisions if t.scale == "log" else 1.0
+        hi = 10.0**t.divisions if t.scale == "log" else 1.0
         curves = tuple(CurveSpec(c.mnemonic, 1.0 if t.scale == "log" else 0.0, hi, line=c.line) for c in track.curves)
         tracks.append(Track(track.left, track.right, scale=t.scale, curves=curves))
     if depth["fit"] is not None:
@@ -643,21 +659,26 @@ def draft_text(report: LayoutReport) -> str:
     commented ``[[tracks.curves]]`` entries to fill in."""
     from logdigit.io.layout import layout_to_toml
 
-    head = ["# Draft layout written by `logdigit layout` from the scan. Check everything below.",
-            *(f"#   {line}" for line in report.lines())]
+    head = [
+        "# Draft layout written by `logdigit layout` from the scan. Check everything below.",
+        *(f"#   {line}" for line in report.lines()),
+    ]
     if report.layout.calibrated:
-        head += ['# [depth]: unit "FT" is assumed (the printed numbers carry no unit): write "M" for a metric log;',
-                 "#   ties were read from the printed depth numbers; step = the output sampling step.",
-                 "# Curves: mnemonic, unit, left_value and right_value are placeholders;",
-                 "#   a log track shows 1 .. 10^decades: scale both by the value printed at its left edge."]
+        head += [
+            '# [depth]: unit "FT" is assumed (the printed numbers carry no unit): write "M" for a metric log;',
+            "#   ties were read from the printed depth numbers; step = the output sampling step.",
+            "# Curves: mnemonic, unit, left_value and right_value are placeholders;",
+            "#   a log track shows 1 .. 10^decades: scale both by the value printed at its left edge.",
+        ]
     body = layout_to_toml(report.layout)
     parts = body.split("[[tracks]]\n")
     out = [parts[0]]
     for i, (t, part) in enumerate(zip(report.tracks, parts[1:], strict=True)):
-        lo, hi = (1, 10 ** t.divisions) if t.scale == "log" else (0, 1)
+        lo, hi = (1, 10**t.divisions) if t.scale == "log" else (0, 1)
         inks = "".join(
-            f"# [[tracks.curves]]  # ink {k + 1} of this track\n# mnemonic = \"T{i + 1}_INK{k + 1}\"\n"
-            f"# left_value = {lo}\n# right_value = {hi}\n# color = \"#{c[0]:02x}{c[1]:02x}{c[2]:02x}\"\n\n"
-            for k, c in enumerate(t.inks))
+            f'# [[tracks.curves]]  # ink {k + 1} of this track\n# mnemonic = "T{i + 1}_INK{k + 1}"\n'
+            f'# left_value = {lo}\n# right_value = {hi}\n# color = "#{c[0]:02x}{c[1]:02x}{c[2]:02x}"\n\n'
+            for k, c in enumerate(t.inks)
+        )
         out.append("[[tracks]]\n" + part + inks)
     return "\n".join(head) + "\n\n" + "".join(out)

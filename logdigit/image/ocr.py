@@ -51,8 +51,10 @@ def _probe() -> tuple[bool, str]:
     try:
         version = pytesseract.get_tesseract_version()
     except (pytesseract.TesseractNotFoundError, OSError):
-        return False, ("no OCR: the tesseract program is not installed (apt-get install tesseract-ocr); "
-                       "depth ties from the grid alone")
+        return False, (
+            "no OCR: the tesseract program is not installed (apt-get install tesseract-ocr); "
+            "depth ties from the grid alone"
+        )
     return True, f"OCR: Tesseract {version}"
 
 

@@ -46,8 +46,9 @@ def output_kind(path: str | os.PathLike) -> str:
     if stat.S_ISDIR(mode):
         return "new"
     kind = "block device" if stat.S_ISBLK(mode) else "socket" if stat.S_ISSOCK(mode) else "special file"
-    raise OutputError(f"{path}: is a {kind}; logdigit writes only files, FIFOs and character devices; "
-                      "choose a file path")
+    raise OutputError(
+        f"{path}: is a {kind}; logdigit writes only files, FIFOs and character devices; choose a file path"
+    )
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -80,8 +81,10 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     """
     target = Path(path)
     if output_kind(target) == "stream":
-        raise OutputError(f"{target}: is a FIFO or a device, which a rename would replace; "
-                          "write it as a stream (logdigit.io.atomic.open_output)")
+        raise OutputError(
+            f"{target}: is a FIFO or a device, which a rename would replace; "
+            "write it as a stream (logdigit.io.atomic.open_output)"
+        )
     real = Path(os.path.realpath(target)) if target.is_symlink() else target
     folder = real.parent if str(real.parent) else Path(".")
     if not folder.is_dir():

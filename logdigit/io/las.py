@@ -160,7 +160,8 @@ def other_section(
         for kind in dict.fromkeys(k for _, _, k in runs):
             spans = [
                 f"{a:.{decimals}f}" + (f"-{b:.{decimals}f}" if b != a else "") + f" {curves.unit}"
-                for a, b, k in runs if k == kind
+                for a, b, k in runs
+                if k == kind
             ]
             text = f"{curve.mnemonic} {kind}: {', '.join(spans)}"
             lines += textwrap.wrap(text, width=100, subsequent_indent="  ", break_on_hyphens=False)
@@ -175,8 +176,10 @@ def _curve_scales(layout: Layout) -> dict[str, str]:
         for c in track.curves:
             ink = ", ink #{:02x}{:02x}{:02x}".format(*c.color) if c.color else ""
             unit = f" {c.unit}" if c.unit else ""
-            out[c.mnemonic] = (f"digitised from track {i + 1}, {c.left_value:g} to {c.right_value:g}{unit} "
-                               f"{track.scale}, {c.line}{ink}")
+            out[c.mnemonic] = (
+                f"digitised from track {i + 1}, {c.left_value:g} to {c.right_value:g}{unit} "
+                f"{track.scale}, {c.line}{ink}"
+            )
     return out
 
 
@@ -219,7 +222,7 @@ def _param_items(curves: Curves, meta: dict[str, object]) -> list[HeaderItem]:
     items = []
     for key, value in meta.items():
         if not isinstance(key, str):
-            raise ValueError(f"meta key {key!r} must be a string, a LAS mnemonic such as \"SRC\"")
+            raise ValueError(f'meta key {key!r} must be a string, a LAS mnemonic such as "SRC"')
         _check_field("mnemonic", key, f"meta key {key!r}")
         if "\n" in str(value) or "\r" in str(value):
             raise ValueError(f"meta[{key!r}] must be one line, got {str(value)!r}")
@@ -292,9 +295,7 @@ def write_las(las: lasio.LASFile, path: str | os.PathLike) -> None:
         if str(path) == "-":
             raise  # a closed stdout (BrokenPipeError) is the caller's to report
         reason = exc.strerror or str(exc)
-        raise OutputError(
-            f"{path}: cannot write the LAS file ({reason}); choose a writable file path"
-        ) from None
+        raise OutputError(f"{path}: cannot write the LAS file ({reason}); choose a writable file path") from None
 
 
 def _write(las: lasio.LASFile, stream: IO[str]) -> None:
@@ -350,9 +351,7 @@ def read_las(path: str | os.PathLike) -> lasio.LASFile:
         las = lasio.read(io.StringIO(text))
     except Exception as exc:  # lasio raises many types for garbled text; all mean "not LAS"
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise InputError(
-            f"{p}: not a readable LAS file ({reason}); check that it is LAS 1.2/2.0 text"
-        ) from None
+        raise InputError(f"{p}: not a readable LAS file ({reason}); check that it is LAS 1.2/2.0 text") from None
     if not las.curves:
         raise InputError(f"{p}: no curves (no ~Curve section or empty data); check that it is a LAS file")
     return las

@@ -219,13 +219,9 @@ def load_layout(path: str | os.PathLike) -> Layout:
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
-        raise LayoutError(
-            f"{where}: file not found; check the path or write one with `logdigit layout`"
-        ) from None
+        raise LayoutError(f"{where}: file not found; check the path or write one with `logdigit layout`") from None
     except OSError as exc:
-        raise LayoutError(
-            f"{where}: cannot read ({exc.strerror}); check the path and its permissions"
-        ) from None
+        raise LayoutError(f"{where}: cannot read ({exc.strerror}); check the path and its permissions") from None
     return _parse_bytes(raw, where)
 
 
@@ -246,9 +242,7 @@ def _parse_bytes(raw: bytes, where: str) -> Layout:
     try:
         text = raw.decode("utf-8-sig")  # editors on Windows may add a BOM
     except UnicodeDecodeError as exc:
-        raise LayoutError(
-            f"{where}: byte {exc.start}: not UTF-8 text; save the layout as UTF-8 TOML"
-        ) from None
+        raise LayoutError(f"{where}: byte {exc.start}: not UTF-8 text; save the layout as UTF-8 TOML") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -305,9 +299,7 @@ def _table(value: Any, where: str, name: str, how: str) -> dict[str, Any]:
 def _tables(value: Any, where: str, name: str, how: str) -> list[dict[str, Any]]:
     """An array of tables (``[[name]]``) with at least one entry."""
     if isinstance(value, dict) or not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise _fail(
-            where, name, f"must be an array of tables, got {_show(value)}", f"write each one as {how}"
-        )
+        raise _fail(where, name, f"must be an array of tables, got {_show(value)}", f"write each one as {how}")
     if not value:
         raise _fail(where, name, "is empty", f"add at least one {how} section")
     return value
@@ -328,9 +320,7 @@ def _number(value: Any, where: str, name: str, fix: str) -> float:
 
 
 def _integer(value: Any, where: str, name: str, fix: str) -> int:
-    ok = not isinstance(value, bool) and (
-        isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    )
+    ok = not isinstance(value, bool) and (isinstance(value, int) or (isinstance(value, float) and value.is_integer()))
     if not ok:
         raise _fail(where, name, f"must be a whole number of pixels, got {_show(value)}", fix)
     if value < 0:
@@ -362,9 +352,7 @@ def _choice(value: Any, choices: Sequence[str], where: str, name: str) -> str:
         return lookup[word.lower()]
     close = difflib.get_close_matches(word.lower(), list(lookup), n=1, cutoff=0.5)
     hint = f'did you mean "{lookup[close[0]]}"? ' if close else ""
-    raise _fail(
-        where, name, f'must be one of {_quoted(choices)}, got "{word}"', f"{hint}use one of {_quoted(choices)}"
-    )
+    raise _fail(where, name, f'must be one of {_quoted(choices)}, got "{word}"', f"{hint}use one of {_quoted(choices)}")
 
 
 def _quoted(words: Sequence[str] | Mapping[str, str]) -> str:
@@ -380,9 +368,7 @@ def _parse_well(value: Any, where: str) -> dict[str, str]:
         if key.upper() in RESERVED_WELL_ITEMS:
             raise _fail(where, name, "is written by logdigit from the depth grid", "remove it from [well]")
         if isinstance(item, bool) or not isinstance(item, str | int | float):
-            raise _fail(
-                where, name, f"must be a string or a number, got {_show(item)}", 'quote it, e.g. "..."'
-            )
+            raise _fail(where, name, f"must be a string or a number, got {_show(item)}", 'quote it, e.g. "..."')
         well[key] = _las_field("value", _string(str(item), where, name, ""), where, name)
     return well
 
@@ -392,9 +378,7 @@ def _parse_depth(table: dict[str, Any], where: str) -> DepthSpec:
     unit = _choice(table["unit"], (*DEPTH_UNITS, UNCALIBRATED_UNIT), where, "depth.unit")
     step = _number(table["step"], where, "depth.step", "use the output sampling step, e.g. 0.5")
     if step <= 0:
-        raise _fail(
-            where, "depth.step", f"must be > 0, got {table['step']}", "use the output sampling step, e.g. 0.5"
-        )
+        raise _fail(where, "depth.step", f"must be > 0, got {table['step']}", "use the output sampling step, e.g. 0.5")
     ties = _parse_ties(table["ties"], where)
     rows = _parse_rows(table["rows"], where) if "rows" in table else None
     return DepthSpec(unit=unit, step=step, ties=ties, rows=rows)
@@ -413,9 +397,7 @@ def _parse_ties(value: Any, where: str) -> tuple[tuple[float, float], ...]:
         row = _number(pair[0], where, name, "the row is a pixel row counted from the top (0-based)")
         depth = _number(pair[1], where, name, "the depth is the number printed on the log at that row")
         if row < 0:
-            raise _fail(
-                where, name, f"row must be >= 0, got {pair[0]}", "count pixel rows from the top (0-based)"
-            )
+            raise _fail(where, name, f"row must be >= 0, got {pair[0]}", "count pixel rows from the top (0-based)")
         ties.append((row, depth))
     _check_tie_order(ties, where)
     return tuple(ties)
@@ -439,8 +421,7 @@ def _check_tie_order(ties: Sequence[tuple[float, float]], where: str) -> None:
             raise _fail(
                 where,
                 f"depth.ties[{cur}]",
-                f"depth {d1:g} at row {r1:g} is out of order with depth.ties[{prev}]"
-                f" (depth {d0:g} at row {r0:g})",
+                f"depth {d1:g} at row {r1:g} is out of order with depth.ties[{prev}] (depth {d0:g} at row {r0:g})",
                 "depth must rise (or fall) steadily with row: check the row and depth of both ties",
             )
 
@@ -487,14 +468,11 @@ def _parse_curve(table: dict[str, Any], scale: str, where: str, prefix: str) -> 
     unit = _string(table.get("unit", ""), where, f"{prefix}.unit", 'e.g. unit = "GAPI"')
     _las_field("unit", unit, where, f"{prefix}.unit")
     values = [
-        _number(
-            table[k], where, f"{prefix}.{k}", f"use the value printed at the track's {k.split('_')[0]} edge"
-        )
+        _number(table[k], where, f"{prefix}.{k}", f"use the value printed at the track's {k.split('_')[0]} edge")
         for k in ("left_value", "right_value")
     ]
     _check_values(values, scale, where, prefix)
-    line = _choice(
-        table.get("line", "solid"), tuple(LINE_CLASSES), where, f"{prefix}.line")
+    line = _choice(table.get("line", "solid"), tuple(LINE_CLASSES), where, f"{prefix}.line")
     color = _parse_color(table["color"], where, f"{prefix}.color") if "color" in table else None
     descr = _string(table.get("descr", ""), where, f"{prefix}.descr", 'e.g. descr = "Gamma ray"')
     _las_field("descr", descr, where, f"{prefix}.descr")
@@ -524,9 +502,7 @@ def _parse_color(value: Any, where: str, name: str) -> tuple[int, int, int]:
     text = _string(value, where, name, 'write it as "#rrggbb", e.g. "#00cc00"')
     m = _COLOR.match(text.strip())
     if not m:
-        raise _fail(
-            where, name, f'must be a "#rrggbb" hex colour, got "{text}"', 'write it as e.g. "#00cc00"'
-        )
+        raise _fail(where, name, f'must be a "#rrggbb" hex colour, got "{text}"', 'write it as e.g. "#00cc00"')
     digits = m.group(1)
     if len(digits) == 3:
         digits = "".join(c * 2 for c in digits)
@@ -682,8 +658,7 @@ def layout_to_toml(layout: Layout) -> str:
     scale_note = '  # "linear" or "log"' if draft else ""
     for track in layout.tracks:
         parts.append(
-            f"[[tracks]]\nleft = {track.left}\nright = {track.right}\n"
-            f"scale = {_toml_str(track.scale)}{scale_note}\n"
+            f"[[tracks]]\nleft = {track.left}\nright = {track.right}\nscale = {_toml_str(track.scale)}{scale_note}\n"
         )
         parts.extend(_curve_toml(curve, draft) for curve in track.curves)
     return "\n".join(parts)
@@ -828,15 +803,10 @@ def uncalibrated_layout(
         raise ValueError("tracks is empty; pass at least one (left, right) pixel-column pair")
     classes = [tuple(DRAFT_LINES)] * len(tracks) if classes_per_track is None else classes_per_track
     if len(classes) != len(tracks):
-        raise ValueError(
-            f"classes_per_track has {len(classes)} entries for {len(tracks)} tracks; give one per track"
-        )
-    depth = DepthSpec(
-        unit=UNCALIBRATED_UNIT, step=1.0, ties=((0.0, 0.0), (float(n_rows - 1), float(n_rows - 1)))
-    )
+        raise ValueError(f"classes_per_track has {len(classes)} entries for {len(tracks)} tracks; give one per track")
+    depth = DepthSpec(unit=UNCALIBRATED_UNIT, step=1.0, ties=((0.0, 0.0), (float(n_rows - 1), float(n_rows - 1))))
     built = tuple(
-        _draft_track(i, edges, klasses)
-        for i, (edges, klasses) in enumerate(zip(tracks, classes, strict=True))
+        _draft_track(i, edges, klasses) for i, (edges, klasses) in enumerate(zip(tracks, classes, strict=True))
     )
     return Layout(depth=depth, tracks=built, calibrated=False)
 
@@ -850,9 +820,7 @@ def _draft_track(i: int, edges: tuple[int, int], klasses: Sequence[int]) -> Trac
         raise ValueError(f"tracks[{i}] must have 0 <= left < right, got ({left}, {right})")
     bad = [k for k in klasses if k not in names]
     if bad or not klasses:
-        raise ValueError(
-            f"classes_per_track[{i}] must list classes from {sorted(names)}, got {list(klasses)!r}"
-        )
+        raise ValueError(f"classes_per_track[{i}] must list classes from {sorted(names)}, got {list(klasses)!r}")
     curves: list[CurveSpec] = []
     for k in klasses:
         line = names[k]

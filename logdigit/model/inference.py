@@ -128,8 +128,19 @@ def iter_proba(
         acc = torch.zeros((3, th, w), dtype=torch.float32, device=device)  # rows [buf0, buf0 + th)
         wsum = torch.zeros((th, w), dtype=torch.float32, device=device)
     buf0 = 0
-    bands = _bands(model, image, ys, xs, th, tw, batch=batch, device=device, amp=amp, skip_blank=skip_blank,
-                   region=_check_region(region, h, w))
+    bands = _bands(
+        model,
+        image,
+        ys,
+        xs,
+        th,
+        tw,
+        batch=batch,
+        device=device,
+        amp=amp,
+        skip_blank=skip_blank,
+        region=_check_region(region, h, w),
+    )
     with contextlib.closing(bands):
         for y, probs in bands:
             if y > buf0:  # rows above y are final: no later band reaches them
@@ -152,8 +163,18 @@ def iter_proba(
 
 
 def _bands(
-    model, image: np.ndarray, ys: list[int], xs: list[int], th: int, tw: int, *,
-    batch: int, device: torch.device, amp: bool, skip_blank: bool, region: Region,
+    model,
+    image: np.ndarray,
+    ys: list[int],
+    xs: list[int],
+    th: int,
+    tw: int,
+    *,
+    batch: int,
+    device: torch.device,
+    amp: bool,
+    skip_blank: bool,
+    region: Region,
 ) -> Generator[tuple[int, list[torch.Tensor]], None, None]:
     """Yield ``(y, probs)`` for each band, top to bottom: the softmax of each window, float32 (3, th, tw).
 

@@ -59,13 +59,9 @@ def read_card(path: str | os.PathLike) -> dict:
     try:
         return json.loads(cfg.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise WeightsError(
-            f"{cfg}: config file missing; weights need their JSON config beside them"
-        ) from None
+        raise WeightsError(f"{cfg}: config file missing; weights need their JSON config beside them") from None
     except json.JSONDecodeError as exc:
-        raise WeightsError(
-            f"{cfg}: not valid JSON (line {exc.lineno}); restore it from the model's source"
-        ) from None
+        raise WeightsError(f"{cfg}: not valid JSON (line {exc.lineno}); restore it from the model's source") from None
 
 
 def load_model(path: str | os.PathLike | None = None, *, device: str | torch.device = "cpu") -> VeerNet:
@@ -79,9 +75,7 @@ def load_model(path: str | os.PathLike | None = None, *, device: str | torch.dev
 
     path = Path(path) if path is not None else default_weights()
     if not path.is_file():
-        raise WeightsError(
-            f"{path}: weights file not found; pass --weights PATH or reinstall the shipped model"
-        )
+        raise WeightsError(f"{path}: weights file not found; pass --weights PATH or reinstall the shipped model")
     if path.stat().st_size == 0:
         raise WeightsError(f"{path}: the weights file is empty; copy it again or re-export the weights")
     config = _config(path, read_card(path))
@@ -99,8 +93,7 @@ def load_model(path: str | os.PathLike | None = None, *, device: str | torch.dev
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[-1].strip()
         raise WeightsError(
-            f"{path}: tensor shapes do not match the config ({first}); "
-            "use the JSON that was saved with these weights"
+            f"{path}: tensor shapes do not match the config ({first}); use the JSON that was saved with these weights"
         ) from None
     return model.to(device).eval()
 
@@ -145,9 +138,7 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
         try:
             return load_file(str(path))
         except (SafetensorError, OSError, ValueError) as exc:
-            raise WeightsError(
-                f"{path}: not a readable safetensors file ({exc}); re-export the weights"
-            ) from None
+            raise WeightsError(f"{path}: not a readable safetensors file ({exc}); re-export the weights") from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a refused pickle
@@ -157,9 +148,7 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
             "convert it to .safetensors"
         ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(
-            f"{path}: not a state dict of tensors; save model.state_dict() or use .safetensors"
-        )
+        raise WeightsError(f"{path}: not a state dict of tensors; save model.state_dict() or use .safetensors")
     return state
 
 

@@ -80,8 +80,9 @@ def draw_qc(
         for col in (track.left, track.right):
             cv2.line(out, (col, rows[0]), (col, rows[1]), _TRACK_COLOUR, 1)
     specs = [_spec(layout, t) for t in traces]
-    colours = [spec.color if spec is not None and spec.color else PALETTE[k % len(PALETTE)]
-               for k, spec in enumerate(specs)]
+    colours = [
+        spec.color if spec is not None and spec.color else PALETTE[k % len(PALETTE)] for k, spec in enumerate(specs)
+    ]
     for trace in traces:
         _draw_flags(out, layout.tracks[trace.track], (flags or {}).get(trace.mnemonic, ()))
     _draw_depth_ticks(out, layout, rows)
@@ -128,8 +129,16 @@ def _draw_depth_ticks(out: np.ndarray, layout: Layout, rows: tuple[int, int]) ->
     for depth in np.arange(np.ceil(d0 / step) * step, d1 + step / 2, step):
         r = int(round((depth - a) / b))
         cv2.line(out, (x0, r), (x0 + int(12 * scale), r), _TICK_COLOUR, 1)
-        cv2.putText(out, f"{depth:g}", (x0 + int(14 * scale), r + int(5 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.8 * scale, _TICK_COLOUR, 1, cv2.LINE_AA)
+        cv2.putText(
+            out,
+            f"{depth:g}",
+            (x0 + int(14 * scale), r + int(5 * scale)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.8 * scale,
+            _TICK_COLOUR,
+            1,
+            cv2.LINE_AA,
+        )
     for tie_row, _ in layout.depth.ties:
         r = int(round(tie_row))
         pts = np.array([[x0, r], [x0 + int(8 * scale), r - int(5 * scale)], [x0 + int(8 * scale), r + int(5 * scale)]])
@@ -174,8 +183,9 @@ def write_qc(path: str | os.PathLike, overlay: np.ndarray) -> Path:
     except OutputError:
         raise
     except OSError as exc:
-        raise OutputError(f"{target}: cannot write the QC image ({exc.strerror or exc}); "
-                          "choose a writable file path") from None
+        raise OutputError(
+            f"{target}: cannot write the QC image ({exc.strerror or exc}); choose a writable file path"
+        ) from None
     return target
 
 

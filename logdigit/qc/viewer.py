@@ -93,12 +93,23 @@ def render_qc_html(
     for entry, trace in zip(curves, traces, strict=True):
         svg += _curve_group(entry, trace, layout, (flags or {}).get(trace.mnemonic, ()))
     svg.append("</svg>")
-    data = {"h": h, "w": w, "a": a, "b": b, "unit": layout.depth.unit, "curves": curves,
-            "tracks": [[t.left, t.right] for t in layout.tracks]}
+    data = {
+        "h": h,
+        "w": w,
+        "a": a,
+        "b": b,
+        "unit": layout.depth.unit,
+        "curves": curves,
+        "tracks": [[t.left, t.right] for t in layout.tracks],
+    }
     return _PAGE.format(
-        title=html.escape(title), legend="\n".join(_legend(c) for c in curves),
+        title=html.escape(title),
+        legend="\n".join(_legend(c) for c in curves),
         tiles="\n".join(_tiles(image, tile_rows)),
-        svg="\n".join(svg), w=w, h=h, data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
+        svg="\n".join(svg),
+        w=w,
+        h=h,
+        data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
         flags="".join(f'<span class="flag" style="background:{c}">{k}</span>' for k, c in FLAG_COLOURS.items()),
     )
 
@@ -126,13 +137,20 @@ def _curve_entries(traces: Sequence[PixelTrace], layout: Layout) -> list[dict]:
         spec = next((c for c in track.curves if c.mnemonic == t.mnemonic), None)
         colour = "#{:02x}{:02x}{:02x}".format(*spec.color) if spec and spec.color else PALETTE[k % len(PALETTE)]
         x = np.round(np.asarray(t.x, dtype=np.float64), 2)
-        out.append({
-            "name": t.mnemonic, "colour": colour, "line": spec.line if spec else "solid", "track": t.track,
-            "log": track.scale == "log",
-            "lv": spec.left_value if spec else 0.0, "rv": spec.right_value if spec else 1.0,
-            "unit": spec.unit if spec else "", "row0": t.row0,
-            "x": [None if not math.isfinite(v) else v for v in x.tolist()],
-        })
+        out.append(
+            {
+                "name": t.mnemonic,
+                "colour": colour,
+                "line": spec.line if spec else "solid",
+                "track": t.track,
+                "log": track.scale == "log",
+                "lv": spec.left_value if spec else 0.0,
+                "rv": spec.right_value if spec else 1.0,
+                "unit": spec.unit if spec else "",
+                "row0": t.row0,
+                "x": [None if not math.isfinite(v) else v for v in x.tolist()],
+            }
+        )
     return out
 
 
@@ -151,11 +169,15 @@ def _depth_ticks(layout: Layout, a: float, b: float, h: int) -> list[str]:
     for depth in np.arange(math.ceil(d0 / step) * step, d1 + step / 2, step):
         row = (depth - a) / b
         unit = html.escape(layout.depth.unit)
-        out.append(f'<line class="tick" x1="{x0}" y1="{row:.2f}" x2="{x1}" y2="{row:.2f}"/>'
-                   f'<text class="depth" x="{x0 + 2}" y="{row - 2:.2f}">{depth:g} {unit}</text>')
+        out.append(
+            f'<line class="tick" x1="{x0}" y1="{row:.2f}" x2="{x1}" y2="{row:.2f}"/>'
+            f'<text class="depth" x="{x0 + 2}" y="{row - 2:.2f}">{depth:g} {unit}</text>'
+        )
     for row, depth in layout.depth.ties:
-        out.append(f'<path class="tie" d="M{x0 - 8},{row - 5} L{x0},{row} L{x0 - 8},{row + 5} Z">'
-                   f"<title>tie: row {row:g} = {depth:g} {html.escape(layout.depth.unit)}</title></path>")
+        out.append(
+            f'<path class="tie" d="M{x0 - 8},{row - 5} L{x0},{row} L{x0 - 8},{row + 5} Z">'
+            f"<title>tie: row {row:g} = {depth:g} {html.escape(layout.depth.unit)}</title></path>"
+        )
     return out
 
 
@@ -173,9 +195,11 @@ def _curve_group(entry: dict, trace: PixelTrace, layout: Layout, flags: Sequence
     track = layout.tracks[trace.track]
     for first, last, kind in flags:
         colour = FLAG_COLOURS.get(kind, "#888888")
-        out.append(f'<rect class="band" x="{track.left}" y="{first}" width="{track.right - track.left}" '
-                   f'height="{last - first + 1}" fill="{colour}"><title>{name}: {html.escape(kind)}, rows '
-                   f"{first}-{last}</title></rect>")
+        out.append(
+            f'<rect class="band" x="{track.left}" y="{first}" width="{track.right - track.left}" '
+            f'height="{last - first + 1}" fill="{colour}"><title>{name}: {html.escape(kind)}, rows '
+            f"{first}-{last}</title></rect>"
+        )
     for pts in _stretches(np.asarray(trace.x, dtype=np.float64), trace.row0):
         out.append(f'<polyline {style} points="{" ".join(f"{x:.2f},{y:g}" for x, y in pts)}"/>')
     out.append("</g>")
@@ -207,19 +231,25 @@ def _tiles(image: np.ndarray, tile_rows: int) -> list[str]:
         jpg = cv2.imencode(".jpg", band, [cv2.IMWRITE_JPEG_QUALITY, 88])[1]
         kind, data = ("png", png) if png.size <= jpg.size else ("jpeg", jpg)
         encoded = base64.b64encode(data.tobytes()).decode()
-        out.append(f'<img loading="lazy" decoding="async" style="top:{top}px" width="{band.shape[1]}" '
-                   f'height="{band.shape[0]}" src="data:image/{kind};base64,{encoded}">')
+        out.append(
+            f'<img loading="lazy" decoding="async" style="top:{top}px" width="{band.shape[1]}" '
+            f'height="{band.shape[0]}" src="data:image/{kind};base64,{encoded}">'
+        )
     return out
 
 
 def _legend(entry: dict) -> str:
     dash = _DASH.get(entry["line"], "")
     name = html.escape(entry["name"])
-    swatch = (f'<svg width="28" height="8"><line x1="0" y1="4" x2="28" y2="4" stroke="{entry["colour"]}" '
-              f'stroke-width="3"' + (f' stroke-dasharray="{dash}"' if dash else "") + "/></svg>")
-    scale = f'{entry["lv"]:g}-{entry["rv"]:g} {html.escape(entry["unit"])}{" log" if entry["log"] else ""}'
-    return (f'<label title="track {entry["track"] + 1}, {scale}, {entry["line"]}"><input type="checkbox" checked '
-            f'data-toggle="{name}">{swatch} {name}</label>')
+    swatch = (
+        f'<svg width="28" height="8"><line x1="0" y1="4" x2="28" y2="4" stroke="{entry["colour"]}" '
+        f'stroke-width="3"' + (f' stroke-dasharray="{dash}"' if dash else "") + "/></svg>"
+    )
+    scale = f"{entry['lv']:g}-{entry['rv']:g} {html.escape(entry['unit'])}{' log' if entry['log'] else ''}"
+    return (
+        f'<label title="track {entry["track"] + 1}, {scale}, {entry["line"]}"><input type="checkbox" checked '
+        f'data-toggle="{name}">{swatch} {name}</label>'
+    )
 
 
 _PAGE = """<!DOCTYPE html>

@@ -34,11 +34,20 @@ COMPARED: dict[str, str] = {
 """The losses of the comparison (LOSSES keys -> description)."""
 
 
-def compare_losses(outdir: str | Path, *, losses: tuple[str, ...] = tuple(COMPARED), seeds: tuple[int, ...] = (0, 1),
-                   steps: int = 600, model_config: VeerNetConfig | None = None,
-                   data_config: DataConfig | None = None, eval_n: int = 50, eval_seed: int = 0,
-                   val_sheets: int = 16, device: str = "cpu",
-                   progress: Callable[[str], None] | None = None) -> dict:
+def compare_losses(
+    outdir: str | Path,
+    *,
+    losses: tuple[str, ...] = tuple(COMPARED),
+    seeds: tuple[int, ...] = (0, 1),
+    steps: int = 600,
+    model_config: VeerNetConfig | None = None,
+    data_config: DataConfig | None = None,
+    eval_n: int = 50,
+    eval_seed: int = 0,
+    val_sheets: int = 16,
+    device: str = "cpu",
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Train one VeerNet per (loss, seed) and evaluate each; returns the raw results.
 
     Runs already finished in ``outdir`` (their ``result.json`` exists) are not redone, so an
@@ -55,8 +64,13 @@ def compare_losses(outdir: str | Path, *, losses: tuple[str, ...] = tuple(COMPAR
     out = Path(outdir)
     say = progress or (lambda msg: None)
     base_data = data_config or DataConfig()
-    schedule = TrainConfig(steps=steps, warmup=min(150, steps // 5), eval_every=max(steps // 4, 1),
-                           checkpoint_every=max(steps // 4, 1), val_sheets=val_sheets)
+    schedule = TrainConfig(
+        steps=steps,
+        warmup=min(150, steps // 5),
+        eval_every=max(steps // 4, 1),
+        checkpoint_every=max(steps // 4, 1),
+        val_sheets=val_sheets,
+    )
     test_set: list | None = None
     by_key = {}
     for seed in seeds:
@@ -77,24 +91,43 @@ def compare_losses(outdir: str | Path, *, losses: tuple[str, ...] = tuple(COMPAR
                 test_set = draw_test_sheets(eval_n, eval_seed)
             say(f"{loss} seed {seed}: training {steps} steps")
             t0 = time.perf_counter()
-            state = train(run, model_config=model_config, data_config=data,
-                          train_config=replace(schedule, loss=loss), device=device, pool=pool)
+            state = train(
+                run,
+                model_config=model_config,
+                data_config=data,
+                train_config=replace(schedule, loss=loss),
+                device=device,
+                pool=pool,
+            )
             train_s = time.perf_counter() - t0
             model = load_model(run / "best.safetensors")
             t1 = time.perf_counter()
-            report = evaluate(model, n=eval_n, seed=eval_seed, methods=("veernet",), device=device,
-                              sheets=test_set)
-            result = {"loss": loss, "seed": seed, "steps": steps, "train_seconds": round(train_s, 1),
-                      "eval_seconds": round(time.perf_counter() - t1, 1), "best_step": state.get("best_step"),
-                      "history": state.get("history"), "metrics": report["methods"]["veernet"]}
+            report = evaluate(model, n=eval_n, seed=eval_seed, methods=("veernet",), device=device, sheets=test_set)
+            result = {
+                "loss": loss,
+                "seed": seed,
+                "steps": steps,
+                "train_seconds": round(train_s, 1),
+                "eval_seconds": round(time.perf_counter() - t1, 1),
+                "best_step": state.get("best_step"),
+                "history": state.get("history"),
+                "metrics": report["methods"]["veernet"],
+            }
             write_text_atomic(done, json.dumps(result, indent=2))
             by_key[loss, seed] = result
             f1 = result["metrics"]["f1"]
             say(f"{loss} seed {seed}: F1 {f1[1]:.3f} / {f1[2]:.3f}, {train_s / 60:.1f} min training")
     runs = [by_key[loss, seed] for loss in losses for seed in seeds]
-    return {"losses": list(losses), "seeds": list(seeds), "steps": steps, "eval": {"n": eval_n, "seed": eval_seed},
-            "model": (model_config or VeerNetConfig()).to_dict(), "data": asdict(base_data),
-            "machine": _machine(), "runs": runs}
+    return {
+        "losses": list(losses),
+        "seeds": list(seeds),
+        "steps": steps,
+        "eval": {"n": eval_n, "seed": eval_seed},
+        "model": (model_config or VeerNetConfig()).to_dict(),
+        "data": asdict(base_data),
+        "machine": _machine(),
+        "runs": runs,
+    }
 
 
 def summarise(results: dict) -> list[dict]:
@@ -103,8 +136,7 @@ def summarise(results: dict) -> list[dict]:
     for loss in results["losses"]:
         runs = [r for r in results["runs"] if r["loss"] == loss]
         vals = {name: [get(r["metrics"]) for r in runs] for name, get in _HEADLINE.items()}
-        rows.append({"loss": loss, "n": len(runs),
-                     **{k: _stats(v) for k, v in vals.items()}})
+        rows.append({"loss": loss, "n": len(runs), **{k: _stats(v) for k, v in vals.items()}})
     return rows
 
 
@@ -171,32 +203,56 @@ def write_report(results: dict, path: str | Path, *, command: str) -> Path:
     path = Path(path)
     write_text_atomic(path.with_suffix(".json"), json.dumps(results, indent=2))
     rows = summarise(results)
-    lines = ["# Loss comparison", "",
-             f"Same VeerNet config, data seed per run, schedule and budget ({results['steps']} steps) for every loss; "
-             f"seeds {results['seeds']}; evaluated on {results['eval']['n']} test sheets (seed "
-             f"{results['eval']['seed']}, the `test` stream that training never draws from).", "",
-             f"Command: `{command}`", "",
-             f"Machine: {results['machine']}", "",
-             "Values are the mean over seeds with [min..max].", "",
-             *_metric_table(rows, lambda r: f"{r['loss']} ({COMPARED.get(r['loss'], '')})",
-                            lambda s, d: "-" if s["mean"] is None else
-                            f"{s['mean']:.{d}f} [{s['min']:.{d}f}..{s['max']:.{d}f}]")]
+    lines = [
+        "# Loss comparison",
+        "",
+        f"Same VeerNet config, data seed per run, schedule and budget ({results['steps']} steps) for every loss; "
+        f"seeds {results['seeds']}; evaluated on {results['eval']['n']} test sheets (seed "
+        f"{results['eval']['seed']}, the `test` stream that training never draws from).",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Machine: {results['machine']}",
+        "",
+        "Values are the mean over seeds with [min..max].",
+        "",
+        *_metric_table(
+            rows,
+            lambda r: f"{r['loss']} ({COMPARED.get(r['loss'], '')})",
+            lambda s, d: "-" if s["mean"] is None else f"{s['mean']:.{d}f} [{s['min']:.{d}f}..{s['max']:.{d}f}]",
+        ),
+    ]
     paired = paired_differences(results)
     if paired:
-        lines += ["", "## Against the baseline (dice-ce), seed by seed", "",
-                  "Mean difference (loss - dice-ce) over the seeds, each seed paired with the baseline run of the "
-                  "same seed. *better* / *worse*: every seed moved the same way and the mean moved more than "
-                  "dice-ce's own spread over seeds; otherwise *within noise*. A coarse rule for two seeds, "
-                  "not a significance test.", "",
-                  *_metric_table(paired, lambda r: r["loss"],
-                                 lambda x, d: "-" if x["mean"] is None else f"{x['mean']:+.{d}f} {x['verdict']}")]
-    lines += ["", "## Runs", "", "| loss | seed | best step | F1 solid | F1 dashed | curve NMAE | training min |",
-              "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Against the baseline (dice-ce), seed by seed",
+            "",
+            "Mean difference (loss - dice-ce) over the seeds, each seed paired with the baseline run of the "
+            "same seed. *better* / *worse*: every seed moved the same way and the mean moved more than "
+            "dice-ce's own spread over seeds; otherwise *within noise*. A coarse rule for two seeds, "
+            "not a significance test.",
+            "",
+            *_metric_table(
+                paired,
+                lambda r: r["loss"],
+                lambda x, d: "-" if x["mean"] is None else f"{x['mean']:+.{d}f} {x['verdict']}",
+            ),
+        ]
+    lines += [
+        "",
+        "## Runs",
+        "",
+        "| loss | seed | best step | F1 solid | F1 dashed | curve NMAE | training min |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in results["runs"]:
         m = r["metrics"]
         nmae = m["curve"]["nmae"]
-        lines.append(f"| {r['loss']} | {r['seed']} | {r.get('best_step')} | {m['f1'][1]:.3f} | {m['f1'][2]:.3f} | "
-                     f"{'-' if nmae is None else f'{nmae:.4f}'} | {r.get('train_seconds', 0) / 60:.1f} |")
+        lines.append(
+            f"| {r['loss']} | {r['seed']} | {r.get('best_step')} | {m['f1'][1]:.3f} | {m['f1'][2]:.3f} | "
+            f"{'-' if nmae is None else f'{nmae:.4f}'} | {r.get('train_seconds', 0) / 60:.1f} |"
+        )
     secs = sum(r.get("train_seconds", 0) for r in results["runs"])
     lines += ["", f"Total training time of the runs: {secs / 60:.1f} min.", ""]
     write_text_atomic(path, "\n".join(lines))

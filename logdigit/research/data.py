@@ -35,12 +35,18 @@ class DataConfig:
         from logdigit.research.synth import MAX_SIDE, MIN_HEIGHT, MIN_WIDTH
 
         # crops are cut at up to 1.25x zoom-out plus a 2-px margin from one sheet
-        max_crop = 4 * (min(self.sheet_height, self.sheet_width) - 2) // 5 if _whole(self.sheet_height) \
-            and _whole(self.sheet_width) else 0
+        max_crop = (
+            4 * (min(self.sheet_height, self.sheet_width) - 2) // 5
+            if _whole(self.sheet_height) and _whole(self.sheet_width)
+            else 0
+        )
         for name, value, low, high in (
-            ("seed", self.seed, 0, None), ("pool_size", self.pool_size, 1, None),
-            ("refresh_every", self.refresh_every, 1, None), ("sheet_height", self.sheet_height, MIN_HEIGHT, MAX_SIDE),
-            ("sheet_width", self.sheet_width, MIN_WIDTH, MAX_SIDE), ("crop", self.crop, 32, max(max_crop, 32)),
+            ("seed", self.seed, 0, None),
+            ("pool_size", self.pool_size, 1, None),
+            ("refresh_every", self.refresh_every, 1, None),
+            ("sheet_height", self.sheet_height, MIN_HEIGHT, MAX_SIDE),
+            ("sheet_width", self.sheet_width, MIN_WIDTH, MAX_SIDE),
+            ("crop", self.crop, 32, max(max_crop, 32)),
             ("batch_size", self.batch_size, 1, None),
         ):
             if not _whole(value) or value < low or (high is not None and value > high):
@@ -64,8 +70,9 @@ class Batch:
 class SheetPool:
     """The pool of sheets; ``batch(step)`` cuts the crops of one training step."""
 
-    def __init__(self, config: DataConfig, *, style: SynthStyle = DEFAULT_STYLE, progress=None,
-                 memo: dict | None = None) -> None:
+    def __init__(
+        self, config: DataConfig, *, style: SynthStyle = DEFAULT_STYLE, progress=None, memo: dict | None = None
+    ) -> None:
         """``memo`` (a dict, shared by the caller) keeps every sheet drawn, so pools of the
         same config built later, or this pool reset with ``sync(0)``, redraw nothing. The
         loss comparison uses it; training alone does not (it would hold every sheet)."""
@@ -125,9 +132,7 @@ class SheetPool:
         soft = np.stack(softs)  # (B, 3, h, w)
         labels = np.stack([hard_labels(s) for s in softs]).astype(np.int64)
         x = np.stack(xs).astype(np.float32).transpose(0, 3, 1, 2) / 255.0  # (B, h, w, 3) -> (B, 3, h, w)
-        return Batch(
-            torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(labels), torch.from_numpy(soft)
-        )
+        return Batch(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(labels), torch.from_numpy(soft))
 
 
 def _augment(image: np.ndarray, soft: np.ndarray, crop: int, rng: np.random.Generator):

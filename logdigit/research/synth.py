@@ -210,8 +210,9 @@ def sheet_rng(split: str, seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), SPLITS[split], int(index)]))
 
 
-def make_sheet(*, height: int, width: int, rng=None, style: SynthStyle = DEFAULT_STYLE,
-               plan: SheetPlan | None = None) -> Sheet:
+def make_sheet(
+    *, height: int, width: int, rng=None, style: SynthStyle = DEFAULT_STYLE, plan: SheetPlan | None = None
+) -> Sheet:
     """Draw one synthetic scanned log sheet.
 
     Args:
@@ -259,22 +260,33 @@ def make_sheet(*, height: int, width: int, rng=None, style: SynthStyle = DEFAULT
         track_specs = []
         for k in range(n_curves):
             # Draw order matters: a seed must keep giving the same training sheets.
-            cp = plan.tracks[t].curves[k] if plan is not None else _draw_curve_plan(t, k, scale, black_on_black,
-                                                                                     style, rng)
+            cp = (
+                plan.tracks[t].curves[k]
+                if plan is not None
+                else _draw_curve_plan(t, k, scale, black_on_black, style, rng)
+            )
             frac = _curve_process(n_rows, rng, kind=cp.kind)
             if plan is not None:  # samples: keep inside the track, no wrap
                 frac = 0.06 + 0.88 * np.clip(frac, 0.0, 1.0)
             x = left + frac * (right - left)
-            ss_cov, x_drawn, line = _render_curve(x, left, right, cp.klass, height, width, style, rng,
-                                                  plan=cp if plan is not None else None)
+            ss_cov, x_drawn, line = _render_curve(
+                x, left, right, cp.klass, height, width, style, rng, plan=cp if plan is not None else None
+            )
             fade = rng.uniform(*style.fade)
             fade = 1.0 if plan is not None else fade
             _ink(image, ss_cov, cp.ink, fade, bleed=rng.random() < style.p_bleed, rng=rng)
             cov[cp.klass] = 1.0 - (1.0 - cov[cp.klass]) * (1.0 - ss_cov)
             truth.append(TruthCurve(cp.mnemonic, t, cp.klass, x_drawn))
-            track_specs.append(CurveSpec(mnemonic=cp.mnemonic, left_value=cp.left_value,
-                                         right_value=cp.right_value, unit=cp.unit,
-                                         line=line, color=cp.ink))
+            track_specs.append(
+                CurveSpec(
+                    mnemonic=cp.mnemonic,
+                    left_value=cp.left_value,
+                    right_value=cp.right_value,
+                    unit=cp.unit,
+                    line=line,
+                    color=cp.ink,
+                )
+            )
         if plan is None:  # a plan's order is its author's
             track_specs = _documented_order(track_specs, truth[-n_curves:])
         specs.append(Track(left=left, right=right, scale=scale, curves=tuple(track_specs)))
@@ -287,8 +299,7 @@ def make_sheet(*, height: int, width: int, rng=None, style: SynthStyle = DEFAULT
     ties = ((float(top), depth0), (float(last), depth0 + (last - top) / px_per_unit))
     unit = plan.depth_unit if plan is not None else "FT"
     well = dict(plan.well) if plan is not None else {"WELL": "SYNTHETIC"}
-    layout = Layout(depth=DepthSpec(unit=unit, step=0.5, ties=ties), tracks=tuple(specs), well=well,
-                    source="synthetic")
+    layout = Layout(depth=DepthSpec(unit=unit, step=0.5, ties=ties), tracks=tuple(specs), well=well, source="synthetic")
     return Sheet(
         image=image,
         labels=labels,
@@ -368,8 +379,14 @@ def _frame(height: int, width: int, rng: np.random.Generator, plan: SheetPlan | 
     row_step = plan.px_per_unit * 2.0 if plan is not None else row_step
     depth0 = float(rng.integers(1, 400) * 10)
     depth0 = plan.depth_top if plan is not None else depth0
-    return {"tracks": tracks, "depth_col": depth_col, "row_step": row_step, "top": 0,
-            "px_per_unit": row_step / 2.0, "depth0": depth0}
+    return {
+        "tracks": tracks,
+        "depth_col": depth_col,
+        "row_step": row_step,
+        "top": 0,
+        "px_per_unit": row_step / 2.0,
+        "depth0": depth0,
+    }
 
 
 # ---------------------------------------------------------------- background
@@ -409,9 +426,7 @@ def _grid(image, left, right, height, row_step, scale, color, rng) -> None:
     while y < height:
         heavy = k % 5 == 0
         r = int(round(y))
-        _blend_line(
-            image, (left, r), (right, r), color, heavy_a if heavy else thin_a, 2 if k % 10 == 0 else 1
-        )
+        _blend_line(image, (left, r), (right, r), color, heavy_a if heavy else thin_a, 2 if k % 10 == 0 else 1)
         y += row_step
         k += 1
 
@@ -505,9 +520,7 @@ def _curve_process(n: int, rng: np.random.Generator, *, kind: str) -> np.ndarray
         level = rng.uniform(0.2, 0.8, bed_id.max() + 1)[bed_id]
     else:  # gamma ray: shale high, sand low; occasionally past the scale (wraps)
         shale = rng.random(bed_id.max() + 1) < 0.5
-        level = np.where(
-            shale, rng.uniform(0.55, 1.15, bed_id.max() + 1), rng.uniform(0.05, 0.4, bed_id.max() + 1)
-        )
+        level = np.where(shale, rng.uniform(0.55, 1.15, bed_id.max() + 1), rng.uniform(0.05, 0.4, bed_id.max() + 1))
         level = level[bed_id]
     noise = cv2.GaussianBlur(rng.normal(0, 1, (n, 1)).astype(np.float32), (0, 0), 2.0)[:, 0]
     level = level + noise * rng.uniform(0.0, 0.04)
@@ -556,9 +569,7 @@ def _render_curve(x, left, right, klass, height, width, style, rng, plan: CurveP
         # Supersampled pixel-index coordinates of the scan's pixel centres.
         pts = np.stack([s * (x_drawn[idx] + 0.5) - 0.5, s * (rows[idx] + 0.5) - 0.5], 1)
         for seg in _dash(pts, pattern):
-            cv2.polylines(
-                canvas, [np.round(seg * 16).astype(np.int32)], False, 255, thick, cv2.LINE_8, shift=4
-            )
+            cv2.polylines(canvas, [np.round(seg * 16).astype(np.int32)], False, 255, thick, cv2.LINE_8, shift=4)
     cov = cv2.resize(canvas.astype(np.float32) / 255.0, (width, height), interpolation=cv2.INTER_AREA)
     return cov, x_drawn, line
 
@@ -576,8 +587,7 @@ def _dash(pts: np.ndarray, pattern) -> list[np.ndarray]:
     on = ((fine + phase) % period) < dash
     edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
     return [
-        xy[a:b] if b - a > 1 else np.repeat(xy[a : a + 1], 2, 0)
-        for a, b in zip(edges[::2], edges[1::2], strict=True)
+        xy[a:b] if b - a > 1 else np.repeat(xy[a : a + 1], 2, 0) for a, b in zip(edges[::2], edges[1::2], strict=True)
     ]
 
 
@@ -608,9 +618,7 @@ def _degrade(image: np.ndarray, style: SynthStyle, rng: np.random.Generator) -> 
     if rng.random() < style.p_specks:
         for _ in range(int(rng.integers(1, 3 + h * w // 15000))):
             c = (int(rng.integers(w)), int(rng.integers(h)))
-            image[max(c[1] - 1, 0) : c[1] + 1, max(c[0] - 1, 0) : c[0] + int(rng.integers(1, 3))] = (
-                rng.uniform(0, 80)
-            )
+            image[max(c[1] - 1, 0) : c[1] + 1, max(c[0] - 1, 0) : c[0] + int(rng.integers(1, 3))] = rng.uniform(0, 80)
     if rng.random() < style.p_blur:
         image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 0.7))
     if rng.random() < style.p_noise:
@@ -672,14 +680,25 @@ def write_dataset(
             }
             for c in sheet.truth
         ]
-        write_text_atomic(
-            f"{stem}.truth.json", json.dumps({"seed": seed, "split": split, "index": i, "curves": truth})
-        )
+        write_text_atomic(f"{stem}.truth.json", json.dumps({"seed": seed, "split": split, "index": i, "curves": truth}))
         paths.append(stem.with_suffix(".png"))
         if progress is not None:
             progress(i + 1, n)
     return paths
 
 
-__all__ = ["DEFAULT_STYLE", "SUPERSAMPLE", "CurvePlan", "Sheet", "SheetPlan", "SynthStyle", "TrackPlan",
-           "TruthCurve", "check_sheets", "hard_labels", "make_sheet", "sheet_rng", "write_dataset"]
+__all__ = [
+    "DEFAULT_STYLE",
+    "SUPERSAMPLE",
+    "CurvePlan",
+    "Sheet",
+    "SheetPlan",
+    "SynthStyle",
+    "TrackPlan",
+    "TruthCurve",
+    "check_sheets",
+    "hard_labels",
+    "make_sheet",
+    "sheet_rng",
+    "write_dataset",
+]

@@ -51,8 +51,14 @@ class TrainConfig:
     grad_clip: float = 1.0
 
     def __post_init__(self) -> None:
-        for name, low in (("steps", 1), ("warmup", 0), ("eval_every", 1), ("checkpoint_every", 1),
-                          ("val_sheets", 1), ("val_seed", 0)):
+        for name, low in (
+            ("steps", 1),
+            ("warmup", 0),
+            ("eval_every", 1),
+            ("checkpoint_every", 1),
+            ("val_sheets", 1),
+            ("val_seed", 0),
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
                 raise InputError(f"--{name.replace('_', '-')} {value!r}: {name} must be a whole number >= {low}")
@@ -60,9 +66,11 @@ class TrainConfig:
             value = getattr(self, name)
             ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
             if not ok or not low <= value <= high or (name in ("lr", "grad_clip") and value == 0):
-                raise InputError(f"--{name.replace('_', '-')} {value!r}: {name} must be a number from {low} "
-                                 f"to {high}{' (not 0)' if name in ('lr', 'grad_clip') else ''}, e.g. "
-                                 f"{getattr(TrainConfig, name)}")
+                raise InputError(
+                    f"--{name.replace('_', '-')} {value!r}: {name} must be a number from {low} "
+                    f"to {high}{' (not 0)' if name in ('lr', 'grad_clip') else ''}, e.g. "
+                    f"{getattr(TrainConfig, name)}"
+                )
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -138,9 +146,7 @@ def train(
         torch.manual_seed(data_config.seed)
         dev = resolve_device(device)
         model = VeerNet(model_config).to(dev)
-        opt = torch.optim.AdamW(
-            model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
-        )
+        opt = torch.optim.AdamW(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
     loss_fn = make_loss(train_config.loss)
     if pool is None:
         pool = SheetPool(data_config, progress=lambda i, n: emit({"phase": "data", "done": i, "total": n}))

@@ -80,10 +80,33 @@ def dask_cluster(tmp_path_factory):
     dask = [sys.executable, "-m", "dask"]
     procs: list[subprocess.Popen] = []
     try:
-        procs.append(_start([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-                            logs / "scheduler.log", env))
-        procs.append(_start([*dask, "worker", address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1",
-                             "--no-dashboard", "--local-directory", str(logs)], logs / "worker.log", env))
+        procs.append(
+            _start(
+                [*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                logs / "scheduler.log",
+                env,
+            )
+        )
+        procs.append(
+            _start(
+                [
+                    *dask,
+                    "worker",
+                    address,
+                    "--host",
+                    "127.0.0.1",
+                    "--nworkers",
+                    "1",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--local-directory",
+                    str(logs),
+                ],
+                logs / "worker.log",
+                env,
+            )
+        )
         _wait_for_workers(address, procs, logs)
         yield address
     finally:
@@ -262,8 +285,19 @@ def test_sigterm_midway_then_resume(archive, weights, tmp_path, dask_cluster):
         cv2.imwrite(str(scans / f"t{i}.png"), np.tile(cv2.imread(str(archive / f"s{seed}.png")), (6, 1, 1)))
         shutil.copy(archive / f"s{seed}.layout.toml", scans / f"t{i}.layout.toml")
     out = tmp_path / "las"
-    cmd = [sys.executable, "-m", "logdigit.cli", "batch", str(scans), "--outdir", str(out), "--workers", "1",
-           "--quiet", *_common(weights)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "logdigit.cli",
+        "batch",
+        str(scans),
+        "--outdir",
+        str(out),
+        "--workers",
+        "1",
+        "--quiet",
+        *_common(weights),
+    ]
     with open(tmp_path / "stderr.txt", "wb") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     try:
@@ -289,7 +323,8 @@ def test_sigterm_midway_then_resume(archive, weights, tmp_path, dask_cluster):
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert {Path(r["scan"]).stem: r["status"] for r in lines} == {
-        f"t{i}": "skipped" if f"t{i}" in done else "done" for i in range(6)}
+        f"t{i}": "skipped" if f"t{i}" in done else "done" for i in range(6)
+    }
     records = _manifest(out)
     for k in done:  # recorded once, file untouched
         assert [r["finished"] for r in records if Path(r["scan"]).stem == k] == [first[k]["finished"]]
@@ -335,9 +370,13 @@ def test_worker_crash_is_isolated(archive, weights, tmp_path, dask_cluster):
 
         return digitise_job(job, opts, settings, threads)
 
-    results = lb.run_batch([archive / "s1.png", archive / "s2.png"], outdir=tmp_path / "las",
-                           options=lb.InferOptions(weights=str(weights), device="cpu"), scheduler=dask_cluster,
-                           task=crash_on_s2)
+    results = lb.run_batch(
+        [archive / "s1.png", archive / "s2.png"],
+        outdir=tmp_path / "las",
+        options=lb.InferOptions(weights=str(weights), device="cpu"),
+        scheduler=dask_cluster,
+        task=crash_on_s2,
+    )
     status = {Path(r.scan).stem: r for r in results}
     assert status["s1"].status == "done", status["s1"].error
     assert status["s2"].status == "failed" and "worker died" in status["s2"].error
@@ -352,8 +391,19 @@ def test_cli_usage_errors(archive, weights, tmp_path):
     out = tmp_path / "las"
     result = _cli(["batch", tmp_path / "empty-*.png", "--outdir", out, *_common(weights)])
     assert result.exit_code == 2 and "no scans found" in result.stderr
-    result = _cli(["batch", archive / "s1.png", "--outdir", out, "--workers", 1, "--scheduler", "tcp://127.0.0.1:1",
-                   *_common(weights)])
+    result = _cli(
+        [
+            "batch",
+            archive / "s1.png",
+            "--outdir",
+            out,
+            "--workers",
+            1,
+            "--scheduler",
+            "tcp://127.0.0.1:1",
+            *_common(weights),
+        ]
+    )
     assert result.exit_code == 2 and "--scheduler" in result.stderr
     result = _cli(["batch", archive / "s1.png", "--outdir", out, "--threshold", "2", *_common(weights)])
     assert result.exit_code == 2 and "--threshold" in result.stderr
@@ -423,8 +473,15 @@ def test_plan_skips_only_intact_unchanged_work(archive, weights, tmp_path):
     assert job.output == str(out / "s1.las") and job.layout == str(tmp_path / "s1.layout.toml")
     (out / "s1.las").write_text("~Version\n")
     meta = {**lb.worker.file_meta(job.scan, "scan"), **lb.worker.file_meta(job.output, "output")}
-    record = ScanResult(scan=job.scan, status="done", output=job.output, layout=job.layout,
-                        layout_sha256=job.layout_sha256, settings=plan.settings, **meta)
+    record = ScanResult(
+        scan=job.scan,
+        status="done",
+        output=job.output,
+        layout=job.layout,
+        layout_sha256=job.layout_sha256,
+        settings=plan.settings,
+        **meta,
+    )
     (out / "manifest.jsonl").write_text(json.dumps(record.to_dict()) + "\n")
 
     def planned():

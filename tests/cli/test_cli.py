@@ -131,7 +131,11 @@ def test_synth_writes_sheets(tmp_path):
     r = _run("synth", tmp_path / "d", "--n", "2", "--seed", "3", "--height", "96", "--width", "200", "--quiet")
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (tmp_path / "d").glob("*.png")) == [
-        "00000.labels.png", "00000.png", "00001.labels.png", "00001.png"]
+        "00000.labels.png",
+        "00000.png",
+        "00001.labels.png",
+        "00001.png",
+    ]
 
 
 def test_layout_writes_a_detected_draft_and_refuses_to_overwrite(scan_dir):

@@ -59,8 +59,20 @@ def test_weights_environment_variable_is_shown():
 
 
 def test_batch_offers_the_digitising_options_of_infer():
-    for flag in ("--qc", "--deskew", "--hysteresis", "--max-pixels", "--max-gap", "--threshold", "--tile",
-                 "--weights", "--device", "--overwrite", "--quality", "--verbose"):
+    for flag in (
+        "--qc",
+        "--deskew",
+        "--hysteresis",
+        "--max-pixels",
+        "--max-gap",
+        "--threshold",
+        "--tile",
+        "--weights",
+        "--device",
+        "--overwrite",
+        "--quality",
+        "--verbose",
+    ):
         assert flag in _help("batch"), flag
 
 
@@ -70,13 +82,35 @@ def test_digitising_options_are_declared_once():
 
     commands = (batch, infer, layout, research, score)
     for module in commands:
-        for name in ("WeightsOpt", "DeviceOpt", "ThresholdOpt", "HysteresisOpt", "DeskewOpt", "TileOpt",
-                     "MaxPixelsOpt", "MaxGapOpt", "OverwriteOpt", "JsonOpt", "QuietOpt"):
+        for name in (
+            "WeightsOpt",
+            "DeviceOpt",
+            "ThresholdOpt",
+            "HysteresisOpt",
+            "DeskewOpt",
+            "TileOpt",
+            "MaxPixelsOpt",
+            "MaxGapOpt",
+            "OverwriteOpt",
+            "JsonOpt",
+            "QuietOpt",
+        ):
             assert name not in vars(module) or vars(module)[name] is getattr(options, name), (module, name)
     for source in (Path(m.__file__) for m in commands):
         text = source.read_text()
-        for flag in ("--weights", "--device", "--threshold", "--hysteresis", "--deskew", "--tile", "--max-pixels",
-                     "--max-gap", "--overwrite", "--json", "--quiet"):
+        for flag in (
+            "--weights",
+            "--device",
+            "--threshold",
+            "--hysteresis",
+            "--deskew",
+            "--tile",
+            "--max-pixels",
+            "--max-gap",
+            "--overwrite",
+            "--json",
+            "--quiet",
+        ):
             assert f'"{flag}"' not in text, (source.name, flag)
 
 

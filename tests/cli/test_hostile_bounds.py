@@ -41,9 +41,14 @@ def _refused(result, code: int, *needles: str) -> str:
 
 def _cli(*args, timeout: float = 60):
     """A real ``python -m logdigit.cli`` process on this checkout."""
-    return subprocess.run([sys.executable, "-m", "logdigit.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-                                                          "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "logdigit.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+    )
 
 
 @pytest.fixture()
@@ -78,14 +83,17 @@ def test_max_pixels_below_one_is_refused_by_infer_and_layout(scan_dir, no_weight
     assert not (scan_dir / "d.toml").exists()
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--tile", "0"], "--tile 0"),
-    (["--scheduler", "notaurl::"], "--scheduler 'notaurl::'"),
-    (["--scheduler", "foo://host:8786"], "unknown protocol 'foo'"),
-    (["--scheduler", "tcp://host"], "HOST:PORT"),
-    (["--torch-threads", "-1"], "--torch-threads -1"),
-    (["--workers", "0"], "--workers 0"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--tile", "0"], "--tile 0"),
+        (["--scheduler", "notaurl::"], "--scheduler 'notaurl::'"),
+        (["--scheduler", "foo://host:8786"], "unknown protocol 'foo'"),
+        (["--scheduler", "tcp://host"], "HOST:PORT"),
+        (["--torch-threads", "-1"], "--torch-threads -1"),
+        (["--workers", "0"], "--workers 0"),
+    ],
+)
 def test_batch_refuses_bad_tile_scheduler_and_threads(scan_dir, no_weights, args, needle):
     out = scan_dir / "out"
     r = _run("batch", scan_dir / "simple.jpg", "--outdir", out, "--weights", no_weights, "--quiet", *args)
@@ -174,8 +182,9 @@ def test_nan_weights_are_refused_naming_the_file_and_tensor(tmp_path, tiny_model
     from logdigit.model.weights import load_model
 
     path = _tiny_weights(tmp_path, tiny_model)
-    state = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
-             for k, v in tiny_model.state_dict().items()}
+    state = {
+        k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in tiny_model.state_dict().items()
+    }
     save_file(state, str(path))
     with pytest.raises(WeightsError, match="NaN or infinite"):
         load_model(path)
@@ -197,16 +206,19 @@ def test_empty_weights_files_are_refused(tmp_path, tiny_model):
 
 
 @pytest.mark.timeout(20)
-@pytest.mark.parametrize(("key", "value", "needle"), [
-    ("widths", [-4, 8, 8, 8, 8], "widths"),
-    ("widths", [4, 4, 8, 8, 2**31], "1024"),
-    ("widths", [4.5, 4, 8, 8, 8], "whole numbers"),
-    ("widths", [8] * 40, "at most 8"),
-    ("widths", 7, "widths"),
-    ("blocks", 10**6, "blocks"),
-    ("attn_heads", 0, "attn_heads"),
-    ("num_classes", 2, "num_classes"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "needle"),
+    [
+        ("widths", [-4, 8, 8, 8, 8], "widths"),
+        ("widths", [4, 4, 8, 8, 2**31], "1024"),
+        ("widths", [4.5, 4, 8, 8, 8], "whole numbers"),
+        ("widths", [8] * 40, "at most 8"),
+        ("widths", 7, "widths"),
+        ("blocks", 10**6, "blocks"),
+        ("attn_heads", 0, "attn_heads"),
+        ("num_classes", 2, "num_classes"),
+    ],
+)
 def test_sidecar_config_is_bounded_before_anything_is_allocated(tmp_path, tiny_model, key, value, needle):
     from logdigit.errors import WeightsError
     from logdigit.model.weights import config_path, load_model
@@ -268,14 +280,17 @@ def test_score_refuses_more_shifts_than_it_searches():
 # ------------------------------------------------------------------ synth, evaluate, train
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--height", "1"], "--height 1"),
-    (["--n", "-1"], "--n -1"),
-    (["--n", "0"], "--n 0"),
-    (["--width", "10"], "--width 10"),
-    (["--height", "100000"], "4096"),
-    (["--seed", "-1"], "--seed -1"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--height", "1"], "--height 1"),
+        (["--n", "-1"], "--n -1"),
+        (["--n", "0"], "--n 0"),
+        (["--width", "10"], "--width 10"),
+        (["--height", "100000"], "4096"),
+        (["--seed", "-1"], "--seed -1"),
+    ],
+)
 def test_synth_refuses_nonsense_sizes_and_counts(tmp_path, args, needle):
     out = tmp_path / "sheets"
     _refused(_run("synth", out, *args, "--quiet"), 2, needle)
@@ -294,16 +309,19 @@ def test_evaluate_refuses_nonsense_sheets(no_weights):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--steps", "0"], "--steps 0"),
-    (["--eval-every", "0"], "--eval-every 0"),
-    (["--crop", "0"], "--crop 0"),
-    (["--crop", "1000"], "--crop 1000"),
-    (["--batch-size", "0"], "--batch-size 0"),
-    (["--lr", "-1"], "--lr -1"),
-    (["--threads", "-1"], "--threads -1"),
-    (["--widths", "8,-16"], "--widths"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--steps", "0"], "--steps 0"),
+        (["--eval-every", "0"], "--eval-every 0"),
+        (["--crop", "0"], "--crop 0"),
+        (["--crop", "1000"], "--crop 1000"),
+        (["--batch-size", "0"], "--batch-size 0"),
+        (["--lr", "-1"], "--lr -1"),
+        (["--threads", "-1"], "--threads -1"),
+        (["--widths", "8,-16"], "--widths"),
+    ],
+)
 def test_train_refuses_nonsense_before_drawing_sheets(tmp_path, args, needle):
     out = tmp_path / "run"
     _refused(_run("train", "--out", out, "--pool-size", "1", "--val-sheets", "1", "--quiet", *args), 2, needle)

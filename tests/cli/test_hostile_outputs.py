@@ -66,8 +66,10 @@ def sheet(tmp_path) -> Path:
 @pytest.fixture()
 def no_model(monkeypatch):
     """Fail the test if the run gets as far as loading a model."""
+
     def refuse(weights, device):
         raise AssertionError("the model was loaded: the output was not checked up front")
+
     monkeypatch.setattr("logdigit.pipeline.cached_model", refuse)
 
 
@@ -257,6 +259,7 @@ def _drain(fifo: Path) -> tuple[threading.Thread, list[bytes]]:
     def read():
         with open(fifo, "rb") as f:
             got.append(f.read())
+
     t = threading.Thread(target=read, daemon=True)
     t.start()
     return t, got
@@ -339,6 +342,7 @@ def test_read_scan_refuses_a_fifo_without_opening_it(tmp_path):
             return read_scan(fifo)
         except ScanError as exc:
             return exc
+
     got = _within(5, read, unblock=fifo)
     assert isinstance(got, ScanError), got
     assert "FIFO" in str(got) and str(fifo) in str(got) and "\n" not in str(got)
@@ -413,8 +417,19 @@ def test_infer_json_into_a_pipe_closed_by_its_reader(tmp_path, tiny_model):
     read, write = os.pipe()
     os.close(read)  # the reader is gone before the first line
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "logdigit.cli", "infer", str(tmp_path / "a.png"), str(tmp_path / "b.png"),
-           "--json", "--device", "cpu", "--weights", str(weights)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "logdigit.cli",
+        "infer",
+        str(tmp_path / "a.png"),
+        str(tmp_path / "b.png"),
+        "--json",
+        "--device",
+        "cpu",
+        "--weights",
+        str(weights),
+    ]
     try:
         p = subprocess.run(cmd, stdout=write, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env, timeout=120)
     finally:

@@ -130,5 +130,6 @@ def test_every_sample_track_is_found(stem):
     scan = next(p for p in samples.glob(f"{stem}.*") if p.suffix in (".png", ".tif", ".jpg"))
     found = [(t.left, t.right) for t in detect_layout(read_scan(scan).image).tracks]
     truth = [(t.left, t.right) for t in load_layout(samples / f"{stem}.layout.toml").tracks]
-    assert len(found) == len(truth) and all(abs(a - c) <= 2 and abs(b - d) <= 2
-                                            for (a, b), (c, d) in zip(found, truth, strict=True)), (found, truth)
+    assert len(found) == len(truth) and all(
+        abs(a - c) <= 2 and abs(b - d) <= 2 for (a, b), (c, d) in zip(found, truth, strict=True)
+    ), (found, truth)

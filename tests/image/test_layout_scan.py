@@ -43,14 +43,14 @@ def _section(img: np.ndarray, top: int, height: int, *, angle: int = 0, misprint
             img[y, a:b] = 150
     for k, y in enumerate(range(top, bottom, 100)):
         for a, b in ((20, 220), (300, 700)):
-            img[y - 1:y + 2, a:b] = 0
+            img[y - 1 : y + 2, a:b] = 0
         text = str(1000 + 50 * k) if k != misprint else "7150"
         num = _number(text, angle)
         h, w = num.shape
         y0, x0 = max(top, y - h // 2), 260 - w // 2
-        img[y0:y0 + h, x0:x0 + w] = np.minimum(img[y0:y0 + h, x0:x0 + w], num[: bottom - y0])
+        img[y0 : y0 + h, x0 : x0 + w] = np.minimum(img[y0 : y0 + h, x0 : x0 + w], num[: bottom - y0])
     for x in BORDERS:
-        img[top:bottom, x - 1:x + 2] = 0
+        img[top:bottom, x - 1 : x + 2] = 0
     rows = np.arange(top + 5, bottom - 5)
     img[rows, (120 + 60 * np.sin(rows / 37)).astype(int)] = 0  # a curve in track 1
 
@@ -83,7 +83,10 @@ def test_tracks_scales_and_the_longest_section_by_default():
     np.testing.assert_array_equal(page, before)
     assert rep.section == 0
     assert [(t.left, t.right, t.scale) for t in rep.layout.tracks] == [
-        (20, 220, "linear"), (300, 500, "log"), (500, 700, "linear")]
+        (20, 220, "linear"),
+        (300, 500, "log"),
+        (500, 700, "linear"),
+    ]
     assert rep.tracks[1].divisions == 2 and rep.depth_track == (220, 300)
     curve = rep.layout.tracks[1].curves[0]
     assert (curve.left_value, curve.right_value) == (1.0, 100.0)
@@ -154,5 +157,6 @@ def test_every_sample_track_is_drafted(stem, monkeypatch):
     scan = next(p for p in samples.glob(f"{stem}.*") if p.suffix in (".png", ".tif", ".jpg"))
     found = [(t.left, t.right) for t in scan_layout(read_scan(scan).image).layout.tracks]
     truth = [(t.left, t.right) for t in load_layout(samples / f"{stem}.layout.toml").tracks]
-    assert len(found) == len(truth) and all(abs(a - c) <= 2 and abs(b - d) <= 2
-                                            for (a, b), (c, d) in zip(found, truth, strict=True)), (found, truth)
+    assert len(found) == len(truth) and all(
+        abs(a - c) <= 2 and abs(b - d) <= 2 for (a, b), (c, d) in zip(found, truth, strict=True)
+    ), (found, truth)

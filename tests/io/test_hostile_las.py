@@ -36,9 +36,9 @@ def _run(*args):
 
 
 def _error_line(result) -> str:
-    assert "Traceback" not in result.output and result.exception is None or isinstance(
-        result.exception, SystemExit
-    ), repr(result.exception)
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit), (
+        repr(result.exception)
+    )
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
     return errors[0]
@@ -158,9 +158,7 @@ def test_every_allowed_header_field_round_trips(tmp_path):
         np.array([100.0, 100.5, 101.0]),
         "FT",
         0.5,
-        tuple(
-            Curve(m, u, np.array([1.0, np.nan, 3.0]), d) for m, u, d in zip(mnemonics, units, descrs, strict=True)
-        ),
+        tuple(Curve(m, u, np.array([1.0, np.nan, 3.0]), d) for m, u, d in zip(mnemonics, units, descrs, strict=True)),
     )
     layout = Layout(DepthSpec("FT", 0.5, ((0, 100), (2, 101))), (), well=well)
     meta = {"SRC": "Bohrung Müller: 3 [alt].png", "MODEL": "v:1"}
@@ -279,8 +277,20 @@ def test_batch_reports_a_failure_under_a_bracket_folder_and_goes_on(tmp_path, mo
 def test_batch_on_a_real_cluster_goes_on_after_a_bracket_failure(tmp_path):
     old, good = _bracket_archive(tmp_path)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "logdigit.cli", "batch", str(old), str(good), "--outdir", str(out),
-           "--workers", "1", "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "logdigit.cli",
+        "batch",
+        str(old),
+        str(good),
+        "--outdir",
+        str(out),
+        "--workers",
+        "1",
+        "--device",
+        "cpu",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 1, proc.stderr

@@ -100,9 +100,7 @@ def test_defaults_and_case_insensitive_words(tmp_path):
 
 
 def test_short_colour_and_px_unit_mean_uncalibrated(tmp_path):
-    text = BASE.replace('unit = "FT"', 'unit = "PX"').replace(
-        'unit = "GAPI"', 'unit = "GAPI"\ncolor = "#0C0"'
-    )
+    text = BASE.replace('unit = "FT"', 'unit = "PX"').replace('unit = "GAPI"', 'unit = "GAPI"\ncolor = "#0C0"')
     layout = _load(tmp_path, text)
     assert not layout.calibrated
     assert layout.tracks[0].curves[0].color == (0, 204, 0)
@@ -115,9 +113,7 @@ def test_a_byte_order_mark_is_fine(tmp_path):
 
 
 def test_reversed_scale_and_integer_valued_float_columns_accepted(tmp_path):
-    text = BASE.replace("left_value = 0\n", "left_value = 150\n").replace(
-        "right_value = 150", "right_value = 0"
-    )
+    text = BASE.replace("left_value = 0\n", "left_value = 150\n").replace("right_value = 150", "right_value = 0")
     layout = _load(tmp_path, text.replace("left = 8", "left = 8.0"))
     assert layout.tracks[0].left == 8 and isinstance(layout.tracks[0].left, int)
     assert (layout.tracks[0].curves[0].left_value, layout.tracks[0].curves[0].right_value) == (150.0, 0.0)
@@ -366,7 +362,7 @@ def test_round_trip_of_the_example(tmp_path):
 
 def test_round_trip_of_awkward_strings_and_floats(tmp_path):
     curve = CurveSpec(
-        "SP", -80.5, 19.25, unit="MV", line="dashed", color=(1, 2, 255), descr='Spont. "pot" \\ #~[x] \'y\''
+        "SP", -80.5, 19.25, unit="MV", line="dashed", color=(1, 2, 255), descr="Spont. \"pot\" \\ #~[x] 'y'"
     )
     layout = Layout(
         depth=DepthSpec("M", 0.1524, ((0.5, 100.0), (1e5, 3.5e4), (2e5, 7e4 - 1e-7)), rows=(0, 199_999)),

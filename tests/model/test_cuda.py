@@ -75,8 +75,14 @@ def test_training_on_cuda_checkpoints_and_resumes(tmp_path, tiny_config):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(tmp_path, model_config=tiny_config, data_config=data, train_config=cfg, device="cuda",
-              progress=stop_after_the_first_checkpoint)
+        train(
+            tmp_path,
+            model_config=tiny_config,
+            data_config=data,
+            train_config=cfg,
+            device="cuda",
+            progress=stop_after_the_first_checkpoint,
+        )
     assert read_card(tmp_path / "last.safetensors")["train_state"]["step"] == 5
     state = train(tmp_path, device="cuda", resume=True)
     assert state["step"] == 10 and [h["step"] for h in state["history"]] == [5, 10]

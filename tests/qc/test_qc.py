@@ -111,9 +111,13 @@ def test_dashed_curve_is_drawn_dashed():
 
 def test_ink_colour_from_the_layout():
     image, traces, layout = _setup()
-    inked = Layout(layout.depth, (Track(5, 35, curves=(CurveSpec("GR", 0, 150, color=(0, 204, 0)),
-                                                       CurveSpec("SP", -80, 20, line="dashed"))),
-                                  layout.tracks[1]))
+    inked = Layout(
+        layout.depth,
+        (
+            Track(5, 35, curves=(CurveSpec("GR", 0, 150, color=(0, 204, 0)), CurveSpec("SP", -80, 20, line="dashed"))),
+            layout.tracks[1],
+        ),
+    )
     out = draw_qc(image, traces, inked, legend=False)
     assert (out[40, 12] == (0, 204, 0)).all()  # GR at x 12.2 in its ink, not the palette
 
@@ -134,8 +138,9 @@ def test_flags_tint_the_track_and_ticks_mark_depths():
 def test_legend_is_legible_on_a_wide_image():
     h, w = 400, 2400
     image = np.full((h, w, 3), 255, np.uint8)
-    layout = Layout(DepthSpec("PX", 1.0, ((0, 0), (h - 1, h - 1))),
-                    (Track(100, 1100, curves=(CurveSpec("GR", 0, 1),)),))
+    layout = Layout(
+        DepthSpec("PX", 1.0, ((0, 0), (h - 1, h - 1))), (Track(100, 1100, curves=(CurveSpec("GR", 0, 1),)),)
+    )
     traces = [PixelTrace("GR", 0, 0, np.full(h, 600.0))]
     box = draw_qc(image, traces, layout)[:, 104:400] != draw_qc(image, traces, layout, legend=False)[:, 104:400]
     rows = np.flatnonzero(box.any(axis=(1, 2)))

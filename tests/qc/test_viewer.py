@@ -21,15 +21,24 @@ def _scene():
     lay = Layout(
         DepthSpec("FT", 0.5, ((0, 1000.0), (599, 1599.0))),
         (
-            Track(10, 90, curves=(CurveSpec("GR", 0, 150, unit="GAPI", color=(0, 204, 0), line="dashed"),
-                                  CurveSpec("SP", -80, 20, unit="MV"))),
+            Track(
+                10,
+                90,
+                curves=(
+                    CurveSpec("GR", 0, 150, unit="GAPI", color=(0, 204, 0), line="dashed"),
+                    CurveSpec("SP", -80, 20, unit="MV"),
+                ),
+            ),
             Track(110, 190, scale="log", curves=(CurveSpec("ILD", 0.2, 200, unit="OHMM", color=(0, 0, 204)),)),
         ),
     )
     x = np.full(H, 50.0)
     x[300:320] = np.nan
-    traces = [PixelTrace("GR", 0, 0, x), PixelTrace("SP", 0, 0, np.linspace(20, 80, H)),
-              PixelTrace("ILD", 1, 0, np.full(H, 150.0))]
+    traces = [
+        PixelTrace("GR", 0, 0, x),
+        PixelTrace("SP", 0, 0, np.linspace(20, 80, H)),
+        PixelTrace("ILD", 1, 0, np.full(H, 150.0)),
+    ]
     image = np.full((H, W, 3), 255, np.uint8)
     image[:, 50] = (0, 204, 0)
     return image, traces, lay
@@ -57,8 +66,9 @@ def test_straight_stretch_is_one_segment_and_inputs_unchanged():
     page = render_qc_html(image, traces, lay)
     sp = re.search(r'data-curve="SP">(.*?)</g>', page, re.S).group(1)
     assert re.search(r'points="([^"]*)"', sp).group(1).count(",") == 2  # a straight line: two points
-    assert np.array_equal(image, before[0]) and all(np.array_equal(t.x, b, equal_nan=True)
-                                                     for t, b in zip(traces, before[1], strict=True))
+    assert np.array_equal(image, before[0]) and all(
+        np.array_equal(t.x, b, equal_nan=True) for t, b in zip(traces, before[1], strict=True)
+    )
 
 
 def test_rejects_bad_image():
@@ -78,8 +88,10 @@ def _browser():
 def test_page_in_headless_chromium(tmp_path):
     playwright, exe = _browser()
     image, traces, lay = _scene()
-    path = write_qc_html(tmp_path / "qc.html", render_qc_html(image, traces, lay, title="scene",
-                                                              flags={"GR": [(300, 319, "interpolated")]}))
+    path = write_qc_html(
+        tmp_path / "qc.html",
+        render_qc_html(image, traces, lay, title="scene", flags={"GR": [(300, 319, "interpolated")]}),
+    )
     errors = []
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
@@ -115,8 +127,9 @@ def test_infer_writes_the_viewer_for_an_html_qc(tmp_path):
     for name in ("simple.jpg", "simple.layout.toml"):
         shutil.copy(samples / name, tmp_path / name)
     out = tmp_path / "simple.qc.html"
-    result = CliRunner().invoke(app, ["infer", str(tmp_path / "simple.jpg"), "-o", str(tmp_path / "s.las"),
-                                      "--qc", str(out), "--quiet"])
+    result = CliRunner().invoke(
+        app, ["infer", str(tmp_path / "simple.jpg"), "-o", str(tmp_path / "s.las"), "--qc", str(out), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and page.count('<g class="curve"') >= 1

@@ -106,10 +106,25 @@ def test_infer_gives_the_same_las_on_1_and_2_threads(sheets, tmp_path):
     # Real processes, the thread counts set as a user would: through the environment.
     scans = [str(sheets / f"s{seed}.png") for seed in SEEDS]
     for n in ("1", "2"):
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n,
-               "OPENCV_FOR_THREADS_NUM": n}
-        cmd = [sys.executable, "-m", "logdigit.cli", "infer", *scans, "--outdir", str(tmp_path / n),
-               "--device", "cpu", "--quiet"]
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "OMP_NUM_THREADS": n,
+            "MKL_NUM_THREADS": n,
+            "OPENCV_FOR_THREADS_NUM": n,
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "logdigit.cli",
+            "infer",
+            *scans,
+            "--outdir",
+            str(tmp_path / n),
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
         (tmp_path / n).mkdir()
         done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
@@ -125,11 +140,35 @@ def test_infer_and_batch_give_the_same_las(sheets, tmp_path):
     runner = CliRunner()
     (tmp_path / "infer").mkdir()
     with _torch_threads(2):  # infer in this process on 2 threads, the batch worker on 1
-        result = runner.invoke(app, ["infer", *(str(sheets / f"s{s}.png") for s in SEEDS),
-                                     "--outdir", str(tmp_path / "infer"), "--device", "cpu", "--quiet"])
+        result = runner.invoke(
+            app,
+            [
+                "infer",
+                *(str(sheets / f"s{s}.png") for s in SEEDS),
+                "--outdir",
+                str(tmp_path / "infer"),
+                "--device",
+                "cpu",
+                "--quiet",
+            ],
+        )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["batch", str(sheets), "--outdir", str(tmp_path / "batch"), "--workers", "1",
-                                 "--torch-threads", "1", "--device", "cpu", "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "batch",
+            str(sheets),
+            "--outdir",
+            str(tmp_path / "batch"),
+            "--workers",
+            "1",
+            "--torch-threads",
+            "1",
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     for seed in SEEDS:
         _same_las(tmp_path / "infer" / f"s{seed}.las", tmp_path / "batch" / f"s{seed}.las")

@@ -41,9 +41,15 @@ def outdir(tmp_path_factory):
 
 
 CASES = [
-    pytest.param(stem, curve, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[(stem, curve)])]
-                 if (stem, curve) in KNOWN_MISSES else [])
-    for stem, curves in CURVES.items() for curve in curves
+    pytest.param(
+        stem,
+        curve,
+        marks=[pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[(stem, curve)])]
+        if (stem, curve) in KNOWN_MISSES
+        else [],
+    )
+    for stem, curves in CURVES.items()
+    for curve in curves
 ]
 
 

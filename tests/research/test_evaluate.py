@@ -39,8 +39,14 @@ def test_curves_are_grouped_by_the_curves_of_their_class_in_their_track():
         {"nmae": 0.003, "within2": 1.0, "coverage": 1.0, "n": 100, "class_mates": 1, "twin": False},
         {"nmae": 0.010, "within2": 0.5, "coverage": 1.0, "n": 100, "class_mates": 2, "twin": False},
         {"nmae": 0.050, "within2": 0.3, "coverage": 0.8, "n": 300, "class_mates": 2, "twin": True},
-        {"nmae": float("nan"), "within2": float("nan"), "coverage": float("nan"), "n": 0, "class_mates": 3,
-         "twin": True},
+        {
+            "nmae": float("nan"),
+            "within2": float("nan"),
+            "coverage": float("nan"),
+            "n": 0,
+            "class_mates": 3,
+            "twin": True,
+        },
     ]
     c = _summarise(a, with_cal=False)["curve"]
     assert c["nmae"] == pytest.approx(0.016) and c["curves"] == 4
@@ -61,8 +67,24 @@ def test_evaluate_cli_rows_and_a_bad_row_name():
 
     from logdigit.cli import app
 
-    r = CliRunner().invoke(app, ["evaluate", "--n", "1", "--height", "128", "--width", "256", "--methods",
-                                 "true-masks", "--json", "--quiet", "--weights", "/nonexistent.safetensors"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--n",
+            "1",
+            "--height",
+            "128",
+            "--width",
+            "256",
+            "--methods",
+            "true-masks",
+            "--json",
+            "--quiet",
+            "--weights",
+            "/nonexistent.safetensors",
+        ],
+    )
     assert r.exit_code == 0, r.output  # no veernet row: the weights are not even opened
     assert list(json.loads(r.stdout)["methods"]) == ["true-masks"]
     r = CliRunner().invoke(app, ["evaluate", "--n", "1", "--methods", "veernet,oracle"])
@@ -79,14 +101,16 @@ def test_test_split_is_not_the_training_split(tiny_model):
 
 
 def test_classical_baseline_finds_a_clean_curve():
-    plan = SheetPlan(tracks=(TrackPlan("linear", (CurvePlan("GR", 1, (0, 0, 0), "gr", width=10),)),),
-                     grid=(200, 200, 200))
+    plan = SheetPlan(
+        tracks=(TrackPlan("linear", (CurvePlan("GR", 1, (0, 0, 0), "gr", width=10),)),), grid=(200, 200, 200)
+    )
     from dataclasses import replace
 
     from logdigit.research.synth import DEFAULT_STYLE
 
-    clean = replace(DEFAULT_STYLE, p_blur=0, p_noise=0, p_jpeg=0, p_bleed=0, p_bleed_through=0, p_specks=0,
-                    p_binarise=0, p_text=0)
+    clean = replace(
+        DEFAULT_STYLE, p_blur=0, p_noise=0, p_jpeg=0, p_bleed=0, p_bleed_through=0, p_specks=0, p_binarise=0, p_text=0
+    )
     sheet = make_sheet(height=200, width=300, rng=3, plan=plan, style=clean)
     pred = classical_segment(sheet.image)
     truth = sheet.labels == 1

@@ -70,8 +70,9 @@ def test_hard_labels_ties_go_to_the_curve():
 
 
 def _planned(klass=1, width=8):
-    plan = SheetPlan(tracks=(TrackPlan("linear", (CurvePlan("GR", klass, (0, 0, 0), "gr", 0, 150, "GAPI",
-                                                            width=width),)),))
+    plan = SheetPlan(
+        tracks=(TrackPlan("linear", (CurvePlan("GR", klass, (0, 0, 0), "gr", 0, 150, "GAPI", width=width),)),)
+    )
     return make_sheet(height=200, width=260, rng=11, plan=plan)
 
 
@@ -88,7 +89,7 @@ def test_curve_truth_matches_the_drawn_pixels():
     err = np.abs(centroid[steady] - x[steady])
     assert err.max() < 0.35, err.max()
     # Every true row has class-1 ink within 1.5 px of the true position.
-    near = [ink[r, max(int(round(x[r])) - 2, 0):int(round(x[r])) + 3].max() for r in rows[np.isfinite(x)]]
+    near = [ink[r, max(int(round(x[r])) - 2, 0) : int(round(x[r])) + 3].max() for r in rows[np.isfinite(x)]]
     assert min(near) > 0.2
 
 
@@ -105,8 +106,9 @@ def test_plan_fixes_tracks_curves_and_values():
 def test_dashed_curves_have_gaps_but_continuous_truth():
     s = _planned(klass=2)
     x = s.truth[0].x
-    on = np.array([s.soft[2, r, max(int(round(x[r])) - 2, 0):int(round(x[r])) + 3].max() > 0.5
-                   for r in range(len(x))])
+    on = np.array(
+        [s.soft[2, r, max(int(round(x[r])) - 2, 0) : int(round(x[r])) + 3].max() > 0.5 for r in range(len(x))]
+    )
     assert 0.2 < on.mean() < 0.95  # dashes and gaps
     assert np.isfinite(x).all()
 

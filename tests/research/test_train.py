@@ -16,8 +16,27 @@ from logdigit.research.data import DataConfig, SheetPool
 from logdigit.research.losses import make_loss
 from logdigit.research.train import TrainConfig, lr_at, train
 
-TINY = ["--widths", "4,4,8,8,8", "--pool-size", "3", "--crop", "64", "--batch-size", "2", "--val-sheets", "1",
-        "--eval-every", "5", "--checkpoint-every", "5", "--threads", "1", "--device", "cpu", "--quiet"]
+TINY = [
+    "--widths",
+    "4,4,8,8,8",
+    "--pool-size",
+    "3",
+    "--crop",
+    "64",
+    "--batch-size",
+    "2",
+    "--val-sheets",
+    "1",
+    "--eval-every",
+    "5",
+    "--checkpoint-every",
+    "5",
+    "--threads",
+    "1",
+    "--device",
+    "cpu",
+    "--quiet",
+]
 
 
 def test_a_few_steps_reduce_the_loss(tiny_config):

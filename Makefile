@@ -74,7 +74,7 @@ model-eval: install
 	$(BIN)/logdigit evaluate --n 200 --seed 0 --methods veernet,classical,true-masks --json > models/eval.json
 
 # The per-row trace confidence: fit on 150 val sheets, checked on 100 test sheets of seeds 2 and 3
-# (logdigit/research/data/confidence.json, docs/confidence.json and its reliability diagram; ~20 min on one core).
+# (logdigit/data/confidence.json, docs/confidence.json and its reliability diagram; ~20 min on one core).
 fit-confidence: install
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/fit_confidence.py
 

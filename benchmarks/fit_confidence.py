@@ -11,7 +11,7 @@ that fall below ``LOW_CONFIDENCE``, and the share of all rows that do.
 
     .venv/bin/python benchmarks/fit_confidence.py            # make fit-confidence
 
-Writes ``logdigit/research/data/confidence.json`` (the shipped coefficients), ``docs/confidence.json``
+Writes ``logdigit/data/confidence.json`` (the shipped coefficients), ``docs/confidence.json``
 (the held-out report) and ``docs/confidence-reliability.svg``. ``--cache DIR`` keeps each traced
 sheet (masks, layout, traces, truth) so that a re-fit skips the network.
 """

@@ -3,7 +3,7 @@
 A separate, re-fittable stage after :func:`logdigit.trace.tracer.trace`: it reads only what the
 pipeline holds once a scan is traced (the class masks, the layout and the pixel traces) and
 maps a few features of each traced row to a calibrated probability with a small logistic
-regression. The coefficients are plain JSON (``logdigit/research/data/confidence.json``), fitted on
+regression. The coefficients are plain JSON (``logdigit/data/confidence.json``), fitted on
 synthetic ``val`` sheets and checked on held-out ``test`` seeds by
 ``benchmarks/fit_confidence.py`` (``make fit-confidence``), which also writes its reliability
 diagram and ECE to ``docs/confidence.json``.

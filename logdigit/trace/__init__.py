@@ -3,6 +3,6 @@
 The implementation lives in ``logdigit.trace.tracer``; this package exports its public names.
 """
 
-from logdigit.trace.tracer import DEFAULT_MAX_GAP, MAX_GAP_LIMIT, PixelTrace, trace
+from logdigit.trace.tracer import DEFAULT_MAX_GAP, MAX_GAP_LIMIT, Cues, PixelTrace, trace
 
-__all__ = ["DEFAULT_MAX_GAP", "MAX_GAP_LIMIT", "PixelTrace", "trace"]
+__all__ = ["DEFAULT_MAX_GAP", "MAX_GAP_LIMIT", "Cues", "PixelTrace", "trace"]

@@ -103,6 +103,7 @@ How the curves of one class are found in one track window:
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from dataclasses import dataclass, replace
 
@@ -142,6 +143,8 @@ _ROW_HOLE = 12  # px: widest hole within a row filled for a curve alone in its c
 _PAIR_ROW_HOLE = 6  # px: the same for the curves of a solid + dashed pair of one ink (see _trace_pair)
 _SPECK = 9  # px: a piece of fewer pixels joins no other across a hole
 _SPECK_JOIN = 12.0  # px: longest dash-gap join of a round piece where most pieces are long (a speck)
+_TAKE_REACH = 4  # px: a solid piece this close to the dashed curve's dashes may be its stroke
+_LENT_ROWS = 4  # rows: a gap this long in a solid curve is no stroke cut by a ruling
 _WIDE_RUN = 6  # px: a run this wide (a sweep's) is joined to the pieces near it in its row
 _OCCLUDED = 8  # px: widest gap in a row that a crossing curve of another ink may cover
 _INK_CHROMA = 20.0  # Lab chroma from which an ink is a colour, not black or grey
@@ -194,6 +197,39 @@ class PixelTrace:
         return np.arange(self.row0, self.row0 + len(self.x), dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class Cues:
+    """The cues the tracer tells curves and strokes apart by; each can be weakened or turned off.
+
+    The defaults are the product's. Setting a tolerance to ``inf`` turns its cue off, which is
+    how the tests show what each cue is for.
+
+    Attributes:
+        sigma_shade: grey levels of shade mismatch tolerated between two pieces of one curve.
+        sigma_dash: mismatch of log dash length tolerated between two pieces of one curve.
+        wrap_slope: px/row; a curve wrapping past a track edge does not head back from the edge
+            it leaves faster than this.
+        speck_join: px; longest dash-gap join of a round piece where most pieces are long (a speck).
+        take_reach: px; a solid piece this close to the dashed curve's dashes may be its stroke.
+        lent_rows: rows; a gap this long in a solid curve is no stroke cut by a ruling.
+        yield_to_dashed: in a solid + dashed pair of one ink, the solid curve gives way where it
+            ran over the dashed curve's ink (see ``_yield_to_dashed``).
+    """
+
+    sigma_shade: float = _SIGMA_SHADE
+    sigma_dash: float = _SIGMA_DASH
+    wrap_slope: float = _WRAP_SLOPE
+    speck_join: float = _SPECK_JOIN
+    take_reach: int = _TAKE_REACH
+    lent_rows: int = _LENT_ROWS
+    yield_to_dashed: bool = True
+
+
+_DEFAULT_CUES = Cues()
+_CUES: contextvars.ContextVar[Cues] = contextvars.ContextVar("logdigit_trace_cues", default=_DEFAULT_CUES)
+"""The cues of the :func:`trace` call in progress (the helpers read them from here)."""
+
+
 def trace(
     masks: np.ndarray,
     layout: Layout,
@@ -202,6 +238,7 @@ def trace(
     max_gap: int = DEFAULT_MAX_GAP,
     min_segment: int = 8,
     margin: int = 3,
+    cues: Cues | None = None,
 ) -> list[PixelTrace]:
     """Trace every layout curve's centreline: one sub-pixel column per pixel row.
 
@@ -225,6 +262,7 @@ def trace(
             Pieces are still linked (told to be one curve) across ``max(40, max_gap)`` rows.
         min_segment: isolated pieces shorter than this many rows are dropped as specks.
         margin: columns searched beyond each track edge, for curves that stray past it.
+        cues: the cues curves are told apart by (:class:`Cues`; default: the product's).
 
     Returns:
         One :class:`PixelTrace` per layout curve, in layout order (track by track); each
@@ -248,6 +286,17 @@ def trace(
     height, width = masks.shape[1:]
     _check_image(image, (height, width))
     _check_options(max_gap, min_segment, margin)
+    if cues is not None and not isinstance(cues, Cues):
+        raise TypeError(f"cues must be a logdigit.trace.Cues, got {type(cues).__name__}")
+    token = _CUES.set(cues or _DEFAULT_CUES)
+    try:
+        return _trace(masks, layout, image, max_gap, min_segment, margin)
+    finally:
+        _CUES.reset(token)
+
+
+def _trace(masks, layout: Layout, image, max_gap: int, min_segment: int, margin: int) -> list[PixelTrace]:
+    height, width = masks.shape[1:]
     opts = _Options(link_gap=max(_LINK_GAP, int(max_gap)), min_segment=int(min_segment), margin=int(margin))
     r0, r1 = _digitised_rows(layout, height)
     traces: list[PixelTrace] = []
@@ -393,8 +442,6 @@ def _trace_track(
 
 
 _WEAK = 0.35  # reward per row of a piece the network gave the other class
-_TAKE_REACH = 4  # px: a solid piece this close to the dashed curve's dashes may be its stroke
-_LENT_ROWS = 4  # rows: a gap this long in a solid curve is no stroke cut by a ruling
 _LENT_REACH = 6  # rows beyond such a gap that a dashed piece filling it may reach
 _HIDDEN = 8.0  # px: a dashed curve's gap lying this close to the solid curve runs under it
 _HIDDEN_ROWS = 6  # rows: shorter gaps are a dash gap, interpolated
@@ -465,7 +512,7 @@ def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndar
         solid, dashed = solid | lent, dashed & ~(lent & gap_rows[:, None])
         xs = _trace_lone(solid, sopts, dashed=False)
         claimed = _claimed(solid, xs, _SOLID_JOIN)
-    extra = _touching(solid & ~claimed, dashed, reach=_TAKE_REACH)
+    extra = _touching(solid & ~claimed, dashed, reach=_CUES.get().take_reach)
     both = dashed | extra  # (without extra, the dashed curve's trace on its own)
     xd = _trace_lone(both, opts, dashed=True, strong=dashed)
     if extra.any():
@@ -474,7 +521,7 @@ def _trace_pair(solid, dashed, xs, opts: _Options, pixels=None) -> tuple[np.ndar
             own = solid & ~taken
             xs = _trace_lone(own, sopts, dashed=False)
             claimed = _claimed(solid, xs, _SOLID_JOIN)
-    new = _yield_to_dashed(solid, dashed, xs, xd, claimed, sopts)
+    new = _yield_to_dashed(solid, dashed, xs, xd, claimed, sopts) if _CUES.get().yield_to_dashed else xs
     if new is not xs:
         xs, claimed = new, _claimed(solid, new, _SOLID_JOIN)
     ink = dashed | (solid & ~claimed)
@@ -499,7 +546,8 @@ def _lent_to_dashed(dashed, xs, inked, claimed) -> tuple[np.ndarray, np.ndarray]
     starts, stops = _true_runs(np.isfinite(xs) & ~inked)
     lent = np.zeros_like(dashed)
     in_gap = np.zeros(len(xs), bool)
-    gaps = [(a, b) for a, b in zip(starts, stops, strict=True) if b - a >= _LENT_ROWS and a > 0 and b < len(xs)]
+    lent_rows = _CUES.get().lent_rows
+    gaps = [(a, b) for a, b in zip(starts, stops, strict=True) if b - a >= lent_rows and a > 0 and b < len(xs)]
     if not gaps:
         return lent, in_gap
     _, label, stats, _ = cv2.connectedComponentsWithStats(dashed.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
@@ -1024,7 +1072,9 @@ def _to_lab(rgb: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- dashes
 
 
-def _bridge_dashes(window: np.ndarray, link_gap: int, *, lone: bool = True) -> np.ndarray:
+def _bridge_dashes(
+    window: np.ndarray, link_gap: int, *, lone: bool = True, speck_join: float | None = None
+) -> np.ndarray:
     """A copy of the window with the sideways gaps between dashes (or dots) drawn in, 1 px wide.
 
     Each 8-connected piece gets two ends: the extremes along its principal axis, or, for
@@ -1043,7 +1093,8 @@ def _bridge_dashes(window: np.ndarray, link_gap: int, *, lone: bool = True) -> n
     ends, outward, piece = _piece_ends(labels, count)
     round_piece = np.asarray(~outward[: count - 1].any(axis=1))
     specks = lone and round_piece.mean() < 0.5  # dashes, not dots: a round piece is a speck, no pen stroke
-    pairs, cost = _end_pairs(ends, outward, piece, float(link_gap), specks=specks)
+    reach = _CUES.get().speck_join if speck_join is None else speck_join
+    pairs, cost = _end_pairs(ends, outward, piece, float(link_gap), specks=specks, speck_join=reach)
     if not len(pairs):
         return window
     bridged = window.view(np.uint8).copy()
@@ -1124,7 +1175,9 @@ def _piece_ends(labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray,
     return ends, outward, piece
 
 
-def _end_pairs(ends, outward, piece, max_gap: float, *, specks: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _end_pairs(
+    ends, outward, piece, max_gap: float, *, specks: bool = False, speck_join: float = _SPECK_JOIN
+) -> tuple[np.ndarray, np.ndarray]:
     """Candidate (a, b) end pairs of different pieces within ``max_gap`` and their costs; with
     ``specks``, round pieces join only across ``_SPECK_JOIN`` px."""
     a, b = _near_pairs(ends, max_gap)
@@ -1140,7 +1193,7 @@ def _end_pairs(ends, outward, piece, max_gap: float, *, specks: bool = False) ->
     keep = (along_a > -0.1) & (along_b > -0.1)
     if specks:
         is_round = ~outward.any(axis=1)
-        keep &= ~(is_round[a] | is_round[b]) | (dist <= _SPECK_JOIN)
+        keep &= ~(is_round[a] | is_round[b]) | (dist <= speck_join)
     cost = dist * (3.0 - along_a - along_b)
     a, b, cost = a[keep], b[keep], cost[keep]
     # Each end's few cheapest options are all the greedy join can want (bounds the work in noise).
@@ -1517,7 +1570,8 @@ def _join(tk: _Tracklets, i: int, j: int, cost: dict, restart: float) -> float:
 def _looks(tk: _Tracklets) -> list[tuple[np.ndarray, float]]:
     """(value per tracklet, tolerated mismatch) of each measure of a stroke's look that
     tells two curves of one class apart: width, and where measured shade and dash length."""
-    looks = [(tk.thickness, _SIGMA_WIDTH), (tk.shade, _SIGMA_SHADE), (tk.dash, _SIGMA_DASH)]
+    cues = _CUES.get()
+    looks = [(tk.thickness, _SIGMA_WIDTH), (tk.shade, cues.sigma_shade), (tk.dash, cues.sigma_dash)]
     return [(values, sigma) for values, sigma in looks if values is not None]
 
 
@@ -1643,8 +1697,9 @@ def _wraps(tk: _Tracklets, edges: tuple[int, int]) -> tuple[np.ndarray, np.ndarr
     out_i, out_j = [], []
     for sign, leave, enter in ((1.0, right, left), (-1.0, left, right)):
         # Not heading back (a NaN slope, from too short an end, is unknown and allowed).
-        ends = np.flatnonzero((sign * (tk.tail_x - leave) >= -_WRAP_NEAR) & ~(sign * tk.tail_slope < -_WRAP_SLOPE))
-        starts = np.flatnonzero((sign * (enter - tk.head_x) >= -_WRAP_NEAR) & ~(sign * tk.head_slope < -_WRAP_SLOPE))
+        slope = _CUES.get().wrap_slope
+        ends = np.flatnonzero((sign * (tk.tail_x - leave) >= -_WRAP_NEAR) & ~(sign * tk.tail_slope < -slope))
+        starts = np.flatnonzero((sign * (enter - tk.head_x) >= -_WRAP_NEAR) & ~(sign * tk.head_slope < -slope))
         if len(ends) == 0 or len(starts) == 0:
             continue
         ends = ends[np.argsort(tk.y1[ends], kind="stable")]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from logdigit.trace import trace
+from logdigit.trace import Cues, trace
 
 
 def test_true_masks_of_a_sample_trace_within_target():
@@ -75,17 +75,16 @@ def test_two_black_curves_of_different_widths_keep_their_identity(index, track):
 @pytest.mark.parametrize(
     "index, track, klass, cue",
     [
-        (198, 0, 1, "_SIGMA_SHADE"),  # two solid near-black curves, one drawn fainter
-        (126, 0, 2, "_SIGMA_DASH"),  # two dashed near-black curves, dashes of different lengths
+        (198, 0, 1, "sigma_shade"),  # two solid near-black curves, one drawn fainter
+        (126, 0, 2, "sigma_dash"),  # two dashed near-black curves, dashes of different lengths
     ],
 )
-def test_same_ink_curves_of_a_test_sheet_keep_their_identity_by_look(index, track, klass, cue, monkeypatch):
+def test_same_ink_curves_of_a_test_sheet_keep_their_identity_by_look(index, track, klass, cue):
     # Evaluation test sheets (seed 0) where two curves of one class and one layout ink
     # cross: traced from the true masks, each stays itself only with the look named by
     # ``cue``: 0.01-0.04 of track width. Without it they come out swapped over long
     # stretches, at 0.08-0.13. (Swapped, they also jump across inkless stretches longer
     # than the default fill limit; max_gap=40 fills those so the error counts those rows.)
-    import logdigit.trace.tracer as tracing
     from logdigit.research.synth import make_sheet, sheet_rng
 
     sheet = make_sheet(height=512, width=640, rng=sheet_rng("test", 0, index))
@@ -94,8 +93,8 @@ def test_same_ink_curves_of_a_test_sheet_keep_their_identity_by_look(index, trac
     names = [c.mnemonic for c in lay.curves if c.klass == klass]
     assert len(names) == 2
 
-    def errors():
-        traces = {t.mnemonic: t for t in trace(masks, sheet.layout, image=sheet.image, max_gap=40)}
+    def errors(cues=None):
+        traces = {t.mnemonic: t for t in trace(masks, sheet.layout, image=sheet.image, max_gap=40, cues=cues)}
         out = []
         for truth in sheet.truth:
             if truth.mnemonic in names:
@@ -104,5 +103,4 @@ def test_same_ink_curves_of_a_test_sheet_keep_their_identity_by_look(index, trac
         return out
 
     assert max(errors()) <= 0.045
-    monkeypatch.setattr(tracing, cue, np.inf)
-    assert min(errors()) >= 0.07
+    assert min(errors(Cues(**{cue: np.inf}))) >= 0.07

@@ -8,7 +8,7 @@ import pytest
 
 from logdigit.errors import InputError, LayoutError
 from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
-from logdigit.trace import PixelTrace, trace
+from logdigit.trace import Cues, PixelTrace, trace
 
 S = 4  # supersampling factor of the synthetic drawings
 
@@ -450,11 +450,9 @@ def _bounce(y):
     return 60 - 0.5 * np.abs(y - 100), 61.5 + 0.5 * np.abs(y - 100)
 
 
-def test_curves_that_touch_and_turn_back_are_told_apart_by_shade(monkeypatch):
+def test_curves_that_touch_and_turn_back_are_told_apart_by_shade():
     # As above, but both strokes 2 px wide and given one layout colour: the left curve is
     # drawn in black, the right one in mid grey. Only the scan's shades say they bounce.
-    import logdigit.trace.tracer as tracing
-
     h, w = 200, 120
     f, g = (lambda y: _bounce(y)[0]), (lambda y: _bounce(y)[1])
     black, grey = _draw(f, h, w), _draw(g, h, w)
@@ -464,14 +462,13 @@ def test_curves_that_touch_and_turn_back_are_told_apart_by_shade(monkeypatch):
     lay = _layout([_solid_track("A", "B", colors=[(0, 0, 0), (0, 0, 0)])], h)
     rows = np.arange(h)
 
-    def errors(image):
-        left, right = trace(masks, lay, image=image)
+    def errors(image, cues=None):
+        left, right = trace(masks, lay, image=image, cues=cues)
         return np.nanmean(np.abs(left.x - f(rows))), np.nanmean(np.abs(right.x - g(rows)))
 
     assert max(errors(scan)) < 0.5
     assert min(errors(None)) > 5  # without the scan they come out crossed
-    monkeypatch.setattr(tracing, "_SIGMA_SHADE", np.inf)
-    assert min(errors(scan)) > 5  # and with the scan but no shade cue
+    assert min(errors(scan, Cues(sigma_shade=np.inf))) > 5  # and with the scan but no shade cue
 
 
 @pytest.mark.parametrize("order", [("DOT", "DASH"), ("DASH", "DOT")])
@@ -750,12 +747,11 @@ def test_a_curve_that_wraps_past_the_track_edge_is_followed_onto_the_other_edge(
     assert np.isfinite(t.x).mean() >= 0.98
 
 
-def test_a_curve_that_turns_back_at_the_edge_is_not_wrapped_onto_a_piece_leaving_the_other(monkeypatch):
+def test_a_curve_that_turns_back_at_the_edge_is_not_wrapped_onto_a_piece_leaving_the_other():
     # A peak reaches the right edge and comes back, its tip lost (as the network often loses
     # ink along a track edge); a longer piece starts at the left edge meanwhile, heading out
     # of the track. A wrapped curve would re-enter heading in: the piece is not the curve.
     # With the heading test off, the trace jumps onto it for its extra rows.
-    import logdigit.trace.tracer as tracing
 
     h, w = 200, 125
 
@@ -768,13 +764,12 @@ def test_a_curve_that_turns_back_at_the_edge_is_not_wrapped_onto_a_piece_leaving
     other[:86] = 0
     masks = _mask(curve, other)
 
-    def traced():
-        (t,) = trace(masks, _layout([_solid_track("GR")], h))
+    def traced(cues=None):
+        (t,) = trace(masks, _layout([_solid_track("GR")], h), cues=cues)
         return t.x
 
     assert np.nanmin(traced()) >= 70
-    monkeypatch.setattr(tracing, "_WRAP_SLOPE", np.inf)
-    assert np.nanmin(traced()) < 20
+    assert np.nanmin(traced(Cues(wrap_slope=np.inf))) < 20
 
 
 def test_nearest_clusters_by_hand():
@@ -873,12 +868,11 @@ def test_pair_tracing_needs_curves_the_ink_cannot_tell_apart(colour_scan):
     assert (error > 4) if colour_scan else (error < 1.5)
 
 
-def test_solid_curve_gives_back_the_dashed_stroke_it_took_as_a_short_cut(monkeypatch):
+def test_solid_curve_gives_back_the_dashed_stroke_it_took_as_a_short_cut():
     # The network calls a stretch of the dashed line solid (rows 84-116) where the solid
     # curve spikes out across it and back, and loses the spike's tip (3 rows). Traced
     # alone, the solid curve takes the straight stroke as a short cut; the pair gives
     # the stroke back to the dashed curve and the solid curve follows its spike.
-    import logdigit.trace.tracer as tracing
 
     h, w = 200, 125
 
@@ -896,8 +890,7 @@ def test_solid_curve_gives_back_the_dashed_stroke_it_took_as_a_short_cut(monkeyp
     s, d = trace(masks, _pair_layout(h))
     assert np.abs(s.x - spike(rows))[84:117].mean() < 2
     assert np.abs(d.x - 60).max() <= 1.5
-    monkeypatch.setattr(tracing, "_yield_to_dashed", lambda solid, dashed, xs, *args: xs)
-    s, _ = trace(masks, _pair_layout(h))
+    s, _ = trace(masks, _pair_layout(h), cues=Cues(yield_to_dashed=False))
     assert np.abs(s.x - spike(rows))[84:117].mean() > 10  # (the short cut)
 
 
@@ -945,12 +938,11 @@ def test_dashed_curve_follows_an_upright_stretch_the_network_took_for_a_ruling(r
         assert np.abs(d.x - _upright_bend(rows))[100:131].max() < 1.5
 
 
-def test_solid_curve_takes_a_spike_the_network_called_dashed(monkeypatch):
+def test_solid_curve_takes_a_spike_the_network_called_dashed():
     # The solid curve spikes out to the left and back (rows 90-110) and the network calls
     # the whole spike dashed. A solid line has no gaps: the spike touches the solid curve
     # just above and just below its gap, so it goes to the solid curve. Without that
     # step the solid curve is bridged straight across the spike.
-    import logdigit.trace.tracer as tracing
 
     h, w = 200, 125
 
@@ -967,12 +959,11 @@ def test_solid_curve_takes_a_spike_the_network_called_dashed(monkeypatch):
     s, d = trace(masks, _pair_layout(h))
     assert np.abs(s.x - spike(rows))[88:113].max() < 2
     assert np.abs(d.x - 95).max() <= 1.0
-    monkeypatch.setattr(tracing, "_LENT_ROWS", h + 1)
-    s, _ = trace(masks, _pair_layout(h))
+    s, _ = trace(masks, _pair_layout(h), cues=Cues(lent_rows=h + 1))
     assert np.abs(s.x - spike(rows))[88:113].max() > 20
 
 
-def test_a_speck_beside_a_dashed_line_is_no_dot(monkeypatch):
+def test_a_speck_beside_a_dashed_line_is_no_dot():
     # Long dashes down column 10 and a one-pixel speck 17 px to the side of the last
     # dash's end: for a curve alone in its class the speck is noise, not a dot of the
     # line, and is not bridged to it.
@@ -985,9 +976,7 @@ def test_a_speck_beside_a_dashed_line_is_no_dot(monkeypatch):
     window[58, 28] = True
     bridged = tracing._bridge_dashes(window, 40)
     assert not bridged[50:60, 13:27].any()
-    monkeypatch.setattr(tracing, "_SPECK_JOIN", np.inf)
-    assert tracing._bridge_dashes(window, 40)[50:60, 13:27].any()  # (the join it would draw)
-    monkeypatch.undo()
+    assert tracing._bridge_dashes(window, 40, speck_join=np.inf)[50:60, 13:27].any()  # (the join it would draw)
     # With several curves of the class in the track one of them may be dotted: no limit.
     assert tracing._bridge_dashes(window, 40, lone=False)[50:60, 13:27].any()
     dots = np.zeros((80, 60), bool)
@@ -1030,10 +1019,9 @@ def test_upright_stretch_goes_on_through_dark_ink_beside_it():
     assert np.abs(d.x - _upright_bend(rows))[100:131].max() < 1.0
 
 
-def test_dashed_curve_takes_back_a_stretch_a_few_pixels_off_its_dashes(monkeypatch):
+def test_dashed_curve_takes_back_a_stretch_a_few_pixels_off_its_dashes():
     # As in the take-back test above, but the stretch labelled solid stops 3 rows short
     # of the dashes on either side (the network left those rows out of both classes).
-    import logdigit.trace.tracer as tracing
 
     h = 240
     masks, (_, stolen, _) = _stolen_stretch(h)
@@ -1042,8 +1030,7 @@ def test_dashed_curve_takes_back_a_stretch_a_few_pixels_off_its_dashes(monkeypat
     rows = np.arange(h)
     _, d = trace(masks, _pair_layout(h))
     assert np.abs(d.x - _bend(rows))[103:133].max() < 1.5
-    monkeypatch.setattr(tracing, "_TAKE_REACH", 2)
-    _, bridged = trace(masks, _pair_layout(h), max_gap=40)
+    _, bridged = trace(masks, _pair_layout(h), max_gap=40, cues=Cues(take_reach=2))
     assert np.abs(bridged.x - _bend(rows))[103:133].max() > 4
 
 

@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[dev,ocr]"
+	$(BIN)/python -m pip install -q -e ".[dev,ocr,research]"
 	@# Tesseract reads printed depth numbers for `logdigit layout`; optional, installed where we are root.
 	command -v tesseract >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& apt-get install -y -qq tesseract-ocr >/dev/null; } \
@@ -60,8 +60,12 @@ bench-accuracy-full: $(BENCH_STAMP)
 layout-real: install
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/layout_real.py --doc docs/layout-real.md
 
+# ruff (lint and format), codespell (British spellings are fine) and mypy on the product packages.
 lint: install
 	$(BIN)/ruff check logdigit tests benchmarks samples
+	$(BIN)/ruff format --check logdigit tests benchmarks samples
+	$(BIN)/codespell
+	$(BIN)/mypy
 
 samples: install
 	$(BIN)/python samples/make_samples.py

@@ -25,8 +25,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def bench_batch(scans: Sequence[str | os.PathLike], workers: Sequence[int] = (1, 2), *,
-                weights: str | os.PathLike | None = None, device: str = "cpu", tile: int = 512) -> dict:
+def bench_batch(
+    scans: Sequence[str | os.PathLike],
+    workers: Sequence[int] = (1, 2),
+    *,
+    weights: str | os.PathLike | None = None,
+    device: str = "cpu",
+    tile: int = 512,
+) -> dict:
     """Scans per minute of the batch runner on ``scans`` with each worker count.
 
     Args:
@@ -51,26 +57,47 @@ def bench_batch(scans: Sequence[str | os.PathLike], workers: Sequence[int] = (1,
     for n in workers:
         threads = max(1, CPU_COUNT // n)
         t0 = time.perf_counter()
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-                Client(cluster) as client, tempfile.TemporaryDirectory(prefix="logdigit-bench-batch-") as outdir:
+        with (
+            LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+            Client(cluster) as client,
+            tempfile.TemporaryDirectory(prefix="logdigit-bench-batch-") as outdir,
+        ):
             client.wait_for_workers(n)
             client.run(_warm, str(scans[0]), opts, threads)
             startup = time.perf_counter() - t0
             t = time.perf_counter()
-            results = run_batch(scans, outdir=outdir, options=opts, force=True, scheduler=cluster.scheduler_address,
-                                torch_threads=threads)
+            results = run_batch(
+                scans,
+                outdir=outdir,
+                options=opts,
+                force=True,
+                scheduler=cluster.scheduler_address,
+                torch_threads=threads,
+            )
             wall = time.perf_counter() - t
         done = [r for r in results if r.status == "done"]
         stages = sorted({k for r in done for k in r.seconds})
-        out["runs"].append({
-            "workers": n, "torch_threads": threads, "startup_s": round(startup, 2), "wall_s": round(wall, 3),
-            "scans_per_minute": round(60.0 * len(scans) / wall, 2), "failed": len(results) - len(done),
-            "seconds_per_scan": {k: round(statistics.median(r.seconds.get(k, 0.0) for r in done), 4)
-                                 for k in stages} if done else {},
-        })
+        out["runs"].append(
+            {
+                "workers": n,
+                "torch_threads": threads,
+                "startup_s": round(startup, 2),
+                "wall_s": round(wall, 3),
+                "scans_per_minute": round(60.0 * len(scans) / wall, 2),
+                "failed": len(results) - len(done),
+                "seconds_per_scan": {
+                    k: round(statistics.median(r.seconds.get(k, 0.0) for r in done), 4) for k in stages
+                }
+                if done
+                else {},
+            }
+        )
     base = out["runs"][0]["scans_per_minute"] if out["runs"] else 0.0
-    out["speedup"] = {f"{r['workers']}_over_{workers[0]}": round(r["scans_per_minute"] / base, 3)
-                      for r in out["runs"][1:]} if base else {}
+    out["speedup"] = (
+        {f"{r['workers']}_over_{workers[0]}": round(r["scans_per_minute"] / base, 3) for r in out["runs"][1:]}
+        if base
+        else {}
+    )
     return out
 
 
@@ -87,8 +114,8 @@ def make_scans(folder: Path, *, n: int, height: int, width: int) -> list[Path]:
     """``n`` seeded synthetic scans with sidecar layouts in ``folder`` (kept between runs)."""
     import cv2
 
-    from logdigit.layout import write_layout
-    from logdigit.synth import make_sheet
+    from logdigit.io.layout import write_layout
+    from logdigit.research.synth import make_sheet
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -107,7 +134,7 @@ def _random_weights(folder: Path) -> Path:
     import torch
 
     from logdigit.model import VeerNet, VeerNetConfig
-    from logdigit.weights import save_model
+    from logdigit.model.weights import save_model
 
     path = folder / "random-veernet.safetensors"
     if not path.is_file():
@@ -127,24 +154,30 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     args = p.parse_args(argv)
 
-    from logdigit.weights import default_weights
+    from logdigit.model.weights import default_weights
 
     cache = Path(tempfile.gettempdir()) / "logdigit-bench-batch"
     weights = args.weights or (default_weights() if default_weights().is_file() else _random_weights(cache))
     scans = make_scans(cache, n=args.n, height=args.height, width=args.width)
     print(f"{len(scans)} scans {args.height} x {args.width}, weights {weights}", file=sys.stderr, flush=True)
-    res = bench_batch(scans, workers=tuple(int(w) for w in args.workers.split(",")), weights=weights,
-                      device=args.device)
+    res = bench_batch(
+        scans, workers=tuple(int(w) for w in args.workers.split(",")), weights=weights, device=args.device
+    )
     res["weights"], res["load_average"] = str(weights), list(os.getloadavg())
     for r in res["runs"]:
-        print(f"{r['workers']} worker(s) x {r['torch_threads']} torch thread(s): {r['scans_per_minute']:.1f} "
-              f"scans/min ({r['wall_s']:.1f} s for {res['scans']} scans; start-up {r['startup_s']:.1f} s; "
-              f"{r['failed']} failed)")
+        print(
+            f"{r['workers']} worker(s) x {r['torch_threads']} torch thread(s): {r['scans_per_minute']:.1f} "
+            f"scans/min ({r['wall_s']:.1f} s for {res['scans']} scans; start-up {r['startup_s']:.1f} s; "
+            f"{r['failed']} failed)"
+        )
     for k, v in res["speedup"].items():
         print(f"speed-up {k.replace('_over_', ' over ')} worker(s): {v:.2f}x")
     if res["load_average"][0] > 0.5 * res["cores"]:
-        print(f"warning: the machine was busy (load {res['load_average'][0]:.1f} on {res['cores']} cores); "
-              "timings are not reliable", file=sys.stderr)
+        print(
+            f"warning: the machine was busy (load {res['load_average'][0]:.1f} on {res['cores']} cores); "
+            "timings are not reliable",
+            file=sys.stderr,
+        )
     if args.json:
         args.json.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     return res

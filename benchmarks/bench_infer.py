@@ -5,7 +5,7 @@ Each measurement is one function that returns plain data (dicts of floats), so
 summarised by :func:`summarise` (median, min, max, spread); the first call of
 anything is a warm-up and is not counted.
 
-The scans are synthetic (:func:`logdigit.synth.make_sheet` with a fixed layout) and
+The scans are synthetic (:func:`logdigit.research.synth.make_sheet` with a fixed layout) and
 are written once to a cache folder under the system temp dir, so every section of a
 run, and every run on one machine, sees the same pixels.
 
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from logdigit.inference import DEFAULT_OVERLAP, DEFAULT_TILE, predict_proba
+from logdigit.model.inference import DEFAULT_OVERLAP, DEFAULT_TILE, predict_proba
 
 CACHE_VERSION = 1  # bump when the synthetic scans below change, so stale cached files are not reused
 CACHE = Path(tempfile.gettempdir()) / "logdigit-bench"
@@ -80,7 +80,7 @@ def rate(stats: dict, megapixels: float) -> dict:
 
 
 def _plan():
-    from logdigit.synth import CurvePlan, SheetPlan, TrackPlan
+    from logdigit.research.synth import CurvePlan, SheetPlan, TrackPlan
 
     # A common log layout: GR + SP in a linear track, two resistivities in a log track,
     # sonic (dashed) + neutron in a third, as on a triple-combo print.
@@ -89,12 +89,27 @@ def _plan():
         depth_top=1200.0,
         px_per_unit=4.0,
         tracks=(
-            TrackPlan("linear", (CurvePlan("GR", 1, (0, 120, 0), "gr", 0.0, 150.0, "GAPI"),
-                                 CurvePlan("SP", 1, (0, 0, 0), "sp", -160.0, 40.0, "MV"))),
-            TrackPlan("log", (CurvePlan("ILD", 1, (200, 20, 20), "res", 0.2, 2000.0, "OHMM"),
-                              CurvePlan("SFLU", 2, (0, 40, 160), "res", 0.2, 2000.0, "OHMM"))),
-            TrackPlan("linear", (CurvePlan("DT", 2, (0, 0, 0), "sonic", 140.0, 40.0, "US/F"),
-                                 CurvePlan("NPHI", 1, (110, 30, 140), "sp", 0.45, -0.15, "V/V"))),
+            TrackPlan(
+                "linear",
+                (
+                    CurvePlan("GR", 1, (0, 120, 0), "gr", 0.0, 150.0, "GAPI"),
+                    CurvePlan("SP", 1, (0, 0, 0), "sp", -160.0, 40.0, "MV"),
+                ),
+            ),
+            TrackPlan(
+                "log",
+                (
+                    CurvePlan("ILD", 1, (200, 20, 20), "res", 0.2, 2000.0, "OHMM"),
+                    CurvePlan("SFLU", 2, (0, 40, 160), "res", 0.2, 2000.0, "OHMM"),
+                ),
+            ),
+            TrackPlan(
+                "linear",
+                (
+                    CurvePlan("DT", 2, (0, 0, 0), "sonic", 140.0, 40.0, "US/F"),
+                    CurvePlan("NPHI", 1, (110, 30, 140), "sp", 0.45, -0.15, "V/V"),
+                ),
+            ),
         ),
     )
 
@@ -119,7 +134,7 @@ class BenchScan:
 
     def image(self) -> np.ndarray:
         """uint8 (H, W, 3) RGB, read with the product's own reader."""
-        from logdigit.scan import read_scan
+        from logdigit.io.scan import read_scan
 
         return read_scan(self.path, max_pixels=max(self.height * self.width, 1)).image
 
@@ -142,8 +157,8 @@ def make_scan(*, height: int, width: int, seed: int = 0, block: int | None = Non
 def _write_scan(path: Path, layout_path: Path, *, height: int, width: int, seed: int, block: int) -> None:
     import cv2
 
-    from logdigit.layout import write_layout
-    from logdigit.synth import make_sheet
+    from logdigit.io.layout import write_layout
+    from logdigit.research.synth import make_sheet
 
     sheet = make_sheet(height=block, width=width, rng=seed, plan=_plan())
     reps = -(-height // block)
@@ -172,19 +187,22 @@ def with_blank_band(image: np.ndarray, share: float, *, rng=0) -> np.ndarray:
     grey = image.mean(axis=2)
     paper = np.median(image[grey >= np.quantile(grey, 0.9)], axis=0)  # (3,) RGB
     band = paper + rng.normal(0, 2, (n, image.shape[1], 1))
-    out[image.shape[0] - n:] = np.clip(band, 0, 255).round().astype(np.uint8)
+    out[image.shape[0] - n :] = np.clip(band, 0, 255).round().astype(np.uint8)
     return out
 
 
 def blank_share(image: np.ndarray, *, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP) -> float:
     """Fraction of the tiling's windows that skip-blank leaves out (the rule of ``inference._run_band``)."""
-    from logdigit.inference import _starts
+    from logdigit.model.inference import _starts
 
     h, w = image.shape[:2]
     th, tw = min(tile, h), min(tile, w)
     ys, xs = _starts(h, th, tile - overlap), _starts(w, tw, tile - overlap)
-    blank = [int(image[y:y + th, x:x + tw].max()) - int(image[y:y + th, x:x + tw].min()) < BLANK_RANGE
-             for y in ys for x in xs]
+    blank = [
+        int(image[y : y + th, x : x + tw].max()) - int(image[y : y + th, x : x + tw].min()) < BLANK_RANGE
+        for y in ys
+        for x in xs
+    ]
     return sum(blank) / len(blank)
 
 
@@ -209,7 +227,7 @@ def load_veernet(weights: str | os.PathLike | None = None, *, cache: Path = CACH
     very same network through ``--weights`` / ``LOGDIGIT_WEIGHTS``.
     """
     from logdigit.model import VeerNet, VeerNetConfig
-    from logdigit.weights import default_weights, load_model, save_model
+    from logdigit.model.weights import default_weights, load_model, save_model
 
     path = Path(weights) if weights else default_weights()
     if weights or path.is_file():  # named weights must exist (load_model says so); only the default falls back
@@ -219,8 +237,9 @@ def load_veernet(weights: str | os.PathLike | None = None, *, cache: Path = CACH
     model = VeerNet(VeerNetConfig()).eval()
     cache.mkdir(parents=True, exist_ok=True)
     saved = save_model(model, cache / "veernet-random.safetensors", meta={"note": "random weights, benchmark only"})
-    return Loaded(model, f"random weights, default config (no {_shown(path)}; speed only, not accuracy)",
-                  _params(model), saved)
+    return Loaded(
+        model, f"random weights, default config (no {_shown(path)}; speed only, not accuracy)", _params(model), saved
+    )
 
 
 def _shown(path: Path) -> str:
@@ -263,13 +282,18 @@ def load_peer() -> Loaded:
         _allow_cpu_torchvision()
         import segmentation_models_pytorch as smp
     except Exception as exc:  # noqa: BLE001 - any import failure means: skip the peer, say why
-        return Loaded(None, "", skipped=f"segmentation_models_pytorch not importable ({type(exc).__name__}: "
-                                          f"{_first_line(exc)}); `make bench` installs it")
+        return Loaded(
+            None,
+            "",
+            skipped=f"segmentation_models_pytorch not importable ({type(exc).__name__}: "
+            f"{_first_line(exc)}); `make bench` installs it",
+        )
     torch.manual_seed(0)
     unet = smp.Unet("resnet18", encoder_weights=None, classes=3)
     model = PeerUnet(unet).eval()
-    return Loaded(model, f"segmentation_models_pytorch {smp.__version__} Unet(resnet18), random weights",
-                  _params(model))
+    return Loaded(
+        model, f"segmentation_models_pytorch {smp.__version__} Unet(resnet18), random weights", _params(model)
+    )
 
 
 def _allow_cpu_torchvision() -> None:
@@ -362,8 +386,17 @@ class Job:
     net: Timed | None = None
 
 
-def infer_job(model: nn.Module, image: np.ndarray, *, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
-              batch: int = 4, skip_blank: bool = True, device: str = "cpu", threads: int | None = None) -> Job:
+def infer_job(
+    model: nn.Module,
+    image: np.ndarray,
+    *,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    batch: int = 4,
+    skip_blank: bool = True,
+    device: str = "cpu",
+    threads: int | None = None,
+) -> Job:
     """Tiled :func:`predict_proba` of ``model`` on ``image`` (uint8 (H, W, 3)), probabilities out.
 
     The time covers everything ``predict_proba`` does: window cutting, the network
@@ -379,8 +412,8 @@ def infer_job(model: nn.Module, image: np.ndarray, *, tile: int = DEFAULT_TILE, 
 
 
 def classical_job(image: np.ndarray) -> Job:
-    """The evaluation's no-learning baseline, :func:`logdigit.evaluate.classical_segment`, on ``image``."""
-    from logdigit.evaluate import classical_segment
+    """The evaluation's no-learning baseline, :func:`logdigit.research.evaluate.classical_segment`, on ``image``."""
+    from logdigit.research.evaluate import classical_segment
 
     return Job(lambda: classical_segment(image), image.shape[0] * image.shape[1] / 1e6)
 
@@ -403,14 +436,17 @@ def interleaved(jobs: dict[str, Job], *, repeats: int) -> dict[str, dict]:
             job.net.seconds = 0.0
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(repeats):
-        for name in names[r % len(names):] + names[: r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             t = time.perf_counter()
             jobs[name].run()
             times[name].append(time.perf_counter() - t)
     out = {}
     for name, job in jobs.items():
-        out[name] = {**rate(summarise(times[name]), job.megapixels), "times": times[name],
-                     "network_share": job.net.seconds / sum(times[name]) if job.net is not None else None}
+        out[name] = {
+            **rate(summarise(times[name]), job.megapixels),
+            "times": times[name],
+            "network_share": job.net.seconds / sum(times[name]) if job.net is not None else None,
+        }
     return out
 
 
@@ -439,8 +475,16 @@ def verdict(ratio: dict, *, margin: float = 0.03) -> str:
     return "same (within noise)"
 
 
-def end_to_end(scan: BenchScan, model: nn.Module, *, weights: Path, repeats: int, batch: int = 4,
-               skip_blank: bool = True, out_dir: Path = CACHE) -> dict:
+def end_to_end(
+    scan: BenchScan,
+    model: nn.Module,
+    *,
+    weights: Path,
+    repeats: int,
+    batch: int = 4,
+    skip_blank: bool = True,
+    out_dir: Path = CACHE,
+) -> dict:
     """Seconds per scan of :func:`logdigit.pipeline.digitise_to_files` (the ``logdigit infer`` path), by stage.
 
     The pipeline is given ``model`` wrapped in :class:`Timed`, so the time inside the
@@ -459,8 +503,9 @@ def end_to_end(scan: BenchScan, model: nn.Module, *, weights: Path, repeats: int
         for i in range(repeats + 1):
             net.seconds = 0.0
             t = time.perf_counter()
-            result, _ = pipeline.digitise_to_files(scan.path, out=target, layout=scan.layout, options=opts,
-                                                   overwrite=True)
+            result, _ = pipeline.digitise_to_files(
+                scan.path, out=target, layout=scan.layout, options=opts, overwrite=True
+            )
             total = time.perf_counter() - t
             if i:  # the first run is a warm-up
                 runs.append({**result.timings, "total": total})
@@ -502,8 +547,9 @@ sys.stderr.write(code.stderr[-2000:])
 """
 
 
-def peak_memory(scan: BenchScan, *, weights: Path, threads: int, tile: int = DEFAULT_TILE,
-                timeout: float = 1800) -> dict:
+def peak_memory(
+    scan: BenchScan, *, weights: Path, threads: int, tile: int = DEFAULT_TILE, timeout: float = 1800
+) -> dict:
     """Peak RSS (high-water mark) of one ``logdigit infer`` process on ``scan``.
 
     A fresh Python starts the CLI as its only child and reports
@@ -511,11 +557,26 @@ def peak_memory(scan: BenchScan, *, weights: Path, threads: int, tile: int = DEF
     is counted and no earlier measurement leaks into this one.
     """
     out = CACHE / f"{scan.path.stem}.{os.getpid()}.mem.las"
-    cmd = [*_cli(), "infer", str(scan.path), "--layout", str(scan.layout), "--weights", str(weights),
-           "--device", "cpu", "--tile", str(tile), "-o", str(out), "--quiet"]
+    cmd = [
+        *_cli(),
+        "infer",
+        str(scan.path),
+        "--layout",
+        str(scan.layout),
+        "--weights",
+        str(weights),
+        "--device",
+        "cpu",
+        "--tile",
+        str(tile),
+        "-o",
+        str(out),
+        "--quiet",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    proc = subprocess.run([sys.executable, "-c", _MEASURE_CHILD, *cmd], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE_CHILD, *cmd], capture_output=True, text=True, env=env, timeout=timeout
+    )
     out.unlink(missing_ok=True)
     why = _error_line(proc.stderr)
     try:
@@ -524,8 +585,13 @@ def peak_memory(scan: BenchScan, *, weights: Path, threads: int, tile: int = DEF
         raise RuntimeError(f"memory probe failed (exit {proc.returncode}): {why}") from None
     if int(code) != 0:
         raise RuntimeError(f"logdigit infer exited {code} on {scan.path.name}: {why}")
-    return {"height": scan.height, "width": scan.width, "megapixels": scan.megapixels,
-            "peak_rss_mb": int(rss) / 2**20, "seconds": float(seconds)}
+    return {
+        "height": scan.height,
+        "width": scan.width,
+        "megapixels": scan.megapixels,
+        "peak_rss_mb": int(rss) / 2**20,
+        "seconds": float(seconds),
+    }
 
 
 def _cli() -> list[str]:
@@ -566,8 +632,10 @@ VARIANTS: dict[str, Callable[[int], list[Variant]]] = {
     "channels_last": lambda _: [Variant("channels_last", "on", {}, wrap=ChannelsLast)],
     "batch": lambda _: [Variant("batch", str(b), {"batch": b}) for b in (1, 4, 8)],
     "threads": _thread_grid,
-    "skip_blank": lambda _: [Variant("skip_blank", "off", {"skip_blank": False}),
-                             Variant("skip_blank", "off, 25 % bare paper", {"skip_blank": False}, blank_band=0.25)],
+    "skip_blank": lambda _: [
+        Variant("skip_blank", "off", {"skip_blank": False}),
+        Variant("skip_blank", "off, 25 % bare paper", {"skip_blank": False}, blank_band=0.25),
+    ],
 }
 """In-process variant families: name -> settings to time. ``compile`` and ``onnx`` run in a child (time-boxed)."""
 
@@ -581,11 +649,16 @@ def run_variant(v: Variant, model: nn.Module, image: np.ndarray, *, repeats: int
     ``speedup`` (:func:`round_ratio`) and ``verdict``.
     """
     image = with_blank_band(image, v.blank_band) if v.blank_band else image
-    jobs = {"default": infer_job(model, image, tile=tile, overlap=overlap),
-            "variant": infer_job(v.wrap(model) if v.wrap else model, image, tile=tile, overlap=overlap,
-                                 threads=v.threads, **v.kwargs)}
-    return {**_versus(interleaved(jobs, repeats=repeats)), "blank_window_share": blank_share(image, tile=tile,
-                                                                                              overlap=overlap)}
+    jobs = {
+        "default": infer_job(model, image, tile=tile, overlap=overlap),
+        "variant": infer_job(
+            v.wrap(model) if v.wrap else model, image, tile=tile, overlap=overlap, threads=v.threads, **v.kwargs
+        ),
+    }
+    return {
+        **_versus(interleaved(jobs, repeats=repeats)),
+        "blank_window_share": blank_share(image, tile=tile, overlap=overlap),
+    }
 
 
 def _versus(res: dict) -> dict:
@@ -593,17 +666,33 @@ def _versus(res: dict) -> dict:
     return {**res["variant"], "default_mp_s": res["default"]["mp_s"], "speedup": ratio, "verdict": verdict(ratio)}
 
 
-def run_isolated(name: str, scan: BenchScan, *, weights: Path, repeats: int, threads: int, tile: int,
-                 overlap: int, timeout: float) -> dict:
+def run_isolated(
+    name: str, scan: BenchScan, *, weights: Path, repeats: int, threads: int, tile: int, overlap: int, timeout: float
+) -> dict:
     """Run an isolated variant (``compile``, ``onnx``) in a child process with a time limit.
 
     Returns the child's throughput dict plus ``setup_seconds``, or ``{"skipped": reason}``.
     """
     if name not in ISOLATED:
         raise ValueError(f"unknown isolated variant {name!r}; valid: {list(ISOLATED)}")
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--variant", name, "--scan", str(scan.path),
-           "--weights", str(weights), "--repeats", str(repeats), "--threads", str(threads),
-           "--tile", str(tile), "--overlap", str(overlap)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--variant",
+        name,
+        "--scan",
+        str(scan.path),
+        "--weights",
+        str(weights),
+        "--repeats",
+        str(repeats),
+        "--threads",
+        str(threads),
+        "--tile",
+        str(tile),
+        "--overlap",
+        str(overlap),
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -624,8 +713,8 @@ def _error_line(stderr: str) -> str:
 def _isolated_main(args: argparse.Namespace) -> dict:
     import warnings
 
-    from logdigit.scan import read_scan
-    from logdigit.weights import load_model
+    from logdigit.io.scan import read_scan
+    from logdigit.model.weights import load_model
 
     warnings.filterwarnings("ignore")  # exporters and compilers are chatty; stdout carries only the JSON
     torch.set_num_threads(args.threads)
@@ -650,8 +739,9 @@ def _isolated_main(args: argparse.Namespace) -> dict:
         want = model(x)
     setup = time.perf_counter() - t
     kw = {"tile": args.tile, "overlap": args.overlap}
-    res = interleaved({"default": infer_job(model, image, **kw), "variant": infer_job(net, image, **kw)},
-                      repeats=args.repeats)
+    res = interleaved(
+        {"default": infer_job(model, image, **kw), "variant": infer_job(net, image, **kw)}, repeats=args.repeats
+    )
     return {**_versus(res), "setup_seconds": setup, "max_abs_logit_diff": float((got - want).abs().max())}
 
 
@@ -660,8 +750,15 @@ def _onnx_model(model: nn.Module, window: tuple[int, int]) -> nn.Module:
     import onnxruntime as ort
 
     path = CACHE / f"veernet-{os.getpid()}.onnx"
-    torch.onnx.export(model, (torch.rand(1, 3, *window),), str(path), input_names=["x"], output_names=["logits"],
-                      dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+    torch.onnx.export(
+        model,
+        (torch.rand(1, 3, *window),),
+        str(path),
+        input_names=["x"],
+        output_names=["logits"],
+        dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
+        dynamo=False,
+    )
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = torch.get_num_threads()
     session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
@@ -713,13 +810,12 @@ def _machine_busy() -> float | None:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
-
 def machine() -> dict:
     """CPU model, cores, memory, and the software versions the numbers depend on."""
     import cv2
 
     import logdigit
-    from logdigit.machine import cpu_model
+    from logdigit.research.machine import cpu_model
 
     cpu = cpu_model()
     try:
@@ -752,10 +848,16 @@ def machine() -> dict:
 def _git() -> str | None:
     root = Path(__file__).resolve().parent.parent
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{head}{'+dirty' if dirty else ''}" if head else None

@@ -29,8 +29,8 @@ REAL = ROOT.parent / "shared" / "realdata" / "wsc"
 
 def synthetic_page(height: int = 31_000, width: int = 864, section: int = 2_600, at: int = 9_000):
     """(image uint8 (H, W, 3), Layout of the section) of a long synthetic page."""
-    from logdigit.layout import DepthSpec
-    from logdigit.synth import make_sheet
+    from logdigit.io.layout import DepthSpec
+    from logdigit.research.synth import make_sheet
 
     sheet = make_sheet(height=section, width=width, rng=7)
     filler = [make_sheet(height=section, width=width, rng=100 + k).image for k in range(3)]
@@ -56,8 +56,9 @@ def measure(scan: Path, layout, repeats: int) -> dict:
         out[f"{name}_s"] = round(float(np.median(times)), 2)
         las[name] = [c.values for c in result.curves.curves]
     out["speedup"] = round(out["whole_page_s"] / out["section_s"], 2)
-    out["same_las"] = all(np.array_equal(a, b, equal_nan=True)
-                          for a, b in zip(las["section"], las["whole_page"], strict=True))
+    out["same_las"] = all(
+        np.array_equal(a, b, equal_nan=True) for a, b in zip(las["section"], las["whole_page"], strict=True)
+    )
     return out
 
 
@@ -79,10 +80,16 @@ def main(argv=None) -> dict:
         res["synthetic"] = {"rows": image.shape[0], "section_rows": 2600, **measure(scan, layout, args.repeats)}
     if args.real:
         if REAL.is_dir():
-            from logdigit.layout import load_layout
+            from logdigit.io.layout import load_layout
 
-            res["wsc_A"] = {"rows": 44_933, **measure(REAL / "LAVACARIVER_WESTSANDYCREEKUNIT3_MS.tif",
-                                                       load_layout(REAL / "wsc_A.layout.toml"), args.repeats)}
+            res["wsc_A"] = {
+                "rows": 44_933,
+                **measure(
+                    REAL / "LAVACARIVER_WESTSANDYCREEKUNIT3_MS.tif",
+                    load_layout(REAL / "wsc_A.layout.toml"),
+                    args.repeats,
+                ),
+            }
         else:
             res["wsc_A"] = "skipped: ../shared/realdata absent"
     print(json.dumps(res, indent=2))

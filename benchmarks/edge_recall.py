@@ -21,10 +21,10 @@ import json
 import numpy as np
 import torch
 
-from logdigit.evaluate import draw_test_sheets
-from logdigit.inference import predict_proba
-from logdigit.threshold import threshold
-from logdigit.weights import load_model
+from logdigit.image.threshold import threshold
+from logdigit.model.inference import predict_proba
+from logdigit.model.weights import load_model
+from logdigit.research.evaluate import draw_test_sheets
 
 BINS = ((0, 1), (2, 2), (3, 4), (5, 9), (10, 19), (20, 10_000))  # px from the nearer edge, inclusive
 

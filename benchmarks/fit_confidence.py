@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from logdigit.layout import layout_to_toml, load_layout
+from logdigit.io.layout import layout_to_toml, load_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def traced_sheet(model, split: str, seed: int, index: int, *, height: int = 512, width: int = 640) -> dict:
     """One sheet drawn, segmented by ``model`` and traced: masks, layout, traces, true x per trace."""
-    from logdigit.inference import predict_proba
-    from logdigit.synth import make_sheet, sheet_rng
-    from logdigit.threshold import threshold
+    from logdigit.image.threshold import threshold
+    from logdigit.model.inference import predict_proba
+    from logdigit.research.synth import make_sheet, sheet_rng
     from logdigit.trace import trace
 
     sheet = make_sheet(height=height, width=width, rng=sheet_rng(split, seed, index))
@@ -57,7 +57,7 @@ def _truth_per_trace(sheet, traces) -> list[np.ndarray]:
 
 
 def _save(rec: dict, path: Path) -> None:
-    from logdigit.trace import PixelTrace  # noqa: F401  (the cache holds its fields)
+    from logdigit.trace.tracer import PixelTrace  # noqa: F401  (the cache holds its fields)
 
     ts = rec["traces"]
     np.savez_compressed(
@@ -397,7 +397,7 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     import torch
 
-    from logdigit.weights import load_model
+    from logdigit.model.weights import load_model
 
     torch.set_num_threads(a.threads)
     if a.cache is not None:

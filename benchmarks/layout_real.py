@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from logdigit.layout import load_layout
-from logdigit.layout_scan import delta_e, scan_layout
-from logdigit.scan import read_scan
+from logdigit.image.layout_scan import delta_e, scan_layout
+from logdigit.io.layout import load_layout
+from logdigit.io.scan import read_scan
 
 KIT = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
 CASES = [  # (name, scan, kit layout, section to pick by matching the kit's rows)
@@ -28,8 +28,11 @@ CASES = [  # (name, scan, kit layout, section to pick by matching the kit's rows
 
 def _section_for(report_sections, rows) -> int | None:
     """1-based number of the detected section that overlaps the kit's rows most."""
-    best = max(range(len(report_sections)), default=None,
-               key=lambda i: min(report_sections[i].last, rows[1]) - max(report_sections[i].first, rows[0]))
+    best = max(
+        range(len(report_sections)),
+        default=None,
+        key=lambda i: min(report_sections[i].last, rows[1]) - max(report_sections[i].first, rows[0]),
+    )
     return None if best is None else best + 1
 
 
@@ -43,32 +46,45 @@ def _compare(name: str, scan: Path, kit_path: Path) -> list[str]:
     rep = scan_layout(page.image, dpi=dpi, section=number)
     took = time.perf_counter() - t0
     lay = rep.layout
-    out = [f"### {name}", "", f"`{scan.name}` ({page.image.shape[0]} x {page.image.shape[1]} px), "
-           f"section {number} of {len(rep.sections)}; `scan_layout` {took:.1f} s (OCR included)", ""]
+    out = [
+        f"### {name}",
+        "",
+        f"`{scan.name}` ({page.image.shape[0]} x {page.image.shape[1]} px), "
+        f"section {number} of {len(rep.sections)}; `scan_layout` {took:.1f} s (OCR included)",
+        "",
+    ]
     sec = rep.sections[number - 1]
     rows = lay.depth.rows
     kr = kit.depth.rows
-    out.append(f"- section rows (curves): found {rows[0]}-{rows[1]}, kit {kr[0]}-{kr[1]}: "
-               f"error {rows[0] - kr[0]:+d} / {rows[1] - kr[1]:+d} px (grid rows {sec.first}-{sec.last})")
+    out.append(
+        f"- section rows (curves): found {rows[0]}-{rows[1]}, kit {kr[0]}-{kr[1]}: "
+        f"error {rows[0] - kr[0]:+d} / {rows[1] - kr[1]:+d} px (grid rows {sec.first}-{sec.last})"
+    )
     found = sorted({t.left for t in lay.tracks} | {t.right for t in lay.tracks})
     want = sorted({t.left for t in kit.tracks} | {t.right for t in kit.tracks})
     errs = [min(abs(f - w) for f in found) for w in want]
     extra = [f for f in found if min(abs(f - w) for w in want) > 3]
-    out.append(f"- track borders: kit {want}, found {found}; error per kit border {errs} px "
-               f"(max {max(errs)}, target <= 3)" + (f"; found but not in the kit: {extra}" if extra else ""))
+    out.append(
+        f"- track borders: kit {want}, found {found}; error per kit border {errs} px "
+        f"(max {max(errs)}, target <= 3)" + (f"; found but not in the kit: {extra}" if extra else "")
+    )
     for i, kt in enumerate(kit.tracks):
         match = [t for t in rep.tracks if t.left < kt.right and kt.left < t.right]
         got = ", ".join(f"{t.scale} ({t.divisions} {'decades' if t.scale == 'log' else 'div.'})" for t in match)
         ok = all(t.scale == kt.scale for t in match) and match
-        out.append(f"- track {i + 1} ({kt.left}-{kt.right}) scale: kit {kt.scale}, found {got or 'none'}: "
-                   f"{'right' if ok else 'WRONG'}")
+        out.append(
+            f"- track {i + 1} ({kt.left}-{kt.right}) scale: kit {kt.scale}, found {got or 'none'}: "
+            f"{'right' if ok else 'WRONG'}"
+        )
     if rep.fit:
         a, b = rep.fit
         ties = np.array(kit.depth.ties)
         err = np.abs(a + b * ties[:, 0] - ties[:, 1])
-        out.append(f"- depth ties: {len(rep.ties)} of {len(rep.readings)} numbers kept, RMS residual "
-                   f"{rep.residual:.3f} ft, {rep.depth_scale}; error at the kit's {len(ties)} labelled depths: "
-                   f"max {err.max():.3f} ft, mean {err.mean():.3f} ft (target <= 0.5)")
+        out.append(
+            f"- depth ties: {len(rep.ties)} of {len(rep.readings)} numbers kept, RMS residual "
+            f"{rep.residual:.3f} ft, {rep.depth_scale}; error at the kit's {len(ties)} labelled depths: "
+            f"max {err.max():.3f} ft, mean {err.mean():.3f} ft (target <= 0.5)"
+        )
     else:
         out.append(f"- depth ties: none read ({rep.ocr})")
     inks = []
@@ -79,12 +95,17 @@ def _compare(name: str, scan: Path, kit_path: Path) -> list[str]:
                 d = min((delta_e(c.color, f) for f in found_inks), default=float("inf"))
                 inks.append(f"{c.mnemonic} {d:.1f}")
     if inks:
-        out.append("- inks, Delta E (CIE76) from the kit colour to the nearest ink found in its track: "
-                   + ", ".join(inks))
+        out.append(
+            "- inks, Delta E (CIE76) from the kit colour to the nearest ink found in its track: " + ", ".join(inks)
+        )
     else:
-        out.append("- inks: the kit names no colours (1-bit scan); found " + "; ".join(
-            f"track {i + 1}: " + (", ".join("#{:02x}{:02x}{:02x}".format(*c) for c in t.inks) or "none")
-            for i, t in enumerate(rep.tracks)))
+        out.append(
+            "- inks: the kit names no colours (1-bit scan); found "
+            + "; ".join(
+                f"track {i + 1}: " + (", ".join("#{:02x}{:02x}{:02x}".format(*c) for c in t.inks) or "none")
+                for i, t in enumerate(rep.tracks)
+            )
+        )
     out.extend(f"- report: {line}" for line in rep.problems)
     return out + [""]
 
@@ -97,9 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.kit.is_dir():
         print(f"skipped: {args.kit} is absent (the real-print kit is local only)")
         return 0
-    lines = ["# `logdigit layout` on the real prints", "",
-             "Made by `make layout-real` (benchmarks/layout_real.py): the draft of each section compared with the",
-             "kit's hand layout. Figures only; the prints stay outside the repository.", ""]
+    lines = [
+        "# `logdigit layout` on the real prints",
+        "",
+        "Made by `make layout-real` (benchmarks/layout_real.py): the draft of each section compared with the",
+        "kit's hand layout. Figures only; the prints stay outside the repository.",
+        "",
+    ]
     for name, scan, kit in CASES:
         lines += _compare(name, args.kit / scan, args.kit / kit)
     text = "\n".join(lines)

@@ -7,7 +7,7 @@ script answers that under a reduced budget that fits 2 CPU cores: it trains a fr
 VeerNet (the shipped config) and the peer with one loop and one recipe (the same
 sheets in the same order, crops, batch, loss, AdamW, warm-up and cosine schedule, step
 count and seed; the schedule of ``logdigit compare-losses``), then scores both at the
-final step on the same seeded test sheets with :func:`logdigit.evaluate.evaluate`.
+final step on the same seeded test sheets with :func:`logdigit.research.evaluate.evaluate`.
 
     python benchmarks/peer_accuracy.py --steps 200 --seed 0 --eval-n 100 --json docs/peer-accuracy.json
 
@@ -37,19 +37,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_infer import load_peer  # noqa: E402
 
-from logdigit.atomic import write_text_atomic  # noqa: E402
-from logdigit.data import DataConfig, SheetPool  # noqa: E402
-from logdigit.evaluate import draw_test_sheets, evaluate  # noqa: E402
-from logdigit.losses import make_loss  # noqa: E402
-from logdigit.machine import cpu_model  # noqa: E402
+from logdigit.io.atomic import write_text_atomic  # noqa: E402
 from logdigit.model.veernet import VeerNet, VeerNetConfig  # noqa: E402
-from logdigit.train import TrainConfig, lr_at, validate, validation_set  # noqa: E402
-from logdigit.weights import load_model  # noqa: E402
+from logdigit.model.weights import load_model  # noqa: E402
+from logdigit.research.data import DataConfig, SheetPool  # noqa: E402
+from logdigit.research.evaluate import draw_test_sheets, evaluate  # noqa: E402
+from logdigit.research.losses import make_loss  # noqa: E402
+from logdigit.research.machine import cpu_model  # noqa: E402
+from logdigit.research.train import TrainConfig, lr_at, validate, validation_set  # noqa: E402
 
 
-def train_same(model: torch.nn.Module, pool: SheetPool, *, cfg: TrainConfig, val=None,
-               progress=None) -> tuple[torch.nn.Module, float]:
-    """The training loop of :func:`logdigit.train.train` on any network, on ``pool`` reset
+def train_same(
+    model: torch.nn.Module, pool: SheetPool, *, cfg: TrainConfig, val=None, progress=None
+) -> tuple[torch.nn.Module, float]:
+    """The training loop of :func:`logdigit.research.train.train` on any network, on ``pool`` reset
     to step 0. With ``val`` (the validation sheets), the weights of the best validation
     score, checked every ``cfg.eval_every`` steps as ``train`` does, are the ones returned;
     without, the final ones. Returns the model and the seconds spent training."""
@@ -86,11 +87,18 @@ def train_same(model: torch.nn.Module, pool: SheetPool, *, cfg: TrainConfig, val
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--full", action="store_true",
-                    help="the shipped recipe (logdigit train's defaults, best validation checkpoint) "
-                         "for the peer only, beside the shipped VeerNet weights; --steps is ignored")
-    ap.add_argument("--weights", type=Path, default=None, help="with --full: VeerNet weights to set "
-                    "beside the peer (default: the shipped ones)")
+    ap.add_argument(
+        "--full",
+        action="store_true",
+        help="the shipped recipe (logdigit train's defaults, best validation checkpoint) "
+        "for the peer only, beside the shipped VeerNet weights; --steps is ignored",
+    )
+    ap.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="with --full: VeerNet weights to set beside the peer (default: the shipped ones)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--loss", default="dice-ce")
     ap.add_argument("--eval-n", type=int, default=100)
@@ -100,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--doc", type=Path, default=None, help="also write the result as Markdown here")
     args = ap.parse_args(argv)
-    import logdigit.inference  # noqa: F401 - evaluate's lazy imports, bound at start so that
-    import logdigit.threshold  # noqa: F401   edits to the package during a long run change nothing
-    import logdigit.trace  # noqa: F401
+    import logdigit.image.threshold  # noqa: F401   edits to the package during a long run change nothing
+    import logdigit.model.inference  # noqa: F401 - evaluate's lazy imports, bound at start so that
+    import logdigit.trace.tracer  # noqa: F401
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -120,24 +128,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.full:
         cfg = TrainConfig(loss=args.loss)
         val = validation_set(cfg.val_sheets, cfg.val_seed)
-        builders = {"peer": lambda: type(loaded.model)(_fresh_unet()),
-                    "veernet": lambda: load_model(args.weights)}
+        builders = {"peer": lambda: type(loaded.model)(_fresh_unet()), "veernet": lambda: load_model(args.weights)}
     else:
         cfg, val = TrainConfig(steps=args.steps, warmup=min(150, args.steps // 5), loss=args.loss), None
-        builders = {"veernet": lambda: VeerNet(VeerNetConfig()),
-                    "peer": lambda: type(loaded.model)(_fresh_unet())}
-    report = {"steps": cfg.steps, "seed": args.seed, "loss": args.loss, "full_recipe": args.full,
-              "eval": {"n": args.eval_n, "seed": args.eval_seed},
-              "machine": f"{cpu_model()}, torch {torch.__version__}, {torch.get_num_threads()} threads",
-              "data": asdict(data), "train": asdict(cfg), "networks": {}, "methods": {}}
+        builders = {"veernet": lambda: VeerNet(VeerNetConfig()), "peer": lambda: type(loaded.model)(_fresh_unet())}
+    report = {
+        "steps": cfg.steps,
+        "seed": args.seed,
+        "loss": args.loss,
+        "full_recipe": args.full,
+        "eval": {"n": args.eval_n, "seed": args.eval_seed},
+        "machine": f"{cpu_model()}, torch {torch.__version__}, {torch.get_num_threads()} threads",
+        "data": asdict(data),
+        "train": asdict(cfg),
+        "networks": {},
+        "methods": {},
+    }
     sheets = None
     for name, build in builders.items():
         torch.manual_seed(args.seed)  # initial weights, as train() seeds them
         if args.full and name == "veernet":  # the shipped weights, trained by `logdigit train`
             model, seconds = build().eval(), None
         else:
-            model, seconds = train_same(build(), pool, cfg=cfg, val=val,
-                                        progress=lambda m, name=name: say(f"{name} {m}"))
+            model, seconds = train_same(
+                build(), pool, cfg=cfg, val=val, progress=lambda m, name=name: say(f"{name} {m}")
+            )
         if sheets is None:
             sheets = draw_test_sheets(args.eval_n, args.eval_seed)
         with torch.inference_mode():
@@ -150,11 +165,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             label = "VeerNet (shipped config)"
         report["networks"][name] = {
-            "name": label, "parameters": sum(p.numel() for p in model.parameters()),
-            "train_seconds": None if seconds is None else round(seconds, 1)}
-        say(f"{name}: F1 {m['f1'][1]:.3f} / {m['f1'][2]:.3f}, IoU {m['iou'][1]:.3f} / {m['iou'][2]:.3f}, "
+            "name": label,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "train_seconds": None if seconds is None else round(seconds, 1),
+        }
+        say(
+            f"{name}: F1 {m['f1'][1]:.3f} / {m['f1'][2]:.3f}, IoU {m['iou'][1]:.3f} / {m['iou'][2]:.3f}, "
             f"ECE {m['ece']:.4f}, curve NMAE {m['curve']['nmae']:.4f}"
-            + ("" if seconds is None else f"; trained in {seconds / 60:.1f} min"))
+            + ("" if seconds is None else f"; trained in {seconds / 60:.1f} min")
+        )
     report["command"] = "python benchmarks/peer_accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = json.dumps(report, indent=2)
     if args.doc:
@@ -166,13 +185,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-_ROWS = (("F1 solid", lambda m: m["f1"][1], 3), ("F1 dashed", lambda m: m["f1"][2], 3),
-         ("IoU solid", lambda m: m["iou"][1], 3), ("IoU dashed", lambda m: m["iou"][2], 3),
-         ("F1 @1px solid", lambda m: m["f1_tol1"][1], 3), ("F1 @1px dashed", lambda m: m["f1_tol1"][2], 3),
-         ("ECE", lambda m: m["ece"], 4), ("BECE", lambda m: m["bece"], 3),
-         ("curve NMAE mean", lambda m: m["curve"]["nmae"], 4),
-         ("curve NMAE median", lambda m: m["curve"]["nmae_median"], 4),
-         ("rows within 2 %", lambda m: m["curve"]["within2"], 3))
+_ROWS = (
+    ("F1 solid", lambda m: m["f1"][1], 3),
+    ("F1 dashed", lambda m: m["f1"][2], 3),
+    ("IoU solid", lambda m: m["iou"][1], 3),
+    ("IoU dashed", lambda m: m["iou"][2], 3),
+    ("F1 @1px solid", lambda m: m["f1_tol1"][1], 3),
+    ("F1 @1px dashed", lambda m: m["f1_tol1"][2], 3),
+    ("ECE", lambda m: m["ece"], 4),
+    ("BECE", lambda m: m["bece"], 3),
+    ("curve NMAE mean", lambda m: m["curve"]["nmae"], 4),
+    ("curve NMAE median", lambda m: m["curve"]["nmae_median"], 4),
+    ("rows within 2 %", lambda m: m["curve"]["within2"], 3),
+)
 
 
 def to_markdown(report: dict) -> str:
@@ -180,34 +205,50 @@ def to_markdown(report: dict) -> str:
     nets = report["networks"]
     if report.get("full_recipe"):
         t = report["train"]
-        how = (f"The shipped recipe, `logdigit train`'s defaults: loss `{report['loss']}`, {t['steps']} steps, "
-               f"{t['warmup']}-step warm-up and cosine decay, data seed {report['seed']} (the "
-               f"{report['data']['pool_size']}-sheet pool and crops the shipped model saw, in the same order), "
-               f"the best of the validations every {t['eval_every']} steps kept. The peer is trained here by "
-               f"`benchmarks/peer_accuracy.py`, whose loop gives VeerNet the very weights `logdigit train` gives "
-               f"(`tests/test_benchmarks.py`); VeerNet's column is the shipped weights. Both scored in the same "
-               f"run on {report['eval']['n']} test sheets (seed {report['eval']['seed']}, the `test` stream) by "
-               f"`logdigit.evaluate`.")
+        how = (
+            f"The shipped recipe, `logdigit train`'s defaults: loss `{report['loss']}`, {t['steps']} steps, "
+            f"{t['warmup']}-step warm-up and cosine decay, data seed {report['seed']} (the "
+            f"{report['data']['pool_size']}-sheet pool and crops the shipped model saw, in the same order), "
+            f"the best of the validations every {t['eval_every']} steps kept. The peer is trained here by "
+            f"`benchmarks/peer_accuracy.py`, whose loop gives VeerNet the very weights `logdigit train` gives "
+            f"(`tests/test_benchmarks.py`); VeerNet's column is the shipped weights. Both scored in the same "
+            f"run on {report['eval']['n']} test sheets (seed {report['eval']['seed']}, the `test` stream) by "
+            f"`logdigit.research.evaluate`."
+        )
     else:
-        how = (f"Both networks trained by one loop (`benchmarks/peer_accuracy.py`) with one recipe: loss "
-               f"`{report['loss']}`, {report['steps']} steps, data seed {report['seed']} (the same "
-               f"{report['data']['pool_size']}-sheet pool, the same crops in the same order), AdamW with the "
-               f"warm-up and cosine schedule of `logdigit compare-losses`; scored at the final step on "
-               f"{report['eval']['n']} test sheets (seed {report['eval']['seed']}, the `test` stream) by "
-               f"`logdigit.evaluate`.")
-    lines = ["# VeerNet and the peer at the same training budget", "", how, "",
-             f"Command: `{report['command']}`", "", f"Machine: {report['machine']}", "",
-             "| metric | " + " | ".join(nets[n]["name"] for n in nets) + " |", "|---" * (len(nets) + 1) + "|"]
+        how = (
+            f"Both networks trained by one loop (`benchmarks/peer_accuracy.py`) with one recipe: loss "
+            f"`{report['loss']}`, {report['steps']} steps, data seed {report['seed']} (the same "
+            f"{report['data']['pool_size']}-sheet pool, the same crops in the same order), AdamW with the "
+            f"warm-up and cosine schedule of `logdigit compare-losses`; scored at the final step on "
+            f"{report['eval']['n']} test sheets (seed {report['eval']['seed']}, the `test` stream) by "
+            f"`logdigit.research.evaluate`."
+        )
+    lines = [
+        "# VeerNet and the peer at the same training budget",
+        "",
+        how,
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        f"Machine: {report['machine']}",
+        "",
+        "| metric | " + " | ".join(nets[n]["name"] for n in nets) + " |",
+        "|---" * (len(nets) + 1) + "|",
+    ]
     for name, get, digits in _ROWS:
         cells = []
         for n in nets:
             v = get(report["methods"][n])
             cells.append("-" if v is None else f"{v:.{digits}f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["| parameters | " + " | ".join(f"{nets[n]['parameters']:,}" for n in nets) + " |",
-              "| training minutes (this run) | " + " | ".join(
-                  "-" if nets[n]["train_seconds"] is None else f"{nets[n]['train_seconds'] / 60:.1f}" for n in nets)
-              + " |", ""]
+    lines += [
+        "| parameters | " + " | ".join(f"{nets[n]['parameters']:,}" for n in nets) + " |",
+        "| training minutes (this run) | "
+        + " | ".join("-" if nets[n]["train_seconds"] is None else f"{nets[n]['train_seconds'] / 60:.1f}" for n in nets)
+        + " |",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from logdigit.data import DataConfig, SheetPool
-from logdigit.synth import DEFAULT_STYLE, make_sheet, sheet_rng
+from logdigit.research.data import DataConfig, SheetPool
+from logdigit.research.synth import DEFAULT_STYLE, make_sheet, sheet_rng
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG = {"dash_lengths": (4.0, 36.0), "dash_gaps": (3.0, 12.0)}
@@ -48,13 +48,14 @@ def _init(style, cfg) -> None:
 
 def _draw(i: int):
     cfg = _worker["cfg"]
-    s = make_sheet(height=cfg.sheet_height, width=cfg.sheet_width, rng=sheet_rng("train", cfg.seed, i),
-                   style=_worker["style"])
+    s = make_sheet(
+        height=cfg.sheet_height, width=cfg.sheet_width, rng=sheet_rng("train", cfg.seed, i), style=_worker["style"]
+    )
     return i, (s.image, s.soft.astype(np.float16))
 
 
 def run_variant(name: str, out: Path, *, device: str, procs: int, steps: int, eval_n: int) -> dict:
-    from logdigit.train import TrainConfig, train
+    from logdigit.research.train import TrainConfig, train
 
     seed, over = VARIANTS[name]
     style = replace(DEFAULT_STYLE, **over)
@@ -66,10 +67,22 @@ def run_variant(name: str, out: Path, *, device: str, procs: int, steps: int, ev
     t_data = time.time() - t0
     torch.set_num_threads(2)
     t1 = time.time()
-    state = train(out / name, data_config=cfg, device=device, pool=SheetPool(cfg, style=style, memo=memo),
-                  train_config=TrainConfig(steps=steps))
-    res = {"name": name, "seed": seed, "style": over, "t_data": t_data, "t_train": time.time() - t1,
-           "best_step": state.get("best_step"), "history": state["history"]}
+    state = train(
+        out / name,
+        data_config=cfg,
+        device=device,
+        pool=SheetPool(cfg, style=style, memo=memo),
+        train_config=TrainConfig(steps=steps),
+    )
+    res = {
+        "name": name,
+        "seed": seed,
+        "style": over,
+        "t_data": t_data,
+        "t_train": time.time() - t1,
+        "best_step": state.get("best_step"),
+        "history": state["history"],
+    }
     res.update(score_weights(out / name / "best.safetensors", device=device, eval_n=eval_n))
     (out / name / "result.json").write_text(json.dumps(res, indent=1, default=str))
     return res
@@ -77,19 +90,20 @@ def run_variant(name: str, out: Path, *, device: str, procs: int, steps: int, ev
 
 def score_weights(weights: Path, *, device: str, eval_n: int) -> dict:
     """Per-curve (NMAE, within 2 %, coverage) on the samples; pixel and curve metrics on test seed 2."""
-    from logdigit.evaluate import evaluate
-    from logdigit.layout import load_layout
+    from logdigit.io.layout import load_layout
+    from logdigit.model.weights import load_model
     from logdigit.pipeline import InferOptions, digitise
+    from logdigit.research.evaluate import evaluate
     from logdigit.score import score
-    from logdigit.weights import load_model
 
     res: dict = {"samples": {}}
     for stem, scan in SAMPLES.items():
         d = digitise(ROOT / "samples" / scan, options=InferOptions(weights=str(weights), device=device))
         lay = load_layout(ROOT / "samples" / f"{stem}.layout.toml")
         rep = score(d.las, ROOT / "samples" / f"{stem}.truth.las", layout=lay)
-        res["samples"][stem] = {c.mnemonic: [round(c.nmae, 5), round(c.within_2pct, 4), round(c.coverage, 4)]
-                                for c in rep.curves}
+        res["samples"][stem] = {
+            c.mnemonic: [round(c.nmae, 5), round(c.within_2pct, 4), round(c.coverage, 4)] for c in rep.curves
+        }
     m = evaluate(load_model(weights, device=device), n=eval_n, seed=2, methods=("veernet",), device=device)
     res["eval2"] = {k: m["methods"]["veernet"][k] for k in ("f1", "curve", "ece")}
     return res

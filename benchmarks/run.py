@@ -63,11 +63,27 @@ class Sizes:
     overlap: int
 
 
-FULL = Sizes(height=2048, width=900, memory_heights=(15_000, 60_000), memory_width=1000, memory_block=3000,
-             batch_scans=3, tile=bi.DEFAULT_TILE, overlap=bi.DEFAULT_OVERLAP)
+FULL = Sizes(
+    height=2048,
+    width=900,
+    memory_heights=(15_000, 60_000),
+    memory_width=1000,
+    memory_block=3000,
+    batch_scans=3,
+    tile=bi.DEFAULT_TILE,
+    overlap=bi.DEFAULT_OVERLAP,
+)
 # --quick: every code path on tiny scans; tile 144 so the scan is still cut into several windows.
-QUICK = Sizes(height=256, width=320, memory_heights=(300, 600), memory_width=320, memory_block=300,
-              batch_scans=2, tile=144, overlap=16)
+QUICK = Sizes(
+    height=256,
+    width=320,
+    memory_heights=(300, 600),
+    memory_width=320,
+    memory_block=300,
+    batch_scans=2,
+    tile=144,
+    overlap=16,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -77,18 +93,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--write-doc", action="store_true", help=f"write the results as Markdown to --doc ({DOC.name})")
     p.add_argument("--doc", type=Path, default=DOC, metavar="PATH", help="where --write-doc writes")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (>= 3; median reported)")
-    p.add_argument("--threads", type=int, default=torch.get_num_threads(),
-                   help="torch.set_num_threads for every measurement (default: torch's default here)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=torch.get_num_threads(),
+        help="torch.set_num_threads for every measurement (default: torch's default here)",
+    )
     p.add_argument("--weights", type=Path, help="VeerNet weights (default: the shipped model, else random weights)")
     p.add_argument("--height", type=int, help="rows of the throughput / end-to-end scan")
     p.add_argument("--width", type=int, help="columns of the throughput / end-to-end scan")
     p.add_argument("--memory-heights", help="comma-separated scan heights for the peak-memory runs")
-    p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
-                   help="comma-separated variant families, 'all', or 'none'; valid: "
-                        f"{', '.join([*bi.VARIANTS, *bi.ISOLATED])} (compile and onnx are opt-in)")
+    p.add_argument(
+        "--variants",
+        default=",".join(DEFAULT_VARIANTS),
+        help="comma-separated variant families, 'all', or 'none'; valid: "
+        f"{', '.join([*bi.VARIANTS, *bi.ISOLATED])} (compile and onnx are opt-in)",
+    )
     p.add_argument("--skip", default="", help=f"comma-separated sections to leave out: {', '.join(SECTIONS)}")
-    p.add_argument("--time-box", type=float, default=600.0,
-                   help="seconds allowed for each isolated variant (compile, onnx), set-up included")
+    p.add_argument(
+        "--time-box",
+        type=float,
+        default=600.0,
+        help="seconds allowed for each isolated variant (compile, onnx), set-up included",
+    )
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.repeats < 3:
@@ -112,9 +139,16 @@ def _names(text: str, valid: tuple[str, ...], flag: str, p: argparse.ArgumentPar
 def sizes_of(args: argparse.Namespace) -> Sizes:
     base = QUICK if args.quick else FULL
     heights = tuple(int(h) for h in args.memory_heights.split(",")) if args.memory_heights else base.memory_heights
-    return Sizes(height=args.height or base.height, width=args.width or base.width, memory_heights=heights,
-                 memory_width=base.memory_width, memory_block=base.memory_block, batch_scans=base.batch_scans,
-                 tile=base.tile, overlap=base.overlap)
+    return Sizes(
+        height=args.height or base.height,
+        width=args.width or base.width,
+        memory_heights=heights,
+        memory_width=base.memory_width,
+        memory_block=base.memory_block,
+        batch_scans=base.batch_scans,
+        tile=base.tile,
+        overlap=base.overlap,
+    )
 
 
 _T0 = time.perf_counter()
@@ -137,8 +171,9 @@ def run(args: argparse.Namespace) -> dict:
     start = bi.CpuMark.now()
     try:
         res = _run(args)
-        res["machine"]["others_cpu_share"] = bi.others_share(start, bi.CpuMark.now(),
-                                                             cores=res["machine"]["cores_usable"] or 1)
+        res["machine"]["others_cpu_share"] = bi.others_share(
+            start, bi.CpuMark.now(), cores=res["machine"]["cores_usable"] or 1
+        )
         return res
     finally:
         torch.set_num_threads(threads)
@@ -155,9 +190,17 @@ def _run(args: argparse.Namespace) -> dict:
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(shlex.quote(a) for a in ["python", "benchmarks/run.py", *args.argv]),
         "machine": bi.machine(),
-        "settings": {"quick": args.quick, "repeats": args.repeats, "threads": args.threads, "tile": sz.tile,
-                     "overlap": sz.overlap, "batch": 4, "skip_blank": True,
-                     "scan": [sz.height, sz.width], "memory_heights": list(sz.memory_heights)},
+        "settings": {
+            "quick": args.quick,
+            "repeats": args.repeats,
+            "threads": args.threads,
+            "tile": sz.tile,
+            "overlap": sz.overlap,
+            "batch": 4,
+            "skip_blank": True,
+            "scan": [sz.height, sz.width],
+            "memory_heights": list(sz.memory_heights),
+        },
     }
     say(f"scans: {sz.height} x {sz.width} (throughput, end to end) in {bi.CACHE}")
     scan = bi.make_scan(height=sz.height, width=sz.width, seed=0)
@@ -167,9 +210,10 @@ def _run(args: argparse.Namespace) -> dict:
     vn = bi.load_veernet(args.weights)
     os.environ["LOGDIGIT_WEIGHTS"] = str(vn.weights)  # the batch runner and the CLI load this same network
     peer = bi.load_peer() if "peer" not in args.skip else bi.Loaded(None, "", skipped="--skip peer")
-    res["models"] = {"veernet": {"source": vn.source, "params": vn.params},
-                     "peer": {"source": peer.source, "params": peer.params} if peer.model else
-                     {"skipped": peer.skipped}}
+    res["models"] = {
+        "veernet": {"source": vn.source, "params": vn.params},
+        "peer": {"source": peer.source, "params": peer.params} if peer.model else {"skipped": peer.skipped},
+    }
 
     kw = {"tile": sz.tile, "overlap": sz.overlap}
     say("throughput: VeerNet, peer and classical baseline, interleaved")
@@ -218,17 +262,29 @@ def _variants(args, vn: bi.Loaded, image, scan: bi.BenchScan, sz: Sizes) -> list
     for family in args.variants:
         if family in bi.ISOLATED:
             say(f"variant: {family} (child process, time box {args.time_box:.0f} s)")
-            out = bi.run_isolated(family, scan, weights=vn.weights, repeats=args.repeats, threads=args.threads,
-                                  tile=sz.tile, overlap=sz.overlap, timeout=args.time_box)
+            out = bi.run_isolated(
+                family,
+                scan,
+                weights=vn.weights,
+                repeats=args.repeats,
+                threads=args.threads,
+                tile=sz.tile,
+                overlap=sz.overlap,
+                timeout=args.time_box,
+            )
             rows.append({"family": family, "setting": "on", **out})
             continue
         for v in bi.variant_grid(family, max_threads=args.threads):
             if _same_as_default(v, args.threads):
                 continue
             say(f"variant: {v.name} {v.setting} (interleaved with the default)")
-            rows.append({"family": v.name, "setting": v.setting,
-                         **bi.run_variant(v, vn.model, image, repeats=args.repeats, tile=sz.tile,
-                                          overlap=sz.overlap)})
+            rows.append(
+                {
+                    "family": v.name,
+                    "setting": v.setting,
+                    **bi.run_variant(v, vn.model, image, repeats=args.repeats, tile=sz.tile, overlap=sz.overlap),
+                }
+            )
     margin = noise_margin(rows)
     for r in rows:
         if "speedup" in r:
@@ -281,8 +337,11 @@ def _cuda(vn: bi.Loaded, peer: bi.Loaded, image, kw: dict, repeats: int) -> dict
     import copy
 
     say("throughput on CUDA: VeerNet and peer, interleaved")
-    jobs = {name: bi.infer_job(copy.deepcopy(m.model), image, device="cuda", **kw)
-            for name, m in (("veernet", vn), ("peer", peer)) if m.model is not None}
+    jobs = {
+        name: bi.infer_job(copy.deepcopy(m.model), image, device="cuda", **kw)
+        for name, m in (("veernet", vn), ("peer", peer))
+        if m.model is not None
+    }
     out = {"device": torch.cuda.get_device_name(0), "amp": "float16 autocast", **bi.interleaved(jobs, repeats=repeats)}
     out.setdefault("peer", {"skipped": peer.skipped})
     return out
@@ -355,9 +414,11 @@ def tables(res: dict) -> list[tuple]:
     names = {"veernet": "VeerNet", "peer": "peer: smp Unet-resnet18", "classical": "classical (no learning)"}
     rows = [[names[k], *_mp(cpu[k])] for k in ("veernet", "peer", "classical")]
     models = res["models"]
-    title = (f"Throughput, CPU ({st['threads']} threads), scan {st['scan'][0]} x {st['scan'][1]} px, tile "
-             f"{st['tile']}, overlap {st['overlap']}, batch {st['batch']}, {st['repeats']} interleaved rounds; "
-             f"{_pct(st['blank_window_share'])} of windows blank")
+    title = (
+        f"Throughput, CPU ({st['threads']} threads), scan {st['scan'][0]} x {st['scan'][1]} px, tile "
+        f"{st['tile']}, overlap {st['overlap']}, batch {st['batch']}, {st['repeats']} interleaved rounds; "
+        f"{_pct(st['blank_window_share'])} of windows blank"
+    )
     out.append((title, ["method", "MP/s (median)", "MP/s range", "s / scan", "spread"], rows, _skips(cpu, names)))
     notes = [["VeerNet", models["veernet"]["source"], f"{models['veernet']['params']:,}"]]
     p = models["peer"]
@@ -365,19 +426,31 @@ def tables(res: dict) -> list[tuple]:
     out.append(("Networks", ["network", "weights", "parameters"], notes))
 
     r = res["ratios"]
-    rr = [["VeerNet / peer throughput", *_ratio(r.get("veernet_over_peer"))],
-          ["classical / VeerNet throughput", *_ratio(r.get("classical_over_veernet"))]]
+    rr = [
+        ["VeerNet / peer throughput", *_ratio(r.get("veernet_over_peer"))],
+        ["classical / VeerNet throughput", *_ratio(r.get("classical_over_veernet"))],
+    ]
     if "non_network_share" in r:
         e = res["end_to_end"]["non_network_share_range"]
-        rr.append(["non-network share of end to end", _pct(r["non_network_share"]),
-                   f"{_pct(e[0])}-{_pct(e[1])}; target <= {_pct(TARGET_NON_NETWORK)}: "
-                   f"{'met' if r['non_network_met'] else 'NOT met'}"])
+        rr.append(
+            [
+                "non-network share of end to end",
+                _pct(r["non_network_share"]),
+                f"{_pct(e[0])}-{_pct(e[1])}; target <= {_pct(TARGET_NON_NETWORK)}: "
+                f"{'met' if r['non_network_met'] else 'NOT met'}",
+            ]
+        )
     if "veernet_over_peer_cuda" in r:
         rr.append(["VeerNet / peer throughput, CUDA", *_ratio(r["veernet_over_peer_cuda"])])
     if "cuda_over_cpu_veernet" in r:
         rr.append(["VeerNet CUDA / CPU throughput", _f(r["cuda_over_cpu_veernet"]), "(medians of separate rounds)"])
-    out.append(("Ratios (round by round within this run: median, and min-max over rounds)",
-                ["ratio", "median", "range / target"], rr))
+    out.append(
+        (
+            "Ratios (round by round within this run: median, and min-max over rounds)",
+            ["ratio", "median", "range / target"],
+            rr,
+        )
+    )
 
     e2e = res.get("end_to_end")
     if e2e:
@@ -387,19 +460,42 @@ def tables(res: dict) -> list[tuple]:
             rows.append([s, _f(v["median"], 3), _pct(v["median"] / total if total else None), _pct(v["spread"])])
             if s == "infer":
                 n = e2e["network"]
-                rows.append(["  of which network forward", _f(n["median"], 3),
-                             _pct(n["median"] / total if total else None), _pct(n["spread"])])
+                rows.append(
+                    [
+                        "  of which network forward",
+                        _f(n["median"], 3),
+                        _pct(n["median"] / total if total else None),
+                        _pct(n["spread"]),
+                    ]
+                )
         sc = e2e["scan"]
-        out.append((f"End to end (`logdigit infer` path), scan {sc['height']} x {sc['width']} px with a 3-track "
-                    f"layout, {e2e['curves']} curves; seconds per scan", ["stage", "s (median)", "share", "spread"],
-                    rows))
+        out.append(
+            (
+                f"End to end (`logdigit infer` path), scan {sc['height']} x {sc['width']} px with a 3-track "
+                f"layout, {e2e['curves']} curves; seconds per scan",
+                ["stage", "s (median)", "share", "spread"],
+                rows,
+            )
+        )
 
     sec = res.get("section")
     if sec:
-        out.append((f"One {sec['section_rows']:,}-row section of a {sec['rows']:,}-row page, digitised with its "
-                    "layout's rows (benchmarks/bench_section.py)", ["network over", "s", "speed-up", "same LAS"],
-                    [["the layout's rows and tracks (default)", _f(sec["section_s"]), _f(sec["speedup"]),
-                      str(sec["same_las"])], ["the whole page (--whole-scan)", _f(sec["whole_page_s"]), "1", ""]]))
+        out.append(
+            (
+                f"One {sec['section_rows']:,}-row section of a {sec['rows']:,}-row page, digitised with its "
+                "layout's rows (benchmarks/bench_section.py)",
+                ["network over", "s", "speed-up", "same LAS"],
+                [
+                    [
+                        "the layout's rows and tracks (default)",
+                        _f(sec["section_s"]),
+                        _f(sec["speedup"]),
+                        str(sec["same_las"]),
+                    ],
+                    ["the whole page (--whole-scan)", _f(sec["whole_page_s"]), "1", ""],
+                ],
+            )
+        )
 
     if res.get("variants"):
         rows, notes = [], []
@@ -410,27 +506,46 @@ def tables(res: dict) -> list[tuple]:
                 note = f"{_pct(v['blank_window_share'])} of windows blank"
             if "max_abs_logit_diff" in v:
                 note += f", max |logit diff| {v['max_abs_logit_diff']:.1e}"
-            rows.append([v["family"], v["setting"], _mp(v)[0], _f(v.get("default_mp_s")), *_ratio(sp),
-                         v.get("verdict", ""), note])
+            rows.append(
+                [
+                    v["family"],
+                    v["setting"],
+                    _mp(v)[0],
+                    _f(v.get("default_mp_s")),
+                    *_ratio(sp),
+                    v.get("verdict", ""),
+                    note,
+                ]
+            )
             if "skipped" in v:
                 notes.append(f"{v['family']} skipped: {v['skipped']}")
         margin = next((v["margin"] for v in res["variants"] if "margin" in v), None)
-        title = ("VeerNet inference variants: each interleaved with the default (NCHW, batch 4, skip-blank on, "
-                 f"{st['threads']} threads) on the same scan; a verdict needs a change beyond {_pct(margin)} (the "
-                 "control's noise, at least 3 %)")
+        title = (
+            "VeerNet inference variants: each interleaved with the default (NCHW, batch 4, skip-blank on, "
+            f"{st['threads']} threads) on the same scan; a verdict needs a change beyond {_pct(margin)} (the "
+            "control's noise, at least 3 %)"
+        )
         headers = ["variant", "setting", "MP/s", "default MP/s", "speed-up", "range", "verdict", "note"]
         out.append((title, headers, rows, notes))
 
     mem = res.get("memory")
     if mem:
-        rows = [[f"{x['height']:,} x {x['width']:,}", _f(x.get("megapixels"), 1),
-                 _f(x["peak_rss_mb"], 0) if "peak_rss_mb" in x else "error", _f(x.get("seconds"), 1)]
-                for x in mem["runs"]]
+        rows = [
+            [
+                f"{x['height']:,} x {x['width']:,}",
+                _f(x.get("megapixels"), 1),
+                _f(x["peak_rss_mb"], 0) if "peak_rss_mb" in x else "error",
+                _f(x.get("seconds"), 1),
+            ]
+            for x in mem["runs"]
+        ]
         errors = [f"{x['height']:,} rows failed: {x['error']}" for x in mem["runs"] if "error" in x]
         title = f"Peak memory of `logdigit infer` (fresh process, RSS high-water mark); target < {TARGET_RSS_MB} MB"
         if "growth_mb_per_10k_rows" in mem:
-            title += (f"; growth {_f(mem['growth_mb_per_10k_rows'], 0)} MB per 10,000 rows (the scan + masks "
-                      f"alone: {_f(mem['scan_and_masks_mb_per_10k_rows'], 0)} MB)")
+            title += (
+                f"; growth {_f(mem['growth_mb_per_10k_rows'], 0)} MB per 10,000 rows (the scan + masks "
+                f"alone: {_f(mem['scan_and_masks_mb_per_10k_rows'], 0)} MB)"
+            )
         out.append((title, ["scan (rows x cols)", "MP", "peak RSS MB", "s"], rows, errors))
 
     cuda = res["throughput"].get("cuda")
@@ -439,21 +554,31 @@ def tables(res: dict) -> list[tuple]:
             out.append(("CUDA", ["status"], [["skipped: " + cuda["skipped"]]]))
         else:
             rows = [[names[k], *_mp(cuda[k])] for k in ("veernet", "peer")]
-            out.append((f"Throughput, CUDA ({cuda['device']}, {cuda['amp']})",
-                        ["method", "MP/s (median)", "MP/s range", "s / scan", "spread"], rows, _skips(cuda, names)))
+            out.append(
+                (
+                    f"Throughput, CUDA ({cuda['device']}, {cuda['amp']})",
+                    ["method", "MP/s (median)", "MP/s range", "s / scan", "spread"],
+                    rows,
+                    _skips(cuda, names),
+                )
+            )
 
     batch = res.get("batch")
     if batch is not None:
-        out.append(("Batch (benchmarks/bench_batch.py)", ["key", "value"],
-                    [[k, str(v)] for k, v in _flatten(batch).items()]))
-    mrow = [["CPU", f"{m['cpu']} ({m['cores']} cores, {m['cores_usable']} usable, {m['memory_gib']} GiB)"],
-            ["load average at start", str(m["loadavg_at_start"])],
-            ["CPU used by other processes during the run", _pct(m.get("others_cpu_share"))],
-            ["torch", f"{m['torch']}, {st['threads']} threads (interop {m['torch_interop_threads']})"],
-            ["OpenCV / NumPy / Python", f"{m['opencv']} ({m['opencv_threads']} threads) / {m['numpy']} / "
-                                        f"{m['python']}"],
-            ["CUDA", str(m["cuda"])], ["logdigit", f"{m['logdigit']} (git {m['git']})"],
-            ["date", res["date"]], ["command", res["command"]]]
+        out.append(
+            ("Batch (benchmarks/bench_batch.py)", ["key", "value"], [[k, str(v)] for k, v in _flatten(batch).items()])
+        )
+    mrow = [
+        ["CPU", f"{m['cpu']} ({m['cores']} cores, {m['cores_usable']} usable, {m['memory_gib']} GiB)"],
+        ["load average at start", str(m["loadavg_at_start"])],
+        ["CPU used by other processes during the run", _pct(m.get("others_cpu_share"))],
+        ["torch", f"{m['torch']}, {st['threads']} threads (interop {m['torch_interop_threads']})"],
+        ["OpenCV / NumPy / Python", f"{m['opencv']} ({m['opencv_threads']} threads) / {m['numpy']} / {m['python']}"],
+        ["CUDA", str(m["cuda"])],
+        ["logdigit", f"{m['logdigit']} (git {m['git']})"],
+        ["date", res["date"]],
+        ["command", res["command"]],
+    ]
     out.append(("Machine", ["", ""], mrow))
     return out
 
@@ -486,11 +611,15 @@ def warnings_of(res: dict) -> list[str]:
     out = []
     others = res["machine"].get("others_cpu_share")
     if others is not None and others > 0.05:
-        out.append(f"other processes used {_pct(others)} of the machine's CPU during this run: timings are not "
-                   "reliable (ratios taken round by round suffer less, but still suffer); rerun on a quiet machine")
+        out.append(
+            f"other processes used {_pct(others)} of the machine's CPU during this run: timings are not "
+            "reliable (ratios taken round by round suffer less, but still suffer); rerun on a quiet machine"
+        )
     if "random weights" in res["models"]["veernet"]["source"]:
-        out.append("VeerNet ran with random weights (no shipped model): speeds are valid, the trace stage's "
-                   "time is not representative of a trained model's masks")
+        out.append(
+            "VeerNet ran with random weights (no shipped model): speeds are valid, the trace stage's "
+            "time is not representative of a trained model's masks"
+        )
     if res["settings"]["quick"]:
         out.append("--quick: tiny scans and tile; checks that the harness runs, the numbers mean nothing")
     return out
@@ -507,8 +636,9 @@ def text_report(res: dict) -> str:
 def _grid(headers: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return [fmt.format(*headers).rstrip(), fmt.format(*("-" * w for w in widths))] + \
-        [fmt.format(*[str(c) for c in r]).rstrip() for r in rows]
+    return [fmt.format(*headers).rstrip(), fmt.format(*("-" * w for w in widths))] + [
+        fmt.format(*[str(c) for c in r]).rstrip() for r in rows
+    ]
 
 
 def accuracy_lines(path: Path) -> list[str]:
@@ -516,52 +646,75 @@ def accuracy_lines(path: Path) -> list[str]:
     last `peer_accuracy.py --full` run (training the peer takes over an hour, so it is not
     part of this benchmark run)."""
     if not path.exists():
-        return [f"- Accuracy beside the peer: not measured (`{path.relative_to(ROOT)}` is missing; "
-                "`make bench-accuracy-full`)."]
+        return [
+            f"- Accuracy beside the peer: not measured (`{path.relative_to(ROOT)}` is missing; "
+            "`make bench-accuracy-full`)."
+        ]
     rep = json.loads(path.read_text())
     v, p = rep["methods"]["veernet"], rep["methods"]["peer"]
     better = [v["f1"][1] >= p["f1"][1], v["f1"][2] >= p["f1"][2], v["curve"]["nmae"] <= p["curve"]["nmae"]]
-    return [f"- Accuracy beside the peer, both from the shipped {rep['steps']}-step recipe "
-            f"(`{path.relative_to(ROOT).with_suffix('.md')}`): pixel F1 solid / dashed {v['f1'][1]:.3f} / "
-            f"{v['f1'][2]:.3f} vs {p['f1'][1]:.3f} / {p['f1'][2]:.3f}, curve NMAE {v['curve']['nmae']:.4f} vs "
-            f"{p['curve']['nmae']:.4f}: VeerNet {'equal or better on all three' if all(better) else 'behind on some'}."]
+    return [
+        f"- Accuracy beside the peer, both from the shipped {rep['steps']}-step recipe "
+        f"(`{path.relative_to(ROOT).with_suffix('.md')}`): pixel F1 solid / dashed {v['f1'][1]:.3f} / "
+        f"{v['f1'][2]:.3f} vs {p['f1'][1]:.3f} / {p['f1'][2]:.3f}, curve NMAE {v['curve']['nmae']:.4f} vs "
+        f"{p['curve']['nmae']:.4f}: VeerNet {'equal or better on all three' if all(better) else 'behind on some'}."
+    ]
 
 
 def markdown_report(res: dict) -> str:
     r = res["ratios"]
-    lines = ["# logdigit benchmarks", "",
-             f"Measured {res['date']} with `{res['command']}` (see `benchmarks/README.md` for what each number "
-             "means). Absolute times depend on the machine and its load; the ratios below were measured in one "
-             "run on the same scans with the same thread settings and are the numbers to compare.", ""]
+    lines = [
+        "# logdigit benchmarks",
+        "",
+        f"Measured {res['date']} with `{res['command']}` (see `benchmarks/README.md` for what each number "
+        "means). Absolute times depend on the machine and its load; the ratios below were measured in one "
+        "run on the same scans with the same thread settings and are the numbers to compare.",
+        "",
+    ]
     summary = []
     if "veernet_over_peer" in r:
         v = r["veernet_over_peer"]
-        summary.append(f"- VeerNet runs at **{v['median']:.2f}x** the throughput of smp Unet-resnet18 on CPU "
-                       f"({v['min']:.2f}-{v['max']:.2f}x over the rounds).")
+        summary.append(
+            f"- VeerNet runs at **{v['median']:.2f}x** the throughput of smp Unet-resnet18 on CPU "
+            f"({v['min']:.2f}-{v['max']:.2f}x over the rounds)."
+        )
     if "non_network_share" in r:
         stages = res["end_to_end"]["stages"]
         top = max((s for s in stages if s not in ("infer", "total")), key=lambda s: stages[s]["median"])
-        summary.append(f"- Everything but the network takes **{_pct(r['non_network_share'])}** of end-to-end time "
-                       f"(target <= {_pct(TARGET_NON_NETWORK)}: {'met' if r['non_network_met'] else 'not met'}); "
-                       f"the largest part of it is {top} "
-                       f"({_pct(stages[top]['median'] / stages['total']['median'])} of the total).")
+        summary.append(
+            f"- Everything but the network takes **{_pct(r['non_network_share'])}** of end-to-end time "
+            f"(target <= {_pct(TARGET_NON_NETWORK)}: {'met' if r['non_network_met'] else 'not met'}); "
+            f"the largest part of it is {top} "
+            f"({_pct(stages[top]['median'] / stages['total']['median'])} of the total)."
+        )
     mem = res.get("memory", {})
     if "peak_rss_mb" in mem:
-        summary.append(f"- Peak memory of `logdigit infer`: **{mem['peak_rss_mb']:.0f} MB** on the tallest scan "
-                       f"(target < {TARGET_RSS_MB} MB: {'met' if mem['met'] else 'not met'}).")
-    summary.append(f"- The classical baseline runs at {r['classical_over_veernet']['median']:.1f}x VeerNet's "
-                   "throughput.")
+        summary.append(
+            f"- Peak memory of `logdigit infer`: **{mem['peak_rss_mb']:.0f} MB** on the tallest scan "
+            f"(target < {TARGET_RSS_MB} MB: {'met' if mem['met'] else 'not met'})."
+        )
+    summary.append(
+        f"- The classical baseline runs at {r['classical_over_veernet']['median']:.1f}x VeerNet's throughput."
+    )
     summary += accuracy_lines(PEER_ACCURACY)
-    faster = [f"{v['family']} {v['setting']} ({v['speedup']['median']:.2f}x)" for v in res.get("variants", [])
-              if v.get("verdict") == "faster" and v["family"] != "control"]
+    faster = [
+        f"{v['family']} {v['setting']} ({v['speedup']['median']:.2f}x)"
+        for v in res.get("variants", [])
+        if v.get("verdict") == "faster" and v["family"] != "control"
+    ]
     if res.get("variants"):
         summary.append("- Variants that pay off: " + (", ".join(faster) if faster else "none beyond the noise") + ".")
     lines += summary
     for w in warnings_of(res):
         lines += ["", f"> **Warning:** {w}"]
     for title, headers, rows, *notes in tables(res):
-        lines += ["", f"## {title}", "", "| " + " | ".join(headers) + " |",
-                  "|" + "|".join(" --- " for _ in headers) + "|"]
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            "| " + " | ".join(headers) + " |",
+            "|" + "|".join(" --- " for _ in headers) + "|",
+        ]
         lines += ["| " + " | ".join(str(c).replace("|", "/") for c in row) + " |" for row in rows]
         lines += ["", *(f"- {n}" for n in notes[0])] if notes and notes[0] else []
     return "\n".join(lines) + "\n"

@@ -27,7 +27,7 @@ from decimal import Decimal
 import numpy as np
 
 from logdigit.errors import InputError, LayoutError
-from logdigit.layout import CurveSpec, Layout, Track
+from logdigit.io.layout import CurveSpec, Layout, Track
 from logdigit.trace import PixelTrace
 
 TIE_TOLERANCE_STEPS = 2.0
@@ -98,7 +98,7 @@ def calibrate(
 
     Args:
         traces: pixel traces; each one's ``track`` index and ``mnemonic`` pick its
-            :class:`~logdigit.layout.CurveSpec` in ``layout``.
+            :class:`~logdigit.io.layout.CurveSpec` in ``layout``.
         layout: the layout (depth ties, step, tracks, value scales).
         max_residual: largest tie residual accepted, in index units. Default:
             ``max(2 * step, 0.5 % of the ties' depth span)``.
@@ -117,7 +117,7 @@ def calibrate(
 
     Example:
         >>> import numpy as np
-        >>> from logdigit.layout import CurveSpec, DepthSpec, Layout, Track
+        >>> from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
         >>> lay = Layout(DepthSpec("FT", 0.5, ((0, 1000.0), (10, 1005.0))),
         ...              (Track(0, 100, curves=(CurveSpec("GR", 0, 150),)),))
         >>> out = calibrate([PixelTrace("GR", 0, 0, np.full(11, 50.0))], lay)
@@ -138,8 +138,13 @@ def calibrate(
         )
     rows = (depth - a) / b
     curves = tuple(
-        Curve(spec.mnemonic, spec.unit, _values(_resample(trace, rows), track, spec, where), spec.descr,
-              filled=_filled_depths(trace, rows, depth))
+        Curve(
+            spec.mnemonic,
+            spec.unit,
+            _values(_resample(trace, rows), track, spec, where),
+            spec.descr,
+            filled=_filled_depths(trace, rows, depth),
+        )
         for trace, track, spec in specs
     )
     return Curves(depth=depth, unit=layout.depth.unit, step=step, curves=curves, tie_residual=rms)
@@ -167,7 +172,7 @@ def fit_ties(layout: Layout, *, max_residual: float | None = None) -> tuple[floa
         ValueError: a ``max_residual`` that is not > 0.
 
     Example:
-        >>> from logdigit.layout import DepthSpec, Layout
+        >>> from logdigit.io.layout import DepthSpec, Layout
         >>> a, b, rms = fit_ties(Layout(DepthSpec("FT", 0.5, ((0, 0.0), (100, 101.0), (200, 200.0))), ()))
         >>> round(a, 4), b, round(rms, 4)
         (0.3333, 1.0, 0.4714)
@@ -194,7 +199,7 @@ def check_grid(layout: Layout, *, height: int) -> int:
             ``depth.step`` and a step that fits).
 
     Example:
-        >>> from logdigit.layout import DepthSpec, Layout
+        >>> from logdigit.io.layout import DepthSpec, Layout
         >>> check_grid(Layout(DepthSpec("FT", 0.5, ((0, 1000.0), (100, 1050.0))), ()), height=101)
         101
     """
@@ -247,9 +252,7 @@ def _match_traces(traces: Sequence[PixelTrace], layout: Layout) -> list[tuple[Pi
             )
         names = [c.mnemonic for c in layout.tracks[trace.track].curves]
         if trace.mnemonic not in names:
-            raise ValueError(
-                f"trace {trace.mnemonic!r} is not a curve of track {trace.track} (curves: {names})"
-            )
+            raise ValueError(f"trace {trace.mnemonic!r} is not a curve of track {trace.track} (curves: {names})")
         if (trace.track, trace.mnemonic) in by_key:
             raise ValueError(f"two traces for curve {trace.mnemonic!r} of track {trace.track}; pass one")
         if np.ndim(trace.x) != 1:

@@ -1,6 +1,6 @@
 """Per-row confidence of traced curves: the probability that a row is within 2 % of track width.
 
-A separate, re-fittable stage after :func:`logdigit.trace.trace`: it reads only what the
+A separate, re-fittable stage after :func:`logdigit.trace.tracer.trace`: it reads only what the
 pipeline holds once a scan is traced (the class masks, the layout and the pixel traces) and
 maps a few features of each traced row to a calibrated probability with a small logistic
 regression. The coefficients are plain JSON (``logdigit/data/confidence.json``), fitted on
@@ -34,7 +34,7 @@ curve's own class, solid or dashed, and distances are in px unless said otherwis
 * ``twin_gap``: ``gap_len`` of a trace with twins (0 for others).
 
 Example:
-    >>> from logdigit.layout import CurveSpec, DepthSpec, Layout, Track
+    >>> from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
     >>> from logdigit.trace import PixelTrace
     >>> masks = np.zeros((3, 6, 10), bool); masks[1, :, 4] = True
     >>> lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (5, 5))), (Track(1, 8, curves=(CurveSpec("GR", 0, 150),)),))
@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from logdigit.errors import InputError
-from logdigit.layout import Layout
+from logdigit.io.layout import Layout
 
 FEATURES: tuple[str, ...] = (
     "on_ink",
@@ -102,7 +102,7 @@ def row_features(traces: Sequence, masks: np.ndarray, layout: Layout) -> list[np
     """Per trace, float32 (n, len(FEATURES)) features of each of its rows (see :data:`FEATURES`).
 
     Args:
-        traces: :class:`logdigit.trace.PixelTrace` list as ``trace(masks, layout)`` returns it.
+        traces: :class:`logdigit.trace.tracer.PixelTrace` list as ``trace(masks, layout)`` returns it.
         masks: bool (3, H, W) class masks the traces came from; not modified.
         layout: the layout the traces were made with.
 
@@ -119,7 +119,7 @@ def confidence(traces: Sequence, masks: np.ndarray, layout: Layout, *, model: di
     """Per trace, float64 (n,) probability in [0, 1] that each row is within 2 % of track width.
 
     Args:
-        traces: :class:`logdigit.trace.PixelTrace` list as ``trace(masks, layout)`` returns it.
+        traces: :class:`logdigit.trace.tracer.PixelTrace` list as ``trace(masks, layout)`` returns it.
         masks: bool (3, H, W) class masks the traces came from; not modified.
         layout: the layout the traces were made with.
         model: coefficients as :func:`load_confidence_model` returns them; None: the shipped ones.

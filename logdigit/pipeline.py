@@ -14,14 +14,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from logdigit import __version__
 from logdigit.errors import InputError
-from logdigit.layout import Layout
-from logdigit.scan import DEFAULT_MAX_PIXELS
+from logdigit.io.layout import Layout
+from logdigit.io.scan import DEFAULT_MAX_PIXELS
 from logdigit.trace import DEFAULT_MAX_GAP
+
+if TYPE_CHECKING:
+    import lasio
+
+    from logdigit.calibrate import Curves
+    from logdigit.trace import PixelTrace
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +48,29 @@ class InferOptions:
     hysteresis: tuple[float, float] | None = None
     deskew: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
-    max_gap: int = DEFAULT_MAX_GAP  # longest gap (pixel rows) filled by interpolation; see logdigit.trace
+    max_gap: int = DEFAULT_MAX_GAP  # longest gap (pixel rows) filled by interpolation; see logdigit.trace.tracer
     skip_blank: bool = True
     whole_scan: bool = False  # run the network over every row and column, not only the layout's tracks and rows
 
     def __post_init__(self) -> None:
         """Refuse nonsense settings before anything is read or loaded (the CLI's flags land here)."""
         _check_int("overlap", "overlap", self.overlap, low=0, why="e.g. 64")
-        _check_int("--tile", "tile", self.tile, low=max(MIN_TILE, 2 * self.overlap + 2),
-                   why=f"windows must be at least {MIN_TILE} px and overlap (overlap={self.overlap}) by less "
-                       "than half; e.g. --tile 512")
+        _check_int(
+            "--tile",
+            "tile",
+            self.tile,
+            low=max(MIN_TILE, 2 * self.overlap + 2),
+            why=f"windows must be at least {MIN_TILE} px and overlap (overlap={self.overlap}) by less "
+            "than half; e.g. --tile 512",
+        )
         _check_int("batch", "batch", self.batch, low=1, why="windows per forward pass, e.g. 4")
-        _check_int("--max-pixels", "max_pixels", self.max_pixels, low=1,
-                   why=f"the largest image accepted, e.g. --max-pixels {DEFAULT_MAX_PIXELS}")
+        _check_int(
+            "--max-pixels",
+            "max_pixels",
+            self.max_pixels,
+            low=1,
+            why=f"the largest image accepted, e.g. --max-pixels {DEFAULT_MAX_PIXELS}",
+        )
         if self.max_gap is not None:
             _check_int("--max-gap", "max_gap", self.max_gap, low=0, why="longest gap bridged, in rows, e.g. 40")
         for flag, pair in (("--threshold", self.thresholds), ("--hysteresis", self.hysteresis)):
@@ -102,9 +119,9 @@ class Digitised:
             look-alike.
     """
 
-    las: object
-    curves: object
-    traces: list
+    las: lasio.LASFile
+    curves: Curves
+    traces: list[PixelTrace]
     layout: Layout
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -118,14 +135,14 @@ class Digitised:
 @functools.lru_cache(maxsize=4)
 def cached_model(weights: str | None, device: str):
     """Load a model once per process (batch workers digitise many scans with one model)."""
-    from logdigit.weights import load_model
+    from logdigit.model.weights import load_model
 
     return load_model(weights, device=device)
 
 
 def resolve_layout(scan_path: str | os.PathLike, layout: str | os.PathLike | Layout | None) -> Layout | None:
     """The layout to use: the given one, else the sidecar ``scan.layout.toml``, else None (detect)."""
-    from logdigit.layout import find_layout, load_layout
+    from logdigit.io.layout import find_layout, load_layout
 
     if isinstance(layout, Layout):
         return layout
@@ -156,12 +173,12 @@ def digitise(
     """
     from logdigit.calibrate import calibrate, check_grid, fit_ties
     from logdigit.confidence import LOW_CONFIDENCE, confidence
-    from logdigit.detect import detect_layout
-    from logdigit.las import to_las
-    from logdigit.layout import check_layout
-    from logdigit.preprocess import deskew, estimate_skew, map_layout
+    from logdigit.image.detect import detect_layout
+    from logdigit.image.preprocess import deskew, estimate_skew, map_layout
+    from logdigit.io.las import to_las
+    from logdigit.io.layout import check_layout
+    from logdigit.io.scan import MIN_SIDE, read_scan
     from logdigit.quality import depth_stretches, flag_stretches
-    from logdigit.scan import MIN_SIDE, read_scan
     from logdigit.trace import trace
 
     opts = options or InferOptions()
@@ -186,9 +203,7 @@ def digitise(
             image, affine = deskew(image, skew)
             if lay is not None:
                 lay = map_layout(lay, affine)
-            warnings.append(
-                f"{scan_path}: deskewed by {skew:+.2f} degrees; layout coordinates mapped through it"
-            )
+            warnings.append(f"{scan_path}: deskewed by {skew:+.2f} degrees; layout coordinates mapped through it")
     if lay is None:
         lay = detect_layout(image, source=str(scan_path))
         warnings.append(
@@ -222,12 +237,26 @@ def digitise(
     lap("calibrate")
     meta = _meta(scan_path, opts, skew, lay, scan.dpi)
     flagged = {m: [r for r in runs if r[2] != "interpolated"] for m, runs in flags.items()}  # filled: Curve.filled
-    las = to_las(curves, lay, meta=meta, max_gap=opts.max_gap,
-                 flagged=depth_stretches(flagged, fit_ties(lay)[:2]) if lay.calibrated else None)
+    las = to_las(
+        curves,
+        lay,
+        meta=meta,
+        max_gap=opts.max_gap,
+        flagged=depth_stretches(flagged, fit_ties(lay)[:2]) if lay.calibrated else None,
+    )
     lap("write")
     return Digitised(
-        las=las, curves=curves, traces=traces, layout=lay, timings=timings, warnings=warnings, skew=skew,
-        image=image, dpi=scan.dpi, confidence=conf, flags=flags,
+        las=las,
+        curves=curves,
+        traces=traces,
+        layout=lay,
+        timings=timings,
+        warnings=warnings,
+        skew=skew,
+        image=image,
+        dpi=scan.dpi,
+        confidence=conf,
+        flags=flags,
     )
 
 
@@ -236,7 +265,7 @@ def _twin_warnings(traces, layout: Layout, scan_path) -> list[str]:
     the tracer told them apart by continuity alone, so they can swap where they cross.
 
     >>> from logdigit.trace import PixelTrace
-    >>> from logdigit.layout import CurveSpec, DepthSpec, Track
+    >>> from logdigit.io.layout import CurveSpec, DepthSpec, Track
     >>> lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (9, 9))),
     ...              (Track(0, 40, curves=(CurveSpec("GR", 0, 150), CurveSpec("SP", -80, 20))),))
     >>> x = np.zeros(10)
@@ -264,7 +293,7 @@ def _twin_warnings(traces, layout: Layout, scan_path) -> list[str]:
 def _overlap_warnings(layout: Layout) -> list[str]:
     """One message per pair of tracks whose columns overlap (sharing one edge column is fine).
 
-    >>> from logdigit.layout import DepthSpec, Track
+    >>> from logdigit.io.layout import DepthSpec, Track
     >>> lay = Layout(DepthSpec("FT", 1.0, ((0, 0), (9, 9))), (Track(0, 40), Track(30, 80)), source="a.toml")
     >>> _overlap_warnings(lay)[0][:67]
     'a.toml: track 1 (columns 0..40) and track 2 (columns 30..80) overla'
@@ -320,7 +349,7 @@ def inference_region(layout: Layout, shape: tuple[int, ...]) -> tuple[tuple[int,
     """The rows and columns (half-open) the network must label for ``layout``: its ``depth.rows``
     (every row when not given) and the span of its tracks, each widened by :data:`REGION_MARGIN`.
 
-    >>> from logdigit.layout import DepthSpec, Track
+    >>> from logdigit.io.layout import DepthSpec, Track
     >>> lay = Layout(DepthSpec("FT", 0.5, ((0, 0), (10, 5)), rows=(100, 199)), (Track(50, 80), Track(120, 300)))
     >>> inference_region(lay, (1000, 400, 3))
     ((84, 216), (34, 317))
@@ -333,13 +362,14 @@ def inference_region(layout: Layout, shape: tuple[int, ...]) -> tuple[tuple[int,
     return (max(r0 - m, 0), min(r1 + 1 + m, h)), (max(c0 - m, 0), min(c1 + 1 + m, w))
 
 
-def _segment(model, image: np.ndarray, opts: InferOptions, device: str, progress, region=None
-             ) -> tuple[np.ndarray, float]:
+def _segment(
+    model, image: np.ndarray, opts: InferOptions, device: str, progress, region=None
+) -> tuple[np.ndarray, float]:
     """bool (3, H, W) class masks, thresholded strip by strip so probabilities are never all held,
     and the seconds spent thresholding; outside ``region`` (see :func:`inference_region`) the
     network is not run and the masks are background."""
-    from logdigit.inference import iter_proba, predict_proba
-    from logdigit.threshold import threshold
+    from logdigit.image.threshold import threshold
+    from logdigit.model.inference import iter_proba, predict_proba
 
     h, w = image.shape[:2]
     cb = (lambda done, total: progress("infer", done, total)) if progress else None
@@ -370,8 +400,8 @@ def _meta(scan_path, opts: InferOptions, skew: float, lay: Layout, dpi) -> dict[
     """~Parameter provenance: when, by what, from which scan, weights and layout, with which settings."""
     import datetime
 
-    from logdigit.atomic import sha256_file
-    from logdigit.weights import config_path, default_weights, read_card
+    from logdigit.io.atomic import sha256_file
+    from logdigit.model.weights import config_path, default_weights, read_card
 
     weights = Path(opts.weights) if opts.weights else default_weights()
     card = read_card(weights) if config_path(weights).is_file() else {}
@@ -434,7 +464,7 @@ def digitise_to_files(
 
     Returns the result and where the LAS went. Nothing is written if any stage fails.
     """
-    from logdigit.las import write_las
+    from logdigit.io.las import write_las
 
     if out is not None and outdir is not None:
         raise InputError("-o and --outdir both given; use one")
@@ -478,8 +508,8 @@ def check_outputs(
     Raises:
         OutputError: one line naming the output, what it clashes with and the fix.
     """
-    from logdigit.atomic import output_kind, same_file
     from logdigit.errors import OutputError
+    from logdigit.io.atomic import output_kind, same_file
 
     inputs = _inputs(jobs, layout, options or InferOptions())
     outputs: list[tuple[str, str, str]] = []  # (path, what, scan)
@@ -494,29 +524,35 @@ def check_outputs(
                 _check_writable(Path(path))
             for in_path, in_what in inputs:
                 if same_file(path, in_path):
-                    raise OutputError(f"{path}: the {what} is the {in_what} {in_path}; writing it would destroy "
-                                      "an input; choose another output path")
+                    raise OutputError(
+                        f"{path}: the {what} is the {in_what} {in_path}; writing it would destroy "
+                        "an input; choose another output path"
+                    )
             for other, other_what, other_scan in outputs:
                 if not same_file(path, other):
                     continue
                 if other_scan == str(scan):
-                    raise OutputError(f"{path}: given as both the {other_what} and the {what}; "
-                                      "give each output its own path")
-                raise OutputError(f"{path}: both {other_scan} and {scan} would write this {what}; digitise "
-                                  "them in separate runs, or with `logdigit batch`, which names equal stems apart")
+                    raise OutputError(
+                        f"{path}: given as both the {other_what} and the {what}; give each output its own path"
+                    )
+                raise OutputError(
+                    f"{path}: both {other_scan} and {scan} would write this {what}; digitise "
+                    "them in separate runs, or with `logdigit batch`, which names equal stems apart"
+                )
             outputs.append((str(path), what, str(scan)))
             if kind == "file":
                 existing.append(str(path))
     if existing and not overwrite:
-        more = f" (and {len(existing) - 1} more output(s) of this run)" if len(existing) > 1 else ""
-        raise OutputError(f"{existing[0]}: already exists{more}; pass --overwrite to replace it, or choose "
-                          "another output path")
+        others = f" (and {len(existing) - 1} more output(s) of this run)" if len(existing) > 1 else ""
+        raise OutputError(
+            f"{existing[0]}: already exists{others}; pass --overwrite to replace it, or choose another output path"
+        )
 
 
 def _inputs(jobs, layout, opts: InferOptions) -> list[tuple[str, str]]:
     """(path, what) of every file a run reads."""
-    from logdigit.layout import find_layout
-    from logdigit.weights import config_path, default_weights
+    from logdigit.io.layout import find_layout
+    from logdigit.model.weights import config_path, default_weights
 
     weights = Path(opts.weights) if opts.weights else default_weights()
     found: list[tuple[str, str]] = [(str(weights), "weights file"), (str(config_path(weights)), "weights config")]
@@ -535,14 +571,17 @@ def _inputs(jobs, layout, opts: InferOptions) -> list[tuple[str, str]]:
 
 def _write_qc(scan_path, result: Digitised, qc, opts: InferOptions) -> None:
     """The QC of ``result`` at ``qc``: the HTML viewer for ``.html``/``.htm``, else an image."""
+    if result.image is None:
+        raise InputError(f"{scan_path}: no image to draw the QC on; digitise the scan with logdigit.pipeline.digitise")
     if Path(qc).suffix.lower() in (".html", ".htm"):
-        from logdigit.qc_html import render_qc_html, write_qc_html
+        from logdigit.qc.viewer import render_qc_html, write_qc_html
 
-        page = render_qc_html(result.image, result.traces, result.layout, flags=result.flags,
-                              title=Path(scan_path).name)
+        page = render_qc_html(
+            result.image, result.traces, result.layout, flags=result.flags, title=Path(scan_path).name
+        )
         write_qc_html(qc, page)
         return
-    from logdigit.qc import draw_qc, write_qc
+    from logdigit.qc.image import draw_qc, write_qc
 
     write_qc(qc, draw_qc(result.image, result.traces, result.layout, flags=result.flags))
 

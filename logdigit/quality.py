@@ -35,7 +35,7 @@ def flag_rows(trace, confidence: np.ndarray | None, *, low: float) -> np.ndarray
     """int8 (n,) flag code per row of ``trace`` (index into :data:`FLAGS`); -1 where x is NaN.
 
     Args:
-        trace: a :class:`logdigit.trace.PixelTrace` (``x``, ``row0``, ``filled``, ``twins``
+        trace: a :class:`logdigit.trace.tracer.PixelTrace` (``x``, ``row0``, ``filled``, ``twins``
             and, when the tracer gives it, ``wrapped``: row runs like ``filled``).
         confidence: float (n,) in [0, 1] per row, or None (no low-confidence flag).
         low: rows with a confidence below this are ``low-confidence``.
@@ -84,12 +84,14 @@ def depth_stretches(stretches: Stretches, depth_line: tuple[float, float]) -> di
     {'GR': [(1005.0, 1009.5, 'low-confidence')]}
     """
     a, b = depth_line
-    return {m: [tuple(sorted((a + b * r0, a + b * r1))) + (kind,) for r0, r1, kind in runs]
-            for m, runs in stretches.items()}
+    return {
+        m: [tuple(sorted((a + b * r0, a + b * r1))) + (kind,) for r0, r1, kind in runs] for m, runs in stretches.items()
+    }
 
 
-def quality_csv(curves, traces: Sequence, confidences: Sequence[np.ndarray] | None, depth_line: tuple[float, float],
-                *, low: float) -> str:
+def quality_csv(
+    curves, traces: Sequence, confidences: Sequence[np.ndarray] | None, depth_line: tuple[float, float], *, low: float
+) -> str:
     """CSV text: ``depth`` then, per curve, ``M``, ``M_confidence`` and ``M_flag`` columns.
 
     Values are the LAS's own (``curves``); the confidence and flag of a depth sample are
@@ -116,9 +118,11 @@ def quality_csv(curves, traces: Sequence, confidences: Sequence[np.ndarray] | No
         have = np.isfinite(value) & inside
         c = np.where(have, conf[ii] if len(t.x) else np.nan, np.nan)
         f = np.where(have, codes[ii] if len(t.x) else -1, -1)
-        columns += [(curve.mnemonic, ["" if not np.isfinite(v) else f"{v:.5f}" for v in value]),
-                    (f"{curve.mnemonic}_confidence", ["" if not np.isfinite(v) else f"{v:.3f}" for v in c]),
-                    (f"{curve.mnemonic}_flag", [FLAGS[v] if v >= 0 else "null" for v in f])]
+        columns += [
+            (curve.mnemonic, ["" if not np.isfinite(v) else f"{v:.5f}" for v in value]),
+            (f"{curve.mnemonic}_confidence", ["" if not np.isfinite(v) else f"{v:.3f}" for v in c]),
+            (f"{curve.mnemonic}_flag", [FLAGS[v] if v >= 0 else "null" for v in f]),
+        ]
     out = io.StringIO()
     out.write(",".join(name for name, _ in columns) + "\n")
     for line in zip(*(values for _, values in columns), strict=True):
@@ -128,7 +132,7 @@ def quality_csv(curves, traces: Sequence, confidences: Sequence[np.ndarray] | No
 
 def write_quality(path: str | os.PathLike, text: str) -> Path:
     """Write :func:`quality_csv` text atomically (or to a FIFO/device as a stream)."""
-    from logdigit.atomic import write_text_atomic
+    from logdigit.io.atomic import write_text_atomic
 
     return write_text_atomic(path, text)
 

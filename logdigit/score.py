@@ -36,8 +36,8 @@ import lasio
 import numpy as np
 
 from logdigit.errors import InputError
-from logdigit.las import read_las
-from logdigit.layout import Layout
+from logdigit.io.las import read_las
+from logdigit.io.layout import Layout
 
 WITHIN = 0.02
 """Normalised error counted as a hit by ``within_2pct`` (2 % of track width)."""
@@ -175,8 +175,12 @@ def score(
         >>> r.curves[0].mae, round(r.curves[0].nmae, 4), r.curves[0].normalised_by
         (0.6667, 0.0333, 'truth range')
     """
-    if (isinstance(max_shift, bool) or not isinstance(max_shift, int | float) or not math.isfinite(max_shift)
-            or max_shift < 0):
+    if (
+        isinstance(max_shift, bool)
+        or not isinstance(max_shift, int | float)
+        or not math.isfinite(max_shift)
+        or max_shift < 0
+    ):
         raise InputError(
             f"--max-shift {max_shift!r}: max_shift must be a finite number >= 0 (index units); e.g. 5, or 0 for none"
         )
@@ -219,7 +223,7 @@ def _unit_family(unit: str) -> str | None:
 
 def _curves(las: lasio.LASFile) -> dict[str, tuple[str, str, np.ndarray]]:
     """Numeric non-index curves: upper-case mnemonic -> (mnemonic, unit, float64 data)."""
-    out = {}
+    out: dict[str, tuple[str, str, np.ndarray]] = {}
     for curve in las.curves[1:]:
         try:
             data = np.asarray(curve.data, dtype=np.float64)
@@ -297,9 +301,7 @@ def _index_step(las: lasio.LASFile, depth: np.ndarray) -> float:
     return spacing
 
 
-def _best_shift(
-    dig_depth: np.ndarray, truth_depth: np.ndarray, pairs: list[_Pair], shifts: Iterable[float]
-) -> float:
+def _best_shift(dig_depth: np.ndarray, truth_depth: np.ndarray, pairs: list[_Pair], shifts: Iterable[float]) -> float:
     best, best_cost = 0.0, math.inf
     for shift in shifts:
         errors = [_score_curve(dig_depth, truth_depth, p, shift).nmae for p in pairs]

@@ -19,61 +19,95 @@ import numpy as np
 from PIL import Image
 
 from logdigit.calibrate import calibrate
-from logdigit.las import to_las, write_las
-from logdigit.layout import write_layout
-from logdigit.synth import DEFAULT_STYLE, CurvePlan, SheetPlan, TrackPlan, make_sheet, sheet_rng
+from logdigit.io.las import to_las, write_las
+from logdigit.io.layout import write_layout
+from logdigit.research.synth import DEFAULT_STYLE, CurvePlan, SheetPlan, TrackPlan, make_sheet, sheet_rng
 from logdigit.trace import PixelTrace
 
 HERE = Path(__file__).resolve().parent
 
 # Clean paper: the samples' difficulty is the unfamiliar style, not heavy damage.
-QUIET = replace(DEFAULT_STYLE, p_blur=0.0, p_jpeg=0.0, p_binarise=0.0, p_bleed=0.0, p_bleed_through=0.0,
-                p_specks=1.0, p_noise=1.0, p_text=1.0)
+QUIET = replace(
+    DEFAULT_STYLE,
+    p_blur=0.0,
+    p_jpeg=0.0,
+    p_binarise=0.0,
+    p_bleed=0.0,
+    p_bleed_through=0.0,
+    p_specks=1.0,
+    p_noise=1.0,
+    p_text=1.0,
+)
 
 SAMPLES = {
     # Two solid curves of different inks per track; one linear, one log track; a blue-grey
     # grid and teal/magenta/olive inks that are not in the training palette.
     "colour": dict(
-        size=(1400, 700), fmt="png", style=QUIET,
+        size=(1400, 700),
+        fmt="png",
+        style=QUIET,
         plan=SheetPlan(
-            grid=(70, 90, 160), depth_top=1200.0, px_per_unit=4.0,
+            grid=(70, 90, 160),
+            depth_top=1200.0,
+            px_per_unit=4.0,
             well=(("WELL", "SAMPLE COLOUR 1"), ("COMP", "LOGDIGIT SAMPLES"), ("FLD", "SYNTHETIC")),
             tracks=(
-                TrackPlan("linear", (
-                    CurvePlan("GR", 1, (0, 120, 120), "gr", 0.0, 150.0, "GAPI", width=9),
-                    CurvePlan("SP", 1, (180, 0, 140), "sp", -160.0, 40.0, "MV", width=9),
-                )),
-                TrackPlan("log", (
-                    CurvePlan("ILD", 1, (110, 120, 0), "res", 0.2, 2000.0, "OHMM", width=9),
-                    CurvePlan("SFLU", 1, (200, 90, 0), "res", 0.2, 2000.0, "OHMM", width=7),
-                )),
+                TrackPlan(
+                    "linear",
+                    (
+                        CurvePlan("GR", 1, (0, 120, 120), "gr", 0.0, 150.0, "GAPI", width=9),
+                        CurvePlan("SP", 1, (180, 0, 140), "sp", -160.0, 40.0, "MV", width=9),
+                    ),
+                ),
+                TrackPlan(
+                    "log",
+                    (
+                        CurvePlan("ILD", 1, (110, 120, 0), "res", 0.2, 2000.0, "OHMM", width=9),
+                        CurvePlan("SFLU", 1, (200, 90, 0), "res", 0.2, 2000.0, "OHMM", width=7),
+                    ),
+                ),
             ),
         ),
     ),
     # Black solid and dashed curves over a black grid, binarised to 1 bit and stored as a
     # CCITT Group 4 TIFF as archives hold them; dashes longer than the training range.
     "mono": dict(
-        size=(1400, 700), fmt="tiff-g4", style=replace(QUIET, dash_lengths=(20.0, 24.0), dash_gaps=(5.0, 7.0)),
+        size=(1400, 700),
+        fmt="tiff-g4",
+        style=replace(QUIET, dash_lengths=(20.0, 24.0), dash_gaps=(5.0, 7.0)),
         plan=SheetPlan(
-            grid=(0, 0, 0), depth_top=5400.0, px_per_unit=5.0,
+            grid=(0, 0, 0),
+            depth_top=5400.0,
+            px_per_unit=5.0,
             well=(("WELL", "SAMPLE MONO 2"), ("UWI", "00-000-00000")),
             tracks=(
-                TrackPlan("linear", (
-                    CurvePlan("GR", 1, (0, 0, 0), "gr", 0.0, 150.0, "GAPI", width=8),
-                    CurvePlan("CALI", 2, (0, 0, 0), "sonic", 6.0, 16.0, "IN", width=8),
-                )),
-                TrackPlan("linear", (
-                    CurvePlan("DT", 2, (0, 0, 0), "sonic", 140.0, 40.0, "US/F", width=8),
-                    CurvePlan("NPHI", 1, (0, 0, 0), "sp", 0.45, -0.15, "V/V", width=6),
-                )),
+                TrackPlan(
+                    "linear",
+                    (
+                        CurvePlan("GR", 1, (0, 0, 0), "gr", 0.0, 150.0, "GAPI", width=8),
+                        CurvePlan("CALI", 2, (0, 0, 0), "sonic", 6.0, 16.0, "IN", width=8),
+                    ),
+                ),
+                TrackPlan(
+                    "linear",
+                    (
+                        CurvePlan("DT", 2, (0, 0, 0), "sonic", 140.0, 40.0, "US/F", width=8),
+                        CurvePlan("NPHI", 1, (0, 0, 0), "sp", 0.45, -0.15, "V/V", width=6),
+                    ),
+                ),
             ),
         ),
     ),
     # One curve per track, thin 1.5 px purple ink on a grey-green grid, saved as JPEG.
     "simple": dict(
-        size=(1000, 800), fmt="jpeg", style=QUIET,
+        size=(1000, 800),
+        fmt="jpeg",
+        style=QUIET,
         plan=SheetPlan(
-            grid=(120, 150, 120), depth_top=850.0, px_per_unit=3.0, depth_unit="M",
+            grid=(120, 150, 120),
+            depth_top=850.0,
+            px_per_unit=3.0,
+            depth_unit="M",
             well=(("WELL", "SAMPLE SIMPLE 3"),),
             tracks=(
                 TrackPlan("linear", (CurvePlan("GR", 1, (80, 0, 120), "gr", 0.0, 200.0, "GAPI", width=6),)),
@@ -88,8 +122,9 @@ SAMPLES = {
 def render(name: str, spec: dict, outdir: Path = HERE) -> dict:
     height, width = spec["size"]
     index = list(SAMPLES).index(name)
-    sheet = make_sheet(height=height, width=width, rng=sheet_rng("sample", 0, index), style=spec["style"],
-                       plan=spec["plan"])
+    sheet = make_sheet(
+        height=height, width=width, rng=sheet_rng("sample", 0, index), style=spec["style"], plan=spec["plan"]
+    )
     layout = replace(sheet.layout, source=f"{name}.layout.toml")
     scan = _save_scan(sheet.image, outdir / name, spec["fmt"])
     write_layout(layout, outdir / f"{name}.layout.toml")

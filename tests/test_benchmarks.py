@@ -38,8 +38,18 @@ def quick(run, tmp_path_factory):
     keys = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "LOGDIGIT_WEIGHTS")  # what the harness sets for its children
     env, text = {k: os.environ.get(k) for k in keys}, io.StringIO()
     with redirect_stdout(text):
-        res = run.main(["--quick", "--skip", "batch", "--json", str(out / "bench.json"),
-                        "--write-doc", "--doc", str(out / "bench.md")])
+        res = run.main(
+            [
+                "--quick",
+                "--skip",
+                "batch",
+                "--json",
+                str(out / "bench.json"),
+                "--write-doc",
+                "--doc",
+                str(out / "bench.md"),
+            ]
+        )
     assert {k: os.environ.get(k) for k in keys} == env, "the harness must leave the environment as it found it"
     return res, out, text.getvalue()
 
@@ -52,8 +62,17 @@ def test_quick_run_measures_every_section(quick, run):
     assert cpu["veernet"]["seconds"]["n"] >= 3
     assert "mp_s" in cpu["peer"] or cpu["peer"]["skipped"]
     e2e = res["end_to_end"]
-    assert set(e2e["stages"]) == {"read", "preprocess", "infer", "threshold", "trace", "confidence", "calibrate",
-                                  "write", "total"}
+    assert set(e2e["stages"]) == {
+        "read",
+        "preprocess",
+        "infer",
+        "threshold",
+        "trace",
+        "confidence",
+        "calibrate",
+        "write",
+        "total",
+    }
     sec = res["section"]
     assert sec["same_las"] and sec["speedup"] > 1 and sec["section_s"] > 0
     assert 0.0 <= e2e["non_network_share"] <= 1.0
@@ -108,7 +127,7 @@ def test_batch_section_hands_its_scans_to_bench_batch(run, monkeypatch, tmp_path
     monkeypatch.setitem(sys.modules, "bench_batch", type(sys)("bench_batch"))
     monkeypatch.setattr(sys.modules["bench_batch"], "bench_batch", bench_batch, raising=False)
     out = run._batch(run.QUICK, tmp_path / "w.safetensors")
-    (scans, workers, weights, tile), = calls
+    ((scans, workers, weights, tile),) = calls
     assert workers == (1, 2) and tile == run.QUICK.tile and weights == tmp_path / "w.safetensors"
     assert len(scans) == run.QUICK.batch_scans
     assert all(p.is_file() and p.with_name(p.stem + ".layout.toml").is_file() for p in scans)
@@ -129,8 +148,12 @@ def test_cuda_section_is_wired_through_to_the_report(run, monkeypatch, tiny_mode
     image = np.full((40, 48, 3), 128, np.uint8)
     cuda = run._cuda(net, net, image, {"tile": 32, "overlap": 8}, 3)
     assert cuda["device"] == "Fake GPU" and cuda["veernet"]["mp_s"] > 0 and cuda["peer"]["mp_s"] > 0
-    res = {"throughput": {"cpu": {"veernet": cuda["veernet"], "peer": cuda["peer"], "classical": cuda["peer"]},
-                          "cuda": cuda}}
+    res = {
+        "throughput": {
+            "cpu": {"veernet": cuda["veernet"], "peer": cuda["peer"], "classical": cuda["peer"]},
+            "cuda": cuda,
+        }
+    }
     ratios = run.ratios(res)
     assert ratios["veernet_over_peer_cuda"]["median"] > 0 and ratios["cuda_over_cpu_veernet"] == 1.0
 
@@ -150,7 +173,7 @@ def test_peer_wrapper_keeps_the_veernet_contract(run):
     import numpy as np
     import torch
 
-    from logdigit.inference import predict_proba
+    from logdigit.model.inference import predict_proba
 
     peer = bench_infer.load_peer()
     if peer.model is None:
@@ -181,14 +204,14 @@ def test_docstring_examples(run):
 @pytest.mark.slow  # trains twice
 def test_peer_accuracy_trains_veernet_exactly_as_logdigit_train(tmp_path):
     """benchmarks/peer_accuracy.py claims one recipe for both networks: its loop, given
-    VeerNet, must give the very weights `logdigit.train.train` keeps as its best checkpoint
+    VeerNet, must give the very weights `logdigit.research.train.train` keeps as its best checkpoint
     with the same schedule and validation sheets."""
     import torch
     from safetensors.torch import load_file
 
-    from logdigit.data import DataConfig, SheetPool
     from logdigit.model import VeerNet, VeerNetConfig
-    from logdigit.train import TrainConfig, train, validation_set
+    from logdigit.research.data import DataConfig, SheetPool
+    from logdigit.research.train import TrainConfig, train, validation_set
 
     spec = importlib.util.spec_from_file_location("logdigit_bench_peer_accuracy", BENCH / "peer_accuracy.py")
     module = importlib.util.module_from_spec(spec)
@@ -196,14 +219,16 @@ def test_peer_accuracy_trains_veernet_exactly_as_logdigit_train(tmp_path):
     try:
         spec.loader.exec_module(module)
         cfg = VeerNetConfig(widths=(4, 4, 8, 8, 8), attn_layers=1, attn_heads=2, groups=4)
-        data = DataConfig(seed=2, pool_size=2, refresh_every=2, sheet_height=128, sheet_width=192, crop=64,
-                          batch_size=2)
+        data = DataConfig(
+            seed=2, pool_size=2, refresh_every=2, sheet_height=128, sheet_width=192, crop=64, batch_size=2
+        )
         pool = SheetPool(data, memo={})
         pool.batch(2)  # a used pool: train_same must reset it
         recipe = TrainConfig(steps=5, warmup=1, eval_every=2, checkpoint_every=5, val_sheets=1)
         torch.manual_seed(data.seed)
-        model, _ = module.train_same(VeerNet(cfg), pool, cfg=recipe,
-                                     val=validation_set(recipe.val_sheets, recipe.val_seed))
+        model, _ = module.train_same(
+            VeerNet(cfg), pool, cfg=recipe, val=validation_set(recipe.val_sheets, recipe.val_seed)
+        )
         train(tmp_path, model_config=cfg, data_config=data, device="cpu", train_config=recipe)
     finally:
         sys.modules.pop(spec.name, None)
@@ -218,13 +243,28 @@ def test_peer_accuracy_markdown_lists_both_networks():
     sys.modules[spec.name] = module
     try:
         spec.loader.exec_module(module)
-        m = {"f1": [1, 0.9, 0.8], "iou": [1, 0.8, 0.7], "f1_tol1": [None, 0.95, 0.9], "ece": 0.003, "bece": 0.04,
-             "curve": {"nmae": 0.02, "nmae_median": 0.005, "within2": 0.8}}
-        report = {"loss": "dice-ce", "steps": 200, "seed": 0, "data": {"pool_size": 400}, "eval": {"n": 100, "seed": 0},
-                  "command": "python benchmarks/peer_accuracy.py", "machine": "test",
-                  "networks": {"veernet": {"name": "VeerNet", "parameters": 982866, "train_seconds": 600},
-                               "peer": {"name": "Unet", "parameters": 14328499, "train_seconds": 1800}},
-                  "methods": {"veernet": m, "peer": {**m, "f1": [1, 0.7, 0.6]}}}
+        m = {
+            "f1": [1, 0.9, 0.8],
+            "iou": [1, 0.8, 0.7],
+            "f1_tol1": [None, 0.95, 0.9],
+            "ece": 0.003,
+            "bece": 0.04,
+            "curve": {"nmae": 0.02, "nmae_median": 0.005, "within2": 0.8},
+        }
+        report = {
+            "loss": "dice-ce",
+            "steps": 200,
+            "seed": 0,
+            "data": {"pool_size": 400},
+            "eval": {"n": 100, "seed": 0},
+            "command": "python benchmarks/peer_accuracy.py",
+            "machine": "test",
+            "networks": {
+                "veernet": {"name": "VeerNet", "parameters": 982866, "train_seconds": 600},
+                "peer": {"name": "Unet", "parameters": 14328499, "train_seconds": 1800},
+            },
+            "methods": {"veernet": m, "peer": {**m, "f1": [1, 0.7, 0.6]}},
+        }
         text = module.to_markdown(report)
     finally:
         sys.modules.pop(spec.name, None)

@@ -9,7 +9,7 @@ import pytest
 
 from logdigit.calibrate import calibrate, fit_ties
 from logdigit.errors import InputError, LayoutError
-from logdigit.layout import CurveSpec, DepthSpec, Layout, Track, uncalibrated_layout
+from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track, uncalibrated_layout
 from logdigit.trace import PixelTrace
 
 GR = CurveSpec("GR", 0.0, 150.0, unit="GAPI", descr="Gamma ray")
@@ -135,9 +135,7 @@ def test_rows_range_limits_the_grid():
     # depth == row; rows 2..8 -> depths 2..8 even though the trace covers 0..5.
     out = calibrate([_trace(np.arange(6) * 10.0)], _layout([(0, 0.0), (10, 10.0)], step=1.0, rows=(2, 8)))
     np.testing.assert_array_equal(out.depth, [2.0, 3, 4, 5, 6, 7, 8])
-    np.testing.assert_allclose(
-        out.curves[0].values, [30.0, 45, 60, 75, np.nan, np.nan, np.nan], equal_nan=True
-    )
+    np.testing.assert_allclose(out.curves[0].values, [30.0, 45, 60, 75, np.nan, np.nan, np.nan], equal_nan=True)
 
 
 def test_curves_come_in_layout_order_and_untraced_curves_are_left_out():

@@ -17,7 +17,7 @@ from logdigit.confidence import (
     row_features,
 )
 from logdigit.errors import InputError
-from logdigit.layout import CurveSpec, DepthSpec, Layout, Track
+from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
 from logdigit.trace import PixelTrace
 
 NAN = np.nan

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from logdigit.inference import predict_proba
-from logdigit.layout import DepthSpec, Layout, Track, load_layout
+from logdigit.io.layout import DepthSpec, Layout, Track, load_layout
+from logdigit.model.inference import predict_proba
 from logdigit.pipeline import InferOptions, digitise, inference_region
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"

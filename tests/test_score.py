@@ -11,8 +11,8 @@ import pytest
 
 from logdigit.calibrate import Curve, Curves
 from logdigit.errors import InputError
-from logdigit.las import to_las, write_las
-from logdigit.layout import CurveSpec, DepthSpec, Layout, Track
+from logdigit.io.las import to_las, write_las
+from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
 from logdigit.score import CurveScore, ScoreReport, score
 
 nan = np.nan
@@ -105,9 +105,7 @@ def test_shift_search_recovers_a_shifted_copy():
 
 
 def test_shift_search_prefers_no_shift_on_a_tie():
-    report = score(
-        _las([0, 1, 2], GR=[5, 5, 5]), _las(np.arange(-5.0, 8.0), GR=np.full(13, 5.0)), max_shift=2
-    )
+    report = score(_las([0, 1, 2], GR=[5, 5, 5]), _las(np.arange(-5.0, 8.0), GR=np.full(13, 5.0)), max_shift=2)
     assert report.shift == 0
 
 

@@ -63,8 +63,13 @@ class TransformerBottleneck(nn.Module):
         super().__init__()
         self.pos = nn.Conv2d(channels, channels, 3, padding=1, groups=channels)
         layer = nn.TransformerEncoderLayer(
-            channels, heads, dim_feedforward=2 * channels, dropout=0.0,
-            activation="gelu", batch_first=True, norm_first=True,
+            channels,
+            heads,
+            dim_feedforward=2 * channels,
+            dropout=0.0,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
         )
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False) if layers else None
 

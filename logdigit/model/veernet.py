@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import torch
 from torch import nn
@@ -33,8 +34,14 @@ MIN_LEVELS, MAX_LEVELS = 2, 8
 MAX_WIDTH = 1024
 """Most channels per level: 8x the shipped model's widest; bounds what a config can allocate."""
 
-_BOUNDS = (("blocks", 1, 8), ("attn_layers", 0, 16), ("attn_heads", 1, 64), ("groups", 1, MAX_WIDTH),
-           ("cbam_reduction", 1, MAX_WIDTH), ("num_classes", 2, 256))
+_BOUNDS = (
+    ("blocks", 1, 8),
+    ("attn_layers", 0, 16),
+    ("attn_heads", 1, 64),
+    ("groups", 1, MAX_WIDTH),
+    ("cbam_reduction", 1, MAX_WIDTH),
+    ("num_classes", 2, 256),
+)
 """(field, lowest, highest) for the other settings: whole numbers in a range that builds."""
 
 
@@ -67,11 +74,13 @@ class VeerNetConfig:
     def __post_init__(self) -> None:
         widths, example = self.widths, list(VeerNetConfig.widths)
         if not isinstance(widths, tuple) or not MIN_LEVELS <= len(widths) <= MAX_LEVELS:
-            raise ValueError(f"widths: needs at least {MIN_LEVELS} levels and at most {MAX_LEVELS}, "
-                             f"got {widths!r}; e.g. {example}")
+            raise ValueError(
+                f"widths: needs at least {MIN_LEVELS} levels and at most {MAX_LEVELS}, got {widths!r}; e.g. {example}"
+            )
         if not all(_whole(w, 1, MAX_WIDTH) for w in widths):
-            raise ValueError(f"widths: channels must be whole numbers from 1 to {MAX_WIDTH}, got {list(widths)}; "
-                             f"e.g. {example}")
+            raise ValueError(
+                f"widths: channels must be whole numbers from 1 to {MAX_WIDTH}, got {list(widths)}; e.g. {example}"
+            )
         for name, low, high in _BOUNDS:
             value = getattr(self, name)
             if not _whole(value, low, high):
@@ -90,7 +99,8 @@ class VeerNetConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown VeerNetConfig keys {unknown}; valid keys: {sorted(known)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**kwargs)
 
 
 class VeerNet(nn.Module):

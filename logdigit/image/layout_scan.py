@@ -1,0 +1,684 @@
+"""A draft layout from the scan: log sections, tracks, scales, depth ties and curve inks.
+
+A long print holds a header, report pages and banners, one or more log sections and
+calibration pages. :func:`scan_layout` finds them and drafts a layout for one section:
+
+1. **Sections**: rows where many long vertical rulings (track borders and grid) run in one
+   fixed pattern, for at least 2 inches, crossed by horizontal rulings at least every half inch
+   (the depth grid). Tables and rotated header text have vertical lines too but no such depth
+   grid. Sections are numbered from 1, top to bottom; the default is the longest (the main log).
+2. **Tracks** inside the section's rows only (:func:`logdigit.image.detect.find_tracks`): the heaviest
+   rulings are borders; spans with grid are tracks, the widest span without grid between two
+   tracks is the depth track. Each track's scale (linear, or log with its decades) is fitted to
+   its grid.
+3. **Depth ties**: the heaviest horizontal rulings of the section (their spacing gives the depth
+   scale) and the numbers printed in the depth track, upright or turned 90 degrees either way,
+   read by OCR (:mod:`logdigit.image.ocr`); each number is tied to the heavy ruling nearest its centre,
+   and depth = a + b * row is fitted by consensus over pairs of readings, so that a misread
+   number cannot bend the line. Without OCR the ties stay placeholders (pixel rows).
+4. **Inks**: per track, the distinct colours of the ink that is neither paper nor grid.
+
+The section's ``depth.rows`` are the rows of the section on which the tracks hold ink that is
+not grid (the curves); the section's own ``rows`` are those of its grid.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from logdigit.errors import LayoutError
+from logdigit.image.detect import _grey, _grid_fit, find_tracks
+from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track, uncalibrated_layout
+
+log = logging.getLogger(__name__)
+
+_INK_LEVEL = 160  # darkest channel below this is ink (palette colours, grey grid, black)
+_MIN_LINES = 6  # vertical rulings a band of a log section has at least (borders and grid)
+_MIN_SECTION_IN = 2.0
+_DEPTH_GRID_IN = 0.5  # horizontal rulings at least this often (inches) in a log section
+_DEFAULT_DPI = 100.0
+
+
+@dataclass(frozen=True)
+class Section:
+    """One log section: rows [first, last] of its grid (inclusive), and its vertical rulings' columns."""
+
+    first: int
+    last: int
+    columns: tuple[int, ...] = ()
+
+    @property
+    def height(self) -> int:
+        return self.last - self.first + 1
+
+
+@dataclass(frozen=True)
+class TrackReport:
+    """How one track was found: its edges, the scale its grid fits and how well."""
+
+    left: int
+    right: int
+    scale: str
+    divisions: int  # linear divisions, or log decades; 0 when the grid fits no scale
+    misfit: float  # share of grid lines the fitted scale leaves unmatched (1.0 when none fits)
+    inks: tuple[tuple[int, int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class LayoutReport:
+    """What :func:`scan_layout` found, and how sure it is.
+
+    Attributes:
+        layout: the draft :class:`Layout` (``calibrated`` True when depth ties were read).
+        sections: every log section found, top to bottom.
+        section: index into ``sections`` of the one drafted (-1 when none was found: whole scan).
+        tracks: per track, its scale evidence and inks.
+        depth_track: (left, right) columns of the depth track, or None.
+        heavy_rows: rows of the heaviest horizontal rulings in the section.
+        readings: (row, number, confidence, angle) for each depth number read.
+        ties: the (row, depth) pairs kept by the robust fit.
+        fit: (a, b) of depth = a + b * row, or None.
+        residual: RMS residual of the kept ties (depth units), or None.
+        depth_scale: e.g. "5 in/100 ft" (needs dpi and a fit), or "".
+        ocr: one line about the OCR engine.
+        problems: what failed or needs checking, one line each.
+    """
+
+    layout: Layout
+    sections: tuple[Section, ...]
+    section: int
+    tracks: tuple[TrackReport, ...]
+    depth_track: tuple[int, int] | None = None
+    heavy_rows: tuple[int, ...] = ()
+    readings: tuple[tuple[int, int, float, int], ...] = ()
+    ties: tuple[tuple[float, float], ...] = ()
+    fit: tuple[float, float] | None = None
+    residual: float | None = None
+    depth_scale: str = ""
+    ocr: str = ""
+    problems: tuple[str, ...] = field(default=())
+
+    def lines(self) -> list[str]:
+        """The report as short lines of text, for the console and the draft's header."""
+        out = [
+            f"sections: {len(self.sections)}"
+            + "".join(
+                f"; {i + 1}: rows {s.first}-{s.last}" + (" (drafted)" if i == self.section else "")
+                for i, s in enumerate(self.sections)
+            )
+        ]
+        for i, t in enumerate(self.tracks):
+            scale = f"log, {t.divisions} decades" if t.scale == "log" else f"linear, {t.divisions} divisions"
+            fit = f"grid misfit {t.misfit:.2f}" if t.divisions else "grid fits no scale: linear assumed"
+            inks = ", ".join("#{:02x}{:02x}{:02x}".format(*c) for c in t.inks) or "none"
+            out.append(f"track {i + 1}: columns {t.left}-{t.right}, {scale} ({fit}); inks {inks}")
+        if self.depth_track:
+            out.append(f"depth track: columns {self.depth_track[0]}-{self.depth_track[1]}")
+        if self.heavy_rows:
+            period = np.median(np.diff(self.heavy_rows)) if len(self.heavy_rows) > 1 else float("nan")
+            out.append(f"heavy depth lines: {len(self.heavy_rows)}, every {period:.1f} px")
+        out.append(self.ocr)
+        if self.fit:
+            a, b = self.fit
+            out.append(
+                f"depth = {a:.4f} + {b:.6f} * row from {len(self.ties)} of {len(self.readings)} numbers read, "
+                f"RMS residual {self.residual:.3f}" + (f"; {self.depth_scale}" if self.depth_scale else "")
+            )
+        out.extend(f"check: {p}" for p in self.problems)
+        return out
+
+
+def scan_layout(
+    image: np.ndarray,
+    *,
+    dpi: float | None = None,
+    section: int | None = None,
+    ocr: bool = True,
+    source: str | None = None,
+) -> LayoutReport:
+    """Find the log sections of a scan and draft the layout of one.
+
+    Args:
+        image: uint8 (H, W, 3) RGB or (H, W) grey, upright; not modified.
+        dpi: the scan's vertical resolution (from the file); sizes the searches and gives the
+            depth scale. None: 100 assumed, no depth scale reported.
+        section: 1-based section number to draft (see :attr:`LayoutReport.sections`); default
+            the longest section.
+        ocr: read the printed depth numbers when an OCR engine is available
+            (:func:`logdigit.image.ocr.ocr_engine`); False: ties from the grid alone.
+        source: the scan's path, named in errors.
+
+    Returns:
+        A :class:`LayoutReport`; its ``layout`` is the draft.
+
+    Raises:
+        InputError: not an image, or a bad ``dpi``.
+        LayoutError: ``section`` out of range, or no tracks found.
+
+    Example:
+        >>> page = np.full((600, 300), 255, np.uint8)
+        >>> for x in range(20, 281, 26):
+        ...     page[:, x] = 0
+        >>> page[:, 19:22] = page[:, 279:282] = 0
+        >>> page[::20, 20:281] = 0
+        >>> rep = scan_layout(page, dpi=100, ocr=False)
+        >>> [(t.left, t.right, t.scale) for t in rep.layout.tracks], rep.sections[0].first
+        ([(20, 280, 'linear')], 0)
+    """
+    where = f"{source}: " if source else ""
+    grey = _grey(image, where)
+    if dpi is not None and not (isinstance(dpi, int | float) and math.isfinite(dpi) and 10 <= dpi <= 5000):
+        raise ValueError(f"{where}dpi must be a number from 10 to 5000, got {dpi!r}")
+    res = float(dpi) if dpi else _DEFAULT_DPI
+    darkest = image if image.ndim == 2 else image.min(axis=2)
+    ink = darkest < _INK_LEVEL
+    sections = find_sections(ink, dpi=res)
+    pick = _pick_section(sections, section, where)
+    first, last = (sections[pick].first, sections[pick].last) if pick >= 0 else (0, grey.shape[0] - 1)
+    problems = [] if pick >= 0 else ["no log section found (no fixed grid of rulings); the whole scan used"]
+    positions = _grid_columns(ink[first : last + 1])
+    tracks, depth_track = _best_tracks(image[first : last + 1], positions, source)
+    reports = []
+    for left, right in tracks:
+        fit = _grid_fit(left, right, positions)
+        kind, n, misfit = fit if fit is not None else ("linear", 0, 1.0)
+        inks = _inks(image, first, last, left, right)
+        reports.append(TrackReport(left, right, kind, n, misfit, inks))
+        if fit is None:
+            problems.append(f"track {len(reports)} ({left}-{right}): its grid fits no linear or log scale")
+    heavy = _heavy_rows(ink, first, last, tracks)
+    curve_rows = _curve_rows(ink, first, last, tracks, positions) or (first, last)
+    depth = _read_depth(grey, ink, first, last, depth_track, heavy, res, ocr, problems)
+    layout = _draft(reports, grey.shape[0], curve_rows, depth)
+    dpi_note = "" if dpi else " (dpi unknown: 100 assumed)"
+    scale = _depth_scale(depth["fit"], res) + dpi_note if depth["fit"] and dpi else ""
+    return LayoutReport(
+        layout=layout,
+        sections=tuple(sections),
+        section=pick,
+        tracks=tuple(reports),
+        depth_track=depth_track,
+        heavy_rows=tuple(heavy),
+        readings=depth["readings"],
+        ties=depth["ties"],
+        fit=depth["fit"],
+        residual=depth["residual"],
+        depth_scale=scale,
+        ocr=depth["ocr"],
+        problems=tuple(problems),
+    )
+
+
+def _best_tracks(section: np.ndarray, positions: np.ndarray, source: str | None):
+    """Tracks by the heaviest rulings (:func:`find_tracks`) or, when more of its tracks' grids
+    fit a scale, by the rulings and depth lines together (:func:`logdigit.image.detect.detect_layout`,
+    which handles grids as heavy as their borders); a depth track only comes with the first."""
+    from logdigit.image.detect import detect_layout
+
+    def fits(spans):
+        return sum(_grid_fit(a, b, positions) is not None for a, b in spans)
+
+    try:
+        tracks, depth = find_tracks(section, source=source)
+    except LayoutError:
+        tracks, depth = [], None
+    try:
+        other = [(t.left, t.right) for t in detect_layout(section, source=source).tracks]
+    except LayoutError:
+        other = []
+    if not tracks and not other:
+        raise LayoutError(f"{source + ': ' if source else ''}found no tracks in the section; write a layout file")
+    if (fits(other), len(other)) > (fits(tracks), len(tracks)):
+        gaps = [(a[1], b[0]) for a, b in zip(other[:-1], other[1:], strict=True) if b[0] - a[1] >= 16]
+        return other, max(gaps, key=lambda g: g[1] - g[0]) if gaps else None
+    return tracks, depth
+
+
+def _pick_section(sections: list[Section], section: int | None, where: str) -> int:
+    if section is None:
+        return max(range(len(sections)), key=lambda i: sections[i].height) if sections else -1
+    if isinstance(section, bool) or not isinstance(section, int) or not 1 <= section <= max(len(sections), 1):
+        found = ", ".join(f"{i + 1} (rows {s.first}-{s.last})" for i, s in enumerate(sections)) or "none"
+        raise LayoutError(f"{where}section {section!r} does not exist; sections found: {found}")
+    return section - 1 if sections else -1
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def find_sections(ink: np.ndarray, *, dpi: float = _DEFAULT_DPI) -> list[Section]:
+    """The log sections of a page: row ranges where a fixed pattern of long vertical rulings
+    runs down the page, crossed by a depth grid of horizontal rulings.
+
+    Args:
+        ink: bool (H, W), True where there is ink.
+        dpi: vertical resolution; bands, minimum lengths and grid spacings scale with it.
+
+    Returns:
+        Sections top to bottom (rows inclusive); empty when there is none.
+
+    Example:
+        >>> page = np.zeros((3000, 300), bool)
+        >>> page[1000:2500, 20:281:26] = True   # vertical rulings
+        >>> page[1000:2500:20, 20:281] = True   # depth grid
+        >>> [(s.first, s.last) for s in find_sections(page, dpi=100)]
+        [(1000, 2499)]
+    """
+    if ink.ndim != 2 or ink.dtype != bool:
+        raise ValueError(f"ink must be bool (H, W), got {ink.shape} {ink.dtype}")
+    h, w = ink.shape
+    length = max(9, int(round(dpi / 4)))
+    band = max(4, int(round(dpi / 10)))
+    nb = h // band
+    if nb < 2:
+        return []
+    mask = ink.view(np.uint8)
+    vertical = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((length, 1), np.uint8))
+    present = vertical[: nb * band].reshape(nb, band, w).sum(axis=1) >= 0.9 * band  # (nb, W)
+    starts = present[:, 1:] & ~present[:, :-1]
+    count = starts.sum(axis=1) + present[:, 0]
+    runs = _pattern_runs(present, count >= _MIN_LINES)
+    out = []
+    for a, b in runs:
+        if (b - a) * band < _MIN_SECTION_IN * dpi:
+            continue
+        first, last = a * band, min(h, b * band) - 1
+        if not _has_depth_grid(mask[first : last + 1], dpi):
+            continue
+        columns = np.nonzero(present[a:b].mean(axis=0) >= 0.8)[0]
+        first, last = _refine_ends(vertical, first, last, columns, band)
+        out.append(Section(first, last, tuple(int(c) for c in columns)))
+    return out
+
+
+def _pattern_runs(present: np.ndarray, ok: np.ndarray) -> list[tuple[int, int]]:
+    """[a, b) runs of bands that are ``ok`` and share one pattern of ruled columns."""
+    dil = cv2.dilate(present.view(np.uint8), np.ones((1, 3), np.uint8)).astype(bool)
+    runs, start = [], None
+    for k in range(len(ok)):
+        same = start is not None and _alike(present[k], dil[k - 1], present[k - 1], dil[k])
+        if ok[k] and (start is None or same):
+            start = k if start is None else start
+            continue
+        if start is not None:
+            runs.append((start, k))
+        start = k if ok[k] else None
+    if start is not None:
+        runs.append((start, len(ok)))
+    return _merge_runs(runs, present, gap=3)
+
+
+def _alike(a: np.ndarray, dil_b: np.ndarray, b: np.ndarray, dil_a: np.ndarray) -> bool:
+    """Two bands' ruled columns match: most columns of each lie within a pixel of the other's."""
+    na, nb = int(a.sum()), int(b.sum())
+    if not na or not nb:
+        return False
+    return (a & dil_b).sum() >= 0.7 * na and (b & dil_a).sum() >= 0.7 * nb
+
+
+def _merge_runs(runs: list[tuple[int, int]], present: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """Join runs split by a few bands (a fill or a dense curve hiding the rulings) with one pattern."""
+    merged: list[tuple[int, int]] = []
+    for a, b in runs:
+        if merged and a - merged[-1][1] <= gap:
+            pa, pb = present[merged[-1][0] : merged[-1][1]].mean(0) >= 0.8, present[a:b].mean(0) >= 0.8
+            dil = np.ones(3, np.uint8)
+            da = cv2.dilate(pa.view(np.uint8)[None], dil[None]).astype(bool)[0]
+            db = cv2.dilate(pb.view(np.uint8)[None], dil[None]).astype(bool)[0]
+            if _alike(pa, db, pb, da):
+                merged[-1] = (merged[-1][0], b)
+                continue
+        merged.append((a, b))
+    return merged
+
+
+def _has_depth_grid(mask: np.ndarray, dpi: float) -> bool:
+    """Horizontal rulings across a good part of the width, at least every ``_DEPTH_GRID_IN``."""
+    horiz = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, max(9, int(dpi / 2))), np.uint8))
+    rows = np.nonzero(horiz.mean(axis=1) >= 0.25)[0]
+    if rows.size < 3:
+        return False
+    starts = rows[np.concatenate([[True], np.diff(rows) > 1])]
+    return starts.size >= 3 and float(np.median(np.diff(starts))) <= _DEPTH_GRID_IN * dpi
+
+
+def _refine_ends(vertical: np.ndarray, first: int, last: int, columns: np.ndarray, band: int) -> tuple[int, int]:
+    """Move the band-rounded ends to the rows where the section's rulings start and stop."""
+    if columns.size == 0:
+        return first, last
+    h = vertical.shape[0]
+    lo, hi = max(0, first - band), min(h, last + band + 1)
+    share = vertical[lo:hi][:, columns].mean(axis=1) >= 0.6
+    inside = np.nonzero(share)[0]
+    return (int(lo + inside[0]), int(lo + inside[-1])) if inside.size else (first, last)
+
+
+# --------------------------------------------------------------------------- grid, rows
+
+
+def _grid_columns(ink: np.ndarray) -> np.ndarray:
+    """Centre columns of the long vertical rulings of a section (for :func:`_grid_fit`)."""
+    h, w = ink.shape
+    small = ink[:: max(1, h // 1500)].view(np.uint8)
+    vertical = cv2.morphologyEx(small, cv2.MORPH_OPEN, np.ones((max(3, small.shape[0] // 30), 1), np.uint8))
+    present = vertical.mean(axis=0) >= 0.5
+    padded = np.concatenate([[False], present, [False]])
+    starts = np.nonzero(~padded[:-1] & padded[1:])[0]
+    ends = np.nonzero(padded[:-1] & ~padded[1:])[0]
+    return (starts + ends - 1) / 2.0
+
+
+def _heavy_rows(ink: np.ndarray, first: int, last: int, tracks: list[tuple[int, int]]) -> list[int]:
+    """Centre rows of the heaviest horizontal rulings across the tracks (the labelled depth lines)."""
+    if not tracks:
+        return []
+    rows = ink[first : last + 1]
+    weight = np.zeros(rows.shape[0])
+    for left, right in tracks:
+        inner = rows[:, left + 3 : right - 2].view(np.uint8)
+        span = max(9, (right - left) // 2)
+        horiz = cv2.morphologyEx(inner, cv2.MORPH_OPEN, np.ones((1, span), np.uint8))
+        weight += horiz.mean(axis=1) >= 0.8
+    across = weight >= max(1, len(tracks) - 0.5)  # ruled across every track
+    padded = np.concatenate([[False], across, [False]])
+    starts = np.nonzero(~padded[:-1] & padded[1:])[0]
+    ends = np.nonzero(padded[:-1] & ~padded[1:])[0]
+    if starts.size == 0:
+        return []
+    thick = ends - starts
+    centres = (starts + ends - 1) // 2
+    for t in sorted(set(thick.tolist()), reverse=True):
+        keep = thick >= t
+        gaps = np.diff(centres[keep])
+        if keep.sum() >= 4 and np.percentile(gaps, 25) >= 0.8 * np.median(gaps):
+            return [int(first + c) for c in centres[keep]]
+    return [int(first + c) for c in centres]
+
+
+def _curve_rows(ink, first, last, tracks, positions) -> tuple[int, int] | None:
+    """First and last rows of the section where the tracks hold ink that is not grid."""
+    if not tracks:
+        return None
+    rows = ink[first : last + 1].view(np.uint8)
+    grid = np.zeros(ink.shape[1], bool)
+    for x in positions:
+        grid[max(0, int(x) - 2) : int(x) + 3] = True
+    horiz = np.asarray(cv2.morphologyEx(rows, cv2.MORPH_OPEN, np.ones((1, 25), np.uint8)), np.uint8)
+    free = rows & ~horiz
+    count = np.zeros(rows.shape[0], np.int64)
+    for left, right in tracks:
+        cols = np.arange(left + 3, right - 2)
+        cols = cols[~grid[cols]]
+        count += free[:, cols].sum(axis=1, dtype=np.int64)
+    hit = np.nonzero(count >= 2)[0]
+    return (int(first + hit[0]), int(first + hit[-1])) if hit.size else None
+
+
+# --------------------------------------------------------------------------- depth ties
+
+
+def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) -> dict:
+    from logdigit.image.ocr import ocr_engine, read_number
+
+    out: dict[str, Any] = {"readings": (), "ties": (), "fit": None, "residual": None, "ocr": ""}
+    available, line = ocr_engine() if ocr else (False, "OCR not asked for; depth ties from the grid alone")
+    out["ocr"] = line
+    if not available:
+        problems.append("depth ties are placeholders (pixel rows): no OCR; read two depth labels off the scan")
+        return out
+    if depth_track is None:
+        problems.append("no depth track found: depth ties are placeholders (pixel rows)")
+        return out
+    blobs = _number_blobs(ink, first, last, depth_track, dpi)
+    mid, half = (depth_track[0] + depth_track[1]) / 2, (depth_track[1] - depth_track[0]) / 2
+    blobs = [b for b in blobs if abs((b[2] + b[3]) / 2 - mid) <= 0.25 * half]  # labels are centred; pips are not
+    blobs = _near_heavy(blobs, heavy, dpi)
+    readings, angles = [], list(_angles_first())
+    for top, bottom, left, right in blobs:
+        pad = 3
+        crop = grey[max(0, top - pad) : bottom + pad + 1, max(0, left - pad) : right + pad + 1]
+        tall = (bottom - top) > 1.3 * (right - left)
+        tried = [a for a in angles if (a != 0) == tall] or angles
+        got = read_number(crop, angles=tuple(tried))
+        if got is None:
+            continue
+        value, conf, angle = got
+        angles.remove(angle)
+        angles.insert(0, angle)  # numbers of one print share a rotation: try it first next time
+        row = _snap((top + bottom) / 2, heavy, bottom - top, right - left)
+        readings.append((row, value, conf, angle))
+    out["readings"] = tuple(readings)
+    step = float(np.median(np.diff(heavy))) if len(heavy) > 1 else None
+    fit = robust_depth_fit([(r, float(v)) for r, v, _, _ in readings], step=step)
+    if fit is None:
+        problems.append(f"depth ties are placeholders: {len(readings)} depth number(s) read, no consistent line")
+        return out
+    (a, b), kept, rms = fit
+    out.update(ties=tuple(kept), fit=(a, b), residual=rms)
+    if len(kept) < len(readings):
+        problems.append(f"{len(readings) - len(kept)} depth number(s) disagreed with the others and were dropped")
+    return out
+
+
+def _angles_first() -> tuple[int, ...]:
+    from logdigit.image.ocr import ANGLES
+
+    return ANGLES
+
+
+def _number_blobs(ink, first, last, depth_track, dpi) -> list[tuple[int, int, int, int]]:
+    """(top, bottom, left, right) of each group of small ink marks in the depth track (a printed number)."""
+    left, right = depth_track
+    lo, hi = left + 3, right - 2
+    if hi - lo < 5:
+        return []
+    region = ink[first : last + 1, lo:hi].view(np.uint8)
+    lines = np.asarray(cv2.morphologyEx(region, cv2.MORPH_OPEN, np.ones((int(dpi / 3), 1), np.uint8)), np.uint8)
+    across = np.ones((1, max(9, int(0.8 * (hi - lo)))), np.uint8)
+    lines |= np.asarray(cv2.morphologyEx(region, cv2.MORPH_OPEN, across), np.uint8)
+    marks = region & ~lines
+    gap = max(2, int(round(dpi / 30)))
+    joined = cv2.dilate(marks, np.ones((2 * gap + 1, 2 * gap + 1), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    out = []
+    for x, y, w, h, _ in stats[1:]:
+        w, h = w - 2 * gap, h - 2 * gap  # undo the dilation
+        short, long_ = min(w, h), max(w, h)
+        if dpi / 25 <= short <= dpi / 3 and long_ <= 1.2 * dpi and long_ >= 1.3 * short:
+            out.append((first + y + gap, first + y + gap + h - 1, lo + x + gap, lo + x + gap + w - 1))
+    return out
+
+
+def _near_heavy(blobs, heavy, dpi, cap: int = 20):
+    """Blobs whose centre is near a heavy ruling (labels), spread over the section, at most ``cap``."""
+    if heavy:
+        rows = np.asarray(heavy)
+        near = [b for b in blobs if np.abs(rows - (b[0] + b[1]) / 2).min() <= max(b[1] - b[0], 0.15 * dpi)]
+        blobs = near if len(near) >= len(blobs) / 2 else blobs  # else the heavy lines found are not the labelled ones
+    if len(blobs) > cap:
+        idx = np.linspace(0, len(blobs) - 1, cap).round().astype(int)
+        blobs = [blobs[i] for i in idx]
+    return blobs
+
+
+def _snap(centre: float, heavy: list[int], height: int, width: int) -> float:
+    """The heavy ruling a label names: the nearest within the label's own size, else its centre."""
+    if heavy:
+        rows = np.asarray(heavy, float)
+        k = int(np.argmin(np.abs(rows - centre)))
+        if abs(rows[k] - centre) <= max(height, width) * 0.75:
+            return float(rows[k])
+    return float(centre)
+
+
+def robust_depth_fit(
+    pairs: list[tuple[float, float]], *, step: float | None = None, tol: float | None = None
+) -> tuple[tuple[float, float], list[tuple[float, float]], float] | None:
+    """depth = a + b * row through (row, depth) readings, by consensus over pairs.
+
+    Every pair of readings proposes a line; the line that most readings agree with (within
+    ``tol`` depth units) wins, and is refitted by least squares on those readings. One
+    misread number therefore changes nothing. Depth must rise down the page (b > 0).
+
+    Args:
+        pairs: (pixel row, depth read) pairs.
+        step: spacing of the labelled rulings in rows, if known; proposals whose labels are not
+            a whole number of steps apart are not trusted more for it, but the default ``tol``
+            becomes a fifth of the depth per step.
+        tol: agreement in depth units; default a fifth of the typical depth difference between
+            neighbouring readings, or of one ``step``.
+
+    Returns:
+        ((a, b), kept pairs, RMS residual of the kept pairs) or None when fewer than half the
+        readings agree, or fewer than two (three, out of four or more readings).
+
+    Example:
+        >>> pairs = [(100, 1000), (600, 1100), (1100, 1200), (1600, 1800), (2100, 1400)]  # 1800 misread
+        >>> (a, b), kept, rms = robust_depth_fit(pairs)
+        >>> round(a, 3), round(b, 3), len(kept)
+        (980.0, 0.2, 4)
+    """
+    pts = np.asarray(sorted(pairs), float).reshape(-1, 2)
+    if len(pts) < 2:
+        return None
+    rows, depths = pts[:, 0], pts[:, 1]
+    best = None
+    for i in range(len(pts)):
+        for j in range(i + 1, len(pts)):
+            if rows[j] - rows[i] < 1 or depths[j] <= depths[i]:
+                continue
+            b = (depths[j] - depths[i]) / (rows[j] - rows[i])
+            a = depths[i] - b * rows[i]
+            t = tol if tol is not None else _default_tol(depths, b, step)
+            inl = np.abs(depths - (a + b * rows)) <= t
+            score = (int(inl.sum()), -float(np.abs(depths - (a + b * rows))[inl].sum()))
+            if best is None or score > best[0]:
+                best = (score, inl)
+    if best is None:
+        return None
+    inl = best[1]
+    if inl.sum() < (3 if len(pts) >= 4 else 2) or inl.sum() < len(pts) / 2:
+        return None
+    b, a = np.polyfit(rows[inl], depths[inl], 1)
+    rms = float(np.sqrt(np.mean((depths[inl] - (a + b * rows[inl])) ** 2)))
+    return (float(a), float(b)), [(float(r), float(d)) for r, d in pts[inl]], rms
+
+
+def _default_tol(depths: np.ndarray, b: float, step: float | None) -> float:
+    if step:
+        return max(1e-6, 0.2 * b * step)
+    diffs = np.diff(np.unique(depths))
+    return max(1e-6, 0.2 * float(np.median(diffs))) if diffs.size else 1.0
+
+
+def _depth_scale(fit, dpi: float) -> str:
+    """e.g. "5 in/100 ft": inches of paper per 100 depth units (shown to 2 significant figures)."""
+    b = fit[1]
+    inches = 100.0 / b / dpi
+    return f"{float(f'{inches:.2g}'):g} in/100 ft"
+
+
+# --------------------------------------------------------------------------- inks
+
+
+def _inks(image, first, last, left, right, *, max_inks: int = 6) -> tuple[tuple[int, int, int], ...]:
+    """Distinct ink colours in a track that are neither paper nor grid, most common first.
+
+    Colours are binned (16 levels a channel) over a sample of rows; bins holding at least 1 %
+    of the ink are clusters, merged when within 10 CIE76 Delta E; each cluster's colour is the
+    mean of its pixels.
+    """
+    if image.ndim != 3:
+        return ()
+    rows = image[first : last + 1 : max(1, (last - first + 1) // 4000), left + 3 : right - 2]
+    darkest = rows.min(axis=2)
+    mask = (darkest < _INK_LEVEL).astype(np.uint8)
+    across = np.ones((1, max(9, (right - left) // 3)), np.uint8)
+    down = np.ones((max(9, rows.shape[0] // 4), 1), np.uint8)
+    grid = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_OPEN, across), np.uint8)
+    grid |= np.asarray(cv2.morphologyEx(mask, cv2.MORPH_OPEN, down), np.uint8)
+    pix = rows[(mask > 0) & (grid == 0)].astype(np.int64)
+    if len(pix) < 50:
+        return ()
+    keys = (pix[:, 0] >> 4) * 256 + (pix[:, 1] >> 4) * 16 + (pix[:, 2] >> 4)
+    counts = np.bincount(keys, minlength=4096)
+    order = np.argsort(counts)[::-1]
+    clusters: list[tuple[np.ndarray, np.ndarray, int]] = []  # (rgb mean, lab, count)
+    for key in order:
+        if counts[key] < 0.01 * len(pix):
+            break
+        mean = pix[keys == key].mean(axis=0)
+        lab = _lab(mean)
+        near = [i for i, c in enumerate(clusters) if np.linalg.norm(c[1] - lab) <= 10]
+        if near:
+            continue
+        clusters.append((mean, lab, int(counts[key])))
+    return tuple((int(round(c[0][0])), int(round(c[0][1])), int(round(c[0][2]))) for c in clusters[:max_inks])
+
+
+def _lab(rgb) -> np.ndarray:
+    """CIE L*a*b* (D65) of one sRGB colour given as 0-255 floats."""
+    px = np.asarray(rgb, np.float32).reshape(1, 1, 3) / 255.0
+    return cv2.cvtColor(px, cv2.COLOR_RGB2LAB).reshape(3).astype(np.float64)
+
+
+def delta_e(rgb1, rgb2) -> float:
+    """CIE76 colour difference of two sRGB colours (0-255).
+
+    >>> round(delta_e((0, 204, 0), (0, 204, 0)), 6)
+    0.0
+    """
+    return float(np.linalg.norm(_lab(rgb1) - _lab(rgb2)))
+
+
+# --------------------------------------------------------------------------- the draft
+
+
+def _draft(reports, n_rows: int, rows: tuple[int, int], depth: dict) -> Layout:
+    base = uncalibrated_layout([(t.left, t.right) for t in reports], n_rows)
+    tracks = []
+    for t, track in zip(reports, base.tracks, strict=True):
+        hi = 10.0**t.divisions if t.scale == "log" else 1.0
+        curves = tuple(CurveSpec(c.mnemonic, 1.0 if t.scale == "log" else 0.0, hi, line=c.line) for c in track.curves)
+        tracks.append(Track(track.left, track.right, scale=t.scale, curves=curves))
+    if depth["fit"] is not None:
+        spec = DepthSpec("FT", 0.5, tuple((float(r), float(d)) for r, d in depth["ties"]), rows=rows)
+        return Layout(depth=spec, tracks=tuple(tracks), calibrated=True)
+    spec = DepthSpec(base.depth.unit, 1.0, base.depth.ties, rows=rows)
+    return Layout(depth=spec, tracks=tuple(tracks), calibrated=False)
+
+
+def draft_text(report: LayoutReport) -> str:
+    """The draft layout as TOML: the report as comments, the layout, and each track's inks as
+    commented ``[[tracks.curves]]`` entries to fill in."""
+    from logdigit.io.layout import layout_to_toml
+
+    head = [
+        "# Draft layout written by `logdigit layout` from the scan. Check everything below.",
+        *(f"#   {line}" for line in report.lines()),
+    ]
+    if report.layout.calibrated:
+        head += [
+            '# [depth]: unit "FT" is assumed (the printed numbers carry no unit): write "M" for a metric log;',
+            "#   ties were read from the printed depth numbers; step = the output sampling step.",
+            "# Curves: mnemonic, unit, left_value and right_value are placeholders;",
+            "#   a log track shows 1 .. 10^decades: scale both by the value printed at its left edge.",
+        ]
+    body = layout_to_toml(report.layout)
+    parts = body.split("[[tracks]]\n")
+    out = [parts[0]]
+    for i, (t, part) in enumerate(zip(report.tracks, parts[1:], strict=True)):
+        lo, hi = (1, 10**t.divisions) if t.scale == "log" else (0, 1)
+        inks = "".join(
+            f'# [[tracks.curves]]  # ink {k + 1} of this track\n# mnemonic = "T{i + 1}_INK{k + 1}"\n'
+            f'# left_value = {lo}\n# right_value = {hi}\n# color = "#{c[0]:02x}{c[1]:02x}{c[2]:02x}"\n\n'
+            for k, c in enumerate(t.inks)
+        )
+        out.append("[[tracks]]\n" + part + inks)
+    return "\n".join(head) + "\n\n" + "".join(out)

@@ -1,0 +1,1 @@
+"""Quality-control output: the QC image (``image``) and the self-contained HTML viewer (``viewer``)."""

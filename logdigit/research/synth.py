@@ -1,0 +1,704 @@
+"""Synthetic raster well logs with honest labels.
+
+``make_sheet`` draws one scanned-log sheet: paper tone and texture, linear and
+log grids with thin and heavy rulings, track borders, depth numbers and header
+text, curves from bedded smoothed random processes (GR-, SP-, resistivity- and
+sonic-like) in solid, dashed or dotted lines of 1-3 px, then scan defects
+(blur, noise, JPEG, ink bleed, faded ink, bleed-through, specks, 1-bit
+binarisation). Curves are rendered at ``SUPERSAMPLE`` x resolution and
+area-averaged, so the soft labels carry each pixel's true ink fraction
+(partial volume). Everything is drawn from one ``rng``: the same seed gives the
+same sheet bit for bit.
+
+Label contract:
+
+* ``soft``: float32 (3, H, W), class fractions per pixel, summing to 1
+  (0 background, 1 solid-line curve, 2 dashed/dotted-line curve).
+* ``labels``: uint8 (H, W), the hard class = argmax of ``soft``; a curve class
+  wins a tie with background (a 1 px line centred on a pixel border still shows).
+* ``truth``: per curve, the true centreline column of every pixel row (NaN where
+  the curve is not drawn), in 0-based pixel coordinates (pixel j's centre is j).
+
+>>> sheet = make_sheet(height=96, width=160, rng=0)
+>>> sheet.image.shape, sheet.image.dtype, sheet.soft.shape
+((96, 160, 3), dtype('uint8'), (3, 96, 160))
+>>> bool(abs(sheet.soft.sum(0) - 1).max() < 1e-5)
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from logdigit.io.layout import LINE_CLASSES, CurveSpec, DepthSpec, Layout, Track
+
+SUPERSAMPLE = 4
+"""Curves are rasterised at this factor and area-averaged to get partial-volume labels."""
+
+SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2, "sample": 3}
+"""Seed streams: sheets of different splits never share a random stream."""
+
+
+@dataclass(frozen=True)
+class SynthStyle:
+    """The distribution sheets are drawn from. The defaults are the training distribution.
+
+    Colours are RGB tuples. Widths are in supersampled pixels (divide by
+    ``SUPERSAMPLE`` for scan pixels). Probabilities are per sheet.
+    """
+
+    inks: tuple[tuple[int, int, int], ...] = (
+        (0, 0, 0),
+        (0, 0, 0),
+        (20, 20, 20),
+        (0, 40, 160),
+        (200, 20, 20),
+        (0, 130, 40),
+        (110, 30, 140),
+        (120, 70, 20),
+        (230, 120, 0),
+    )
+    grid_colors: tuple[tuple[int, int, int], ...] = (
+        (0, 0, 0),
+        (60, 60, 60),
+        (120, 120, 120),
+        (200, 60, 40),
+        (220, 130, 60),
+        (60, 140, 90),
+    )
+    line_widths: tuple[int, int] = (4, 12)
+    dash_lengths: tuple[float, float] = (5.0, 18.0)  # scan px
+    dash_gaps: tuple[float, float] = (3.0, 10.0)
+    dot_gaps: tuple[float, float] = (2.0, 5.0)
+    p_dashed: float = 0.4
+    p_dotted: float = 0.3  # share of dashed-class curves drawn dotted
+    curves_per_track: tuple[int, int] = (1, 3)
+    p_log_track: float = 0.35
+    p_black_on_black: float = 0.35
+    p_blur: float = 0.5
+    p_noise: float = 0.7
+    p_jpeg: float = 0.3
+    p_bleed: float = 0.3
+    p_bleed_through: float = 0.3
+    p_specks: float = 0.5
+    p_binarise: float = 0.15
+    p_text: float = 0.5
+    fade: tuple[float, float] = (0.55, 1.0)
+
+
+DEFAULT_STYLE = SynthStyle()
+
+
+@dataclass(frozen=True)
+class CurvePlan:
+    """One curve of a planned sheet (samples use plans; training draws everything at random).
+
+    ``kind`` picks the random process (gr, sp, res, sonic); ``width`` is in supersampled px.
+    """
+
+    mnemonic: str
+    klass: int = 1
+    ink: tuple[int, int, int] = (0, 0, 0)
+    kind: str = "gr"
+    left_value: float = 0.0
+    right_value: float = 150.0
+    unit: str = ""
+    width: int = 8
+    dotted: bool = False
+
+
+@dataclass(frozen=True)
+class TrackPlan:
+    """One planned track: its scale and curves; ``share`` of the tracks' total width."""
+
+    scale: str = "linear"
+    curves: tuple[CurvePlan, ...] = ()
+    share: float = 1.0
+
+
+@dataclass(frozen=True)
+class SheetPlan:
+    """A fully specified sheet layout; the curves' shapes are still drawn from the rng."""
+
+    tracks: tuple[TrackPlan, ...]
+    grid: tuple[int, int, int] = (0, 0, 0)
+    depth_unit: str = "FT"
+    depth_top: float = 1200.0
+    px_per_unit: float = 4.0
+    well: tuple[tuple[str, str], ...] = (("WELL", "SYNTHETIC"),)
+
+
+@dataclass(frozen=True)
+class TruthCurve:
+    """The true centreline of one drawn curve.
+
+    Attributes:
+        mnemonic: curve name, also used in ``layout``.
+        track: index into ``layout.tracks``.
+        klass: 1 solid, 2 dashed/dotted.
+        x: float64 (H,), column of the centreline per row; NaN where not drawn.
+    """
+
+    mnemonic: str
+    track: int
+    klass: int
+    x: np.ndarray
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A synthetic scan with its labels (see the module docstring for the contract)."""
+
+    image: np.ndarray
+    labels: np.ndarray
+    soft: np.ndarray
+    truth: tuple[TruthCurve, ...]
+    layout: Layout
+    meta: dict = field(default_factory=dict)
+
+
+MIN_HEIGHT, MIN_WIDTH = 48, 96
+"""Smallest sheet: room for the margins, the depth column and one track."""
+
+MAX_SIDE = 4096
+"""Largest sheet side: curves are drawn 4x supersampled, so a sheet of side s holds
+(4 s)^2 bytes per curve while drawn; the network trains on 192-512 px crops."""
+
+
+def check_sheets(*, n: int, seed: int, height: int, width: int, split: str = "test") -> None:
+    """Refuse sheet settings :func:`write_dataset` (and the evaluation) cannot draw, naming the flag.
+
+    Raises:
+        InputError: ``n`` below 1, a negative ``seed``, a side outside its range, an unknown split.
+
+    >>> check_sheets(n=0, seed=0, height=512, width=640)
+    Traceback (most recent call last):
+    ...
+    logdigit.errors.InputError: --n 0: expected a whole number of sheets >= 1, e.g. --n 10
+    """
+    from logdigit.errors import InputError
+
+    def whole(v) -> bool:
+        return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+    if not whole(n) or n < 1:
+        raise InputError(f"--n {n!r}: expected a whole number of sheets >= 1, e.g. --n 10")
+    if not whole(seed) or seed < 0:
+        raise InputError(f"--seed {seed!r}: expected a whole number >= 0, e.g. --seed 0")
+    for flag, value, low in (("--height", height, MIN_HEIGHT), ("--width", width, MIN_WIDTH)):
+        if not whole(value) or not low <= value <= MAX_SIDE:
+            raise InputError(f"{flag} {value!r}: a sheet side must be {low} to {MAX_SIDE} px, e.g. {flag} 512")
+    if split not in SPLITS:
+        raise InputError(f"--split {split!r}: expected one of {sorted(SPLITS)}")
+
+
+def sheet_rng(split: str, seed: int, index: int) -> np.random.Generator:
+    """The random stream of sheet ``index`` of ``split`` under ``seed``.
+
+    >>> a = sheet_rng("test", 1, 0).integers(1 << 30); b = sheet_rng("train", 1, 0).integers(1 << 30)
+    >>> bool(a != b)
+    True
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid: {sorted(SPLITS)}")
+    return np.random.default_rng(np.random.SeedSequence([int(seed), SPLITS[split], int(index)]))
+
+
+def make_sheet(
+    *, height: int, width: int, rng=None, style: SynthStyle = DEFAULT_STYLE, plan: SheetPlan | None = None
+) -> Sheet:
+    """Draw one synthetic scanned log sheet.
+
+    Args:
+        height: rows (>= 48).
+        width: columns (>= 96).
+        rng: seed or ``np.random.Generator``.
+        style: the distribution to draw from.
+        plan: fixed tracks, curves, inks and depth scale (no wrapping, curves start at the
+            top); None draws them all from ``style``.
+
+    Returns:
+        A :class:`Sheet`; ``image`` uint8 (H, W, 3) RGB.
+    """
+    if height < MIN_HEIGHT or width < MIN_WIDTH:
+        raise ValueError(f"sheet must be at least {MIN_WIDTH} x {MIN_HEIGHT} px, got {width} x {height}")
+    rng = np.random.default_rng(rng)
+    frame = _frame(height, width, rng, plan)
+    image = _paper(height, width, rng)
+    grid_rgb = _pick(rng, style.grid_colors)
+    black_on_black = rng.random() < style.p_black_on_black
+    if black_on_black:
+        grid_rgb = (int(rng.integers(0, 50)),) * 3
+    if plan is not None:
+        grid_rgb = plan.grid
+    tracks = []
+    for t, (left, right) in enumerate(frame["tracks"]):
+        scale = "log" if rng.random() < style.p_log_track else "linear"
+        scale = plan.tracks[t].scale if plan is not None else scale
+        _grid(image, left, right, height, frame["row_step"], scale, grid_rgb, rng)
+        tracks.append((left, right, scale))
+    _depth_column(image, frame, height, grid_rgb, rng)
+    for left, right, _ in tracks:
+        _border(image, left, right, height, grid_rgb, rng)
+    if rng.random() < style.p_text:
+        _text(image, frame, tracks, rng)
+    if rng.random() < style.p_bleed_through:
+        _bleed_through(image, tracks, height, rng)
+
+    n_rows = height
+    cov = np.zeros((3, height, width), np.float32)  # union coverage per class (index 0 unused)
+    truth, specs = [], []
+    for t, (left, right, scale) in enumerate(tracks):
+        n_curves = int(rng.integers(style.curves_per_track[0], style.curves_per_track[1] + 1))
+        n_curves = len(plan.tracks[t].curves) if plan is not None else n_curves
+        track_specs = []
+        for k in range(n_curves):
+            # Draw order matters: a seed must keep giving the same training sheets.
+            cp = (
+                plan.tracks[t].curves[k]
+                if plan is not None
+                else _draw_curve_plan(t, k, scale, black_on_black, style, rng)
+            )
+            frac = _curve_process(n_rows, rng, kind=cp.kind)
+            if plan is not None:  # samples: keep inside the track, no wrap
+                frac = 0.06 + 0.88 * np.clip(frac, 0.0, 1.0)
+            x = left + frac * (right - left)
+            ss_cov, x_drawn, line = _render_curve(
+                x, left, right, cp.klass, height, width, style, rng, plan=cp if plan is not None else None
+            )
+            fade = rng.uniform(*style.fade)
+            fade = 1.0 if plan is not None else fade
+            _ink(image, ss_cov, cp.ink, fade, bleed=rng.random() < style.p_bleed, rng=rng)
+            cov[cp.klass] = 1.0 - (1.0 - cov[cp.klass]) * (1.0 - ss_cov)
+            truth.append(TruthCurve(cp.mnemonic, t, cp.klass, x_drawn))
+            track_specs.append(
+                CurveSpec(
+                    mnemonic=cp.mnemonic,
+                    left_value=cp.left_value,
+                    right_value=cp.right_value,
+                    unit=cp.unit,
+                    line=line,
+                    color=cp.ink,
+                )
+            )
+        if plan is None:  # a plan's order is its author's
+            track_specs = _documented_order(track_specs, truth[-n_curves:])
+        specs.append(Track(left=left, right=right, scale=scale, curves=tuple(track_specs)))
+
+    image = _degrade(image, style, rng)
+    soft = _soft_labels(cov)
+    labels = hard_labels(soft)
+    top, px_per_unit, depth0 = frame["top"], frame["px_per_unit"], frame["depth0"]
+    last = height - 1 - (height - 1) % 10
+    ties = ((float(top), depth0), (float(last), depth0 + (last - top) / px_per_unit))
+    unit = plan.depth_unit if plan is not None else "FT"
+    well = dict(plan.well) if plan is not None else {"WELL": "SYNTHETIC"}
+    layout = Layout(depth=DepthSpec(unit=unit, step=0.5, ties=ties), tracks=tuple(specs), well=well, source="synthetic")
+    return Sheet(
+        image=image,
+        labels=labels,
+        soft=soft,
+        truth=tuple(truth),
+        layout=layout,
+        meta={"black_on_black": bool(black_on_black)},
+    )
+
+
+def _documented_order(specs: list[CurveSpec], truth) -> list[CurveSpec]:
+    """The track's curves as a user following the README lists them: curves of one line
+    style in left-to-right order of their median column, the order in which ``infer``
+    hands out curves it cannot tell apart by colour (same ink, grey or 1-bit scans).
+    Curves of the other styles keep their places; mnemonics and truth are unchanged."""
+    out = list(specs)
+    for line in LINE_CLASSES:
+        slots = [i for i, c in enumerate(specs) if c.line == line]
+        medians = [float(np.nanmedian(truth[i].x)) if np.isfinite(truth[i].x).any() else np.inf for i in slots]
+        for slot, k in zip(slots, np.argsort(medians, kind="stable"), strict=True):
+            out[slot] = specs[slots[k]]
+    return out
+
+
+def hard_labels(soft: np.ndarray) -> np.ndarray:
+    """uint8 (H, W) class map from soft labels (3, H, W): argmax, curve classes win ties.
+
+    >>> soft = np.array([[[0.5, 0.7]], [[0.5, 0.3]], [[0.0, 0.0]]], np.float32)
+    >>> hard_labels(soft).tolist()
+    [[1, 0]]
+    """
+    # Reverse order so argmax's first-maximum rule prefers the curve classes on ties.
+    return (2 - np.argmax(soft[::-1], axis=0)).astype(np.uint8)
+
+
+# --------------------------------------------------------------------- layout
+
+
+def _pick(rng: np.random.Generator, options):
+    return tuple(int(v) for v in options[int(rng.integers(len(options)))])
+
+
+def _draw_curve_plan(t, k, scale, black_on_black, style, rng) -> CurvePlan:
+    klass = 2 if rng.random() < style.p_dashed else 1
+    ink = (int(rng.integers(0, 40)),) * 3 if black_on_black and rng.random() < 0.8 else _pick(rng, style.inks)
+    lv, rv = (0.2, 2000.0) if scale == "log" else (0.0, 150.0)
+    kind = str(rng.choice(["gr", "sp", "res", "sonic"]))
+    return CurvePlan(mnemonic=f"T{t + 1}C{k + 1}", klass=klass, ink=ink, left_value=lv, right_value=rv, kind=kind)
+
+
+def _frame(height: int, width: int, rng: np.random.Generator, plan: SheetPlan | None = None) -> dict:
+    """Track columns, depth column and depth scale for a sheet."""
+    depth_w = int(rng.integers(28, 60))
+    margin = int(rng.integers(2, 14))
+    x = margin
+    tracks, depth_col = [], None
+    n_tracks = 1 if width < 260 else int(rng.integers(1, 4))
+    n_tracks = len(plan.tracks) if plan is not None else n_tracks
+    avail = width - 2 * margin - depth_w
+    widths = rng.dirichlet(np.ones(n_tracks) * 4) * avail if n_tracks > 1 else np.array([avail])
+    if plan is not None:
+        shares = np.array([tp.share for tp in plan.tracks], float)
+        widths = shares / shares.sum() * avail
+    depth_after = int(rng.integers(0, n_tracks + 1)) if n_tracks > 1 else int(rng.integers(0, 2))
+    for t in range(n_tracks):
+        if t == depth_after:
+            depth_col = (x, x + depth_w)
+            x += depth_w
+        w = max(int(widths[t]), 60)
+        tracks.append((x, min(x + w, width - margin - 1)))
+        x += w
+    if depth_col is None:
+        depth_col = (x, min(x + depth_w, width - 1))
+    if plan is None:
+        tracks = [(lft, rgt) for lft, rgt in tracks if rgt - lft >= 40]
+    row_step = float(rng.uniform(4.0, 14.0))  # px between thin horizontal rulings
+    row_step = plan.px_per_unit * 2.0 if plan is not None else row_step
+    depth0 = float(rng.integers(1, 400) * 10)
+    depth0 = plan.depth_top if plan is not None else depth0
+    return {
+        "tracks": tracks,
+        "depth_col": depth_col,
+        "row_step": row_step,
+        "top": 0,
+        "px_per_unit": row_step / 2.0,
+        "depth0": depth0,
+    }
+
+
+# ---------------------------------------------------------------- background
+
+
+def _paper(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    base = np.array([rng.uniform(225, 255), rng.uniform(220, 255), rng.uniform(200, 250)], np.float32)
+    if rng.random() < 0.5:
+        base[:] = base.mean()
+    small = rng.normal(0, 1, (max(height // 32, 2), max(width // 32, 2))).astype(np.float32)
+    texture = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC) * rng.uniform(0, 6)
+    grain = rng.normal(0, rng.uniform(0, 3), (height, width)).astype(np.float32)
+    return np.clip(base[None, None, :] + (texture + grain)[..., None], 0, 255).astype(np.float32)
+
+
+def _blend_line(image, pts_a, pts_b, color, alpha, thickness):
+    overlay = np.zeros(image.shape[:2], np.uint8)
+    cv2.line(overlay, pts_a, pts_b, 255, thickness, cv2.LINE_AA)
+    a = overlay.astype(np.float32)[..., None] * (alpha / 255.0)
+    image *= 1 - a
+    image += a * np.asarray(color, np.float32)
+
+
+def _grid(image, left, right, height, row_step, scale, color, rng) -> None:
+    """Vertical rulings of a linear (10 divisions) or 4-decade log grid, plus horizontal rulings."""
+    thin_a, heavy_a = rng.uniform(0.2, 0.7), rng.uniform(0.6, 1.0)
+    width = right - left
+    if scale == "log":
+        fr = [np.log10(m * 10**d) / 4 for d in range(4) for m in range(1, 10)]
+        xs = [(f, m == 0) for f, m in zip(fr, [i % 9 for i in range(36)], strict=True)]
+    else:
+        xs = [(i / 10, i % 5 == 0) for i in range(1, 10)]
+    for f, heavy in xs:
+        c = int(round(left + f * width))
+        _blend_line(image, (c, 0), (c, height - 1), color, heavy_a if heavy else thin_a, 2 if heavy else 1)
+    k, y = 0, float(rng.uniform(0, row_step))
+    while y < height:
+        heavy = k % 5 == 0
+        r = int(round(y))
+        _blend_line(image, (left, r), (right, r), color, heavy_a if heavy else thin_a, 2 if k % 10 == 0 else 1)
+        y += row_step
+        k += 1
+
+
+def _blend_text(image, text, org, scale, color, alpha=1.0) -> None:
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.putText(mask, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, 255, 1, cv2.LINE_AA)
+    a = mask.astype(np.float32)[..., None] * (alpha / 255.0)
+    image *= 1 - a
+    image += a * np.asarray(color, np.float32)
+
+
+def _border(image, left, right, height, color, rng) -> None:
+    t = int(rng.integers(1, 4))
+    for c in (left, right):
+        _blend_line(image, (c, 0), (c, height - 1), color, 1.0, t)
+
+
+def _depth_column(image, frame, height, color, rng) -> None:
+    left, right = frame["depth_col"]
+    step = frame["row_step"] * 10
+    depth = frame["depth0"]
+    y = float(rng.uniform(8, step))
+    scale = float(rng.uniform(0.3, 0.45))
+    while y < height - 4:
+        _blend_text(
+            image,
+            f"{int(depth + (y - frame['top']) / frame['px_per_unit'])}",
+            (left + 2, int(y)),
+            scale,
+            color,
+        )
+        y += step
+
+
+def _text(image, frame, tracks, rng) -> None:
+    words = [
+        "GR",
+        "SP",
+        "ILD",
+        "SFLU",
+        "DT",
+        "CALI",
+        "GAPI",
+        "OHMM",
+        "US/F",
+        "MV",
+        "CSG 9 5/8",
+        "TD",
+        "RUN 1",
+        "0",
+        "150",
+        "0.2",
+        "2000",
+        "140",
+        "40",
+    ]
+    for _ in range(int(rng.integers(1, 5))):
+        left, right, _ = tracks[int(rng.integers(len(tracks)))]
+        x = int(rng.integers(left + 2, max(right - 30, left + 3)))
+        y = int(rng.integers(10, image.shape[0] - 2))
+        _blend_text(image, str(rng.choice(words)), (x, y), float(rng.uniform(0.3, 0.6)), (20, 20, 20))
+
+
+def _bleed_through(image, tracks, height, rng) -> None:
+    """Faint blurred strokes from the other side of the paper (not labelled)."""
+    left, right, _ = tracks[int(rng.integers(len(tracks)))]
+    frac = _curve_process(height, rng, kind="gr")
+    pts = np.stack([left + frac * (right - left), np.arange(height)], 1)
+    ghost = np.zeros(image.shape[:2], np.uint8)
+    cv2.polylines(ghost, [np.round(pts).astype(np.int32)], False, 255, 3, cv2.LINE_AA)
+    a = cv2.GaussianBlur(ghost.astype(np.float32), (0, 0), 1.5)[..., None] / 255 * rng.uniform(0.05, 0.18)
+    image *= 1 - a
+    image += a * 40
+
+
+# -------------------------------------------------------------------- curves
+
+
+def _curve_process(n: int, rng: np.random.Generator, *, kind: str) -> np.ndarray:
+    """A bedded, smoothed random log as track fractions, float64 (n,)."""
+    beds = np.cumsum(rng.exponential(rng.uniform(6, 60), size=n // 3 + 4)).astype(int)
+    bed_id = np.searchsorted(beds, np.arange(n), side="right")
+    if kind == "sp":  # drifting shale baseline with sand deflections
+        base = 0.6 + np.cumsum(rng.normal(0, 0.004, n))
+        sand = rng.random(bed_id.max() + 1) < 0.4
+        level = base - sand[bed_id] * rng.uniform(0.1, 0.45, bed_id.max() + 1)[bed_id]
+    elif kind == "res":  # log-normal resistivity on a 4-decade grid
+        level = np.clip(rng.normal(0.35, 0.15, bed_id.max() + 1), -0.05, 1.05)[bed_id]
+    elif kind == "sonic":
+        level = rng.uniform(0.2, 0.8, bed_id.max() + 1)[bed_id]
+    else:  # gamma ray: shale high, sand low; occasionally past the scale (wraps)
+        shale = rng.random(bed_id.max() + 1) < 0.5
+        level = np.where(shale, rng.uniform(0.55, 1.15, bed_id.max() + 1), rng.uniform(0.05, 0.4, bed_id.max() + 1))
+        level = level[bed_id]
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (n, 1)).astype(np.float32), (0, 0), 2.0)[:, 0]
+    level = level + noise * rng.uniform(0.0, 0.04)
+    sigma = float(rng.uniform(1.5, 6.0))
+    smooth = cv2.GaussianBlur(level.astype(np.float64).reshape(-1, 1), (0, 0), sigma)[:, 0]
+    return np.clip(smooth, -0.08, 1.25)
+
+
+def _wrap(frac: np.ndarray) -> np.ndarray:
+    """Values past the right edge re-enter from the left (a backup scale), as on paper logs."""
+    return np.where(frac > 1.0, frac - 1.0, frac)
+
+
+def _render_curve(x, left, right, klass, height, width, style, rng, plan: CurvePlan | None = None):
+    """Rasterise one curve at SUPERSAMPLE x and area-average: coverage float32 (H, W), drawn x per
+    row, and its layout ``line`` ("solid", "dashed" or "dotted")."""
+    s = SUPERSAMPLE
+    frac = (x - left) / (right - left)
+    frac = _wrap(frac) if rng.random() < 0.5 else np.clip(frac, -0.04, 1.04)
+    x_drawn = left + frac * (right - left)
+    r0 = int(rng.integers(0, height // 8 + 1)) if rng.random() < 0.2 else 0
+    if plan is not None:
+        x_drawn, r0 = np.asarray(x, np.float64).copy(), 0
+    x_drawn[:r0] = np.nan
+    rows = np.arange(height, dtype=np.float64)
+    # Break the polyline where the curve wraps (a jump of over a third of the track).
+    jump = np.abs(np.diff(x_drawn)) > (right - left) / 3
+    pieces = np.split(np.arange(height), np.nonzero(jump)[0] + 1)
+    thick = int(rng.integers(style.line_widths[0], style.line_widths[1] + 1))
+    thick = plan.width if plan is not None else thick
+    pattern, line = None, "solid"
+    if klass == 2:
+        dotted = rng.random() < style.p_dotted
+        dotted = plan.dotted if plan is not None else dotted
+        line = "dotted" if dotted else "dashed"
+        dash = rng.uniform(0.3, 1.2) if dotted else rng.uniform(*style.dash_lengths)
+        gap = rng.uniform(*style.dot_gaps) if dotted else rng.uniform(*style.dash_gaps)
+        gap = max(gap, thick / s + 1.0)  # the gap must stay open once the pen width is added
+        # Round pen caps add thick/2 at each end of a dash: the visible gap stays `gap` px.
+        pattern = (dash * s, (dash + gap + thick / s) * s, rng.uniform(0, (dash + gap) * s))
+    canvas = np.zeros((height * s, width * s), np.uint8)
+    for idx in pieces:
+        idx = idx[np.isfinite(x_drawn[idx])]
+        if len(idx) < 2:
+            continue
+        # Supersampled pixel-index coordinates of the scan's pixel centres.
+        pts = np.stack([s * (x_drawn[idx] + 0.5) - 0.5, s * (rows[idx] + 0.5) - 0.5], 1)
+        for seg in _dash(pts, pattern):
+            cv2.polylines(canvas, [np.round(seg * 16).astype(np.int32)], False, 255, thick, cv2.LINE_8, shift=4)
+    cov = cv2.resize(canvas.astype(np.float32) / 255.0, (width, height), interpolation=cv2.INTER_AREA)
+    return cov, x_drawn, line
+
+
+def _dash(pts: np.ndarray, pattern) -> list[np.ndarray]:
+    """Split a polyline (n, 2) into the 'on' pieces of a dash pattern (dash, period, phase)."""
+    if pattern is None:
+        return [pts]
+    dash, period, phase = pattern
+    seg = np.diff(pts, axis=0)
+    length = np.hypot(seg[:, 0], seg[:, 1])
+    cum = np.concatenate([[0.0], np.cumsum(length)])
+    fine = np.arange(0.0, cum[-1], 0.5)  # resample along arc length every half supersampled px
+    xy = np.stack([np.interp(fine, cum, pts[:, 0]), np.interp(fine, cum, pts[:, 1])], 1)
+    on = ((fine + phase) % period) < dash
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
+    return [
+        xy[a:b] if b - a > 1 else np.repeat(xy[a : a + 1], 2, 0) for a, b in zip(edges[::2], edges[1::2], strict=True)
+    ]
+
+
+def _ink(image, cov, ink, fade, *, bleed, rng) -> None:
+    a = cov
+    if bleed:  # ink spreading into the paper fibres: the visible line widens, the label does not
+        a = np.maximum(a, cv2.GaussianBlur(cov, (0, 0), rng.uniform(0.4, 0.8)) * 0.8)
+    a = (a * fade)[..., None]
+    image *= 1 - a
+    image += a * np.asarray(ink, np.float32)
+
+
+def _soft_labels(cov: np.ndarray) -> np.ndarray:
+    soft = cov.copy()
+    fg = soft[1] + soft[2]
+    over = fg > 1.0
+    soft[1][over] /= fg[over]
+    soft[2][over] /= fg[over]
+    soft[0] = np.clip(1.0 - soft[1] - soft[2], 0.0, 1.0)
+    return soft
+
+
+# ------------------------------------------------------------------ defects
+
+
+def _degrade(image: np.ndarray, style: SynthStyle, rng: np.random.Generator) -> np.ndarray:
+    h, w = image.shape[:2]
+    if rng.random() < style.p_specks:
+        for _ in range(int(rng.integers(1, 3 + h * w // 15000))):
+            c = (int(rng.integers(w)), int(rng.integers(h)))
+            image[max(c[1] - 1, 0) : c[1] + 1, max(c[0] - 1, 0) : c[0] + int(rng.integers(1, 3))] = rng.uniform(0, 80)
+    if rng.random() < style.p_blur:
+        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 0.7))
+    if rng.random() < style.p_noise:
+        image = image + rng.normal(0, rng.uniform(2, 9), image.shape).astype(np.float32)
+    out = np.clip(image, 0, 255).round().astype(np.uint8)
+    if rng.random() < style.p_jpeg:
+        ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(55, 92))])
+        out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    if rng.random() < style.p_binarise:
+        grey = out.astype(np.float32).mean(axis=2)
+        level = rng.uniform(0.55, 0.75) * 255
+        out = np.repeat(np.where(grey < level, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    return np.ascontiguousarray(out)
+
+
+# ------------------------------------------------------------------- on disk
+
+
+def write_dataset(
+    outdir: str | os.PathLike,
+    *,
+    n: int,
+    seed: int,
+    split: str = "test",
+    height: int = 512,
+    width: int = 512,
+    style: SynthStyle = DEFAULT_STYLE,
+    progress=None,
+) -> list[Path]:
+    """Write ``n`` sheets to ``outdir``: ``NNNNN.png`` (scan), ``NNNNN.labels.png`` (hard classes),
+    ``NNNNN.soft.npz`` (float16 soft labels) and ``NNNNN.truth.json`` (per-row centrelines).
+
+    Returns the scan paths. ``progress(i, n)`` is called after each sheet.
+
+    Raises:
+        InputError: settings :func:`check_sheets` refuses (checked before anything is written).
+    """
+    from logdigit.io.atomic import atomic_path, write_text_atomic
+
+    check_sheets(n=n, seed=seed, height=height, width=width, split=split)
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        sheet = make_sheet(height=height, width=width, rng=sheet_rng(split, seed, i), style=style)
+        stem = out / f"{i:05d}"
+        with atomic_path(stem.with_suffix(".png")) as tmp:
+            cv2.imwrite(str(tmp), sheet.image[..., ::-1])
+        with atomic_path(f"{stem}.labels.png") as tmp:
+            cv2.imwrite(str(tmp), sheet.labels)
+        with atomic_path(f"{stem}.soft.npz") as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, soft=sheet.soft.astype(np.float16))
+        truth = [
+            {
+                "mnemonic": c.mnemonic,
+                "track": c.track,
+                "class": c.klass,
+                "x": [None if not np.isfinite(v) else round(float(v), 3) for v in c.x],
+            }
+            for c in sheet.truth
+        ]
+        write_text_atomic(f"{stem}.truth.json", json.dumps({"seed": seed, "split": split, "index": i, "curves": truth}))
+        paths.append(stem.with_suffix(".png"))
+        if progress is not None:
+            progress(i + 1, n)
+    return paths
+
+
+__all__ = [
+    "DEFAULT_STYLE",
+    "SUPERSAMPLE",
+    "CurvePlan",
+    "Sheet",
+    "SheetPlan",
+    "SynthStyle",
+    "TrackPlan",
+    "TruthCurve",
+    "check_sheets",
+    "hard_labels",
+    "make_sheet",
+    "sheet_rng",
+    "write_dataset",
+]

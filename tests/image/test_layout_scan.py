@@ -1,0 +1,162 @@
+"""scan_layout: sections, tracks and scales, printed depth numbers read by OCR, the robust fit, the CLI."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from logdigit.cli import app
+from logdigit.errors import LayoutError
+from logdigit.image.layout_scan import find_sections, robust_depth_fit, scan_layout
+from logdigit.image.ocr import ocr_engine, read_number
+from logdigit.io.layout import load_layout
+
+BORDERS = (20, 220, 300, 500, 700)  # track 1 linear, depth track, track 2 log (2 decades), track 3 linear
+TOP, SECTION = 600, 2000  # section rows TOP .. TOP + SECTION - 1; depth = 1000 + 0.5 * (row - TOP)
+
+needs_ocr = pytest.mark.skipif(not ocr_engine()[0], reason="no OCR engine (tesseract-ocr and pytesseract)")
+
+
+def _number(text: str, angle: int) -> np.ndarray:
+    """A printed number, grey, turned ``angle`` degrees (90: reads top-down)."""
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 2)
+    img = np.full((h + base + 6, w + 6), 255, np.uint8)
+    cv2.putText(img, text, (3, h + 3), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 0, 2)
+    turn = {0: None, 90: cv2.ROTATE_90_CLOCKWISE, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}[angle]
+    return img if turn is None else cv2.rotate(img, turn)
+
+
+def _section(img: np.ndarray, top: int, height: int, *, angle: int = 0, misprint: int | None = None) -> None:
+    bottom = top + height
+    for x in range(40, 220, 20):  # track 1, 10 divisions
+        img[top:bottom, x] = 150
+    for d in range(2):  # track 2, 2 decades from 1
+        for m in range(2, 10):
+            img[top:bottom, int(round(300 + 100 * (d + np.log10(m))))] = 150
+    img[top:bottom, 400] = 150
+    for x in range(520, 700, 20):
+        img[top:bottom, x] = 150
+    for y in range(top, bottom, 10):
+        for a, b in ((20, 220), (300, 700)):
+            img[y, a:b] = 150
+    for k, y in enumerate(range(top, bottom, 100)):
+        for a, b in ((20, 220), (300, 700)):
+            img[y - 1 : y + 2, a:b] = 0
+        text = str(1000 + 50 * k) if k != misprint else "7150"
+        num = _number(text, angle)
+        h, w = num.shape
+        y0, x0 = max(top, y - h // 2), 260 - w // 2
+        img[y0 : y0 + h, x0 : x0 + w] = np.minimum(img[y0 : y0 + h, x0 : x0 + w], num[: bottom - y0])
+    for x in BORDERS:
+        img[top:bottom, x - 1 : x + 2] = 0
+    rows = np.arange(top + 5, bottom - 5)
+    img[rows, (120 + 60 * np.sin(rows / 37)).astype(int)] = 0  # a curve in track 1
+
+
+def _page(*, angle: int = 0, misprint: int | None = None, second: bool = False) -> np.ndarray:
+    h = TOP + SECTION + (1500 if second else 300)
+    img = np.full((h, 720), 255, np.uint8)
+    for y in range(40, 500, 30):  # a header of text lines and a table
+        cv2.putText(img, "SERVICE COMPANY WELL 123", (30, y), cv2.FONT_HERSHEY_SIMPLEX, 0.7, 0, 2)
+    img[100:400, 500] = img[100:400, 650] = 0
+    _section(img, TOP, SECTION, angle=angle, misprint=misprint)
+    if second:
+        _section(img, TOP + SECTION + 400, 800)
+    return img
+
+
+def test_sections_are_found_with_their_rows():
+    ink = _page(second=True) < 160
+    found = [(s.first, s.last) for s in find_sections(ink, dpi=100)]
+    assert len(found) == 2, found
+    (a, b), (c, d) = found
+    assert abs(a - TOP) <= 2 and abs(b - (TOP + SECTION - 1)) <= 2
+    assert abs(c - (TOP + SECTION + 400)) <= 2 and abs(d - (TOP + SECTION + 1199)) <= 2
+
+
+def test_tracks_scales_and_the_longest_section_by_default():
+    page = _page(second=True)
+    before = page.copy()
+    rep = scan_layout(page, dpi=100, ocr=False)
+    np.testing.assert_array_equal(page, before)
+    assert rep.section == 0
+    assert [(t.left, t.right, t.scale) for t in rep.layout.tracks] == [
+        (20, 220, "linear"),
+        (300, 500, "log"),
+        (500, 700, "linear"),
+    ]
+    assert rep.tracks[1].divisions == 2 and rep.depth_track == (220, 300)
+    curve = rep.layout.tracks[1].curves[0]
+    assert (curve.left_value, curve.right_value) == (1.0, 100.0)
+    assert rep.layout.calibrated is False and "placeholders" in " ".join(rep.problems)
+    assert scan_layout(page, dpi=100, ocr=False, section=2).layout.depth.rows[0] >= TOP + SECTION + 398
+    with pytest.raises(LayoutError, match="section 3 does not exist; sections found: 1 .*2 "):
+        scan_layout(page, dpi=100, ocr=False, section=3)
+
+
+def test_robust_fit_rejects_a_misread_number():
+    pairs = [(100 + 100 * k, 1000 + 50 * k) for k in range(8)]
+    pairs[3] = (400, 7150)  # 1150 misread
+    (a, b), kept, rms = robust_depth_fit(pairs)
+    assert (round(a, 6), round(b, 6), len(kept)) == (950.0, 0.5, 7) and rms < 1e-9
+    assert robust_depth_fit([(10, 5)]) is None
+    assert robust_depth_fit([(0, 10), (100, 5000), (200, 3), (300, 9000)]) is None  # no three agree
+
+
+@needs_ocr
+@pytest.mark.parametrize("angle", [0, 90, 270])
+def test_ocr_reads_rendered_and_rotated_numbers(angle):
+    got = read_number(_number("2350", angle))
+    assert got is not None and got[0] == 2350 and got[2] == angle
+
+
+@needs_ocr
+@pytest.mark.parametrize("angle", [0, 90])
+def test_ties_from_printed_numbers_survive_a_misprint(angle):
+    rep = scan_layout(_page(angle=angle, misprint=4), dpi=100)
+    assert rep.fit is not None, rep.lines()
+    a, b = rep.fit
+    rows = np.arange(TOP, TOP + SECTION, 100)
+    assert np.abs(a + b * rows - (1000 + 0.5 * (rows - TOP))).max() <= 0.5
+    assert len(rep.readings) - len(rep.ties) >= 1  # the misprint was read and dropped
+    assert rep.layout.calibrated and rep.layout.depth.unit == "FT"
+    assert rep.depth_scale == "2 in/100 ft"
+
+
+def test_without_an_ocr_engine_ties_are_placeholders(monkeypatch):
+    monkeypatch.setenv("LOGDIGIT_OCR", "off")
+    rep = scan_layout(_page(), dpi=100)
+    assert "OCR switched off" in rep.ocr and rep.fit is None
+    assert rep.layout.depth.unit == "PX" and rep.layout.depth.ties == ((0.0, 0.0), (TOP + SECTION + 299.0,) * 2)
+
+
+def test_cli_writes_a_draft_that_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOGDIGIT_OCR", "off")
+    scan = tmp_path / "log.png"
+    cv2.imwrite(str(scan), _page(second=True))
+    runner = CliRunner()
+    r = runner.invoke(app, ["layout", str(scan)])
+    assert r.exit_code == 0, r.output
+    assert "OCR switched off" in r.output and "sections: 2" in r.output
+    lay = load_layout(tmp_path / "log.layout.toml")
+    assert [t.scale for t in lay.tracks] == ["linear", "log", "linear"]
+    r = runner.invoke(app, ["layout", str(scan), "--section", "5", "--overwrite"])
+    assert r.exit_code == 2 and "section 5 does not exist" in r.output
+
+
+@pytest.mark.parametrize("stem", ["colour", "mono", "simple"])
+def test_every_sample_track_is_drafted(stem, monkeypatch):
+    from pathlib import Path
+
+    from logdigit.io.scan import read_scan
+
+    monkeypatch.setenv("LOGDIGIT_OCR", "off")
+    samples = Path(__file__).resolve().parents[2] / "samples"
+    scan = next(p for p in samples.glob(f"{stem}.*") if p.suffix in (".png", ".tif", ".jpg"))
+    found = [(t.left, t.right) for t in scan_layout(read_scan(scan).image).layout.tracks]
+    truth = [(t.left, t.right) for t in load_layout(samples / f"{stem}.layout.toml").tracks]
+    assert len(found) == len(truth) and all(
+        abs(a - c) <= 2 and abs(b - d) <= 2 for (a, b), (c, d) in zip(found, truth, strict=True)
+    ), (found, truth)

@@ -1,0 +1,1 @@
+"""Tests of the research code (synthetic sheets, training, evaluation, losses)."""

@@ -1,9 +1,12 @@
 """The tracer on pinned synthetic sheets, traced from their true class masks.
 
-These sheets come from the evaluation's ``test`` stream (seed 0) and the shipped sample
-``mono``: the tracer's cues were tuned while looking at them, so they guard against
-regressions, not measure generalisation (the held-out figures are ``logdigit evaluate``'s on
-other seeds).
+The look-cue test uses held-out sheets (``test`` stream, seed 5, which no tuning, evaluation or
+confidence fit uses), picked as the first of that seed where two same-ink curves of one class
+are told apart and turning the cue off swaps them. The sample test uses the shipped sample
+``mono``. The two-black-curves test keeps the evaluation's seed-0 sheets on which its two failures
+were found and fixed: it pins those fixes; it does not measure how often curves keep their
+identity (on held-out seed 5 some tracks of crossing near-black solid curves still swap; see
+``logdigit evaluate`` for the held-out figures).
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ import numpy as np
 import pytest
 
 from logdigit.trace import Cues, trace
+
+HELD_OUT = 5
+"""Seed of the ``test`` stream used for held-out sheets: no tuning, evaluation or fit uses it."""
 
 
 def test_true_masks_of_a_sample_trace_within_target():
@@ -75,19 +81,19 @@ def test_two_black_curves_of_different_widths_keep_their_identity(index, track):
 @pytest.mark.parametrize(
     "index, track, klass, cue",
     [
-        (198, 0, 1, "sigma_shade"),  # two solid near-black curves, one drawn fainter
-        (126, 0, 2, "sigma_dash"),  # two dashed near-black curves, dashes of different lengths
+        (15, 0, 1, "sigma_shade"),  # two solid curves of one ink
+        (67, 0, 2, "sigma_dash"),  # two dashed curves of one ink
     ],
 )
 def test_same_ink_curves_of_a_test_sheet_keep_their_identity_by_look(index, track, klass, cue):
-    # Evaluation test sheets (seed 0) where two curves of one class and one layout ink
-    # cross: traced from the true masks, each stays itself only with the look named by
-    # ``cue``: 0.01-0.04 of track width. Without it they come out swapped over long
-    # stretches, at 0.08-0.13. (Swapped, they also jump across inkless stretches longer
+    # Held-out test sheets (seed 5) where two curves of one class and one layout ink
+    # cross: traced from the true masks, each stays itself (0.001-0.013 of track width)
+    # only with the look named by ``cue``. Without it they come out swapped over long
+    # stretches, at 0.086-0.092. (Swapped, they also jump across inkless stretches longer
     # than the default fill limit; max_gap=40 fills those so the error counts those rows.)
     from logdigit.research.synth import make_sheet, sheet_rng
 
-    sheet = make_sheet(height=512, width=640, rng=sheet_rng("test", 0, index))
+    sheet = make_sheet(height=512, width=640, rng=sheet_rng("test", HELD_OUT, index))
     masks = np.stack([sheet.labels == c for c in range(3)])
     lay = sheet.layout.tracks[track]
     names = [c.mnemonic for c in lay.curves if c.klass == klass]

@@ -117,6 +117,8 @@ class Digitised:
         flags: the flagged stretches of each curve in pixel rows
             (:func:`logdigit.quality.flag_stretches`): interpolated, wrapped, low-confidence,
             look-alike.
+        registration: the :class:`logdigit.image.template.Registration` of a family
+            template onto this scan (shift, edge and tie residuals), or None.
     """
 
     las: lasio.LASFile
@@ -130,6 +132,7 @@ class Digitised:
     dpi: tuple[float, float] | None = None
     confidence: list = field(default_factory=list, repr=False)
     flags: dict = field(default_factory=dict, repr=False)
+    registration: object = None
 
 
 @functools.lru_cache(maxsize=4)
@@ -156,6 +159,7 @@ def digitise(
     scan_path: str | os.PathLike,
     *,
     layout: str | os.PathLike | Layout | None = None,
+    template: str | os.PathLike | Layout | None = None,
     options: InferOptions | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Digitised:
@@ -165,11 +169,15 @@ def digitise(
         scan_path: PNG, JPEG, BMP or TIFF scan.
         layout: a layout file, a :class:`Layout`, or None to use the sidecar
             ``SCAN.layout.toml`` or, failing that, detect tracks (uncalibrated).
+        template: instead of ``layout``, a family template registered onto this scan
+            (:func:`logdigit.image.template.register_template`): its tracks found again on
+            the scan, its depth ties read from the printed numbers.
         options: inference settings.
         progress: ``progress(stage, done, total)``.
 
     Raises:
-        LogdigitError: for any bad input, with a one-line message.
+        LogdigitError: for any bad input, with a one-line message (a template that does not
+            register says why).
     """
     from logdigit.calibrate import calibrate, check_grid, fit_ties
     from logdigit.confidence import LOW_CONFIDENCE, confidence
@@ -192,7 +200,9 @@ def digitise(
         timings[stage] = timings.get(stage, 0.0) + now - tick
         tick = now
 
-    lay = resolve_layout(scan_path, layout)
+    if template is not None and layout is not None:
+        raise InputError("--layout and --template both given; use one")
+    lay = resolve_layout(scan_path, layout) if template is None else None
     scan = read_scan(scan_path, max_pixels=opts.max_pixels, min_side=MIN_SIDE)
     image = scan.image
     lap("read")
@@ -204,6 +214,14 @@ def digitise(
             if lay is not None:
                 lay = map_layout(lay, affine)
             warnings.append(f"{scan_path}: deskewed by {skew:+.2f} degrees; layout coordinates mapped through it")
+    registration = None
+    if template is not None:
+        from logdigit.image.template import register_template
+        from logdigit.io.layout import load_layout
+
+        family = template if isinstance(template, Layout) else load_layout(template)
+        registration = register_template(family, image, dpi=scan.dpi[1] if scan.dpi else None, source=str(scan_path))
+        lay = registration.layout
     if lay is None:
         lay = detect_layout(image, source=str(scan_path))
         warnings.append(
@@ -257,6 +275,7 @@ def digitise(
         dpi=scan.dpi,
         confidence=conf,
         flags=flags,
+        registration=registration,
     )
 
 
@@ -451,6 +470,7 @@ def digitise_to_files(
     qc: str | os.PathLike | None = None,
     quality: str | os.PathLike | None = None,
     layout: str | os.PathLike | Layout | None = None,
+    template: str | os.PathLike | Layout | None = None,
     options: InferOptions | None = None,
     overwrite: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
@@ -470,8 +490,13 @@ def digitise_to_files(
         raise InputError("-o and --outdir both given; use one")
     target = str(out) if out is not None else str(default_output(scan_path, outdir=outdir))
     opts = options or InferOptions()
-    check_outputs([(scan_path, target, qc, quality)], layout=layout, options=opts, overwrite=overwrite)
-    result = digitise(scan_path, layout=layout, options=opts, progress=progress)
+    check_outputs(
+        [(scan_path, target, qc, quality)],
+        layout=layout if template is None else template,
+        options=opts,
+        overwrite=overwrite,
+    )
+    result = digitise(scan_path, layout=layout, template=template, options=opts, progress=progress)
     t = time.perf_counter()
     if qc is not None:
         _write_qc(scan_path, result, qc, opts)

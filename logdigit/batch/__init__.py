@@ -116,6 +116,7 @@ def plan_batch(
     overwrite: bool = False,
     qc: str | None = None,
     quality: bool = True,
+    template: str | os.PathLike | None = None,
     stdin: IO[str] | None = None,
 ) -> BatchPlan:
     """Find the scans, name their outputs, and split them into jobs and scans already done.
@@ -135,6 +136,9 @@ def plan_batch(
             changed are replaced when their scan is redone.
         qc: also write each scan's QC beside its LAS: ``"html"`` (the viewer) or ``"png"``.
         quality: also write each scan's per-depth quality CSV beside its LAS.
+        template: a family template registered onto every scan instead of a layout (see
+            :func:`logdigit.image.template.register_template`); a scan it does not register
+            onto is recorded as failed with the reason.
 
     Raises:
         InputError: no scans found, an unknown ``qc`` format, or ``layout`` or the weights
@@ -152,6 +156,11 @@ def plan_batch(
             "no scans found in the inputs; give scan files, folders or globs "
             f"({', '.join(SCAN_SUFFIXES)}), or '-' to read paths from stdin"
         )
+    if layout is not None and template is not None:
+        raise InputError("--layout and --template both given; use one")
+    if template is not None:
+        load_layout(template)  # one bad template is a usage error, not N failures
+        layout = template
     if layout is not None:
         load_layout(layout)  # one bad layout for every scan is a usage error, not N failures
     out = _make_outdir(outdir)
@@ -181,6 +190,7 @@ def plan_batch(
             layout_sha256=sha256_file(lay) if lay else None,
             qc=f"{stem}.qc.{qc}" if qc else None,
             quality=f"{stem}.quality.csv" if quality else None,
+            template=template is not None,
         )
         prev = done.get(scan_abs)
         if prev is not None and _still_done(prev, job, settings):
@@ -228,6 +238,8 @@ def _still_done(prev: ScanResult, job: BatchJob, settings: dict[str, Any]) -> bo
     if prev.status != "done" or prev.output != job.output or prev.settings != settings:
         return False
     if (prev.layout, prev.layout_sha256) != (job.layout, job.layout_sha256):
+        return False
+    if job.template != (prev.registration is not None):  # a layout file used now as a template, or back
         return False
     return _unchanged(job.output, prev.output_bytes, prev.output_mtime_ns, prev.output_sha256) and _unchanged(
         job.scan, prev.scan_bytes, prev.scan_mtime_ns, prev.scan_sha256

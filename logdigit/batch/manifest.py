@@ -38,6 +38,7 @@ class BatchJob:
             the one an earlier run of this batch wrote, unchanged).
         qc: the QC file written beside the LAS (``<name>.qc.html`` or ``.png``), or None.
         quality: the per-depth quality CSV beside the LAS (``<name>.quality.csv``), or None.
+        template: ``layout`` is a family template registered onto the scan (``--template``).
     """
 
     scan: str
@@ -47,6 +48,7 @@ class BatchJob:
     overwrite: bool = False
     qc: str | None = None
     quality: str | None = None
+    template: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class ScanResult:
         worker: the Dask worker that ran it.
         started, finished: UTC times, ISO 8601.
         traceback: for unexpected errors only, to report as a bug.
+        registration: with ``--template``: ``shift`` (px), ``edge_residual`` (px) and
+            ``tie_residual`` (depth units) of the template registered onto the scan.
     """
 
     scan: str
@@ -94,6 +98,7 @@ class ScanResult:
     finished: str | None = None
     logdigit: str = __version__
     traceback: str | None = None
+    registration: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as plain JSON-ready data (None-valued ``traceback`` left out)."""

@@ -74,7 +74,8 @@ def digitise_job(job: BatchJob, opts: InferOptions, settings: dict[str, Any], th
                 out=job.output,
                 qc=job.qc,
                 quality=job.quality,
-                layout=job.layout,
+                layout=None if job.template else job.layout,
+                template=job.layout if job.template else None,
                 options=opts,
                 overwrite=job.overwrite,
             )
@@ -107,7 +108,15 @@ def digitise_job(job: BatchJob, opts: InferOptions, settings: dict[str, Any], th
         samples=int(len(result.curves.depth)),
         calibrated=bool(result.layout.calibrated),
         finished=utc_now(),
+        registration=_registration(result.registration),
     )
+
+
+def _registration(reg) -> dict[str, Any] | None:
+    """A template registration as plain manifest data (None without a template)."""
+    if reg is None:
+        return None
+    return {"shift": reg.shift, "edge_residual": reg.edge_residual, "tie_residual": round(reg.tie_residual, 6)}
 
 
 def _keep_if_same(job: BatchJob, opts: InferOptions):
@@ -120,7 +129,12 @@ def _keep_if_same(job: BatchJob, opts: InferOptions):
     from logdigit.pipeline import check_outputs, digitise
 
     check_outputs([(job.scan, job.output, None)], layout=job.layout, options=opts, overwrite=True)
-    result = digitise(job.scan, layout=job.layout, options=opts)
+    result = digitise(
+        job.scan,
+        layout=None if job.template else job.layout,
+        template=job.layout if job.template else None,
+        options=opts,
+    )
     out = Path(job.output)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)  # swept if killed
     os.close(fd)

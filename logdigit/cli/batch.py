@@ -24,6 +24,7 @@ from logdigit.cli.options import (
     MaxPixelsOpt,
     OverwriteOpt,
     QuietOpt,
+    TemplateOpt,
     ThresholdOpt,
     TileOpt,
     WeightsOpt,
@@ -63,6 +64,7 @@ def batch(
             "else detected tracks, uncalibrated).",
         ),
     ] = None,
+    template: TemplateOpt = None,
     recursive: Annotated[
         bool, typer.Option("--recursive", "-r", help="Take scans from sub-folders too (and let ** in globs descend).")
     ] = False,
@@ -163,6 +165,7 @@ def batch(
                     inputs,
                     outdir=outdir,
                     layout=layout,
+                    template=template,
                     options=opts,
                     recursive=recursive,
                     force=force,

@@ -19,6 +19,7 @@ from logdigit.cli.options import (
     MaxPixelsOpt,
     OverwriteOpt,
     QuietOpt,
+    TemplateOpt,
     ThresholdOpt,
     TileOpt,
     WeightsOpt,
@@ -42,6 +43,7 @@ def infer(
             help="Layout TOML for all scans (default: SCAN.layout.toml beside each scan, else detected and uncalibrated).",
         ),
     ] = None,
+    template: TemplateOpt = None,
     output: Annotated[
         str | None, typer.Option("-o", "--output", help="Output LAS path; '-' writes to stdout. One scan only.")
     ] = None,
@@ -107,7 +109,9 @@ def infer(
         )
         for scan in scans
     ]
-    check_outputs(jobs, layout=layout, options=opts, overwrite=overwrite)  # all of them, before any work
+    check_outputs(
+        jobs, layout=layout if template is None else template, options=opts, overwrite=overwrite
+    )  # all of them, before any work
     failed = 0
     not_done = list(scans)
     try:
@@ -125,6 +129,7 @@ def infer(
                         qc=qc_path,
                         quality=quality_path,
                         layout=layout,
+                        template=template,
                         options=opts,
                         overwrite=overwrite,
                         progress=cb,

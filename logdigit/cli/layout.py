@@ -11,6 +11,7 @@ from logdigit.cli.options import (
     DEFAULTS,
     MaxPixelsOpt,
     OverwriteOpt,
+    TemplateOpt,
     err,
     handle_errors,
     say,
@@ -34,11 +35,15 @@ def layout(
             help="Read the printed depth numbers with Tesseract, where installed (LOGDIGIT_OCR=off also turns it off).",
         ),
     ] = True,
+    template: TemplateOpt = None,
     overwrite: OverwriteOpt = False,
     force: Annotated[bool, typer.Option("--force", hidden=True, help="Same as --overwrite.")] = False,
     max_pixels: MaxPixelsOpt = DEFAULTS.max_pixels,
 ) -> None:
-    """Find the log sections, tracks, scales, depth ties and curve inks; write a draft layout to check."""
+    """Find the log sections, tracks, scales, depth ties and curve inks; write a draft layout to check.
+
+    With --template, register a family template onto the scan instead and write the result.
+    """
     from logdigit.errors import OutputError
     from logdigit.image.layout_scan import draft_text, scan_layout
     from logdigit.io.atomic import output_kind, same_file, write_text_atomic
@@ -56,6 +61,25 @@ def layout(
     if output_kind(target) == "file" and not (overwrite or force):
         raise OutputError(f"{target}: already exists; pass --overwrite to replace it, or -o to write elsewhere")
     page = read_scan(scan, max_pixels=max_pixels, min_side=MIN_SIDE)
+    if template is not None:
+        from logdigit.image.template import register_template
+        from logdigit.io.layout import layout_to_toml, load_layout
+
+        reg = register_template(
+            load_layout(template),
+            page.image,
+            dpi=page.dpi[1] if page.dpi else None,
+            section=section,
+            ocr=ocr,
+            source=str(scan),
+        )
+        write_text_atomic(target, layout_to_toml(reg.layout))
+        say(
+            err,
+            f"{target}: {template} registered: tracks shifted {reg.shift:+d} px (edges within "
+            f"{reg.edge_residual:g} px), {len(reg.ties)} depth ties read (RMS residual {reg.tie_residual:.3g})",
+        )
+        return
     report = scan_layout(page.image, dpi=page.dpi[1] if page.dpi else None, section=section, ocr=ocr, source=str(scan))
     text = draft_text(report)
     parse_layout(text, source=str(target))  # the draft must read back

@@ -65,6 +65,15 @@ WholeScanOpt = Annotated[
         "the LAS is the same).",
     ),
 ]
+TemplateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--template",
+        show_default=False,
+        help="A family template (a layout written once for one vendor's format) registered onto each scan: "
+        "its tracks found again on the scan, the depth ties read from the printed numbers. Instead of --layout.",
+    ),
+]
 OverwriteOpt = Annotated[
     bool, typer.Option("--overwrite", help="Replace existing output files (a FIFO or device is written to without it).")
 ]

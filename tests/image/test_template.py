@@ -57,3 +57,38 @@ def test_a_scan_of_another_family_is_refused_with_the_reason():
     other = Layout(TEMPLATE.depth, (Track(40, 120), Track(400, 460)), source="other.toml")
     with pytest.raises(LayoutError, match=r"new.tif: the template's tracks do not register: [0-3] of 4 track edges"):
         register_template(other, _rgb(_page()), dpi=100, ocr=False, source="new.tif")
+
+
+def _write(path, rgb):
+    import cv2
+
+    assert cv2.imwrite(str(path), rgb[..., ::-1])
+    return path
+
+
+@needs_ocr
+def test_cli_layout_and_infer_with_a_template(tmp_path):
+    from typer.testing import CliRunner
+
+    from logdigit.cli import app
+    from logdigit.io.layout import layout_to_toml, load_layout
+
+    family = tmp_path / "family.toml"
+    family.write_text(layout_to_toml(TEMPLATE))
+    scan = _write(tmp_path / "new.png", _shifted_and_cropped(37, 150))
+    r = CliRunner().invoke(app, ["layout", str(scan), "--template", str(family), "-o", str(tmp_path / "reg.toml")])
+    assert r.exit_code == 0, r.output
+    assert "registered: tracks shifted +37 px" in r.stderr
+    reg = load_layout(tmp_path / "reg.toml")
+    assert [(t.left, t.right) for t in reg.tracks] == [(57, 257), (337, 537), (537, 737)]
+    r = CliRunner().invoke(
+        app, ["infer", str(scan), "--template", str(family), "-o", str(tmp_path / "new.las"), "--quiet"]
+    )
+    assert r.exit_code == 0, r.output
+    import lasio
+
+    las = lasio.read(str(tmp_path / "new.las"))
+    assert [c.mnemonic for c in las.curves] == ["DEPT", "GR", "ILD", "NPHI"] and 995 <= las.index[0] <= 1005
+    other = _write(tmp_path / "other.png", _rgb(np.full((900, 400), 255, np.uint8)))
+    r = CliRunner().invoke(app, ["infer", str(other), "--template", str(family), "-o", str(tmp_path / "o.las")])
+    assert r.exit_code == 2 and f"error: {other}: " in r.output and not (tmp_path / "o.las").exists()

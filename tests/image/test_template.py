@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -92,3 +94,44 @@ def test_cli_layout_and_infer_with_a_template(tmp_path):
     other = _write(tmp_path / "other.png", _rgb(np.full((900, 400), 255, np.uint8)))
     r = CliRunner().invoke(app, ["infer", str(other), "--template", str(family), "-o", str(tmp_path / "o.las")])
     assert r.exit_code == 2 and f"error: {other}: " in r.output and not (tmp_path / "o.las").exists()
+
+
+@needs_ocr
+@pytest.mark.slow  # a local Dask cluster
+def test_batch_with_a_template_records_registrations_and_refusals(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from logdigit.cli import app
+    from logdigit.io.layout import layout_to_toml
+
+    family = tmp_path / "family.toml"
+    family.write_text(layout_to_toml(TEMPLATE))
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    _write(archive / "a.png", _shifted_and_cropped(12, 100))
+    _write(archive / "b.png", _rgb(np.full((900, 400), 255, np.uint8)))
+    out = tmp_path / "las"
+    r = CliRunner().invoke(
+        app,
+        [
+            "batch",
+            str(archive),
+            "--outdir",
+            str(out),
+            "--template",
+            str(family),
+            "--workers",
+            "1",
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+    )
+    assert r.exit_code == 1, r.output  # b failed
+    records = {
+        Path(rec["scan"]).name: rec for rec in map(json.loads, (out / "manifest.jsonl").read_text().splitlines())
+    }
+    assert records["a.png"]["status"] == "done" and records["a.png"]["registration"]["shift"] == 12
+    assert records["b.png"]["status"] == "failed" and "b.png" in records["b.png"]["error"]

@@ -26,6 +26,12 @@ from logdigit.io.layout import DepthSpec, Layout
 DEFAULT_TOL = 3
 """px: how far a found track edge may lie from the shifted template edge."""
 
+SCALE_TOL = 0.05
+"""How far (as a share) a section's depth scale may be from the template's to be its section."""
+
+MAX_SECTIONS_TRIED = 6
+"""Sections tried, longest first, for the one drawn at the template's depth scale."""
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -63,7 +69,10 @@ def register_template(
         template: the family's layout (tracks with their curves; its depth ties are not used).
         image: uint8 (H, W, 3) RGB scan, as :func:`logdigit.io.scan.read_scan` gives.
         dpi: the scan's vertical resolution, if known (helps find sections and numbers).
-        section: which log section to use (1-based from the top; default the longest).
+        section: which log section to use (1-based from the top). Default: when the template's
+            ties give its depth scale (depth per pixel row), the longest section read at that
+            scale (within :data:`SCALE_TOL`), trying up to :data:`MAX_SECTIONS_TRIED`; else the
+            longest section.
         ocr: read the printed depth numbers (needed: they give the depth ties).
         tol: px a found track edge may be from the shifted template edge.
         source: the scan's path, for messages.
@@ -75,12 +84,10 @@ def register_template(
         LayoutError: one line naming the scan, what did not register and the fix: a template
             without tracks, template edges not found on the scan, or no depth ties read.
     """
-    from logdigit.image.layout_scan import scan_layout
-
     where = source or "scan"
     if not template.tracks:
         raise LayoutError(f"{template.source or 'template'}: has no [[tracks]]; write the family's tracks into it")
-    report = scan_layout(image, dpi=dpi, section=section, ocr=ocr, source=source)
+    report = _section_report(template, image, dpi=dpi, section=section, ocr=ocr, source=source)
     edges = sorted({e for t in report.tracks for e in (t.left, t.right)})
     shift, matched, residual = _best_shift(_edges(template), edges, tol)
     n = 2 * len(template.tracks)
@@ -111,6 +118,41 @@ def register_template(
         tie_residual=float(report.residual or 0.0),
         ties=tuple(report.ties),
     )
+
+
+def _section_report(template: Layout, image: np.ndarray, *, dpi, section, ocr, source):
+    """The scan_layout report of the section to register onto (see :func:`register_template`)."""
+    from logdigit.image.layout_scan import scan_layout
+
+    scale = _scale(template)
+    first = scan_layout(image, dpi=dpi, section=section, ocr=ocr, source=source)
+    if section is not None or scale is None or first.fit is None or _matches(first, scale):
+        return first  # (without a fit, register_template says no depth ties were read)
+    by_length = sorted(range(len(first.sections)), key=lambda k: -(first.sections[k].last - first.sections[k].first))
+    for k in by_length[:MAX_SECTIONS_TRIED]:
+        if k == first.section:
+            continue
+        report = scan_layout(image, dpi=dpi, section=k + 1, ocr=ocr, source=source)
+        if _matches(report, scale):
+            return report
+    found = first.fit[1] if first.fit else None
+    raise LayoutError(
+        f"{source or 'scan'}: no log section is drawn at the template's depth scale ({scale:.4g} per row"
+        + (f"; the longest section has {found:.4g}" if found else "")
+        + "); check the scan is of the template's family, or pass --section N"
+    )
+
+
+def _scale(template: Layout) -> float | None:
+    """Depth per pixel row of a calibrated template, from its ties (None when it has none)."""
+    ties = np.asarray(template.depth.ties, dtype=float)
+    if not template.calibrated or template.depth.unit.upper() == "PX" or len(ties) < 2 or np.ptp(ties[:, 0]) < 2:
+        return None
+    return float(abs(np.polyfit(ties[:, 0], ties[:, 1], 1)[0]))
+
+
+def _matches(report, scale: float) -> bool:
+    return report.fit is not None and abs(abs(report.fit[1]) - scale) <= SCALE_TOL * scale
 
 
 def _edges(layout: Layout) -> list[int]:

@@ -13,7 +13,7 @@ from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
 from tests.image.test_layout_scan import BORDERS, SECTION, TOP, _page, needs_ocr
 
 TEMPLATE = Layout(
-    DepthSpec("FT", 0.5, ((0, 0.0), (1, 1.0))),  # a family template's own ties are not used
+    DepthSpec("FT", 0.5, ((0, 0.0), (2, 1.0))),  # a template's ties give its depth scale only: 0.5 ft per row
     (
         Track(BORDERS[0], BORDERS[1], curves=(CurveSpec("GR", 0, 150, unit="GAPI", color=(0, 0, 0)),)),
         Track(BORDERS[2], BORDERS[3], scale="log", curves=(CurveSpec("ILD", 1, 100, unit="OHMM"),)),
@@ -135,3 +135,10 @@ def test_batch_with_a_template_records_registrations_and_refusals(tmp_path):
     }
     assert records["a.png"]["status"] == "done" and records["a.png"]["registration"]["shift"] == 12
     assert records["b.png"]["status"] == "failed" and "b.png" in records["b.png"]["error"]
+
+
+@needs_ocr
+def test_a_template_of_another_depth_scale_is_refused():
+    other_scale = Layout(DepthSpec("FT", 0.5, ((0, 0.0), (4, 4.0))), TEMPLATE.tracks, source="family.toml")
+    with pytest.raises(LayoutError, match=r"new.tif: no log section is drawn at the template's depth scale \(1 per"):
+        register_template(other_scale, _shifted_and_cropped(5, 0), dpi=100, source="new.tif")

@@ -34,9 +34,15 @@ def test_python_m_logdigit():
     assert r.returncode == 0 and r.stdout.strip() == f"logdigit {__version__}", r.stderr
 
 
-def test_shell_completion_script():
-    r = CliRunner().invoke(app, ["--show-completion", "bash"], prog_name="logdigit")
-    assert r.exit_code == 0 and "_LOGDIGIT_COMPLETE" in r.output, r.output
+def test_shell_completion_script_and_completions():
+    """The script --install-completion installs (bash), and what it completes; through the
+    environment variable the script sets, so no shell needs detecting."""
+    script = CliRunner().invoke(app, [], prog_name="logdigit", env={"_LOGDIGIT_COMPLETE": "source_bash"})
+    assert script.exit_code == 0 and "_LOGDIGIT_COMPLETE=complete_bash" in script.output, script.output
+    env = {"_LOGDIGIT_COMPLETE": "complete_bash", "COMP_WORDS": "logdigit inf", "COMP_CWORD": "1"}
+    words = CliRunner().invoke(app, [], prog_name="logdigit", env=env)
+    assert words.exit_code == 0 and words.output.split() == ["infer"], words.output
+    assert "--install-completion" in _help()
 
 
 def test_research_commands_have_their_own_panel():

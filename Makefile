@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Threads the tests run with: the caller's OMP_NUM_THREADS, else 2 (the LAS is the same on any count).
+TEST_THREADS ?= $(or $(OMP_NUM_THREADS),2)
 
 .PHONY: install layout-real test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
 
@@ -24,10 +26,10 @@ $(STAMP): pyproject.toml
 # The fast suite (a couple of minutes on 2 cores); test-all adds the slow end-to-end tests
 # (training, Dask clusters, the benchmarks' quick run). CI runs lint and test-all.
 test: install
-	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q -m "not slow" tests logdigit
+	OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python -m pytest -q -m "not slow" tests logdigit
 
 test-all: install
-	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q tests logdigit
+	OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python -m pytest -q tests logdigit
 
 demo: install
 	mkdir -p samples/out

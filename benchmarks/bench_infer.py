@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -346,19 +347,39 @@ class ChannelsLast(nn.Module):
 
 
 class Timed(nn.Module):
-    """``model`` that adds the seconds spent in its forward calls to ``self.seconds`` (CPU: synchronous)."""
+    """``model`` that records when its forward calls ran; ``seconds`` is the wall time during
+    which at least one call was running (windows run in parallel threads on CPU, so their
+    durations overlap and must not be added up). Setting ``seconds = 0`` starts afresh."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        self.seconds = 0.0
+        self._lock = threading.Lock()
+        self._spans: list[tuple[float, float]] = []
+
+    @property
+    def seconds(self) -> float:
+        total, end = 0.0, float("-inf")
+        for a, b in sorted(self._spans):  # the length of the union of the intervals
+            if b > end:
+                total += b - max(a, end)
+                end = b
+        return total
+
+    @seconds.setter
+    def seconds(self, value: float) -> None:
+        if value != 0:
+            raise ValueError("Timed.seconds can only be reset to 0")
+        with self._lock:
+            self._spans = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = time.perf_counter()
         out = self.model(x)
         if out.device.type == "cuda":
             torch.cuda.synchronize()
-        self.seconds += time.perf_counter() - t
+        with self._lock:
+            self._spans.append((t, time.perf_counter()))
         return out
 
 

@@ -139,3 +139,34 @@ def test_licence_is_an_spdx_string():
         import tomli as tomllib
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["license"] == "MIT" and "version" in project["dynamic"]
+
+
+@pytest.mark.slow  # two local Dask clusters in real processes
+def test_dask_messages_only_with_verbose(tmp_path):
+    import shutil
+
+    for name in ("simple.jpg", "simple.layout.toml"):
+        shutil.copy(ROOT / "samples" / name, tmp_path / name)
+
+    def run(*extra: str) -> str:
+        cmd = [
+            sys.executable,
+            "-m",
+            "logdigit",
+            "batch",
+            str(tmp_path / "simple.jpg"),
+            "--outdir",
+            str(tmp_path / "out"),
+            "--workers",
+            "1",
+            "--device",
+            "cpu",
+            "--force",
+            *extra,
+        ]
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert r.returncode == 0, r.stderr
+        return r.stderr
+
+    assert "distributed." not in run()
+    assert "distributed.scheduler" in run("--verbose")

@@ -147,8 +147,13 @@ def open_client(n_jobs: int, opts: InferOptions, workers: int | None, scheduler:
     # One retry after a worker dies: a scan that crashes a decoder twice is failed, not retried 3x.
     # Workers start with SIGINT ignored: Ctrl-C reaches the whole process group, and stopping is
     # this process's job (cancel, close the cluster), not a traceback from every worker.
+    # Worker processes log at this process's level for Dask (the CLI raises it unless --verbose), at
+    # least WARNING: their start-up lines and the heartbeat errors of a closing cluster are noise.
+    quiet = max(logging.getLogger("distributed").getEffectiveLevel(), logging.WARNING)
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}), _sigint_ignored():
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=quiet
+        )
     try:
         client = Client(cluster)
         try:

@@ -139,7 +139,7 @@ def batch(
 
     # dask logs every cluster event (ports, nannies) at INFO and some at WARNING; keep stderr for
     # what the user must act on unless --verbose.
-    logging.getLogger("distributed").setLevel(logging.INFO if verbose else logging.ERROR)
+    logging.getLogger("distributed").setLevel(logging.INFO if verbose else logging.CRITICAL)
     results = []
     plan = None
     try:

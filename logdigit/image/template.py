@@ -144,11 +144,17 @@ def _section_report(template: Layout, image: np.ndarray, *, dpi, section, ocr, s
 
 
 def _scale(template: Layout) -> float | None:
-    """Depth per pixel row of a calibrated template, from its ties (None when it has none)."""
-    ties = np.asarray(template.depth.ties, dtype=float)
-    if not template.calibrated or template.depth.unit.upper() == "PX" or len(ties) < 2 or np.ptp(ties[:, 0]) < 2:
+    """Depth per pixel row of a calibrated template, from calibration's fit of its ties (None when
+    it has no usable ties: placeholder pixel rows, or ties under 2 rows apart)."""
+    from logdigit.calibrate import fit_ties
+
+    rows = [r for r, _ in template.depth.ties]
+    if not template.calibrated or template.depth.unit.upper() == "PX" or not rows or max(rows) - min(rows) < 2:
         return None
-    return float(abs(np.polyfit(ties[:, 0], ties[:, 1], 1)[0]))
+    try:
+        return abs(fit_ties(template)[1])
+    except LayoutError:
+        return None
 
 
 def _matches(report, scale: float) -> bool:

@@ -131,10 +131,16 @@ def write_qc_html(path: str | os.PathLike, page: str) -> Path:
 
 
 def depth_line(layout: Layout) -> tuple[float, float]:
-    """``depth = a + b * row`` through the ties (least squares), as calibration fits it."""
-    rows, depths = (np.array([t[i] for t in layout.depth.ties], dtype=np.float64) for i in (0, 1))
-    b, a = np.polyfit(rows, depths, 1) if len(rows) >= 2 and np.ptp(rows) > 0 else (1.0, 0.0)
-    return float(a), float(b)
+    """``(a, b)`` of ``depth = a + b * row``: calibration's own fit (:func:`logdigit.calibrate.fit_ties`);
+    the pixel row itself for ties that cannot be fitted."""
+    from logdigit.calibrate import fit_ties
+    from logdigit.errors import LayoutError
+
+    try:
+        a, b, _ = fit_ties(layout)
+    except LayoutError:
+        return 0.0, 1.0
+    return a, b
 
 
 def _curve_entries(traces: Sequence[PixelTrace], layout: Layout) -> list[dict]:

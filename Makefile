@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Threads the tests run with: the caller's OMP_NUM_THREADS, else 2 (the LAS is the same on any count).
 TEST_THREADS ?= $(or $(OMP_NUM_THREADS),2)
 
-.PHONY: install layout-real test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
+.PHONY: install layout-real evaluate-real test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
 
 install: $(STAMP)
 
@@ -61,6 +61,18 @@ bench-accuracy-full: $(BENCH_STAMP)
 # `logdigit layout` on the real prints of ../shared/realdata against the kit's layouts (skips when absent).
 layout-real: install
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/layout_real.py --doc docs/layout-real.md
+
+# The network's class masks on the WSC print (colour and 1-bit) against the kit's pixel truth, and its
+# recall near track edges on synthetic sheets (docs/evaluate-real.md + .json; skips without the kit).
+# Probabilities are cached in .cache/evaluate-real/; WEIGHTS=path scores other weights.
+# The synthetic edge recall takes about 11 min on one thread (EDGE_N sheets); the real prints 2 min.
+WEIGHTS ?=
+EDGE_N  ?= 200
+evaluate-real: install
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/edge_recall.py --n $(EDGE_N) --seed 0 --threads 1 \
+		$(if $(WEIGHTS),--weights $(WEIGHTS)) --json docs/edge-recall.json
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/evaluate_real.py --threads 1 $(if $(WEIGHTS),--weights $(WEIGHTS)) \
+		--edge-json docs/edge-recall.json --doc docs/evaluate-real.md --json docs/evaluate-real.json
 
 # ruff (lint and format), codespell (British spellings are fine) and mypy on the product packages.
 lint: install

@@ -58,10 +58,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--weights", help="VeerNet weights (default: the shipped model)")
     ap.add_argument("--json", help="also write the result here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    model = load_model()
+    model = load_model(args.weights)
     total, hit = np.zeros(len(BINS), np.int64), np.zeros(len(BINS), np.int64)
     for sheet in draw_test_sheets(args.n, args.seed):
         masks = threshold(predict_proba(model, sheet.image, device="cpu"))
@@ -78,7 +79,7 @@ def main() -> None:
         print(f"| {r['px_from_edge']} | {r['pixels']} | {r['recall']:.3f} |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"n": args.n, "seed": args.seed, "bins": rows}, f, indent=2)
+            json.dump({"n": args.n, "seed": args.seed, "weights": args.weights or "shipped", "bins": rows}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -104,7 +104,8 @@ class Digitised:
         las: the lasio.LASFile.
         curves: calibrated :class:`logdigit.calibrate.Curves`.
         traces: the pixel traces (image coordinates of the scan as read).
-        layout: the layout used (from a file, or detected: ``layout.calibrated`` False).
+        layout: the layout used (from a file, or the scan's draft: ``layout.calibrated`` False
+            unless its depth numbers were read).
         timings: seconds per stage (see ``STAGES``).
         warnings: messages for the user (uncalibrated, deskew applied, overlapping tracks,
             curves with no value, ...).
@@ -168,7 +169,9 @@ def digitise(
     Args:
         scan_path: PNG, JPEG, BMP or TIFF scan.
         layout: a layout file, a :class:`Layout`, or None to use the sidecar
-            ``SCAN.layout.toml`` or, failing that, detect tracks (uncalibrated).
+            ``SCAN.layout.toml`` or, failing that, the draft of ``logdigit layout``
+            (:func:`logdigit.image.layout_scan.scan_layout`: main log section, tracks, scales,
+            depth ties where the printed numbers are read; placeholder curve scales).
         template: instead of ``layout``, a family template registered onto this scan
             (:func:`logdigit.image.template.register_template`): its tracks found again on
             the scan, its depth ties read from the printed numbers.
@@ -181,7 +184,6 @@ def digitise(
     """
     from logdigit.calibrate import calibrate, check_grid, fit_ties
     from logdigit.confidence import LOW_CONFIDENCE, confidence
-    from logdigit.image.detect import detect_layout
     from logdigit.image.preprocess import deskew, estimate_skew, map_layout
     from logdigit.io.las import to_las
     from logdigit.io.layout import check_layout
@@ -222,13 +224,10 @@ def digitise(
         family = template if isinstance(template, Layout) else load_layout(template)
         registration = register_template(family, image, dpi=scan.dpi[1] if scan.dpi else None, source=str(scan_path))
         lay = registration.layout
+    drafted = lay is None
     if lay is None:
-        lay = detect_layout(image, source=str(scan_path))
-        warnings.append(
-            f"{scan_path}: no layout file; uncalibrated output (index = pixel row, values = fraction of "
-            f"track width, {len(lay.tracks)} tracks detected). Calibrate: `logdigit layout {scan_path}` "
-            "writes a draft layout to complete with depth ties and scales"
-        )
+        lay, note = _drafted_layout(image, scan.dpi, scan_path)
+        warnings.append(note)
     check_layout(lay, image.shape[:2], path=str(getattr(lay, "source", "") or "layout"))
     warnings += _overlap_warnings(lay)
     check_grid(lay, height=image.shape[0])  # ties and depth grid refused here, not after inference
@@ -253,7 +252,7 @@ def digitise(
     curves = calibrate(traces, lay)
     warnings += _empty_warnings(curves, scan_path)
     lap("calibrate")
-    meta = _meta(scan_path, opts, skew, lay, scan.dpi)
+    meta = _meta(scan_path, opts, skew, lay, scan.dpi, drafted=drafted)
     flagged = {m: [r for r in runs if r[2] != "interpolated"] for m, runs in flags.items()}  # filled: Curve.filled
     las = to_las(
         curves,
@@ -277,6 +276,28 @@ def digitise(
         flags=flags,
         registration=registration,
     )
+
+
+def _drafted_layout(image: np.ndarray, dpi, scan_path) -> tuple[Layout, str]:
+    """The draft ``logdigit layout`` would write for this scan (its main log section, tracks, scales
+    and, where the printed depth numbers were read, depth ties), and the warning that says so."""
+    from dataclasses import replace
+
+    from logdigit.image.layout_scan import scan_layout
+
+    report = scan_layout(image, dpi=dpi[1] if dpi else None, source=str(scan_path))
+    lay = replace(report.layout, source="")
+    what = f"{len(lay.tracks)} tracks and their scales drafted from the scan"
+    if lay.calibrated:
+        index = f"depth from {len(report.ties)} printed depth numbers (RMS residual {report.residual:.3g})"
+    else:
+        index = "uncalibrated: index = pixel row"
+    note = (
+        f"{scan_path}: no layout file; {what}, {index}, values = placeholder scales (fraction of track "
+        f"width, or 1 .. 10^decades on a log track). Calibrate: `logdigit layout {scan_path}` writes this "
+        "draft to check and complete with each curve's mnemonic and scale"
+    )
+    return lay, note
 
 
 def _twin_warnings(traces, layout: Layout, scan_path) -> list[str]:
@@ -415,7 +436,7 @@ def _segment(
     return masks, t_thr
 
 
-def _meta(scan_path, opts: InferOptions, skew: float, lay: Layout, dpi) -> dict[str, str]:
+def _meta(scan_path, opts: InferOptions, skew: float, lay: Layout, dpi, *, drafted: bool = False) -> dict[str, str]:
     """~Parameter provenance: when, by what, from which scan, weights and layout, with which settings."""
     import datetime
 
@@ -435,7 +456,7 @@ def _meta(scan_path, opts: InferOptions, skew: float, lay: Layout, dpi) -> dict[
         "MODEL": weights.name,
         "MODELSHA": sha256_file(weights),
         "MODELVER": str(card.get("version", "unknown")),
-        "LAYOUT": layout_path or ("detected from the scan" if not lay.calibrated else "in memory"),
+        "LAYOUT": layout_path or ("detected from the scan" if drafted else "in memory"),
         "LAYSHA": sha256_file(layout_path) if layout_path and Path(layout_path).is_file() else "none",
         "TIES": " ".join(f"{r:g}={d:g}" for r, d in lay.depth.ties),
         "THRESH": ",".join(f"{t:g}" for t in opts.thresholds),

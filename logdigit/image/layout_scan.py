@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 _INK_LEVEL = 160  # darkest channel below this is ink (palette colours, grey grid, black)
 _MIN_LINES = 6  # vertical rulings a band of a log section has at least (borders and grid)
 _MIN_SECTION_IN = 2.0
+_SECTION_GAP_IN = 0.5  # a section's rulings may be hidden (fills, dense curves, a bent photo) this long
 _DEPTH_GRID_IN = 0.5  # horizontal rulings at least this often (inches) in a log section
 _DEFAULT_DPI = 100.0
 
@@ -283,7 +284,7 @@ def find_sections(ink: np.ndarray, *, dpi: float = _DEFAULT_DPI) -> list[Section
     present = vertical[: nb * band].reshape(nb, band, w).sum(axis=1) >= 0.9 * band  # (nb, W)
     starts = present[:, 1:] & ~present[:, :-1]
     count = starts.sum(axis=1) + present[:, 0]
-    runs = _pattern_runs(present, count >= _MIN_LINES)
+    runs = _pattern_runs(present, count >= _MIN_LINES, gap=max(3, round(_SECTION_GAP_IN * dpi / band)))
     out = []
     for a, b in runs:
         if (b - a) * band < _MIN_SECTION_IN * dpi:
@@ -297,8 +298,9 @@ def find_sections(ink: np.ndarray, *, dpi: float = _DEFAULT_DPI) -> list[Section
     return out
 
 
-def _pattern_runs(present: np.ndarray, ok: np.ndarray) -> list[tuple[int, int]]:
-    """[a, b) runs of bands that are ``ok`` and share one pattern of ruled columns."""
+def _pattern_runs(present: np.ndarray, ok: np.ndarray, *, gap: int = 3) -> list[tuple[int, int]]:
+    """[a, b) runs of bands that are ``ok`` and share one pattern of ruled columns; runs of one
+    pattern split by at most ``gap`` bands are joined."""
     dil = cv2.dilate(present.view(np.uint8), np.ones((1, 3), np.uint8)).astype(bool)
     runs, start = [], None
     for k in range(len(ok)):
@@ -311,7 +313,7 @@ def _pattern_runs(present: np.ndarray, ok: np.ndarray) -> list[tuple[int, int]]:
         start = k if ok[k] else None
     if start is not None:
         runs.append((start, len(ok)))
-    return _merge_runs(runs, present, gap=3)
+    return _merge_runs(runs, present, gap=gap)
 
 
 def _alike(a: np.ndarray, dil_b: np.ndarray, b: np.ndarray, dil_a: np.ndarray) -> bool:

@@ -196,6 +196,23 @@ def test_infer_without_layout_is_uncalibrated_with_a_warning(scan_dir):
     assert las.curves[0].unit.upper() == "PX"
 
 
+def test_infer_without_layout_uses_the_draft_of_logdigit_layout(scan_dir, monkeypatch):
+    from dataclasses import replace
+
+    from logdigit.image.layout_scan import scan_layout
+    from logdigit.io.scan import read_scan
+    from logdigit.pipeline import InferOptions, digitise
+
+    monkeypatch.setenv("LOGDIGIT_OCR", "off")
+    (scan_dir / "simple.layout.toml").unlink()
+    scan = read_scan(scan_dir / "simple.jpg")
+    draft = scan_layout(scan.image, dpi=scan.dpi[1])
+    got = digitise(scan_dir / "simple.jpg", options=InferOptions(device="cpu"))
+    assert got.layout == replace(draft.layout, source="")
+    assert [t.scale for t in got.layout.tracks] == [t.scale for t in draft.layout.tracks]
+    assert "3 tracks and their scales drafted from the scan" in got.warnings[0]
+
+
 def test_infer_warns_of_curves_only_continuity_tells_apart(scan_dir):
     # A second solid curve without a colour in GR's track: the tracer can only follow the
     # two by continuity, and the user is told which curves may swap and what to do.

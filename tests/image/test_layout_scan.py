@@ -76,6 +76,13 @@ def test_sections_are_found_with_their_rows():
     assert abs(c - (TOP + SECTION + 400)) <= 2 and abs(d - (TOP + SECTION + 1199)) <= 2
 
 
+def test_a_section_whose_rulings_vanish_for_a_moment_stays_whole():
+    page = _page()
+    page[TOP + 1000 : TOP + 1040] = 255  # 0.4 in without rulings (a fill, a bent photo)
+    found = [(s.first, s.last) for s in find_sections(page < 160, dpi=100)]
+    assert len(found) == 1 and abs(found[0][0] - TOP) <= 2 and abs(found[0][1] - (TOP + SECTION - 1)) <= 2
+
+
 def test_tracks_scales_and_the_longest_section_by_default():
     page = _page(second=True)
     before = page.copy()
@@ -155,8 +162,11 @@ def test_every_sample_track_is_drafted(stem, monkeypatch):
     monkeypatch.setenv("LOGDIGIT_OCR", "off")
     samples = Path(__file__).resolve().parents[2] / "samples"
     scan = next(p for p in samples.glob(f"{stem}.*") if p.suffix in (".png", ".tif", ".jpg"))
-    found = [(t.left, t.right) for t in scan_layout(read_scan(scan).image).layout.tracks]
+    image = read_scan(scan).image
+    draft = scan_layout(image).layout
+    found = [(t.left, t.right) for t in draft.tracks]
     truth = [(t.left, t.right) for t in load_layout(samples / f"{stem}.layout.toml").tracks]
+    assert draft.depth.rows == (0, image.shape[0] - 1)  # the samples' curves run top to bottom
     assert len(found) == len(truth) and all(
         abs(a - c) <= 2 and abs(b - d) <= 2 for (a, b), (c, d) in zip(found, truth, strict=True)
     ), (found, truth)

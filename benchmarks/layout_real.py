@@ -1,7 +1,8 @@
 """`logdigit layout` on the real prints of ../shared/realdata, compared with the kit's layouts.
 
 Prints (and with --doc writes) figures only: border errors in px, scale types, tie errors in
-ft at every labelled depth of the kit, section rows, ink Delta E. No pixels of the prints.
+ft at every labelled depth of the kit, section rows, ink Delta E, the line style drafted for
+each kit curve's ink. No pixels of the prints.
 Skips cleanly (exit 0) when the kit is absent. Run: make layout-real
 """
 
@@ -10,13 +11,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from logdigit.image.layout_scan import delta_e, scan_layout
+from logdigit.image.layout_scan import delta_e, scan_layout, with_line_styles
 from logdigit.io.layout import load_layout
 from logdigit.io.scan import read_scan
+from logdigit.pipeline import class_masks
 
 KIT = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
 CASES = [  # (name, scan, kit layout, section to pick by matching the kit's rows)
@@ -45,12 +48,15 @@ def _compare(name: str, scan: Path, kit_path: Path) -> list[str]:
     t0 = time.perf_counter()
     rep = scan_layout(page.image, dpi=dpi, section=number)
     took = time.perf_counter() - t0
+    rep = with_line_styles(rep, page.image, partial(class_masks, device="cpu"))
+    took_lines = time.perf_counter() - t0 - took
     lay = rep.layout
     out = [
         f"### {name}",
         "",
         f"`{scan.name}` ({page.image.shape[0]} x {page.image.shape[1]} px), "
-        f"section {number} of {len(rep.sections)}; `scan_layout` {took:.1f} s (OCR included)",
+        f"section {number} of {len(rep.sections)}; `scan_layout` {took:.1f} s (OCR included), "
+        f"line styles {took_lines:.1f} s",
         "",
     ]
     sec = rep.sections[number - 1]
@@ -87,16 +93,28 @@ def _compare(name: str, scan: Path, kit_path: Path) -> list[str]:
         )
     else:
         out.append(f"- depth ties: none read ({rep.ocr})")
-    inks = []
+    inks, styles = [], []
     for kt in kit.tracks:
-        found_inks = [c for t in rep.tracks if t.left < kt.right and kt.left < t.right for c in t.inks]
+        found = [
+            (c, line)
+            for t in rep.tracks
+            if t.left < kt.right and kt.left < t.right
+            for c, line in zip(t.inks, t.lines or (None,) * len(t.inks), strict=True)
+        ]
         for c in kt.curves:
-            if c.color is not None:
-                d = min((delta_e(c.color, f) for f in found_inks), default=float("inf"))
+            if c.color is not None and found:
+                d, line = min((delta_e(c.color, f), line) for f, line in found)
                 inks.append(f"{c.mnemonic} {d:.1f}")
+                if d <= 10:
+                    styles.append((c.mnemonic, c.line, line))
     if inks:
         out.append(
             "- inks, Delta E (CIE76) from the kit colour to the nearest ink found in its track: " + ", ".join(inks)
+        )
+        wrong = [f"{m} ({want}, drafted {got})" for m, want, got in styles if got != want]
+        out.append(
+            f"- line style of the ink (within 10 Delta E): {len(styles) - len(wrong)} of {len(styles)} right"
+            + (f"; wrong: {', '.join(wrong)}" if wrong else "")
         )
     else:
         out.append(

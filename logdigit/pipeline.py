@@ -144,6 +144,19 @@ def cached_model(weights: str | None, device: str):
     return load_model(weights, device=device)
 
 
+def class_masks(image: np.ndarray, *, weights: str | None = None, device: str = "auto") -> np.ndarray:
+    """bool (3, H, W) class masks (background, solid, dashed) of a uint8 (H, W, 3) RGB image, made as
+    ``infer`` makes them (default tiling, thresholds 0.5/0.5); the model is loaded once per process."""
+    from logdigit.image.threshold import threshold
+    from logdigit.model.device import resolve_device
+    from logdigit.model.inference import predict_proba
+
+    dev = str(resolve_device(device))
+    opts = InferOptions()
+    probs = predict_proba(cached_model(weights, dev), image, tile=opts.tile, overlap=opts.overlap, device=dev)
+    return threshold(probs, thresholds=opts.thresholds)
+
+
 def resolve_layout(scan_path: str | os.PathLike, layout: str | os.PathLike | Layout | None) -> Layout | None:
     """The layout to use: the given one, else the sidecar ``scan.layout.toml``, else None (detect)."""
     from logdigit.io.layout import find_layout, load_layout

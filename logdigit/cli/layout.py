@@ -9,9 +9,11 @@ import typer
 
 from logdigit.cli.options import (
     DEFAULTS,
+    DeviceOpt,
     MaxPixelsOpt,
     OverwriteOpt,
     TemplateOpt,
+    WeightsOpt,
     err,
     handle_errors,
     say,
@@ -35,6 +37,15 @@ def layout(
             help="Read the printed depth numbers with Tesseract, where installed (LOGDIGIT_OCR=off also turns it off).",
         ),
     ] = True,
+    lines: Annotated[
+        bool,
+        typer.Option(
+            "--lines/--no-lines",
+            help="Run the network on a few bands of rows to tell each ink's line style (solid or dashed).",
+        ),
+    ] = True,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
     template: TemplateOpt = None,
     overwrite: OverwriteOpt = False,
     force: Annotated[bool, typer.Option("--force", hidden=True, help="Same as --overwrite.")] = False,
@@ -51,7 +62,7 @@ def layout(
     from logdigit.io.scan import MIN_SIDE, read_scan
     from logdigit.pipeline import InferOptions
 
-    InferOptions(max_pixels=max_pixels)  # --max-pixels checked as infer checks it
+    InferOptions(max_pixels=max_pixels, device=device)  # --max-pixels checked as infer checks it
     target = output or scan.with_name(scan.stem + ".layout.toml")
     if same_file(target, scan):
         raise OutputError(
@@ -81,6 +92,15 @@ def layout(
         )
         return
     report = scan_layout(page.image, dpi=page.dpi[1] if page.dpi else None, section=section, ocr=ocr, source=str(scan))
+    if lines:
+        from functools import partial
+
+        from logdigit.image.layout_scan import with_line_styles
+        from logdigit.pipeline import class_masks
+
+        report = with_line_styles(
+            report, page.image, partial(class_masks, weights=str(weights) if weights else None, device=device)
+        )
     text = draft_text(report)
     parse_layout(text, source=str(target))  # the draft must read back
     write_text_atomic(target, text)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -69,6 +69,7 @@ class TrackReport:
     divisions: int  # linear divisions, or log decades; 0 when the grid fits no scale
     misfit: float  # share of grid lines the fitted scale leaves unmatched (1.0 when none fits)
     inks: tuple[tuple[int, int, int], ...] = ()
+    lines: tuple[str | None, ...] = ()  # per ink: the network's class under it (see with_line_styles)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,13 @@ class LayoutReport:
         for i, t in enumerate(self.tracks):
             scale = f"log, {t.divisions} decades" if t.scale == "log" else f"linear, {t.divisions} divisions"
             fit = f"grid misfit {t.misfit:.2f}" if t.divisions else "grid fits no scale: linear assumed"
-            inks = ", ".join("#{:02x}{:02x}{:02x}".format(*c) for c in t.inks) or "none"
+            inks = (
+                ", ".join(
+                    "#{:02x}{:02x}{:02x}".format(*c) + (f" {t.lines[k]}" if k < len(t.lines) and t.lines[k] else "")
+                    for k, c in enumerate(t.inks)
+                )
+                or "none"
+            )
             out.append(f"track {i + 1}: columns {t.left}-{t.right}, {scale} ({fit}); inks {inks}")
         if self.depth_track:
             out.append(f"depth track: columns {self.depth_track[0]}-{self.depth_track[1]}")
@@ -624,6 +631,89 @@ def _inks(image, first, last, left, right, *, max_inks: int = 6) -> tuple[tuple[
     return tuple((int(round(c[0][0])), int(round(c[0][1])), int(round(c[0][2]))) for c in clusters[:max_inks])
 
 
+LINE_BANDS = 3
+"""Bands of rows the network labels to tell each ink's line style (:func:`line_bands`)."""
+LINE_BAND_ROWS = 512
+_LINE_MIN_PIXELS = 20  # curve pixels of an ink below which its line style is left open
+_INK_MATCH_DE = 10.0  # a curve pixel belongs to the nearest ink within this CIE76 Delta E
+
+
+def line_bands(rows: tuple[int, int], *, n: int = LINE_BANDS, height: int = LINE_BAND_ROWS) -> list[tuple[int, int]]:
+    """``n`` bands of ``height`` rows (half-open) spread evenly over ``rows`` (inclusive), or the
+    whole range when it is shorter than ``n`` bands.
+
+    >>> line_bands((0, 2999), n=3, height=500)
+    [(0, 500), (1250, 1750), (2500, 3000)]
+    >>> line_bands((10, 99))
+    [(10, 100)]
+    """
+    first, last = rows
+    if last - first + 1 <= n * height:
+        return [(first, last + 1)]
+    starts = np.linspace(first, last + 1 - height, n).round().astype(int)
+    return [(int(a), int(a) + height) for a in starts]
+
+
+def ink_class_counts(image: np.ndarray, masks: np.ndarray, left: int, right: int, inks) -> np.ndarray:
+    """int64 (len(inks), 2): per ink, its pixels inside the track labelled solid and dashed.
+
+    A curve pixel (class 1 or 2 in ``masks``) belongs to the nearest of ``inks`` within 10 CIE76
+    Delta E of its colour, else to none.
+
+    Args:
+        image: uint8 (h, W, 3) RGB rows; masks: bool (3, h, W), the network's class masks of them.
+        left, right: the track's columns; inks: (R, G, B) colours.
+
+    >>> img = np.full((4, 20, 3), 255, np.uint8); img[:, 6] = (204, 0, 0); img[:, 12] = (0, 0, 204)
+    >>> m = np.zeros((3, 4, 20), bool); m[1, :, 6] = True; m[2, :3, 12] = True; m[1, 3, 12] = True
+    >>> ink_class_counts(img, m, 0, 19, [(204, 0, 0), (0, 0, 204)]).tolist()
+    [[4, 0], [1, 3]]
+    """
+    out = np.zeros((len(inks), 2), np.int64)
+    if not len(inks):
+        return out
+    cols = slice(left + 3, right - 2)
+    klass = np.where(masks[1][:, cols], 1, np.where(masks[2][:, cols], 2, 0))
+    pick = klass > 0
+    if not pick.any():
+        return out
+    px = image[:, cols][pick].astype(np.float32).reshape(-1, 1, 3) / 255.0
+    lab = cv2.cvtColor(px, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float64)
+    ref = np.stack([_lab(c) for c in inks])
+    dist = np.linalg.norm(lab[:, None, :] - ref[None, :, :], axis=2)
+    near = dist.argmin(axis=1)
+    ok = dist[np.arange(len(near)), near] <= _INK_MATCH_DE
+    np.add.at(out, (near[ok], klass[pick][ok] - 1), 1)
+    return out
+
+
+def with_line_styles(report: LayoutReport, image: np.ndarray, classify) -> LayoutReport:
+    """The report with each track's ink given the line style the network sees under it.
+
+    ``classify(rows)`` maps uint8 (h, W, 3) RGB rows of the scan to bool (3, h, W) class masks
+    (background, solid, dashed: ``threshold(predict_proba(...))``); it is called on
+    :func:`line_bands` of the drafted rows. An ink is ``"solid"`` or ``"dashed"`` by the class most
+    of its curve pixels carry, or None with fewer than 20 of them.
+    """
+    if image.ndim != 3 or not any(t.inks for t in report.tracks):
+        return report
+    rows = report.layout.depth.rows or (0, image.shape[0] - 1)
+    counts = [np.zeros((len(t.inks), 2), np.int64) for t in report.tracks]
+    for a, b in line_bands(rows):
+        band = image[a:b]
+        masks = classify(band)
+        for i, t in enumerate(report.tracks):
+            counts[i] += ink_class_counts(band, masks, t.left, t.right, t.inks)
+    tracks = tuple(
+        replace(
+            t,
+            lines=tuple(None if c.sum() < _LINE_MIN_PIXELS else ("solid" if c[0] >= c[1] else "dashed") for c in cnt),
+        )
+        for t, cnt in zip(report.tracks, counts, strict=True)
+    )
+    return replace(report, tracks=tracks)
+
+
 def _lab(rgb) -> np.ndarray:
     """CIE L*a*b* (D65) of one sRGB colour given as 0-255 floats."""
     px = np.asarray(rgb, np.float32).reshape(1, 1, 3) / 255.0
@@ -679,7 +769,9 @@ def draft_text(report: LayoutReport) -> str:
         lo, hi = (1, 10**t.divisions) if t.scale == "log" else (0, 1)
         inks = "".join(
             f'# [[tracks.curves]]  # ink {k + 1} of this track\n# mnemonic = "T{i + 1}_INK{k + 1}"\n'
-            f'# left_value = {lo}\n# right_value = {hi}\n# color = "#{c[0]:02x}{c[1]:02x}{c[2]:02x}"\n\n'
+            f'# left_value = {lo}\n# right_value = {hi}\n# color = "#{c[0]:02x}{c[1]:02x}{c[2]:02x}"\n'
+            + (f'# line = "{t.lines[k]}"\n' if k < len(t.lines) and t.lines[k] else "")
+            + "\n"
             for k, c in enumerate(t.inks)
         )
         out.append("[[tracks]]\n" + part + inks)

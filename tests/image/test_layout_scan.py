@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from logdigit.cli import app
 from logdigit.errors import LayoutError
-from logdigit.image.layout_scan import find_sections, robust_depth_fit, scan_layout
+from logdigit.image.layout_scan import draft_text, find_sections, robust_depth_fit, scan_layout, with_line_styles
 from logdigit.image.ocr import ocr_engine, read_number
 from logdigit.io.layout import load_layout
 
@@ -101,6 +101,33 @@ def test_tracks_scales_and_the_longest_section_by_default():
     assert scan_layout(page, dpi=100, ocr=False, section=2).layout.depth.rows[0] >= TOP + SECTION + 398
     with pytest.raises(LayoutError, match="section 3 does not exist; sections found: 1 .*2 "):
         scan_layout(page, dpi=100, ocr=False, section=3)
+
+
+def test_each_ink_gets_the_line_style_the_network_sees():
+    rgb = np.repeat(_page()[:, :, None], 3, axis=2)
+    rows = np.arange(TOP + 5, TOP + SECTION - 5)
+    rgb[rows, (570 + 20 * np.sin(rows / 30)).astype(int)] = (204, 0, 0)  # a red curve in track 3
+    blue = rows[(rows // 8) % 2 == 0]  # a blue dashed one
+    rgb[blue, (650 + 20 * np.cos(blue / 45)).astype(int)] = (0, 0, 204)
+    rep = scan_layout(rgb, dpi=100, ocr=False)
+    inks = rep.tracks[2].inks
+    assert (204, 0, 0) in inks and (0, 0, 204) in inks
+
+    def classify(rows_rgb):  # a stand-in network: red ink solid, blue ink dashed
+        masks = np.zeros((3, *rows_rgb.shape[:2]), bool)
+        masks[1] = (rows_rgb == (204, 0, 0)).all(axis=2)
+        masks[2] = (rows_rgb == (0, 0, 204)).all(axis=2)
+        masks[0] = ~(masks[1] | masks[2])
+        return masks
+
+    calls = []
+    styled = with_line_styles(rep, rgb, lambda band: calls.append(band.shape) or classify(band))
+    lines = dict(zip(styled.tracks[2].inks, styled.tracks[2].lines, strict=True))
+    assert lines[(204, 0, 0)] == "solid" and lines[(0, 0, 204)] == "dashed"
+    assert len(calls) == 3 and all(c[0] == 512 for c in calls)  # three bands of rows, not the section
+    text = draft_text(styled)
+    assert '# color = "#0000cc"\n# line = "dashed"' in text and '# color = "#cc0000"\n# line = "solid"' in text
+    assert "#cc0000 solid" in "\n".join(styled.lines())
 
 
 def test_robust_fit_rejects_a_misread_number():

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Threads the tests run with: the caller's OMP_NUM_THREADS, else 2 (the LAS is the same on any count).
 TEST_THREADS ?= $(or $(OMP_NUM_THREADS),2)
 
-.PHONY: install layout-real evaluate-real test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
+.PHONY: install layout-real layout-synth evaluate-real test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
 
 install: $(STAMP)
 
@@ -61,6 +61,11 @@ bench-accuracy-full: $(BENCH_STAMP)
 # `logdigit layout` on the real prints of ../shared/realdata against the kit's layouts (skips when absent).
 layout-real: install
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/layout_real.py --doc docs/layout-real.md
+
+# `logdigit layout`'s draft on 100 seeded synthetic sheets with printed depth numbers: the share with every
+# track and every depth tie right (docs/layout-synth.md + .json).
+layout-synth: install
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/layout_synth.py --n 100 --seed 0 --doc docs/layout-synth.md --json docs/layout-synth.json
 
 # The network's class masks on the WSC print (colour and 1-bit) against the kit's pixel truth, and its
 # recall near track edges on synthetic sheets (docs/evaluate-real.md + .json; skips without the kit).

@@ -145,6 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, scan, kit in CASES:
         lines += _compare(name, args.kit / scan, args.kit / kit)
+    lines += [
+        "### Notes",
+        "",
+        "- Section rows are the rows of the section on which the tracks hold curve ink. The WSC kit's `rows`",
+        "  are the same (every row on which a curve is drawn); the KGS kit's are its first and last labelled",
+        "  50-ft lines (250 and 1100 ft), and the scan's curves run on above and below them, from the top of the",
+        "  section's grid to about 40 ft past 1100 ft: the KGS row errors are that difference of definition.",
+        "",
+    ]
     text = "\n".join(lines)
     print(text)
     if args.doc:

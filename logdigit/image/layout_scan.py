@@ -44,6 +44,7 @@ _MIN_SECTION_IN = 2.0
 _SECTION_GAP_IN = 0.5  # a section's rulings may be hidden (fills, dense curves, a bent photo) this long
 _DEPTH_GRID_IN = 0.5  # horizontal rulings at least this often (inches) in a log section
 _DEFAULT_DPI = 100.0
+_MAX_INKS = 8  # up to six curves of a track, plus a curve crossing in from the next track and hatching
 
 
 @dataclass(frozen=True)
@@ -596,12 +597,12 @@ def _depth_scale(fit, dpi: float) -> str:
 # --------------------------------------------------------------------------- inks
 
 
-def _inks(image, first, last, left, right, *, max_inks: int = 6) -> tuple[tuple[int, int, int], ...]:
+def _inks(image, first, last, left, right, *, max_inks: int = _MAX_INKS) -> tuple[tuple[int, int, int], ...]:
     """Distinct ink colours in a track that are neither paper nor grid, most common first.
 
     Colours are binned (16 levels a channel) over a sample of rows; bins holding at least 1 %
     of the ink are clusters, merged when within 10 CIE76 Delta E; each cluster's colour is the
-    mean of its pixels.
+    mean of its pixels; at most ``max_inks``.
     """
     if image.ndim != 3:
         return ()

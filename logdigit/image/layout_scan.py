@@ -9,8 +9,8 @@ calibration pages. :func:`scan_layout` finds them and drafts a layout for one se
    grid. Sections are numbered from 1, top to bottom; the default is the longest (the main log).
 2. **Tracks** inside the section's rows only (:func:`logdigit.image.detect.find_tracks`): the heaviest
    rulings are borders; spans with grid are tracks, the widest span without grid between two
-   tracks is the depth track. Each track's scale (linear, or log with its decades) is fitted to
-   its grid.
+   tracks is the depth track (else a page margin beside the tracks that holds printed numbers).
+   Each track's scale (linear, or log with its decades) is fitted to its grid.
 3. **Depth ties**: the heaviest horizontal rulings of the section (their spacing gives the depth
    scale) and the numbers printed in the depth track, upright or turned 90 degrees either way,
    read by OCR (:mod:`logdigit.image.ocr`); each number is tied to the heavy ruling nearest its centre,
@@ -201,6 +201,8 @@ def scan_layout(
         reports.append(TrackReport(left, right, kind, n, misfit, inks))
         if fit is None:
             problems.append(f"track {len(reports)} ({left}-{right}): its grid fits no linear or log scale")
+    if depth_track is None and tracks:
+        depth_track = _margin_depth_track(ink, first, last, tracks, res)
     heavy = _heavy_rows(ink, first, last, tracks)
     curve_rows = _curve_rows(ink, first, last, tracks, positions) or (first, last)
     depth = _read_depth(grey, ink, first, last, depth_track, heavy, res, ocr, problems)
@@ -503,6 +505,22 @@ def _number_blobs(ink, first, last, depth_track, dpi) -> list[tuple[int, int, in
         if dpi / 25 <= short <= dpi / 3 and long_ <= 1.2 * dpi and long_ >= 1.3 * short:
             out.append((first + y + gap, first + y + gap + h - 1, lo + x + gap, lo + x + gap + w - 1))
     return out
+
+
+def _margin_depth_track(ink, first, last, tracks, dpi) -> tuple[int, int] | None:
+    """With no unruled span between tracks, the depth column may be a margin beside them: the
+    wider of the two margins (page edge to the first track, last track to the page edge), at
+    least a quarter inch wide, that holds at least two number-like marks centred in it."""
+    w = ink.shape[1]
+    best, most = None, 1
+    for span in ((0, tracks[0][0]), (tracks[-1][1], w - 1)):
+        if span[1] - span[0] < dpi / 4:
+            continue
+        mid, half = (span[0] + span[1]) / 2, (span[1] - span[0]) / 2
+        blobs = [b for b in _number_blobs(ink, first, last, span, dpi) if abs((b[2] + b[3]) / 2 - mid) <= 0.5 * half]
+        if len(blobs) > most:
+            best, most = span, len(blobs)
+    return best
 
 
 def _near_heavy(blobs, heavy, dpi, cap: int = 20):

@@ -130,6 +130,31 @@ def test_each_ink_gets_the_line_style_the_network_sees():
     assert "#cc0000 solid" in "\n".join(styled.lines())
 
 
+@needs_ocr
+def test_depth_numbers_in_a_margin_beside_the_tracks_give_the_ties():
+    img = np.full((TOP + SECTION + 300, 720), 255, np.uint8)
+    bottom = TOP + SECTION
+    for x in range(140, 700, 29):
+        img[TOP:bottom, x] = 150
+    for y in range(TOP, bottom, 10):
+        img[y, 120:700] = 150
+    for k, y in enumerate(range(TOP, bottom, 100)):
+        img[y - 1 : y + 2, 120:700] = 0
+        num = _number(str(1000 + 50 * k), 0)
+        h, w = num.shape
+        y0 = max(TOP, y - h // 2)
+        img[y0 : y0 + h, 60 - w // 2 : 60 - w // 2 + w] = num[: bottom - y0]
+    for x in (120, 410, 700):  # two tracks, no depth track between them
+        img[TOP:bottom, x - 1 : x + 2] = 0
+    rows = np.arange(TOP + 5, bottom - 5)
+    img[rows, (250 + 60 * np.sin(rows / 37)).astype(int)] = 0
+    rep = scan_layout(img, dpi=100)
+    assert [(t.left, t.right) for t in rep.layout.tracks] == [(120, 410), (410, 700)]
+    assert rep.depth_track == (0, 120)
+    a, b = rep.fit
+    assert abs(b - 0.5) < 1e-3 and abs(a + b * TOP - 1000) < 0.5
+
+
 def test_robust_fit_rejects_a_misread_number():
     pairs = [(100 + 100 * k, 1000 + 50 * k) for k in range(8)]
     pairs[3] = (400, 7150)  # 1150 misread

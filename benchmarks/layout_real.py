@@ -9,6 +9,7 @@ Skips cleanly (exit 0) when the kit is absent. Run: make layout-real
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from functools import partial
@@ -141,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Made by `make layout-real` (benchmarks/layout_real.py): the draft of each section compared with the",
         "kit's hand layout. Figures only; the prints stay outside the repository.",
+        f"Times are wall seconds, one thread, with a load average of {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores at the start.",
         "",
     ]
     for name, scan, kit in CASES:

@@ -1,8 +1,9 @@
-"""The tracer: class masks (and the scan's ink colours) to one x per pixel row per curve.
+"""The tracer: class masks (and the scan's ink) to one column per pixel row per curve.
 
-The implementation lives in ``logdigit.trace.tracer``; this package exports its public names.
+See :mod:`logdigit.trace.tracer` for the public function; the design and cost model are below.
 """
 
-from logdigit.trace.tracer import DEFAULT_MAX_GAP, MAX_GAP_LIMIT, Cues, PixelTrace, trace
+from logdigit.trace.options import DEFAULT_MAX_GAP, MAX_GAP_LIMIT, TraceOptions
+from logdigit.trace.tracer import PixelTrace, trace
 
-__all__ = ["DEFAULT_MAX_GAP", "MAX_GAP_LIMIT", "Cues", "PixelTrace", "trace"]
+__all__ = ["DEFAULT_MAX_GAP", "MAX_GAP_LIMIT", "PixelTrace", "TraceOptions", "trace"]

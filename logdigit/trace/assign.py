@@ -1,0 +1,173 @@
+"""Joint assignment of a track's pieces to its curves: min-cost flow, one unit per curve.
+
+For each look (curves that share class and colour) the pieces and candidate links form a DAG:
+``source -> piece -> link -> piece ... -> sink``. Each curve of the look is one unit of flow;
+a unit that finds nothing worth taking goes ``source -> sink`` at no cost (the curve is not on
+the scan). Pieces have capacity one, plus a second, dearer slot for ink two curves share (one
+drawn over the other). The solver is OR-Tools' ``SimpleMinCostFlow`` (exact, integral).
+
+Looks compete for pieces too: after every look is solved, a piece taken by more than one look is
+kept by the look it fits best (highest log-odds) and costs ``share_cost`` per row to the others,
+which are solved again. Two rounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from logdigit.trace.cost import Look, link_candidates, link_features, log_odds, node_features
+from logdigit.trace.graph import Pieces
+from logdigit.trace.options import TraceOptions
+
+BUS = 32
+"""Rows per node of the "pause" chain a trace takes to restart after a stretch without ink."""
+
+
+@dataclass(frozen=True)
+class Path:
+    """One unit's pieces top to bottom, how each was reached (0 start, 1 link, +-1 wrap level change)."""
+
+    pieces: tuple[int, ...]
+    wraps: tuple[int, ...]
+    cost: float
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A track's pieces with everything the flows need."""
+
+    p: Pieces
+    left: float  # track edges in window columns
+    right: float
+    src: np.ndarray
+    dst: np.ndarray
+    link_cost: np.ndarray  # float per link
+    wrap: np.ndarray  # int per link: 0 plain, +1 out the right edge and in at the left, -1 the reverse
+
+
+def problem(p: Pieces, left: float, right: float, opts: TraceOptions) -> Problem:
+    """Candidate links with their costs (plain links and wraps)."""
+    width = right - left
+    src, dst = link_candidates(p, width, rows=opts.link_rows, fanout=opts.link_fanout)
+    cost = opts.link_prior - log_odds(link_features(p, src, dst, width), opts.link_weights)
+    wrap = np.zeros(len(src), np.int64)
+    ws, wd, wl = _wraps(p, left, right, opts)
+    return Problem(
+        p,
+        left,
+        right,
+        np.concatenate([src, ws]),
+        np.concatenate([dst, wd]),
+        np.concatenate([cost, np.full(len(ws), opts.wrap_cost)]),
+        np.concatenate([wrap, wl]),
+    )
+
+
+def _wraps(p: Pieces, left: float, right: float, opts: TraceOptions):
+    """Links from a piece ending at one edge to one starting at the other a few rows below."""
+    xb, xt = p.x_bottom, p.x_top
+    out_r = np.nonzero(xb >= right - opts.wrap_reach)[0]
+    out_l = np.nonzero(xb <= left + opts.wrap_reach)[0]
+    src, dst, lev = [], [], []
+    for ends, starts_at, level in ((out_r, xt <= left + opts.wrap_reach, 1), (out_l, xt >= right - opts.wrap_reach, -1)):
+        for i in ends:
+            lo = max(i + 1, int(np.searchsorted(p.top, p.bottom[i] - 1, side="left")))
+            hi = int(np.searchsorted(p.top, p.bottom[i] + opts.wrap_rows, side="right"))
+            q = np.arange(lo, hi)
+            q = q[starts_at[q]]
+            src += [i] * len(q)
+            dst += q.tolist()
+            lev += [level] * len(q)
+    return np.array(src, np.int64), np.array(dst, np.int64), np.array(lev, np.int64)
+
+
+def piece_log_odds(prob: Problem, look: Look, rivals, opts: TraceOptions) -> np.ndarray:
+    """float64 (n,) log-likelihood ratio per row that each piece belongs to a curve of ``look``."""
+    return log_odds(node_features(prob.p, look, rivals), opts.node_weights) - opts.node_prior
+
+
+def solve(prob: Problem, units: int, odds: np.ndarray, extra: np.ndarray, opts: TraceOptions) -> list[Path]:
+    """The ``units`` cheapest piece-disjoint paths (shared pieces pay the share cost twice).
+
+    ``odds``: per-row log-odds of every piece for this look; ``extra``: an added cost per piece.
+    """
+    from ortools.graph.python import min_cost_flow
+
+    p = prob.p
+    n = len(p)
+    cand = np.nonzero(odds >= opts.min_log_odds)[0]
+    if units == 0 or len(cand) == 0:
+        return []
+    rows = p.rows.astype(np.float64)
+    node_cost = -odds * rows + extra
+    keep = np.zeros(n, bool)
+    keep[cand] = True
+    link_ok = keep[prob.src] & keep[prob.dst]
+    ls, ld, lc, lw = prob.src[link_ok], prob.dst[link_ok], prob.link_cost[link_ok], prob.wrap[link_ok]
+    # nodes: piece i -> in 2i, out 2i+1; source, sink, then the pause chain
+    s, t = 2 * n, 2 * n + 1
+    n_bus = int(p.bottom.max()) // BUS + 2
+    bus = 2 * n + 2 + np.arange(n_bus)
+    scale = opts.cost_scale
+    tails, heads, caps, costs = [], [], [], []
+
+    def arcs(a, b, cap, cost):
+        tails.append(np.asarray(a, np.int64).ravel())
+        heads.append(np.asarray(b, np.int64).ravel())
+        caps.append(np.broadcast_to(np.asarray(cap, np.int64), np.shape(np.asarray(a).ravel())).copy())
+        costs.append(np.rint(np.broadcast_to(np.asarray(cost, np.float64), np.shape(np.asarray(a).ravel())) * scale))
+
+    arcs(2 * cand, 2 * cand + 1, 1, node_cost[cand])  # a piece, first curve through it
+    arcs(2 * cand, 2 * cand + 1, 1, node_cost[cand] + opts.share_cost * rows[cand])  # second curve
+    arcs(np.full(len(cand), s), 2 * cand, units, opts.start_cost)
+    arcs(2 * cand + 1, np.full(len(cand), t), units, 0.0)
+    arcs([s], [t], units, 0.0)
+    arcs(2 * ls + 1, 2 * ld, units, lc)
+    arcs(bus[:-1], bus[1:], units, 0.0)  # a trace paused without ink
+    pause_at = np.minimum(p.bottom[cand] // BUS + 1, n_bus - 1)
+    arcs(2 * cand + 1, bus[pause_at], units, 0.0)
+    arcs(bus[p.top[cand] // BUS], 2 * cand, units, opts.start_cost)
+    flow = min_cost_flow.SimpleMinCostFlow()
+    first = flow.add_arcs_with_capacity_and_unit_cost(
+        np.concatenate(tails), np.concatenate(heads), np.concatenate(caps), np.concatenate(costs).astype(np.int64)
+    )
+    flow.set_nodes_supplies(np.array([s, t]), np.array([units, -units]))
+    if flow.solve() != flow.OPTIMAL:
+        raise RuntimeError("min-cost flow found no solution")  # cannot happen: source -> sink is always open
+    used = flow.flows(first)
+    c, m = len(cand), len(ls)
+    cut = np.cumsum([0, c, c, c, c, 1, m, n_bus - 1, c, c])
+    part = [used[cut[k] : cut[k + 1]] for k in range(len(cut) - 1)]
+    links: dict[int, list[tuple[int, int]]] = {}
+    for a, b, w, f in zip(ls, ld, lw, part[5]):
+        links.setdefault(int(a), []).extend([(int(b), int(w))] * int(f))
+    pause_out = {int(i): int(f) for i, f in zip(cand, part[7]) if f}
+    pause_in = sorted(int(i) for i, f in zip(cand, part[8]) for _ in range(int(f)))
+    paths = []
+    for start in sorted(int(i) for i, f in zip(cand, part[2]) for _ in range(int(f))):
+        seq, wraps = [start], [0]
+        while True:
+            i = seq[-1]
+            if links.get(i):
+                j, w = _pick(p, i, links[i])
+                links[i].remove((j, w))
+                seq.append(j)
+                wraps.append(w)
+            elif pause_out.get(i, 0) > 0 and any(p.top[j] > p.bottom[i] for j in pause_in):
+                pause_out[i] -= 1
+                j = next(j for j in pause_in if p.top[j] > p.bottom[i])
+                pause_in.remove(j)
+                seq.append(j)
+                wraps.append(0)
+            else:
+                break
+        paths.append(Path(tuple(seq), tuple(wraps), float(node_cost[seq].sum())))
+    return paths
+
+
+def _pick(p: Pieces, i: int, options: list[tuple[int, int]]) -> tuple[int, int]:
+    """Of the links out of a piece two units share, the one that keeps the slope best."""
+    bend = [abs(p.slope_top[j] - p.slope_bottom[i]) for j, _ in options]
+    return options[int(np.argmin(bend))]

@@ -1,0 +1,205 @@
+"""Skeleton pieces of one track window, each with the evidence measured under it.
+
+The union of both curve classes is skeletonised (scikit-image) and its graph of branches between
+end points and junctions is built by skan. A branch that turns back in depth is cut where it turns,
+so that every piece is a run of consecutive pixel rows with one column per row (a curve is a
+function of depth). A steep stroke across the track is one piece; a crossing is a junction where
+pieces end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+SLOPE_ROWS = 6
+"""Rows at each end of a piece over which its end slope is measured (least squares)."""
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """Row-monotone skeleton pieces of a window, in order of first row (then column).
+
+    Attributes:
+        top, bottom: int64 (n,) first and last window row of each piece (inclusive).
+        offsets: int64 (n + 1,) piece i's rows are ``top[i] .. bottom[i]`` and its columns
+            ``x[offsets[i]:offsets[i + 1]]``.
+        x: float64 sub-pixel column (window coordinates) of each piece row.
+        length: float64 (n,) skeleton path length in pixels.
+        solid, dashed: float64 (n,) share of the network's solid / dashed class around the piece.
+        rgb: float64 (n, 3) median RGB of the scan under the piece (NaN without a scan).
+        width: float64 (n,) stroke width in pixels (twice the distance to the paper).
+        shade: float64 (n,) grey level (0-255) of the scan under the piece.
+        slope_top, slope_bottom: float64 (n,) columns per row at the first and last rows.
+        node_top, node_bottom: int64 (n,) skeleton pixel at each end (shared by pieces that
+            meet at a junction; -1 where a piece was cut inside a branch).
+    """
+
+    top: np.ndarray
+    bottom: np.ndarray
+    offsets: np.ndarray
+    x: np.ndarray
+    length: np.ndarray
+    solid: np.ndarray
+    dashed: np.ndarray
+    rgb: np.ndarray
+    paper: tuple[float, float, float] | None
+    width: np.ndarray
+    shade: np.ndarray
+    slope_top: np.ndarray
+    slope_bottom: np.ndarray
+    node_top: np.ndarray
+    node_bottom: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.top)
+
+    def xs(self, i: int) -> np.ndarray:
+        """Columns of piece ``i``, one per row from ``top[i]``."""
+        return self.x[self.offsets[i] : self.offsets[i + 1]]
+
+    @property
+    def rows(self) -> np.ndarray:
+        """int64 (n,) rows each piece covers."""
+        return self.bottom - self.top + 1
+
+    @property
+    def x_top(self) -> np.ndarray:
+        return self.x[self.offsets[:-1]]
+
+    @property
+    def x_bottom(self) -> np.ndarray:
+        return self.x[self.offsets[1:] - 1]
+
+    @property
+    def x_median(self) -> np.ndarray:
+        return np.array([np.median(self.xs(i)) for i in range(len(self))])
+
+
+def pieces(masks: np.ndarray, rgb: np.ndarray | None) -> Pieces:
+    """The skeleton pieces of a window and their evidence.
+
+    Args:
+        masks: bool (3, h, w) class masks of the window (0 paper, 1 solid, 2 dashed).
+        rgb: uint8 (h, w, 3) scan of the window, or None.
+
+    Returns:
+        :class:`Pieces` (possibly empty).
+
+    Example:
+        >>> m = np.zeros((3, 20, 10), bool); m[1, 2:18, 4:6] = True
+        >>> p = pieces(m, None)
+        >>> len(p), int(p.top[0]), int(p.bottom[0]), float(np.median(p.xs(0))), round(float(p.solid[0]), 2)
+        (1, 3, 16, 4.0, 1.0)
+    """
+    from skan import Skeleton
+    from skimage.morphology import skeletonize
+
+    ink = masks[1] | masks[2]
+    skel = skeletonize(ink)
+    runs: list[tuple[np.ndarray, np.ndarray, int, int]] = []  # rows, cols (path order), end nodes
+    if skel.sum() >= 2:
+        graph = Skeleton(skel)
+        ids = graph.path_coordinates
+        for i in range(graph.n_paths):
+            coords = np.rint(ids(i)).astype(np.int64)
+            nodes = graph.path(i)
+            runs += _monotone(coords[:, 0], coords[:, 1], int(nodes[0]), int(nodes[-1]))
+    lone = skel & (cv2.filter2D(skel.astype(np.uint8), -1, np.ones((3, 3), np.float32)) == 1)
+    for r, c in zip(*np.nonzero(lone)):  # isolated skeleton pixels (dots of a dotted line)
+        runs.append((np.array([r]), np.array([c]), -1, -1))
+    return _measure(runs, masks, rgb, ink)
+
+
+def _monotone(r: np.ndarray, c: np.ndarray, n0: int, n1: int) -> list[tuple[np.ndarray, np.ndarray, int, int]]:
+    """Cut one skeleton path where it turns back in depth; each part oriented top to bottom."""
+    step = np.sign(np.diff(r))
+    moving = np.nonzero(step)[0]
+    cuts = [0]
+    if len(moving):
+        turns = moving[1:][step[moving[1:]] != step[moving[:-1]]]
+        cuts += [int(k) for k in turns]  # the turning pixel ends one part and starts the next
+    cuts.append(len(r) - 1)
+    out = []
+    for j, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
+        rr, cc = r[a : b + 1], c[a : b + 1]
+        na = n0 if j == 0 else -1
+        nb = n1 if j == len(cuts) - 2 else -1
+        if rr[-1] < rr[0] or (rr[-1] == rr[0] and cc[-1] < cc[0]):
+            rr, cc, na, nb = rr[::-1], cc[::-1], nb, na
+        out.append((rr, cc, na, nb))
+    return out
+
+
+def _measure(runs, masks: np.ndarray, rgb: np.ndarray | None, ink: np.ndarray) -> Pieces:
+    n = len(runs)
+    box = np.ones((3, 3), np.float32) / 9.0
+    near_solid = cv2.filter2D(masks[1].astype(np.float32), -1, box)
+    near_dashed = cv2.filter2D(masks[2].astype(np.float32), -1, box)
+    dist = cv2.distanceTransform(ink.astype(np.uint8), cv2.DIST_L2, 3)
+    grey = None
+    paper = None
+    if rgb is not None:
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        paper = tuple(float(v) for v in np.median(rgb[::4, ::4].reshape(-1, 3), axis=0))
+    top = np.zeros(n, np.int64)
+    bottom = np.zeros(n, np.int64)
+    counts = np.zeros(n, np.int64)
+    xs, cols = [], []
+    length = np.zeros(n)
+    solid, dashed, width, shade = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    colour = np.full((n, 3), np.nan)
+    s_top, s_bottom = np.zeros(n), np.zeros(n)
+    node_top, node_bottom = np.full(n, -1, np.int64), np.full(n, -1, np.int64)
+    order = sorted(range(n), key=lambda i: (int(runs[i][0][0]), int(runs[i][1][0]), int(runs[i][0][-1])))
+    for k, i in enumerate(order):
+        rr, cc, na, nb = runs[i]
+        top[k], bottom[k] = rr[0], rr[-1]
+        per_row = np.bincount(rr - rr[0], weights=cc.astype(np.float64))
+        hits = np.bincount(rr - rr[0])
+        xk = per_row / np.maximum(hits, 1)
+        seen = hits > 0
+        if not seen.all():  # a diagonal jump of more than one row cannot happen on an 8-connected path
+            xk = np.interp(np.arange(len(xk)), np.nonzero(seen)[0], xk[seen])
+        xs.append(xk)
+        counts[k] = len(xk)
+        length[k] = float(np.hypot(np.diff(rr), np.diff(cc)).sum()) + 1.0
+        solid[k] = float(near_solid[rr, cc].mean())
+        dashed[k] = float(near_dashed[rr, cc].mean())
+        width[k] = 2.0 * float(np.median(dist[rr, cc]))
+        if rgb is not None and grey is not None:
+            colour[k] = np.median(rgb[rr, cc], axis=0)
+            shade[k] = float(np.median(grey[rr, cc]))
+        s_top[k], s_bottom[k] = _end_slope(xk[:SLOPE_ROWS]), _end_slope(xk[-SLOPE_ROWS:])
+        node_top[k], node_bottom[k] = na, nb
+        cols.append(cc)
+    offsets = np.zeros(n + 1, np.int64)
+    offsets[1:] = np.cumsum(counts)
+    return Pieces(
+        top=top,
+        bottom=bottom,
+        offsets=offsets,
+        x=np.concatenate(xs) if xs else np.zeros(0),
+        length=length,
+        solid=solid,
+        dashed=dashed,
+        rgb=colour,
+        paper=paper,
+        width=width,
+        shade=shade,
+        slope_top=s_top,
+        slope_bottom=s_bottom,
+        node_top=node_top,
+        node_bottom=node_bottom,
+    )
+
+
+def _end_slope(x: np.ndarray) -> float:
+    """Least-squares columns per row over ``x`` (0 for one row)."""
+    if len(x) < 2:
+        return 0.0
+    t = np.arange(len(x), dtype=np.float64)
+    t -= t.mean()
+    return float(np.dot(t, x - x.mean()) / np.dot(t, t))

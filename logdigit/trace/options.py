@@ -1,0 +1,134 @@
+"""Every number the tracer uses, in one frozen dataclass.
+
+The ``w_*`` weights are fitted (``make fit-tracer``, :mod:`logdigit.research.fit_tracer`) on
+synthetic training sheets and stored in ``logdigit/data/tracer.json``; the defaults below are
+read from that file. The other fields are priors and search limits, set by hand and documented.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from importlib import resources
+
+DEFAULT_MAX_GAP = 15
+"""Default ``max_gap``: longest gap (pixel rows) a trace is bridged across, by linear interpolation
+(``logdigit infer --max-gap``). 15 rows is 0.05 in at 300 dpi (1.3 mm): the gap of a dashed or
+dotted line, a ruling or a speck of dirt across the curve, at the usual scan resolutions. A longer
+gap is a stretch of curve the scan does not show: it stays NULL, never a straight line."""
+
+MAX_GAP_LIMIT = 1000
+"""Largest ``max_gap`` accepted (3.3 in at 300 dpi)."""
+
+NODE_TERMS = ("node_bias", "w_style", "w_other_style", "w_colour", "w_colour_rival", "w_length")
+"""Terms of a piece's log-odds per row of belonging to a curve (features in :mod:`.cost`)."""
+
+LINK_TERMS = (
+    "link_bias",
+    "w_gap",
+    "w_jump",
+    "w_miss",
+    "w_bend",
+    "w_width_step",
+    "w_shade_step",
+    "w_colour_step",
+    "w_junction",
+    "w_dash_step",
+)
+"""Terms of the log-odds that one piece continues another (features in :mod:`.cost`)."""
+
+
+def _fitted() -> dict[str, float]:
+    text = resources.files("logdigit.data").joinpath("tracer.json").read_text()
+    data = json.loads(text)
+    return {k: float(v) for k, v in {**data["weights"], **data["priors"]}.items()}
+
+
+_W = _fitted()
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    """The tracer's weights, priors and limits (see the package docstring for the cost model).
+
+    Piece terms (log-odds per row that a piece of ink belongs to a given curve):
+        node_bias: the constant term.
+        w_style: times the share of the curve's declared class (solid or dashed) around the piece.
+        w_other_style: times the share of the other curve class around the piece.
+        w_colour: times dE/50 (CIE76) between the ink under the piece and the curve's ``color``.
+        w_colour_rival: times dE/50 to the curve's colour minus dE/50 to the nearest other listed colour.
+        w_length: times the log of the piece's skeleton length in pixels.
+
+    Link terms (log-odds that piece q continues piece p of the same curve):
+        link_bias: the constant term.
+        w_gap: times log(1 + rows of gap between p's last and q's first row).
+        w_jump: times the columns travelled across the gap, as a fraction of the track width.
+        w_miss: times log(1 + columns between q's start and where p's end slope points).
+        w_bend: times the change of slope (columns per row, clipped at 5) from p's end to q's start.
+        w_width_step: times the change of stroke width in pixels.
+        w_shade_step: times the change of grey level / 255.
+        w_colour_step: times dE/50 between the two pieces' inks.
+        w_junction: added when p and q meet at one skeleton junction.
+        w_dash_step: times |log(length of q / length of p)| (the dash pattern; both dashed).
+
+    Base rates (fitted with the weights; costs use log-likelihood ratios, log-odds minus these):
+        node_prior: log-odds of a piece belonging to a given look in the fitting data.
+        link_prior: log-odds of a candidate link being the true continuation in the fitting data.
+
+    Priors and limits (set by hand):
+        start_cost: cost of a trace starting, or restarting after a pause of a few dozen rows without ink.
+        wrap_cost: cost of a wrap: leaving the track at one edge and coming back at the other.
+        share_cost: cost per row of a piece already taken by a curve of another look (overlap).
+        link_rows: rows searched below a piece's end for its continuation.
+        link_fanout: continuations kept per piece (the most likely by gap and jump).
+        min_log_odds: a piece whose log-odds per row is below this is no candidate for a curve.
+        wrap_reach: pixels from a track edge within which a stroke leaves or enters on a wrap.
+        wrap_rows: longest gap in rows between leaving and re-entering on a wrap.
+        style_warning: share of a trace's ink in the other class above which ``seen_line`` differs.
+        cost_scale: costs are rounded to multiples of 1 / cost_scale for the integer flow solver.
+    """
+
+    node_bias: float = _W["node_bias"]
+    w_style: float = _W["w_style"]
+    w_other_style: float = _W["w_other_style"]
+    w_colour: float = _W["w_colour"]
+    w_colour_rival: float = _W["w_colour_rival"]
+    w_length: float = _W["w_length"]
+    link_bias: float = _W["link_bias"]
+    w_gap: float = _W["w_gap"]
+    w_jump: float = _W["w_jump"]
+    w_miss: float = _W["w_miss"]
+    w_bend: float = _W["w_bend"]
+    w_width_step: float = _W["w_width_step"]
+    w_shade_step: float = _W["w_shade_step"]
+    w_colour_step: float = _W["w_colour_step"]
+    w_junction: float = _W["w_junction"]
+    w_dash_step: float = _W["w_dash_step"]
+    node_prior: float = _W["node_prior"]
+    link_prior: float = _W["link_prior"]
+    start_cost: float = 20.0
+    wrap_cost: float = 8.0
+    share_cost: float = 0.5
+    link_rows: int = 60
+    link_fanout: int = 10
+    min_log_odds: float = -1.0
+    wrap_reach: float = 4.0
+    wrap_rows: int = 6
+    style_warning: float = 0.6
+    cost_scale: float = 100.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, (int, float)) or v != v:
+                raise ValueError(f"TraceOptions.{f.name} must be a number, got {v!r}")
+        if self.link_rows < 1 or self.link_fanout < 1 or self.wrap_rows < 0 or self.cost_scale <= 0:
+            raise ValueError("TraceOptions: link_rows and link_fanout >= 1, wrap_rows >= 0, cost_scale > 0")
+
+    @property
+    def node_weights(self) -> tuple[float, ...]:
+        return tuple(getattr(self, k) for k in NODE_TERMS)
+
+    @property
+    def link_weights(self) -> tuple[float, ...]:
+        return tuple(getattr(self, k) for k in LINK_TERMS)

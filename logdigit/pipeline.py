@@ -252,7 +252,7 @@ def digitise(
     timings["infer"] -= t_threshold  # thresholding ran strip by strip inside the inference loop
     timings["threshold"] = t_threshold
     traces = trace(masks, lay, image=image, max_gap=opts.max_gap)
-    warnings += _twin_warnings(traces, lay, scan_path)
+    warnings += _twin_warnings(traces, lay, scan_path) + _wrap_warnings(traces, lay, scan_path)
     lap("trace")
     conf = confidence(traces, masks, lay)
     flags = flag_stretches(traces, conf, low=LOW_CONFIDENCE)
@@ -314,6 +314,36 @@ def _twin_warnings(traces, layout: Layout, scan_path) -> list[str]:
             "(no colour tells them apart) and are told apart by continuity only; where they cross or touch they "
             "can swap. Check them on the QC image; if their inks differ, give each its `color` in the layout"
         )
+    return out
+
+
+def _wrap_warnings(traces, layout: Layout, scan_path) -> list[str]:
+    """One message per curve with wrapped rows (``PixelTrace.wrap``) its layout entry does not
+    declare: they are written NULL (and flagged ``wrapped``).
+
+    >>> from logdigit.trace import PixelTrace
+    >>> from logdigit.io.layout import CurveSpec, DepthSpec, Track
+    >>> lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (3, 3))), (Track(0, 40, curves=(CurveSpec("GR", 0, 150),)),))
+    >>> (msg,) = _wrap_warnings([PixelTrace("GR", 0, 0, np.zeros(4), wrap=np.int8([0, 1, 1, -1]))], lay, "a.tif")
+    >>> msg[:75]
+    'a.tif: GR is drawn past its track edge on 3 rows, written NULL: its layout '
+    """
+    out = []
+    for t in traces:
+        if t.wrap is None:
+            continue
+        spec = next(c for c in layout.tracks[t.track].curves if c.mnemonic == t.mnemonic)
+        if spec.wrap:
+            continue
+        levels = np.asarray(t.wrap)
+        lost = (levels != 0) & np.isfinite(t.x) & ((levels != 1) | (spec.backup is None))
+        if lost.any():
+            out.append(
+                f"{scan_path}: {t.mnemonic} is drawn past its track edge on {int(lost.sum())} rows, written NULL: "
+                "its layout entry does not declare that scale. If the log's header gives it, add `wrap = true` "
+                "(the curve's own scale carried on) or `backup = [a, b]` (the scale past the right edge) to the "
+                "curve in the layout"
+            )
     return out
 
 

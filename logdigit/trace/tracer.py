@@ -182,6 +182,12 @@ class PixelTrace:
            swap. Empty for a curve its class, line style or colour sets apart.
         filled: (first, last) image rows, inclusive, of each stretch whose x is linearly
            interpolated across a gap without ink (at most ``max_gap`` rows each), in order.
+        wrap: int8 (n,) wrap level per row, or None (all 0): 0 where the trace is on the
+           curve's own scale, +1 where it is on ink drawn after the curve passed the track's
+           right-hand edge (re-entering from the left), -1 after it passed the left-hand edge
+           (re-entering from the right). ``x`` is always where the ink is, inside the track;
+           :func:`logdigit.calibrate.calibrate` turns the level into a value as the layout
+           declares (``CurveSpec.wrap``, ``CurveSpec.backup``), else NULL.
     """
 
     mnemonic: str
@@ -190,6 +196,7 @@ class PixelTrace:
     x: np.ndarray
     twins: tuple[str, ...] = ()
     filled: tuple[tuple[int, int], ...] = ()
+    wrap: np.ndarray | None = None
 
     @property
     def rows(self) -> np.ndarray:

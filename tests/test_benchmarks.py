@@ -329,3 +329,21 @@ def test_trace_real_pools_like_the_scorer(trace_real):
     s = trace_real._pooled({"A": a, "B": {**b, "verdict": "FAIL"}})
     assert (s["mean"], s["median"], s["within_2pct"], s["over_10pct"], s["coverage"]) == (0.02, 0.003, 0.7, 0.15, 0.75)
     assert (s["n"], s["passed"], s["scored"]) == (400, 1, 2)
+
+
+def test_trace_real_cached_sheets_are_the_sheets_drawn(trace_real, tmp_path, monkeypatch):
+    """The synthetic part's sheet cache gives back what evaluate reads, exactly."""
+    from argparse import Namespace
+
+    import numpy as np
+
+    monkeypatch.setattr(trace_real, "BUILD", tmp_path)
+    args = Namespace(no_cache=False)
+    drawn = trace_real._synth_sheets(1, 2, args)
+    again = trace_real._synth_sheets(1, 2, args)
+    assert len(list(tmp_path.glob("cache/sheets-*.npz"))) == 1
+    for a, b in zip(drawn, again, strict=True):
+        assert np.array_equal(a.image, b.image) and np.array_equal(a.labels, b.labels)
+        assert a.layout == b.layout
+        assert [(c.mnemonic, c.track, c.klass) for c in a.truth] == [(c.mnemonic, c.track, c.klass) for c in b.truth]
+        assert all(np.array_equal(c.x, d.x, equal_nan=True) for c, d in zip(a.truth, b.truth, strict=True))

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Threads the tests run with: the caller's OMP_NUM_THREADS, else 2 (the LAS is the same on any count).
 TEST_THREADS ?= $(or $(OMP_NUM_THREADS),2)
 
-.PHONY: install layout-real test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
+.PHONY: install layout-real trace-real test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
 
 install: $(STAMP)
 
@@ -61,6 +61,15 @@ bench-accuracy-full: $(BENCH_STAMP)
 # `logdigit layout` on the real prints of ../shared/realdata against the kit's layouts (skips when absent).
 layout-real: install
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/layout_real.py --doc docs/layout-real.md
+
+# Issue #19's figures: the WSC kit scored (sections A and B, colour and 1-bit), QC crops of the KGS
+# scan's 10 checking windows, synthetic seeds 2 and 3, and the tracer's share of time. The network's
+# output is cached in build/trace-real/cache, so a re-run after a tracer change runs from threshold on.
+# Faster: make trace-real TRACE_REAL_ARGS="--skip synth"; count of faults seen: TRACE_REAL_ARGS="--kgs-faults N".
+TRACE_REAL_ARGS ?=
+trace-real: install
+	OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python benchmarks/trace_real.py --doc docs/trace-real.md \
+		--json docs/trace-real.json $(TRACE_REAL_ARGS)
 
 # ruff (lint and format), codespell (British spellings are fine) and mypy on the product packages.
 lint: install

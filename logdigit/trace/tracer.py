@@ -37,8 +37,12 @@ class PixelTrace:
            where they cross or touch.
         filled: (first, last) image rows, inclusive, of each stretch whose x is linearly
            interpolated across a gap without ink (at most ``max_gap`` rows each), in order.
-        wrap: int8 (n,) or None (all 0): 0 on the curve's own scale, +1 on ink drawn after the
-           curve passed the right-hand edge (coming back from the left), -1 after the left edge.
+        wrap: int8 (n,) wrap level per row, or None (all 0): 0 where the trace is on the
+           curve's own scale, +1 where it is on ink drawn after the curve passed the track's
+           right-hand edge (re-entering from the left), -1 after it passed the left-hand edge
+           (re-entering from the right). ``x`` is always where the ink is, inside the track;
+           :func:`logdigit.calibrate.calibrate` turns the level into a value as the layout
+           declares (``CurveSpec.wrap``, ``CurveSpec.backup``), else NULL.
         margin: float64 (n,) or None: the confidence margin of each row, in log-odds: how much
            worse the best alternative piece for that row would be (``MARGIN_CAP`` where there is
            none); NaN where x is NaN.

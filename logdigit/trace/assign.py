@@ -21,13 +21,17 @@ from logdigit.trace.cost import Look, link_candidates, link_features, log_odds, 
 from logdigit.trace.graph import Pieces
 from logdigit.trace.options import TraceOptions
 
+PAUSE = 2
+"""``Path.wraps`` value of a step taken after a pause (the wrap level starts again from 0)."""
+
 BUS = 32
 """Rows per node of the "pause" chain a trace takes to restart after a stretch without ink."""
 
 
 @dataclass(frozen=True)
 class Path:
-    """One unit's pieces top to bottom, how each was reached (0 start, 1 link, +-1 wrap level change)."""
+    """One unit's pieces top to bottom and how each was reached: 0 start or plain link, +1 / -1
+    a wrap (the level changes by it), ``PAUSE`` a restart after a pause."""
 
     pieces: tuple[int, ...]
     wraps: tuple[int, ...]
@@ -66,17 +70,19 @@ def problem(p: Pieces, left: float, right: float, opts: TraceOptions) -> Problem
 
 
 def _wraps(p: Pieces, left: float, right: float, opts: TraceOptions):
-    """Links from a piece ending at one edge to one starting at the other a few rows below."""
-    xb, xt = p.x_bottom, p.x_top
-    out_r = np.nonzero(xb >= right - opts.wrap_reach)[0]
-    out_l = np.nonzero(xb <= left + opts.wrap_reach)[0]
+    """Links from a piece that runs out at one edge to one that comes in at the other a few rows
+    below (heading outwards, then inwards): the curve wrapped onto its backup scale or back."""
+    xb, xt, reach = p.x_bottom, p.x_top, opts.wrap_reach
     src, dst, lev = [], [], []
-    for ends, starts_at, level in ((out_r, xt <= left + opts.wrap_reach, 1), (out_l, xt >= right - opts.wrap_reach, -1)):
-        for i in ends:
+    for level, leaves, enters in (
+        (1, (xb >= right - reach) & (p.slope_bottom >= 0), (xt <= left + reach) & (p.slope_top >= 0)),
+        (-1, (xb <= left + reach) & (p.slope_bottom <= 0), (xt >= right - reach) & (p.slope_top <= 0)),
+    ):
+        for i in np.nonzero(leaves)[0]:
             lo = max(i + 1, int(np.searchsorted(p.top, p.bottom[i] - 1, side="left")))
             hi = int(np.searchsorted(p.top, p.bottom[i] + opts.wrap_rows, side="right"))
             q = np.arange(lo, hi)
-            q = q[starts_at[q]]
+            q = q[enters[q]]
             src += [i] * len(q)
             dst += q.tolist()
             lev += [level] * len(q)
@@ -92,9 +98,8 @@ def solve(prob: Problem, units: int, odds: np.ndarray, extra: np.ndarray, opts: 
     """The ``units`` cheapest piece-disjoint paths (shared pieces pay the share cost twice).
 
     ``odds``: per-row log-odds of every piece for this look; ``extra``: an added cost per piece.
+    One unit is a shortest path in the DAG (:func:`shortest_path`); more take the min-cost flow.
     """
-    from ortools.graph.python import min_cost_flow
-
     p = prob.p
     n = len(p)
     cand = np.nonzero(odds >= opts.min_log_odds)[0]
@@ -102,6 +107,11 @@ def solve(prob: Problem, units: int, odds: np.ndarray, extra: np.ndarray, opts: 
         return []
     rows = p.rows.astype(np.float64)
     node_cost = -odds * rows + extra
+    if units == 1:
+        path = shortest_path(prob, np.where(odds >= opts.min_log_odds, node_cost, np.inf), opts)
+        return [] if path is None else [path]
+    from ortools.graph.python import min_cost_flow
+
     keep = np.zeros(n, bool)
     keep[cand] = True
     link_ok = keep[prob.src] & keep[prob.dst]
@@ -160,11 +170,85 @@ def solve(prob: Problem, units: int, odds: np.ndarray, extra: np.ndarray, opts: 
                 j = next(j for j in pause_in if p.top[j] > p.bottom[i])
                 pause_in.remove(j)
                 seq.append(j)
-                wraps.append(0)
+                wraps.append(PAUSE)
             else:
                 break
         paths.append(Path(tuple(seq), tuple(wraps), float(node_cost[seq].sum())))
     return paths
+
+
+def shortest_path(prob: Problem, node_cost: np.ndarray, opts: TraceOptions) -> Path | None:
+    """The cheapest path by dynamic programming over the pieces in order (a DAG: links go from a
+    piece to a later one); None when no path costs less than nothing (the curve is absent).
+
+    A path starts anywhere for ``start_cost``, goes on by links, or pauses and restarts for
+    ``start_cost`` on a piece that begins in a later ``BUS``-row block than the one it left. The
+    state is (piece, wrap level -1, 0 or +1): a wrap link moves the level, a restart sets it to 0,
+    and every row away from level 0 costs ``wrap_row_cost`` (a wrap must pay for itself).
+    """
+    p = prob.p
+    n = len(p)
+    order = np.argsort(prob.dst, kind="stable")
+    src, dst, cost, wrap = prob.src[order], prob.dst[order], prob.link_cost[order], prob.wrap[order]
+    first = np.searchsorted(dst, np.arange(n + 1))
+    n_bus = int(p.bottom.max()) // BUS + 2
+    bucket_best = np.full(n_bus, np.inf)
+    bucket_arg = np.full((n_bus, 2), -1)
+    best = np.full((n, 3), np.inf)  # level -1, 0, +1 -> column 0, 1, 2
+    back = np.full((n, 3, 2), -1)  # predecessor (piece, level column); piece -1: a start
+    how = np.zeros((n, 3), np.int64)
+    level_cost = np.array([opts.wrap_row_cost, 0.0, opts.wrap_row_cost])
+    pause_at = np.minimum(p.bottom // BUS + 1, n_bus - 1)
+    prefix_best, prefix_arg, done_to = np.inf, (-1, -1), -1
+    cols = np.arange(3)
+    for j in range(n):
+        if not np.isfinite(node_cost[j]):
+            continue
+        b = int(p.top[j]) // BUS
+        while done_to < b:  # fold in the pauses that may restart at block b
+            done_to += 1
+            if bucket_best[done_to] < prefix_best:
+                prefix_best, prefix_arg = bucket_best[done_to], tuple(bucket_arg[done_to])
+        value = np.array([np.inf, opts.start_cost, np.inf])
+        pred = np.full((3, 2), -1)
+        kind = np.zeros(3, np.int64)
+        if prefix_best + opts.start_cost < value[1]:
+            value[1], pred[1], kind[1] = prefix_best + opts.start_cost, prefix_arg, PAUSE
+        a, z = first[j], first[j + 1]
+        if z > a:
+            via = best[src[a:z]] + cost[a:z, None]  # (links, level)
+            plain = wrap[a:z] == 0
+            if plain.any():
+                idx = np.flatnonzero(plain)
+                m = idx[np.argmin(via[idx], axis=0)]  # best plain link per level
+                better = via[m, cols] < value
+                value = np.where(better, via[m, cols], value)
+                pred[better] = np.column_stack([src[a + m], cols])[better]
+                kind[better] = 0
+            for k in np.flatnonzero(~plain):  # wraps are few
+                w = int(wrap[a + k])
+                for c_from in range(3):
+                    c_to = min(max(c_from + w, 0), 2)
+                    if via[k, c_from] < value[c_to]:
+                        value[c_to], pred[c_to], kind[c_to] = via[k, c_from], (src[a + k], c_from), w
+        best[j] = value + node_cost[j] + level_cost * p.rows[j]
+        back[j], how[j] = pred, kind
+        t = pause_at[j]
+        m = int(np.argmin(best[j]))
+        if best[j, m] < bucket_best[t]:
+            bucket_best[t], bucket_arg[t] = best[j, m], (j, m)
+    if n == 0 or not np.isfinite(best).any():
+        return None
+    end, col = np.unravel_index(int(np.argmin(best)), best.shape)
+    if not best[end, col] < 0:
+        return None
+    seq, kinds = [(int(end), int(col))], []
+    while back[seq[-1]][0] >= 0:
+        kinds.append(int(how[seq[-1]]))
+        seq.append(tuple(int(v) for v in back[seq[-1]]))
+    seq.reverse()
+    kinds.reverse()
+    return Path(tuple(j for j, _ in seq), (0, *kinds), float(best[end, col]))
 
 
 def _pick(p: Pieces, i: int, options: list[tuple[int, int]]) -> tuple[int, int]:

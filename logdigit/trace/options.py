@@ -78,7 +78,10 @@ class TraceOptions:
     Priors and limits (set by hand):
         start_cost: cost of a trace starting, or restarting after a pause of a few dozen rows without ink.
         wrap_cost: cost of a wrap: leaving the track at one edge and coming back at the other.
+        wrap_row_cost: cost per row a trace spends wrapped (off its own scale).
         share_cost: cost per row of a piece already taken by a curve of another look (overlap).
+        hidden_cost: cost per row of running under another look's ink (drawn over this curve),
+            whatever this curve's own evidence there; far less than restarting, more than nothing.
         link_rows: rows searched below a piece's end for its continuation.
         link_fanout: continuations kept per piece (the most likely by gap and jump).
         min_log_odds: a piece whose log-odds per row is below this is no candidate for a curve.
@@ -108,7 +111,9 @@ class TraceOptions:
     link_prior: float = _W["link_prior"]
     start_cost: float = 20.0
     wrap_cost: float = 8.0
+    wrap_row_cost: float = 0.05
     share_cost: float = 0.5
+    hidden_cost: float = 0.02
     link_rows: int = 60
     link_fanout: int = 10
     min_log_odds: float = -1.0

@@ -9,7 +9,7 @@ import numpy as np
 
 from logdigit.errors import InputError, LayoutError
 from logdigit.io.layout import LINE_CLASSES, Layout, Track
-from logdigit.trace.assign import Path, piece_log_odds, problem, solve
+from logdigit.trace.assign import PAUSE, Path, piece_log_odds, problem, solve
 from logdigit.trace.cost import Look
 from logdigit.trace.graph import Pieces, pieces
 from logdigit.trace.options import DEFAULT_MAX_GAP, MAX_GAP_LIMIT, TraceOptions
@@ -117,6 +117,8 @@ def trace(
     out: list[PixelTrace] = []
     for index, track in enumerate(layout.tracks):
         _check_track(track, index, width)
+        if not track.curves:
+            continue
         c0, c1 = max(track.left - margin, 0), min(track.right + margin, width - 1)
         rgb = None if image is None else image[r0 : r1 + 1, c0 : c1 + 1]
         window = masks[:, r0 : r1 + 1, c0 : c1 + 1]
@@ -133,13 +135,19 @@ def _trace_track(window, rgb, track: Track, index: int, edges, opts: TraceOption
     groups = looks_of(track.curves, p, rgb)
     odds = {look: piece_log_odds(prob, look, _rivals(groups, look), opts) for look in groups}
     paths = {look: solve(prob, len(ks), odds[look], np.zeros(len(p)), opts) for look, ks in groups.items()}
-    if len(groups) > 1:  # pieces taken by several looks: kept by the best fit, the others pay to share
+    if len(groups) > 1:  # second round: ink another look took is shared at a cost, or hidden under
         owner = _owners(len(p), paths, odds)
+        rows = p.rows.astype(np.float64)
         for g, look in enumerate(groups):
             taken = (owner >= 0) & (owner != g)
-            if any(taken[i] for path in paths[look] for i in path.pieces):
-                extra = np.where(taken, opts.share_cost * p.rows, 0.0)
-                paths[look] = solve(prob, len(groups[look]), odds[look], extra, opts)
+            if not taken.any():
+                continue
+            own_cost = -odds[look] * rows + opts.share_cost * rows
+            hidden = opts.hidden_cost * rows
+            cost = np.where(taken, np.minimum(own_cost, hidden), -odds[look] * rows)
+            # as log-likelihood ratios per row again, for solve()
+            llr = np.where(taken, -cost / rows, odds[look])
+            paths[look] = solve(prob, len(groups[look]), llr, np.zeros(len(p)), opts)
     out: list[PixelTrace | None] = [None] * len(track.curves)
     for look, ks in groups.items():
         chosen = sorted(paths[look], key=lambda path: float(np.median(np.concatenate([p.xs(i) for i in path.pieces]))))
@@ -170,7 +178,8 @@ def _rivals(groups, look: Look) -> list:
 
 
 def _owners(n: int, paths: dict, odds: dict) -> np.ndarray:
-    """int (n,) index of the look that keeps each piece (-1: taken by at most one look)."""
+    """int (n,) index of the look that keeps each piece (-1: taken by none); a piece several
+    looks took goes to the one it fits best."""
     keys = list(paths)
     takers: dict[int, list[int]] = {}
     for g, key in enumerate(keys):
@@ -179,8 +188,7 @@ def _owners(n: int, paths: dict, odds: dict) -> np.ndarray:
                 takers.setdefault(i, []).append(g)
     owner = np.full(n, -1)
     for i, gs in takers.items():
-        if len(set(gs)) > 1:
-            owner[i] = max(set(gs), key=lambda g: (odds[keys[g]][i], -g))
+        owner[i] = max(set(gs), key=lambda g: (odds[keys[g]][i], -g))
     return owner
 
 
@@ -196,7 +204,7 @@ def _assemble(p: Pieces, path: Path | None, n_rows: int, max_gap: int, opts: Tra
     solid = dashed = 0.0
     for i, how in zip(path.pieces, path.wraps, strict=True):
         a, b = int(p.top[i]), int(p.bottom[i])
-        level += how
+        level = 0 if how == PAUSE else max(-1, min(1, level + how))
         if prev is not None and how == 0:
             pb = int(p.bottom[prev])
             gap = a - pb - 1

@@ -68,7 +68,8 @@ def collect(n: int, seed: int, *, height: int = 512, width: int = 640, model=Non
                 rivals = [o.rgb for o in groups if o.rgb is not None and o.rgb != look.rgb]
                 mine = {[tr.mnemonic for tr in truths].index(curves[k].mnemonic) for k in members}
                 label = np.isin(owner, list(mine)).astype(np.float64)
-                nodes.append((node_features(p, look, rivals), label, p.rows.astype(np.float64)))
+                edges = (float(track.left - c0), float(track.right - c0))
+                nodes.append((node_features(p, look, rivals, edges), label, p.rows.astype(np.float64)))
             del by_name
             width_px = float(track.right - track.left)
             src, dst = link_candidates(p, width_px, rows=opts.link_rows, fanout=opts.link_fanout)

@@ -91,7 +91,7 @@ def _wraps(p: Pieces, left: float, right: float, opts: TraceOptions):
 
 def piece_log_odds(prob: Problem, look: Look, rivals, opts: TraceOptions) -> np.ndarray:
     """float64 (n,) log-likelihood ratio per row that each piece belongs to a curve of ``look``."""
-    return log_odds(node_features(prob.p, look, rivals), opts.node_weights) - opts.node_prior
+    return log_odds(node_features(prob.p, look, rivals, (prob.left, prob.right)), opts.node_weights) - opts.node_prior
 
 
 def solve(prob: Problem, units: int, odds: np.ndarray, extra: np.ndarray, opts: TraceOptions) -> list[Path]:

@@ -43,15 +43,16 @@ def mix_distance(colours: np.ndarray, ink, paper) -> np.ndarray:
     return np.linalg.norm(colours - p - alpha[:, None] * d, axis=1)
 
 
-def node_features(p: Pieces, look: Look, rivals: list) -> np.ndarray:
-    """float64 (n, 6) features of every piece for one look, in the order of ``NODE_TERMS``.
+def node_features(p: Pieces, look: Look, rivals: list, edges: tuple[float, float]) -> np.ndarray:
+    """float64 (n, 8) features of every piece for one look, in the order of ``NODE_TERMS``.
 
-    ``rivals``: RGB of the other looks' colours in the track (for the relative colour term).
+    ``rivals``: RGB of the other looks' colours in the track (for the relative colour term);
+    ``edges``: the track's left and right edge in window columns.
 
     >>> from logdigit.trace.graph import pieces
     >>> m = np.zeros((3, 20, 10), bool); m[2, 2:18, 4:6] = True
-    >>> node_features(pieces(m, None), Look(2, None), []).round(2).tolist()
-    [[1.0, 0.67, 0.0, 0.0, 0.0, 2.64]]
+    >>> node_features(pieces(m, None), Look(2, None), [], (0.0, 9.0)).round(2).tolist()
+    [[1.0, 0.67, 0.0, 0.0, 0.0, 2.64, 0.0, 2.64]]
     """
     n = len(p)
     mine, other = (p.solid, p.dashed) if look.klass == 1 else (p.dashed, p.solid)
@@ -62,7 +63,14 @@ def node_features(p: Pieces, look: Look, rivals: list) -> np.ndarray:
         if rivals:
             near = np.min([mix_distance(p.rgb, r, p.paper) for r in rivals], axis=0) / DE
             rival = colour - near
-    return np.column_stack([np.ones(n), mine, other, colour, rival, np.log(p.length)]) if n else np.zeros((0, 6))
+    if n == 0:
+        return np.zeros((0, 8))
+    near = (np.abs(p.x[:, None] - np.asarray(edges)[None, :]) <= 1.5).any(1).astype(np.float64)
+    counts = np.diff(p.offsets)
+    edge = np.add.reduceat(near, p.offsets[:-1]) / counts
+    span = np.maximum.reduceat(p.x, p.offsets[:-1]) - np.minimum.reduceat(p.x, p.offsets[:-1])
+    straight = np.maximum(np.log(counts / (1.0 + span)), 0.0)
+    return np.column_stack([np.ones(n), mine, other, colour, rival, np.log(p.length), edge, straight])
 
 
 def link_candidates(p: Pieces, width: float, *, rows: int, fanout: int) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ gap is a stretch of curve the scan does not show: it stays NULL, never a straigh
 MAX_GAP_LIMIT = 1000
 """Largest ``max_gap`` accepted (3.3 in at 300 dpi)."""
 
-NODE_TERMS = ("node_bias", "w_style", "w_other_style", "w_colour", "w_colour_rival", "w_length")
+NODE_TERMS = ("node_bias", "w_style", "w_other_style", "w_colour", "w_colour_rival", "w_length", "w_edge", "w_straight")
 """Terms of a piece's log-odds per row of belonging to a curve (features in :mod:`.cost`)."""
 
 LINK_TERMS = (
@@ -58,6 +58,8 @@ class TraceOptions:
         w_colour: times dE/50 (CIE76) between the ink under the piece and the curve's ``color``.
         w_colour_rival: times dE/50 to the curve's colour minus dE/50 to the nearest other listed colour.
         w_length: times the log of the piece's skeleton length in pixels.
+        w_edge: times the share of the piece's rows within 1.5 px of a track edge (a ruling).
+        w_straight: times log(rows / (1 + columns spanned)), at least 0: long and dead straight.
 
     Link terms (log-odds that piece q continues piece p of the same curve):
         link_bias: the constant term.
@@ -97,6 +99,8 @@ class TraceOptions:
     w_colour: float = _W["w_colour"]
     w_colour_rival: float = _W["w_colour_rival"]
     w_length: float = _W["w_length"]
+    w_edge: float = _W["w_edge"]
+    w_straight: float = _W["w_straight"]
     link_bias: float = _W["link_bias"]
     w_gap: float = _W["w_gap"]
     w_jump: float = _W["w_jump"]

@@ -143,7 +143,8 @@ def _trace_track(window, rgb, track: Track, index: int, edges, opts: TraceOption
             if not taken.any():
                 continue
             own_cost = -odds[look] * rows + opts.share_cost * rows
-            hidden = opts.hidden_cost * rows
+            # hidden under: only along rows where this look shows no ink of its own
+            hidden = np.where(_own_ink_share(p, odds[look] > 0, n_rows) < 0.2, opts.hidden_cost * rows, np.inf)
             cost = np.where(taken, np.minimum(own_cost, hidden), -odds[look] * rows)
             # as log-likelihood ratios per row again, for solve()
             llr = np.where(taken, -cost / rows, odds[look])
@@ -175,6 +176,16 @@ def looks_of(curves, p: Pieces, rgb, klass=None) -> dict[Look, list[int]]:
 
 def _rivals(groups, look: Look) -> list:
     return [o.rgb for o in groups if o.rgb is not None and o.rgb != look.rgb]
+
+
+def _own_ink_share(p: Pieces, mine: np.ndarray, n_rows: int) -> np.ndarray:
+    """float (n,) share of each piece's rows on which some piece in ``mine`` lies."""
+    covered = np.zeros(n_rows + 1, np.int64)
+    np.add.at(covered, p.top[mine], 1)
+    np.add.at(covered, p.bottom[mine] + 1, -1)
+    inked = np.cumsum(covered)[:-1] > 0
+    csum = np.concatenate([[0], np.cumsum(inked)])
+    return (csum[p.bottom + 1] - csum[p.top]) / p.rows
 
 
 def _owners(n: int, paths: dict, odds: dict) -> np.ndarray:

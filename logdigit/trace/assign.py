@@ -95,7 +95,8 @@ def piece_log_odds(prob: Problem, look: Look, rivals, opts: TraceOptions) -> np.
 
 
 def solve(prob: Problem, units: int, odds: np.ndarray, extra: np.ndarray, opts: TraceOptions) -> list[Path]:
-    """The ``units`` cheapest piece-disjoint paths (shared pieces pay the share cost twice).
+    """The ``units`` cheapest paths; a piece a second path also takes gives it no evidence (the ink
+    is the first curve's) and costs it ``hidden_cost`` per row.
 
     ``odds``: per-row log-odds of every piece for this look; ``extra``: an added cost per piece.
     One unit is a shortest path in the DAG (:func:`shortest_path`); more take the min-cost flow.
@@ -130,7 +131,7 @@ def solve(prob: Problem, units: int, odds: np.ndarray, extra: np.ndarray, opts: 
         costs.append(np.rint(np.broadcast_to(np.asarray(cost, np.float64), np.shape(np.asarray(a).ravel())) * scale))
 
     arcs(2 * cand, 2 * cand + 1, 1, node_cost[cand])  # a piece, first curve through it
-    arcs(2 * cand, 2 * cand + 1, 1, node_cost[cand] + opts.share_cost * rows[cand])  # second curve
+    arcs(2 * cand, 2 * cand + 1, 1, opts.hidden_cost * rows[cand] + extra[cand])  # a second curve, hidden under it
     arcs(np.full(len(cand), s), 2 * cand, units, opts.start_cost)
     arcs(2 * cand + 1, np.full(len(cand), t), units, 0.0)
     arcs([s], [t], units, 0.0)

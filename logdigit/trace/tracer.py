@@ -151,13 +151,15 @@ def _trace_track(window, rgb, track: Track, index: int, edges, opts: TraceOption
             paths[look] = solve(prob, len(groups[look]), llr, np.zeros(len(p)), opts)
     out: list[PixelTrace | None] = [None] * len(track.curves)
     for look, ks in groups.items():
+        rivals = _row_top2(p, np.where(odds[look] >= opts.min_log_odds, odds[look], -np.inf), n_rows)
         chosen = sorted(paths[look], key=lambda path: float(np.median(np.concatenate([p.xs(i) for i in path.pieces]))))
         names = tuple(track.curves[k].mnemonic for k in ks)
         for j, k in enumerate(ks):
             path = chosen[j] if j < len(chosen) else None
             x, filled, wrap, seen = _assemble(p, path, n_rows, max_gap, opts)
+            margin = _margin(p, path, odds[look], rivals, x)
             twins = tuple(m for m in names if m != track.curves[k].mnemonic)
-            out[k] = PixelTrace(track.curves[k].mnemonic, index, 0, x, twins, filled, wrap, None, seen)
+            out[k] = PixelTrace(track.curves[k].mnemonic, index, 0, x, twins, filled, wrap, margin, seen)
     return [t for t in out if t is not None]
 
 
@@ -176,6 +178,32 @@ def looks_of(curves, p: Pieces, rgb, klass=None) -> dict[Look, list[int]]:
 
 def _rivals(groups, look: Look) -> list:
     return [o.rgb for o in groups if o.rgb is not None and o.rgb != look.rgb]
+
+
+def _row_top2(p: Pieces, llr: np.ndarray, n_rows: int):
+    """Per row, the best and second-best log-likelihood ratio of the pieces on it, and the best piece."""
+    best, second, arg = np.full(n_rows, -np.inf), np.full(n_rows, -np.inf), np.full(n_rows, -1)
+    for i in np.argsort(-llr, kind="stable"):
+        if not np.isfinite(llr[i]):
+            break
+        a, b = int(p.top[i]), int(p.bottom[i]) + 1
+        free = arg[a:b] < 0
+        second[a:b] = np.where(~free & (second[a:b] == -np.inf), llr[i], second[a:b])
+        best[a:b] = np.where(free, llr[i], best[a:b])
+        arg[a:b] = np.where(free, i, arg[a:b])
+    return best, second, arg
+
+
+def _margin(p: Pieces, path: Path | None, llr: np.ndarray, top2, x: np.ndarray) -> np.ndarray:
+    """float (n_rows,) per row of the trace, its piece's log-likelihood ratio minus that of the best
+    other piece on the row (``MARGIN_CAP`` where there is none; 0 on bridged rows; NaN off the trace)."""
+    best, second, arg = top2
+    out = np.where(np.isfinite(x), 0.0, np.nan)
+    for i in path.pieces if path is not None else ():
+        a, b = int(p.top[i]), int(p.bottom[i]) + 1
+        other = np.where(arg[a:b] == i, second[a:b], best[a:b])
+        out[a:b] = np.minimum(llr[i] - other, MARGIN_CAP)
+    return out
 
 
 def _own_ink_share(p: Pieces, mine: np.ndarray, n_rows: int) -> np.ndarray:

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Threads the tests run with: the caller's OMP_NUM_THREADS, else 2 (the LAS is the same on any count).
 TEST_THREADS ?= $(or $(OMP_NUM_THREADS),2)
 
-.PHONY: install layout-real trace-real test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
+.PHONY: install fit-tracer layout-real trace-real test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
 
 install: $(STAMP)
 
@@ -83,6 +83,11 @@ samples: install
 
 model-eval: install
 	$(BIN)/logdigit evaluate --n 200 --seed 0 --methods veernet,classical,true-masks --json > models/eval.json
+
+# The tracer's weights: two logistic regressions on 100 synthetic train sheets
+# (logdigit/data/tracer.json; see logdigit/research/fit_tracer.py; ~4 min on one core).
+fit-tracer: install
+	OMP_NUM_THREADS=1 $(BIN)/python -m logdigit.research.fit_tracer --n 100 --seed 0
 
 # The per-row trace confidence: fit on 150 val sheets, checked on 100 test sheets of seeds 2 and 3
 # (logdigit/data/confidence.json, docs/confidence.json and its reliability diagram; ~20 min on one core).

@@ -31,9 +31,7 @@ curve's own class, solid or dashed, and distances are in px unless said otherwis
 * ``twin``: 1 where the trace has twins (curves of one look told apart by continuity);
 * ``crossings``: log(1 + stretches of the trace where a twin comes within 2 % of track width);
 * ``trace_ink``: share of the trace's rows on ink;
-* ``twin_gap``: ``gap_len`` of a trace with twins (0 for others);
-* ``margin``: the tracer's margin (``PixelTrace.margin``: how much better the row's ink fits the
-  curve than the best other ink on the row, in log-odds), squashed by tanh(margin / 5).
+* ``twin_gap``: ``gap_len`` of a trace with twins (0 for others).
 
 Example:
     >>> from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
@@ -78,7 +76,6 @@ FEATURES: tuple[str, ...] = (
     "crossings",
     "trace_ink",
     "twin_gap",
-    "margin",
 )
 """Names of the columns :func:`row_features` returns, in order (see the module docstring)."""
 
@@ -255,7 +252,6 @@ def _features_of(t, grouped, masks, layout, rows_cache) -> np.ndarray:
         "crossings": np.full(n, np.log1p(len(_runs(near_twin > _CROSS)[0]))),
         "trace_ink": np.full(n, on_ink[ok].mean()),
         "twin_gap": np.log1p(gap_len) * bool(t.twins),
-        "margin": np.tanh(np.nan_to_num(t.margin, nan=0.0) / 5.0) if t.margin is not None else np.zeros(n),
     }
     for j, name in enumerate(FEATURES):
         out[ok, j] = np.asarray(f[name], np.float64)[ok]

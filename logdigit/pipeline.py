@@ -51,6 +51,7 @@ class InferOptions:
     max_gap: int = DEFAULT_MAX_GAP  # longest gap (pixel rows) filled by interpolation; see logdigit.trace.tracer
     skip_blank: bool = True
     whole_scan: bool = False  # run the network over every row and column, not only the layout's tracks and rows
+    tracer: str = "greedy"  # a name in logdigit.trace.TRACERS: "greedy" (default) or "joint"
 
     def __post_init__(self) -> None:
         """Refuse nonsense settings before anything is read or loaded (the CLI's flags land here)."""
@@ -64,6 +65,8 @@ class InferOptions:
             "than half; e.g. --tile 512",
         )
         _check_int("batch", "batch", self.batch, low=1, why="windows per forward pass, e.g. 4")
+        if self.tracer not in ("greedy", "joint"):
+            raise InputError(f"--tracer {self.tracer!r}: expected greedy or joint, e.g. --tracer greedy")
         _check_int(
             "--max-pixels",
             "max_pixels",
@@ -192,7 +195,7 @@ def digitise(
     from logdigit.io.layout import check_layout
     from logdigit.io.scan import MIN_SIDE, read_scan
     from logdigit.quality import depth_stretches, flag_stretches
-    from logdigit.trace import trace
+    from logdigit.trace import TRACERS
 
     opts = options or InferOptions()
     timings: dict[str, float] = {}
@@ -251,8 +254,9 @@ def digitise(
     lap("infer")
     timings["infer"] -= t_threshold  # thresholding ran strip by strip inside the inference loop
     timings["threshold"] = t_threshold
-    traces = trace(masks, lay, image=image, max_gap=opts.max_gap)
+    traces = TRACERS[opts.tracer](masks, lay, image=image, max_gap=opts.max_gap)
     warnings += _twin_warnings(traces, lay, scan_path) + _wrap_warnings(traces, lay, scan_path)
+    warnings += _style_warnings(traces, lay, scan_path)
     lap("trace")
     conf = confidence(traces, masks, lay)
     flags = flag_stretches(traces, conf, low=LOW_CONFIDENCE)
@@ -343,6 +347,28 @@ def _wrap_warnings(traces, layout: Layout, scan_path) -> list[str]:
                 "its layout entry does not declare that scale. If the log's header gives it, add `wrap = true` "
                 "(the curve's own scale carried on) or `backup = [a, b]` (the scale past the right edge) to the "
                 "curve in the layout"
+            )
+    return out
+
+
+def _style_warnings(traces, layout: Layout, scan_path) -> list[str]:
+    """One message per curve whose ink the network sees in the other line style than declared
+    (``PixelTrace.seen_line``): it is still traced, but the layout is probably wrong.
+
+    >>> from logdigit.trace import PixelTrace
+    >>> from logdigit.io.layout import CurveSpec, DepthSpec, Track
+    >>> lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (3, 3))), (Track(0, 40, curves=(CurveSpec("GR", 0, 150),)),))
+    >>> _style_warnings([PixelTrace("GR", 0, 0, np.zeros(4), seen_line="dashed")], lay, "a.tif")
+    ['a.tif: GR is declared solid but looks dashed on the scan; check its `line` in the layout']
+    """
+    out = []
+    for t in traces:
+        spec = next(c for c in layout.tracks[t.track].curves if c.mnemonic == t.mnemonic)
+        declared = "solid" if spec.klass == 1 else "dashed"
+        if t.seen_line is not None and t.seen_line != declared:
+            out.append(
+                f"{scan_path}: {t.mnemonic} is declared {spec.line} but looks {t.seen_line} on the scan; "
+                "check its `line` in the layout"
             )
     return out
 

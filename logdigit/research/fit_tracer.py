@@ -28,7 +28,7 @@ import numpy as np
 from logdigit.trace.cost import Look, link_candidates, link_features, node_features
 from logdigit.trace.graph import Pieces, pieces
 from logdigit.trace.options import LINK_TERMS, NODE_TERMS, TraceOptions
-from logdigit.trace.tracer import looks_of
+from logdigit.trace.joint import looks_of
 
 BELONGS = 0.6
 """Share of a piece's rows within ``NEAR`` px of a curve for the piece to belong to it."""
@@ -141,7 +141,7 @@ def _logit(q: float) -> float:
     return float(np.log(q / (1.0 - q)))
 
 
-def fit(n: int = 150, seed: int = 0, *, out: Path | None = None, progress=None) -> dict:
+def fit(n: int = 100, seed: int = 0, *, out: Path | None = None, progress=None) -> dict:
     """Collect, fit both models and write the weights JSON; returns what it wrote."""
     t = time.perf_counter()
     data = collect(n, seed, progress=progress)
@@ -171,7 +171,7 @@ def main() -> None:  # pragma: no cover - `make fit-tracer`
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=150)
+    ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "data" / "tracer.json")
     args = ap.parse_args()

@@ -11,14 +11,9 @@ import json
 from dataclasses import dataclass, fields
 from importlib import resources
 
-DEFAULT_MAX_GAP = 15
-"""Default ``max_gap``: longest gap (pixel rows) a trace is bridged across, by linear interpolation
-(``logdigit infer --max-gap``). 15 rows is 0.05 in at 300 dpi (1.3 mm): the gap of a dashed or
-dotted line, a ruling or a speck of dirt across the curve, at the usual scan resolutions. A longer
-gap is a stretch of curve the scan does not show: it stays NULL, never a straight line."""
+from logdigit.trace.tracer import DEFAULT_MAX_GAP, MAX_GAP_LIMIT
 
-MAX_GAP_LIMIT = 1000
-"""Largest ``max_gap`` accepted (3.3 in at 300 dpi)."""
+__all__ = ["DEFAULT_MAX_GAP", "MAX_GAP_LIMIT", "TraceOptions"]
 
 NODE_TERMS = ("node_bias", "w_style", "w_other_style", "w_colour", "w_colour_rival", "w_length", "w_edge", "w_straight")
 """Terms of a piece's log-odds per row of belonging to a curve (features in :mod:`.cost`)."""

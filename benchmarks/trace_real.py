@@ -253,12 +253,15 @@ def _wsc_run(name: str, args) -> dict:
             out = scorer.score(str(las), str(kit_layout), str(truth), only=group, unwrapped=unwrap)
             scores.update(out["curves"])
             text.append(("# --unwrapped\n" if unwrap else "") + scorer.report(out))
+    scores = {m: scores[m] for m in names if m in scores}  # layout order
     (BUILD / "out" / f"{name}.score.txt").write_text("\n\n".join(text) + "\n")
     samples = len(result.las.index)
     kind = "1bit" if "1bit" in name else "colour"
+    marked = {t.mnemonic: int(np.count_nonzero(t.wrap)) if t.wrap is not None else 0 for t in result.traces}
     for m, r in scores.items():
         r["extra_share"] = round(r.get("extra", 0) / max(samples, 1), 4)
         r["unwrapped"] = m in unwrapped
+        r["wrap_rows_marked"] = marked.get(m, 0)  # pixel rows the tracer put on a wrap level (PixelTrace.wrap)
         r["verdict"] = _verdict(r, kind)
     timings = {k: round(v, 3) for k, v in result.timings.items()}
     end_to_end = sum(v for k, v in result.timings.items() if k != "infer") + infer_s
@@ -454,11 +457,16 @@ def _markdown(rep: dict) -> str:
     lines = [
         "# Tracing on real prints (issue #19)",
         "",
-        f"Made by `make trace-real` (`{rep['command']}`) on {rep['date']}, {rep['seconds']:.0f} s. Scores from",
+        f"Made by `{rep['command']}` (`make trace-real` runs it) on {rep['date']}, {rep['seconds']:.0f} s. Scores from",
         "../shared/realdata/score_pixels.py against the kit's truth; errors are fractions of track width;",
         "`extra` is values written where the curve is not drawn, as a share of the LAS's samples.",
         "Wrapped curves declared in the layout: "
-        + ("yes (scored with `--unwrapped`)." if rep["declares_wraps"] else "no (this logdigit cannot declare them)."),
+        + (
+            "yes, scored with `--unwrapped` (true values past the scale expected on wrapped rows; the"
+            " column gives the rows the tracer marked wrapped, `PixelTrace.wrap`)."
+            if rep["declares_wraps"]
+            else "no (this logdigit cannot declare them)."
+        ),
         "",
     ]
     for name, run in rep.get("wsc", {}).items():
@@ -488,11 +496,16 @@ def _markdown(rep: dict) -> str:
         first = next(iter(rep["synth"].values()))
         lines += [
             "",
-            f"The same report as `{first['command']}` (and the other seed); the network's probabilities of the",
-            "sheets are cached, so `s` is tracing and scoring only once they are.",
+            f"The same report as `{first['command']}` (and the other seed). The sheets and the",
+            "network's probabilities of them are cached, so once they are, `s` is tracing and scoring only.",
             "",
         ]
     return "\n".join(lines)
+
+
+def _marked(r: dict) -> str:
+    """``yes (N)`` for a curve scored --unwrapped, N the rows its trace put on a wrap level."""
+    return f"yes ({r['wrap_rows_marked']})" if r["unwrapped"] else (str(r["wrap_rows_marked"] or ""))
 
 
 def _wsc_markdown(name: str, run: dict) -> list[str]:
@@ -501,7 +514,7 @@ def _wsc_markdown(name: str, run: dict) -> list[str]:
     lines = [
         f"## WSC section {run['section']}, {'colour print' if run['kind'] == 'colour' else '1-bit G4 copy'} ({name})",
         "",
-        "| curve | median | within 2 % | > 10 % | coverage | extra | unwrapped | target |",
+        "| curve | median | within 2 % | > 10 % | coverage | extra | unwrapped (rows marked) | target |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for m, r in run["curves"].items():
@@ -510,7 +523,7 @@ def _wsc_markdown(name: str, run: dict) -> list[str]:
             continue
         lines.append(
             f"| {m} | {_pct(r['median'])} | {_pct(r['within_2pct'])} | {_pct(r['over_10pct'])} | "
-            f"{_pct(r['coverage'])} | {_pct(r['extra_share'])} | {'yes' if r['unwrapped'] else ''} | {r['verdict']} |"
+            f"{_pct(r['coverage'])} | {_pct(r['extra_share'])} | {_marked(r)} | {r['verdict']} |"
         )
     lines += [
         "",

@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parse(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--kit", type=Path, default=KIT, help="the real-print kit (default: ../shared/realdata)")
+    p.add_argument("--tracer", default="greedy", help="the tracer to measure: greedy (default) or joint")
     p.add_argument("--only", default="", help=f"comma-separated runs, of {','.join(RUNS)} (default: all)")
     p.add_argument("--skip", default="", help="comma-separated runs to leave out, e.g. synth")
     p.add_argument("--curves", default="", help="comma-separated mnemonics to score (default: all)")
@@ -175,7 +176,7 @@ def _digitise(scan: Path, layout_path: Path, stem: str, args, *, qc: bool = Fals
     from logdigit.io.scan import MIN_SIDE, read_scan
     from logdigit.pipeline import InferOptions, digitise_to_files
 
-    opts = InferOptions(device="cpu")
+    opts = InferOptions(device="cpu", tracer=args.tracer)
     lay = load_layout(layout_path)
     image = read_scan(scan, max_pixels=opts.max_pixels, min_side=MIN_SIDE).image
     probs, infer_s, cached = _probs(scan, image, lay, opts, args)
@@ -363,7 +364,9 @@ def _synth(args) -> dict:
         t = time.perf_counter()
         sheets = _synth_sheets(args.synth_n, seed, args)
         probs, cached = _synth_probs(sheets, args)
-        res = evaluate(None, n=args.synth_n, seed=seed, methods=("veernet",), sheets=sheets, probs=probs)
+        res = evaluate(
+            None, n=args.synth_n, seed=seed, methods=("veernet",), sheets=sheets, probs=probs, tracer=args.tracer
+        )
         curve = res["methods"]["veernet"]["curve"]
         out[str(seed)] = {
             "n": args.synth_n,

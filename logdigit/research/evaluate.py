@@ -69,6 +69,7 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
     sheets: Sequence | None = None,
     probs: Sequence[np.ndarray] | None = None,
+    tracer: str = "greedy",
 ) -> dict:
     """Score ``methods`` on ``n`` test sheets drawn with ``seed``.
 
@@ -77,6 +78,7 @@ def evaluate(
     ``probs``: for ``veernet``, the model's float32 (3, H, W) probabilities of each sheet as
     :func:`logdigit.model.inference.predict_proba` gives them (kept from an earlier run, so a
     harness that re-traces after each tracer change skips the network); ``model`` is then unused.
+    ``tracer``: a name in :data:`logdigit.trace.TRACERS`.
 
     Returns:
         ``{"n": n, "seed": seed, "size": [h, w], "methods": {name: metrics}}`` where metrics
@@ -91,7 +93,9 @@ def evaluate(
     """
     from logdigit.image.threshold import threshold
     from logdigit.model.inference import predict_proba
-    from logdigit.trace import trace
+    from logdigit.trace import TRACERS
+
+    trace = TRACERS[tracer]
 
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:

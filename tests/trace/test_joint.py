@@ -590,7 +590,7 @@ def test_no_tuned_number_outside_the_options():
 def test_bad_inputs_are_refused_with_one_clear_line():
     lay = _layout(10, _track(CurveSpec("GR", 0, 150), right=17))
     with pytest.raises(InputError, match="astype"):
-        trace_joint(np.zeros((3, 10, 20), np.uint8), lay)  # type: ignore[arg-type]
+        trace_joint(np.zeros((3, 10, 20), np.uint8), lay)
     with pytest.raises(InputError, match="RGB"):
         trace_joint(np.zeros((3, 10, 20), bool), lay, image=np.zeros((10, 20), np.uint8))
     with pytest.raises(ValueError, match="max_gap"):

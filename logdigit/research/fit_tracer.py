@@ -55,7 +55,7 @@ def collect(n: int, seed: int, *, height: int = 512, width: int = 640, model=Non
         for t, track in enumerate(sheet.layout.tracks):
             c0, c1 = max(track.left - 3, 0), min(track.right + 3, width - 1)
             win, rgb = masks[:, :, c0 : c1 + 1], sheet.image[:, c0 : c1 + 1]
-            p = pieces(win, rgb)
+            p = pieces(win, rgb, slope_rows=opts.slope_rows)
             if len(p) == 0:
                 continue
             truths = [tr for tr in sheet.truth if tr.track == t]
@@ -63,20 +63,20 @@ def collect(n: int, seed: int, *, height: int = 512, width: int = 640, model=Non
             klass = [tr.klass if flip_rng.random() >= FLIP else 3 - tr.klass for tr in truths]
             curves = [c for c in track.curves]
             by_name = {c.mnemonic: k for k, c in enumerate(curves)}
-            groups = looks_of(curves, p, rgb, klass=[klass[[tr.mnemonic for tr in truths].index(c.mnemonic)] for c in curves])
+            groups = looks_of(curves, p, rgb, grey_chroma=opts.grey_chroma, klass=[klass[[tr.mnemonic for tr in truths].index(c.mnemonic)] for c in curves])
             for look, members in groups.items():
                 rivals = [o.rgb for o in groups if o.rgb is not None and o.rgb != look.rgb]
                 mine = {[tr.mnemonic for tr in truths].index(curves[k].mnemonic) for k in members}
                 label = np.isin(owner, list(mine)).astype(np.float64)
                 edges = (float(track.left - c0), float(track.right - c0))
-                nodes.append((node_features(p, look, rivals, edges), label, p.rows.astype(np.float64)))
+                nodes.append((node_features(p, look, rivals, edges, unit=opts.colour_unit, min_ink=opts.min_ink), label, p.rows.astype(np.float64)))
             del by_name
             width_px = float(track.right - track.left)
-            src, dst = link_candidates(p, width_px, rows=opts.link_rows, fanout=opts.link_fanout)
+            src, dst = link_candidates(p, width_px, rows=opts.link_rows, fanout=opts.link_fanout, max_leap=opts.max_leap)
             ok = owner[src] >= 0
             src, dst = src[ok], dst[ok]
             nxt = _next_piece(p, owner)
-            links.append((link_features(p, src, dst, width_px), (nxt[src] == dst).astype(np.float64)))
+            links.append((link_features(p, src, dst, width_px, unit=opts.colour_unit), (nxt[src] == dst).astype(np.float64)))
         if progress:
             progress(i + 1, n)
     return {

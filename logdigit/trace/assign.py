@@ -24,9 +24,6 @@ from logdigit.trace.options import TraceOptions
 PAUSE = 2
 """``Path.wraps`` value of a step taken after a pause (the wrap level starts again from 0)."""
 
-BUS = 32
-"""Rows per node of the "pause" chain a trace takes to restart after a stretch without ink."""
-
 
 @dataclass(frozen=True)
 class Path:
@@ -54,8 +51,8 @@ class Problem:
 def problem(p: Pieces, left: float, right: float, opts: TraceOptions) -> Problem:
     """Candidate links with their costs (plain links and wraps)."""
     width = right - left
-    src, dst = link_candidates(p, width, rows=opts.link_rows, fanout=opts.link_fanout)
-    cost = opts.link_prior - log_odds(link_features(p, src, dst, width), opts.link_weights)
+    src, dst = link_candidates(p, width, rows=opts.link_rows, fanout=opts.link_fanout, max_leap=opts.max_leap)
+    cost = opts.link_prior - log_odds(link_features(p, src, dst, width, unit=opts.colour_unit), opts.link_weights)
     wrap = np.zeros(len(src), np.int64)
     ws, wd, wl = _wraps(p, left, right, opts)
     return Problem(
@@ -91,7 +88,8 @@ def _wraps(p: Pieces, left: float, right: float, opts: TraceOptions):
 
 def piece_log_odds(prob: Problem, look: Look, rivals, opts: TraceOptions) -> np.ndarray:
     """float64 (n,) log-likelihood ratio per row that each piece belongs to a curve of ``look``."""
-    return log_odds(node_features(prob.p, look, rivals, (prob.left, prob.right)), opts.node_weights) - opts.node_prior
+    f = node_features(prob.p, look, rivals, (prob.left, prob.right), unit=opts.colour_unit, min_ink=opts.min_ink)
+    return log_odds(f, opts.node_weights) - opts.node_prior
 
 
 def solve(prob: Problem, units: int, odds: np.ndarray, extra: np.ndarray, opts: TraceOptions) -> list[Path]:
@@ -119,7 +117,7 @@ def solve(prob: Problem, units: int, odds: np.ndarray, extra: np.ndarray, opts: 
     ls, ld, lc, lw = prob.src[link_ok], prob.dst[link_ok], prob.link_cost[link_ok], prob.wrap[link_ok]
     # nodes: piece i -> in 2i, out 2i+1; source, sink, then the pause chain
     s, t = 2 * n, 2 * n + 1
-    n_bus = int(p.bottom.max()) // BUS + 2
+    n_bus = int(p.bottom.max()) // opts.pause_rows + 2
     bus = 2 * n + 2 + np.arange(n_bus)
     scale = opts.cost_scale
     tails, heads, caps, costs = [], [], [], []
@@ -137,9 +135,9 @@ def solve(prob: Problem, units: int, odds: np.ndarray, extra: np.ndarray, opts: 
     arcs([s], [t], units, 0.0)
     arcs(2 * ls + 1, 2 * ld, units, lc)
     arcs(bus[:-1], bus[1:], units, 0.0)  # a trace paused without ink
-    pause_at = np.minimum(p.bottom[cand] // BUS + 1, n_bus - 1)
+    pause_at = np.minimum(p.bottom[cand] // opts.pause_rows + 1, n_bus - 1)
     arcs(2 * cand + 1, bus[pause_at], units, 0.0)
-    arcs(bus[p.top[cand] // BUS], 2 * cand, units, opts.start_cost)
+    arcs(bus[p.top[cand] // opts.pause_rows], 2 * cand, units, opts.start_cost)
     flow = min_cost_flow.SimpleMinCostFlow()
     first = flow.add_arcs_with_capacity_and_unit_cost(
         np.concatenate(tails), np.concatenate(heads), np.concatenate(caps), np.concatenate(costs).astype(np.int64)
@@ -183,7 +181,7 @@ def shortest_path(prob: Problem, node_cost: np.ndarray, opts: TraceOptions) -> P
     piece to a later one); None when no path costs less than nothing (the curve is absent).
 
     A path starts anywhere for ``start_cost``, goes on by links, or pauses and restarts for
-    ``start_cost`` on a piece that begins in a later ``BUS``-row block than the one it left. The
+    ``start_cost`` on a piece that begins in a later ``pause_rows``-row block than the one it left. The
     state is (piece, wrap level -1, 0 or +1): a wrap link moves the level, a restart sets it to 0,
     and every row away from level 0 costs ``wrap_row_cost`` (a wrap must pay for itself).
     """
@@ -192,20 +190,20 @@ def shortest_path(prob: Problem, node_cost: np.ndarray, opts: TraceOptions) -> P
     order = np.argsort(prob.dst, kind="stable")
     src, dst, cost, wrap = prob.src[order], prob.dst[order], prob.link_cost[order], prob.wrap[order]
     first = np.searchsorted(dst, np.arange(n + 1))
-    n_bus = int(p.bottom.max()) // BUS + 2
+    n_bus = int(p.bottom.max()) // opts.pause_rows + 2
     bucket_best = np.full(n_bus, np.inf)
     bucket_arg = np.full((n_bus, 2), -1)
     best = np.full((n, 3), np.inf)  # level -1, 0, +1 -> column 0, 1, 2
     back = np.full((n, 3, 2), -1)  # predecessor (piece, level column); piece -1: a start
     how = np.zeros((n, 3), np.int64)
     level_cost = np.array([opts.wrap_row_cost, 0.0, opts.wrap_row_cost])
-    pause_at = np.minimum(p.bottom // BUS + 1, n_bus - 1)
+    pause_at = np.minimum(p.bottom // opts.pause_rows + 1, n_bus - 1)
     prefix_best, prefix_arg, done_to = np.inf, (-1, -1), -1
     cols = np.arange(3)
     for j in range(n):
         if not np.isfinite(node_cost[j]):
             continue
-        b = int(p.top[j]) // BUS
+        b = int(p.top[j]) // opts.pause_rows
         while done_to < b:  # fold in the pauses that may restart at block b
             done_to += 1
             if bucket_best[done_to] < prefix_best:

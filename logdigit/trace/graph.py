@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-SLOPE_ROWS = 6
-"""Rows at each end of a piece over which its end slope is measured (least squares)."""
+LONE = -2
+"""End node of an isolated skeleton pixel (a dot): a free end."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Pieces:
         shade: float64 (n,) grey level (0-255) of the scan under the piece.
         slope_top, slope_bottom: float64 (n,) columns per row at the first and last rows.
         node_top, node_bottom: int64 (n,) skeleton pixel at each end (shared by pieces that
-            meet at a junction; -1 where a piece was cut inside a branch).
+            meet at a junction; -1 where a piece was cut inside a branch, -2 for a lone dot).
     """
 
     top: np.ndarray
@@ -78,12 +78,18 @@ class Pieces:
         return np.array([np.median(self.xs(i)) for i in range(len(self))])
 
 
-def pieces(masks: np.ndarray, rgb: np.ndarray | None) -> Pieces:
+def pieces(masks: np.ndarray, rgb: np.ndarray | None, *, slope_rows: int = 6) -> Pieces:
     """The skeleton pieces of a window and their evidence.
+
+    A piece's column on each row is the centre of the ink run its skeleton pixel lies in (where
+    that run is no wider than a stroke; else the skeleton pixel's), so it is sub-pixel and does
+    not depend on how thinning breaks ties. A free end (no junction) is carried on over the rows
+    the thinning ate, as far as the ink goes, up to half the stroke width.
 
     Args:
         masks: bool (3, h, w) class masks of the window (0 paper, 1 solid, 2 dashed).
         rgb: uint8 (h, w, 3) scan of the window, or None.
+        slope_rows: rows at each end over which the end slopes are fitted.
 
     Returns:
         :class:`Pieces` (possibly empty).
@@ -92,7 +98,7 @@ def pieces(masks: np.ndarray, rgb: np.ndarray | None) -> Pieces:
         >>> m = np.zeros((3, 20, 10), bool); m[1, 2:18, 4:6] = True
         >>> p = pieces(m, None)
         >>> len(p), int(p.top[0]), int(p.bottom[0]), float(np.median(p.xs(0))), round(float(p.solid[0]), 2)
-        (1, 3, 16, 4.0, 1.0)
+        (1, 2, 17, 4.5, 1.0)
     """
     from skan import Skeleton
     from skimage.morphology import skeletonize
@@ -100,8 +106,10 @@ def pieces(masks: np.ndarray, rgb: np.ndarray | None) -> Pieces:
     ink = masks[1] | masks[2]
     skel = skeletonize(ink)
     runs: list[tuple[np.ndarray, np.ndarray, int, int]] = []  # rows, cols (path order), end nodes
+    free = np.zeros(0, bool)  # per skeleton pixel id: an end point (degree 1)
     if skel.sum() >= 2:
         graph = Skeleton(skel)
+        free = np.asarray(graph.degrees) == 1
         ids = graph.path_coordinates
         for i in range(graph.n_paths):
             coords = np.rint(ids(i)).astype(np.int64)
@@ -109,8 +117,8 @@ def pieces(masks: np.ndarray, rgb: np.ndarray | None) -> Pieces:
             runs += _monotone(coords[:, 0], coords[:, 1], int(nodes[0]), int(nodes[-1]))
     lone = skel & (cv2.filter2D(skel.astype(np.uint8), -1, np.ones((3, 3), np.float32)) == 1)
     for r, c in zip(*np.nonzero(lone)):  # isolated skeleton pixels (dots of a dotted line)
-        runs.append((np.array([r]), np.array([c]), -1, -1))
-    return _measure(runs, masks, rgb, ink)
+        runs.append((np.array([r]), np.array([c]), LONE, LONE))
+    return _measure(runs, masks, rgb, ink, slope_rows, free)
 
 
 def _monotone(r: np.ndarray, c: np.ndarray, n0: int, n1: int) -> list[tuple[np.ndarray, np.ndarray, int, int]]:
@@ -133,12 +141,16 @@ def _monotone(r: np.ndarray, c: np.ndarray, n0: int, n1: int) -> list[tuple[np.n
     return out
 
 
-def _measure(runs, masks: np.ndarray, rgb: np.ndarray | None, ink: np.ndarray) -> Pieces:
+def _measure(runs, masks, rgb, ink: np.ndarray, slope_rows: int, free: np.ndarray) -> Pieces:
     n = len(runs)
-    box = np.ones((3, 3), np.float32) / 9.0
+    box = np.ones((3, 3), np.float32)
     near_solid = cv2.filter2D(masks[1].astype(np.float32), -1, box)
     near_dashed = cv2.filter2D(masks[2].astype(np.float32), -1, box)
+    near_ink = np.maximum(near_solid + near_dashed, 1.0)
+    near_solid /= near_ink  # the share of each class among the ink around a pixel
+    near_dashed /= near_ink
     dist = cv2.distanceTransform(ink.astype(np.uint8), cv2.DIST_L2, 3)
+    left, right = _run_edges(ink)
     grey = None
     paper = None
     if rgb is not None:
@@ -156,8 +168,12 @@ def _measure(runs, masks: np.ndarray, rgb: np.ndarray | None, ink: np.ndarray) -
     order = sorted(range(n), key=lambda i: (int(runs[i][0][0]), int(runs[i][1][0]), int(runs[i][0][-1])))
     for k, i in enumerate(order):
         rr, cc, na, nb = runs[i]
+        half = int(np.ceil(np.median(dist[rr, cc])))
+        rr, cc = _extend(rr, cc, ink, half, na == LONE or (na >= 0 and free[na]), nb == LONE or (nb >= 0 and free[nb]))
         top[k], bottom[k] = rr[0], rr[-1]
-        per_row = np.bincount(rr - rr[0], weights=cc.astype(np.float64))
+        lo, hi = left[rr, cc], right[rr, cc]
+        centre = np.where(hi - lo <= 2 * half, (lo + hi) / 2.0, cc)
+        per_row = np.bincount(rr - rr[0], weights=centre)
         hits = np.bincount(rr - rr[0])
         xk = per_row / np.maximum(hits, 1)
         seen = hits > 0
@@ -172,7 +188,7 @@ def _measure(runs, masks: np.ndarray, rgb: np.ndarray | None, ink: np.ndarray) -
         if rgb is not None and grey is not None:
             colour[k] = np.median(rgb[rr, cc], axis=0)
             shade[k] = float(np.median(grey[rr, cc]))
-        s_top[k], s_bottom[k] = _end_slope(xk[:SLOPE_ROWS]), _end_slope(xk[-SLOPE_ROWS:])
+        s_top[k], s_bottom[k] = _end_slope(xk[:slope_rows]), _end_slope(xk[-slope_rows:])
         node_top[k], node_bottom[k] = na, nb
         cols.append(cc)
     offsets = np.zeros(n + 1, np.int64)
@@ -194,6 +210,35 @@ def _measure(runs, masks: np.ndarray, rgb: np.ndarray | None, ink: np.ndarray) -
         node_top=node_top,
         node_bottom=node_bottom,
     )
+
+
+def _run_edges(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int32 (h, w) first and last column of the ink run each pixel lies in (on ink pixels)."""
+    h, w = ink.shape
+    cols = np.broadcast_to(np.arange(w, dtype=np.int32), (h, w))
+    left = np.maximum.accumulate(np.where(ink, -1, cols), axis=1) + 1
+    right = w - 2 - np.maximum.accumulate(np.where(ink, -1, w - 1 - cols)[:, ::-1], axis=1)[:, ::-1]
+    return left.astype(np.int32), right.astype(np.int32)
+
+
+def _extend(rr, cc, ink: np.ndarray, half: int, at_top: bool, at_bottom: bool):
+    """Carry a piece's free ends on along their column while the ink goes on (at most ``half`` rows)."""
+    h = ink.shape[0]
+    if at_top:
+        add = 0
+        while add < half and rr[0] - add - 1 >= 0 and ink[rr[0] - add - 1, cc[0]]:
+            add += 1
+        if add:
+            rr = np.concatenate([np.arange(rr[0] - add, rr[0]), rr])
+            cc = np.concatenate([np.full(add, cc[0]), cc])
+    if at_bottom:
+        add = 0
+        while add < half and rr[-1] + add + 1 < h and ink[rr[-1] + add + 1, cc[-1]]:
+            add += 1
+        if add:
+            rr = np.concatenate([rr, np.arange(rr[-1] + 1, rr[-1] + add + 1)])
+            cc = np.concatenate([cc, np.full(add, cc[-1])])
+    return rr, cc
 
 
 def _end_slope(x: np.ndarray) -> float:

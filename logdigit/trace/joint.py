@@ -13,13 +13,6 @@ from logdigit.trace.graph import Pieces, pieces
 from logdigit.trace.options import DEFAULT_MAX_GAP, MAX_GAP_LIMIT, TraceOptions
 from logdigit.trace.tracer import PixelTrace
 
-GREY_CHROMA = 12.0
-"""A scan whose curve ink has a 90th-percentile chroma (CIE a*b*) below this is grey or 1-bit:
-colours in the layout are not used on it."""
-
-MARGIN_CAP = 50.0
-"""Largest confidence margin reported (log-odds): rows no other piece could take."""
-
 
 def trace_joint(
     masks: np.ndarray,
@@ -54,12 +47,13 @@ def trace_joint(
 
     Example:
         >>> from logdigit.io.layout import CurveSpec, DepthSpec, Track
-        >>> masks = np.zeros((3, 12, 8), bool)
+        >>> masks = np.zeros((3, 60, 8), bool)
         >>> masks[1, :, 3:5] = True
-        >>> lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (11, 11)), rows=(2, 5)),
+        >>> lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (59, 59)), rows=(10, 49)),
         ...              (Track(1, 6, curves=(CurveSpec("GR", 0, 150),)),))
-        >>> [(t.mnemonic, t.row0, t.x.tolist(), t.filled) for t in trace_joint(masks, lay)]
-        [('GR', 2, [3.0, 3.0, 3.0, 3.0], ())]
+        >>> (t,) = trace_joint(masks, lay)
+        >>> t.mnemonic, t.row0, len(t.x), set(t.x.tolist()), t.filled
+        ('GR', 10, 40, {3.5}, ())
     """
     _check_masks(masks)
     height, width = masks.shape[1:]
@@ -85,11 +79,22 @@ def trace_joint(
 
 def _trace_track(window, rgb, track: Track, index: int, edges, opts: TraceOptions, max_gap: int) -> list[PixelTrace]:
     n_rows = window.shape[1]
-    p = pieces(window, rgb)
+    p = pieces(window, rgb, slope_rows=opts.slope_rows)
     prob = problem(p, *edges, opts)
-    groups = looks_of(track.curves, p, rgb)
+    groups = looks_of(track.curves, p, rgb, grey_chroma=opts.grey_chroma)
     odds = {look: piece_log_odds(prob, look, _rivals(groups, look), opts) for look in groups}
     paths = {look: solve(prob, len(ks), odds[look], np.zeros(len(p)), opts) for look, ks in groups.items()}
+    for look, ks in groups.items():  # a misdeclared line style: trace it as the other one if that fits far better
+        covered = sum(int(p.rows[list(path.pieces)].sum()) for path in paths[look])
+        if covered < opts.style_fallback * n_rows * len(ks):
+            other = Look(3 - look.klass, look.rgb)
+            llr = piece_log_odds(prob, other, _rivals(groups, look), opts)
+            alt = solve(prob, len(ks), llr, np.zeros(len(p)), opts)
+            others = {i for o, ps in paths.items() if o != look for path in ps for i in path.pieces}
+            took = [i for path in alt for i in path.pieces]
+            claimed = sum(int(p.rows[i]) for i in took if i in others)
+            if sum(int(p.rows[i]) for i in took) > 2 * covered and claimed < 0.2 * p.rows[took].sum():
+                odds[look], paths[look] = llr, alt  # its own ink, of the other style, unclaimed by others
     if len(groups) > 1:  # second round: ink another look took is shared at a cost, or hidden under
         owner = _owners(len(p), paths, odds)
         rows = p.rows.astype(np.float64)
@@ -112,18 +117,19 @@ def _trace_track(window, rgb, track: Track, index: int, edges, opts: TraceOption
         for j, k in enumerate(ks):
             path = chosen[j] if j < len(chosen) else None
             x, filled, wrap, seen = _assemble(p, path, n_rows, max_gap, opts)
-            margin = _margin(p, path, odds[look], rivals, x)
+            margin = _margin(p, path, odds[look], rivals, x, opts.margin_cap)
             twins = tuple(m for m in names if m != track.curves[k].mnemonic)
             out[k] = PixelTrace(track.curves[k].mnemonic, index, 0, x, twins, filled, wrap, margin, seen)
     return [t for t in out if t is not None]
 
 
-def looks_of(curves, p: Pieces, rgb, klass=None) -> dict[Look, list[int]]:
+def looks_of(curves, p: Pieces, rgb, klass=None, *, grey_chroma: float = 12.0) -> dict[Look, list[int]]:
     """The track's curves grouped by look: declared class and, on a colour scan, ``color``.
 
     ``klass``: the class of each curve, where it is not the declared one (the fitter flips some).
+    ``grey_chroma``: see :class:`TraceOptions`.
     """
-    colour = rgb is not None and _shows_colour(p)
+    colour = rgb is not None and _shows_colour(p, grey_chroma)
     groups: dict[Look, list[int]] = {}
     for k, curve in enumerate(curves):
         ink = tuple(int(v) for v in curve.color) if colour and curve.color is not None else None
@@ -149,15 +155,15 @@ def _row_top2(p: Pieces, llr: np.ndarray, n_rows: int):
     return best, second, arg
 
 
-def _margin(p: Pieces, path: Path | None, llr: np.ndarray, top2, x: np.ndarray) -> np.ndarray:
+def _margin(p: Pieces, path: Path | None, llr: np.ndarray, top2, x: np.ndarray, cap: float) -> np.ndarray:
     """float (n_rows,) per row of the trace, its piece's log-likelihood ratio minus that of the best
-    other piece on the row (``MARGIN_CAP`` where there is none; 0 on bridged rows; NaN off the trace)."""
+    other piece on the row (at most ``cap``, where there is none; 0 on bridged rows; NaN off the trace)."""
     best, second, arg = top2
     out = np.where(np.isfinite(x), 0.0, np.nan)
     for i in path.pieces if path is not None else ():
         a, b = int(p.top[i]), int(p.bottom[i]) + 1
         other = np.where(arg[a:b] == i, second[a:b], best[a:b])
-        out[a:b] = np.minimum(llr[i] - other, MARGIN_CAP)
+        out[a:b] = np.minimum(llr[i] - other, cap)
     return out
 
 
@@ -221,12 +227,12 @@ def _shift(t: PixelTrace, r0: int, c0: int) -> PixelTrace:
     return PixelTrace(t.mnemonic, t.track, r0, t.x + c0, t.twins, tuple((a + r0, b + r0) for a, b in t.filled), t.wrap, t.margin, t.seen_line)
 
 
-def _shows_colour(p: Pieces) -> bool:
+def _shows_colour(p: Pieces, grey_chroma: float) -> bool:
     """Whether the pieces' ink shows colour (not a grey or 1-bit scan): 90th percentile chroma."""
     if len(p) == 0 or not np.isfinite(p.rgb).all():
         return False
     lab = cv2.cvtColor(p.rgb.astype(np.float32).reshape(-1, 1, 3) / 255.0, cv2.COLOR_RGB2LAB).reshape(-1, 3)
-    return float(np.percentile(np.hypot(lab[:, 1], lab[:, 2]), 90)) >= GREY_CHROMA
+    return float(np.percentile(np.hypot(lab[:, 1], lab[:, 2]), 90)) >= grey_chroma
 
 
 # --------------------------------------------------------------------------- validation

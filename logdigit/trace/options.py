@@ -20,6 +20,7 @@ NODE_TERMS = ("node_bias", "w_style", "w_other_style", "w_colour", "w_colour_riv
 
 LINK_TERMS = (
     "link_bias",
+    "w_leap",
     "w_gap",
     "w_jump",
     "w_miss",
@@ -59,6 +60,8 @@ class TraceOptions:
     Link terms (log-odds that piece q continues piece p of the same curve):
         link_bias: the constant term.
         w_gap: times log(1 + rows of gap between p's last and q's first row).
+        w_leap: times the columns travelled across a gap of two rows or more, as a fraction of the
+            track width (a jump over paper, not along ink).
         w_jump: times the columns travelled across the gap, as a fraction of the track width.
         w_miss: times log(1 + columns between q's start and where p's end slope points).
         w_bend: times the change of slope (columns per row, clipped at 5) from p's end to q's start.
@@ -85,6 +88,18 @@ class TraceOptions:
         wrap_reach: pixels from a track edge within which a stroke leaves or enters on a wrap.
         wrap_rows: longest gap in rows between leaving and re-entering on a wrap.
         style_warning: share of a trace's ink in the other class above which ``seen_line`` differs.
+        style_fallback: a look whose trace covers less than this share of the rows is traced again
+            as the other line style, and kept so if that covers twice the rows (a misdeclared style).
+        max_leap: largest jump across a gap of two rows or more, as a fraction of the track width
+            (no link is considered beyond it: a trace never teleports).
+        pause_rows: rows per block of the pause chain: a trace restarts at the earliest in the block
+            after the one it stopped in.
+        slope_rows: rows at each end of a piece over which its end slopes are fitted.
+        colour_unit: RGB distance (0-255 a channel) that is one unit of the colour terms.
+        min_ink: least share of ink in a mix of ink and paper (a piece is never bare paper).
+        grey_chroma: a track whose curve ink has a 90th-percentile chroma (CIE a*b*) below this is
+            grey or 1-bit: the layout's colours are not used there.
+        margin_cap: the margin reported on rows where no other piece could be taken.
         cost_scale: costs are rounded to multiples of 1 / cost_scale for the integer flow solver.
     """
 
@@ -98,6 +113,7 @@ class TraceOptions:
     w_straight: float = _W["w_straight"]
     link_bias: float = _W["link_bias"]
     w_gap: float = _W["w_gap"]
+    w_leap: float = _W["w_leap"]
     w_jump: float = _W["w_jump"]
     w_miss: float = _W["w_miss"]
     w_bend: float = _W["w_bend"]
@@ -119,6 +135,14 @@ class TraceOptions:
     wrap_reach: float = 4.0
     wrap_rows: int = 6
     style_warning: float = 0.6
+    style_fallback: float = 0.5
+    max_leap: float = 0.25
+    pause_rows: int = 32
+    slope_rows: int = 6
+    colour_unit: float = 100.0
+    min_ink: float = 0.15
+    grey_chroma: float = 12.0
+    margin_cap: float = 50.0
     cost_scale: float = 100.0
 
     def __post_init__(self) -> None:
@@ -126,8 +150,10 @@ class TraceOptions:
             v = getattr(self, f.name)
             if not isinstance(v, (int, float)) or v != v:
                 raise ValueError(f"TraceOptions.{f.name} must be a number, got {v!r}")
-        if self.link_rows < 1 or self.link_fanout < 1 or self.wrap_rows < 0 or self.cost_scale <= 0:
-            raise ValueError("TraceOptions: link_rows and link_fanout >= 1, wrap_rows >= 0, cost_scale > 0")
+        if min(self.link_rows, self.link_fanout, self.pause_rows, self.slope_rows) < 1 or self.wrap_rows < 0:
+            raise ValueError("TraceOptions: link_rows, link_fanout, pause_rows, slope_rows >= 1 and wrap_rows >= 0")
+        if min(self.cost_scale, self.colour_unit, self.max_leap) <= 0 or not 0 <= self.min_ink < 1:
+            raise ValueError("TraceOptions: cost_scale, colour_unit, max_leap > 0 and 0 <= min_ink < 1")
 
     @property
     def node_weights(self) -> tuple[float, ...]:

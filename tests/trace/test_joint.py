@@ -110,11 +110,6 @@ def test_digitised_rows_only():
     np.testing.assert_array_equal(tr.rows, np.arange(5, 31))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a stroke that runs through the bottom of the window gets NaN on the window's last "
-    "2 rows (the skeleton's end retreats there; the rows are never filled)",
-)
 @pytest.mark.parametrize("rows", [None, (5, 30)])
 def test_stroke_through_the_window_has_a_value_on_every_row(rows):
     masks = np.zeros((3, 40, 40), bool)
@@ -304,11 +299,6 @@ def test_inputs_are_not_modified():
 # --------------------------------------------------------------------------- wrong line style
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a curve declared solid whose ink is all dashed (class 2) is not traced at all "
-    "(every row NaN, seen_line None): its pieces' log-odds fall below min_log_odds",
-)
 def test_declared_solid_but_dashed_ink_is_traced_and_seen_dashed():
     masks = np.zeros((3, 120, 40), bool)
     for r in range(0, 120, 10):  # dashes 6 rows on, 4 off
@@ -348,11 +338,6 @@ def test_style_warning_text():
 # --------------------------------------------------------------------------- no teleporting
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a curve whose ink stops is joined to an unrelated stroke across the track by a "
-    "straight interpolated line whenever the gap is within max_gap (8 to 12 rows here)",
-)
 @pytest.mark.parametrize("width", [40, 200])
 @pytest.mark.parametrize("gap", [5, 12])
 def test_no_straight_line_across_the_track(width, gap):
@@ -438,11 +423,6 @@ def test_wrap_fixture_is_what_it_says():
     assert 55 <= out_at < in_at <= out_at + 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a curve leaving at the right edge and re-entering at the left is never given wrap "
-    "level +1 (wrap stays 0: plain link across the track, or the trace stops)",
-)
 def test_wrap_gives_level_plus_one_on_reentered_rows():
     masks, lay, out_at, in_at = _wrapped_curve()
     (tr,) = trace_joint(masks, lay)
@@ -452,7 +432,6 @@ def test_wrap_gives_level_plus_one_on_reentered_rows():
     assert np.isfinite(tr.x[in_at:]).all()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: no wrap level from the tracer (see the test above)")
 def test_declared_wrap_is_written_as_true_values_past_the_scale():
     masks, lay, out_at, in_at = _wrapped_curve()
     curves = calibrate(trace_joint(masks, lay), lay)
@@ -478,15 +457,7 @@ def _broken(gap: int, width: int, start: int = 100) -> np.ndarray:
     "width",
     [
         1,
-        pytest.param(
-            3,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: gaps are measured on the skeleton, whose ends retreat ~2 rows from a 3-px "
-                "stroke's ends: an ink gap of max_gap - 3 rows is left NULL; the first and last 2 "
-                "rows of the window are NULL too",
-            ),
-        ),
+        3,
     ],
 )
 @pytest.mark.parametrize("max_gap", [DEFAULT_MAX_GAP, 6])
@@ -541,6 +512,14 @@ LIMITS = {
     "wrap_reach",
     "wrap_rows",
     "style_warning",
+    "style_fallback",
+    "max_leap",
+    "pause_rows",
+    "slope_rows",
+    "colour_unit",
+    "min_ink",
+    "grey_chroma",
+    "margin_cap",
     "cost_scale",
 }
 """The hand-set priors and limits of TraceOptions (documented in its docstring)."""
@@ -563,16 +542,11 @@ def test_options_fields_are_the_fitted_weights_and_priors_plus_documented_limits
 JOINT_MODULES = ("__init__", "assign", "cost", "graph", "joint", "options")
 """The joint tracer's modules (tracer.py is the greedy tracer, with its own constants)."""
 
-ALLOWED_CONSTANTS = {"DEFAULT_MAX_GAP", "MAX_GAP_LIMIT", "PAUSE"}
+ALLOWED_CONSTANTS = {"DEFAULT_MAX_GAP", "MAX_GAP_LIMIT", "PAUSE", "LONE"}
 """Module-level numbers of logdigit/trace/ that are no tuned number: the documented --max-gap
-default and limit, and a code for a kind of step."""
+default and limit, a code for a kind of step and one for a lone dot's end."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tuned numbers outside TraceOptions: BUS (assign.py), DE and MIN_INK (cost.py), "
-    "SLOPE_ROWS (graph.py), GREY_CHROMA and MARGIN_CAP (joint.py)",
-)
 def test_no_tuned_number_outside_the_options():
     package = Path(logdigit.trace.__file__).parent
     found = []

@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[dev,ocr,research]"
+	$(BIN)/python -m pip install -q -e ".[dev,ocr,research,joint]"
 	@# Tesseract reads printed depth numbers for `logdigit layout`; optional, installed where we are root.
 	command -v tesseract >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& apt-get install -y -qq tesseract-ocr >/dev/null; } \

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from logdigit.trace.cost import Look, link_candidates, link_features, node_features
+from logdigit.trace.cost import link_candidates, link_features, node_features
 from logdigit.trace.graph import Pieces, pieces
-from logdigit.trace.options import LINK_TERMS, NODE_TERMS, TraceOptions
 from logdigit.trace.joint import looks_of
+from logdigit.trace.options import LINK_TERMS, NODE_TERMS, TraceOptions
 
 BELONGS = 0.6
 """Share of a piece's rows within ``NEAR`` px of a curve for the piece to belong to it."""
@@ -63,20 +63,36 @@ def collect(n: int, seed: int, *, height: int = 512, width: int = 640, model=Non
             klass = [tr.klass if flip_rng.random() >= FLIP else 3 - tr.klass for tr in truths]
             curves = [c for c in track.curves]
             by_name = {c.mnemonic: k for k, c in enumerate(curves)}
-            groups = looks_of(curves, p, rgb, grey_chroma=opts.grey_chroma, klass=[klass[[tr.mnemonic for tr in truths].index(c.mnemonic)] for c in curves])
+            groups = looks_of(
+                curves,
+                p,
+                rgb,
+                grey_chroma=opts.grey_chroma,
+                klass=[klass[[tr.mnemonic for tr in truths].index(c.mnemonic)] for c in curves],
+            )
             for look, members in groups.items():
                 rivals = [o.rgb for o in groups if o.rgb is not None and o.rgb != look.rgb]
                 mine = {[tr.mnemonic for tr in truths].index(curves[k].mnemonic) for k in members}
                 label = np.isin(owner, list(mine)).astype(np.float64)
                 edges = (float(track.left - c0), float(track.right - c0))
-                nodes.append((node_features(p, look, rivals, edges, unit=opts.colour_unit, min_ink=opts.min_ink), label, p.rows.astype(np.float64)))
+                nodes.append(
+                    (
+                        node_features(p, look, rivals, edges, unit=opts.colour_unit, min_ink=opts.min_ink),
+                        label,
+                        p.rows.astype(np.float64),
+                    )
+                )
             del by_name
             width_px = float(track.right - track.left)
-            src, dst = link_candidates(p, width_px, rows=opts.link_rows, fanout=opts.link_fanout, max_leap=opts.max_leap)
+            src, dst = link_candidates(
+                p, width_px, rows=opts.link_rows, fanout=opts.link_fanout, max_leap=opts.max_leap
+            )
             ok = owner[src] >= 0
             src, dst = src[ok], dst[ok]
             nxt = _next_piece(p, owner)
-            links.append((link_features(p, src, dst, width_px, unit=opts.colour_unit), (nxt[src] == dst).astype(np.float64)))
+            links.append(
+                (link_features(p, src, dst, width_px, unit=opts.colour_unit), (nxt[src] == dst).astype(np.float64))
+            )
         if progress:
             progress(i + 1, n)
     return {
@@ -106,12 +122,14 @@ def _next_piece(p: Pieces, owner: np.ndarray) -> np.ndarray:
     nxt = np.full(len(p), -1)
     for k in set(owner.tolist()) - {-1}:
         idx = np.nonzero(owner == k)[0]  # pieces are in order of first row
-        for a, b in zip(idx[:-1], idx[1:]):
+        for a, b in zip(idx[:-1], idx[1:], strict=True):
             nxt[a] = b
     return nxt
 
 
-def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, *, l2: float = 1e-3, iters: int = 50) -> tuple[np.ndarray, float]:
+def logistic(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, *, l2: float = 1e-3, iters: int = 50
+) -> tuple[np.ndarray, float]:
     """L2-regularised logistic regression by Newton's method; returns (weights, mean log-loss).
 
     >>> x = np.column_stack([np.ones(4), [0.0, 1.0, 2.0, 3.0]]); y = np.array([0.0, 0.0, 1.0, 1.0])
@@ -152,7 +170,10 @@ def fit(n: int = 100, seed: int = 0, *, out: Path | None = None, progress=None) 
         "(logdigit/research/fit_tracer.py) on synthetic train sheets.",
         "sheets": n,
         "seed": seed,
-        "weights": {**dict(zip(NODE_TERMS, node.round(4).tolist())), **dict(zip(LINK_TERMS, link.round(4).tolist()))},
+        "weights": {
+            **dict(zip(NODE_TERMS, node.round(4).tolist(), strict=True)),
+            **dict(zip(LINK_TERMS, link.round(4).tolist(), strict=True)),
+        },
         "priors": {
             "node_prior": round(_logit(float(np.average(data["node_y"], weights=data["node_w"]))), 4),
             "link_prior": round(_logit(float(data["link_y"].mean())), 4),

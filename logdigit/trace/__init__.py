@@ -51,11 +51,13 @@ The joint tracer, track by track:
    from the declared line style).
 """
 
+from collections.abc import Callable
+
 from logdigit.trace.joint import trace_joint
 from logdigit.trace.options import TraceOptions
 from logdigit.trace.tracer import DEFAULT_MAX_GAP, MAX_GAP_LIMIT, Cues, PixelTrace, trace
 
-TRACERS = {"greedy": trace, "joint": trace_joint}
+TRACERS: dict[str, Callable[..., list[PixelTrace]]] = {"greedy": trace, "joint": trace_joint}
 """Tracer name -> function ``(masks, layout, *, image, max_gap) -> list[PixelTrace]``."""
 
 __all__ = ["DEFAULT_MAX_GAP", "MAX_GAP_LIMIT", "TRACERS", "Cues", "PixelTrace", "TraceOptions", "trace", "trace_joint"]

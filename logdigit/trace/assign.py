@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from logdigit.errors import InputError
 from logdigit.trace.cost import Look, link_candidates, link_features, log_odds, node_features
 from logdigit.trace.graph import Pieces
 from logdigit.trace.options import TraceOptions
@@ -109,7 +110,10 @@ def solve(prob: Problem, units: int, odds: np.ndarray, extra: np.ndarray, opts: 
     if units == 1:
         path = shortest_path(prob, np.where(odds >= opts.min_log_odds, node_cost, np.inf), opts)
         return [] if path is None else [path]
-    from ortools.graph.python import min_cost_flow
+    try:
+        from ortools.graph.python import min_cost_flow
+    except ImportError as err:  # the optional extra
+        raise InputError(f"the joint tracer needs OR-Tools ({err}); pip install 'logdigit[joint]'") from None
 
     keep = np.zeros(n, bool)
     keep[cand] = True
@@ -150,12 +154,12 @@ def solve(prob: Problem, units: int, odds: np.ndarray, extra: np.ndarray, opts: 
     cut = np.cumsum([0, c, c, c, c, 1, m, n_bus - 1, c, c])
     part = [used[cut[k] : cut[k + 1]] for k in range(len(cut) - 1)]
     links: dict[int, list[tuple[int, int]]] = {}
-    for a, b, w, f in zip(ls, ld, lw, part[5]):
+    for a, b, w, f in zip(ls, ld, lw, part[5], strict=True):
         links.setdefault(int(a), []).extend([(int(b), int(w))] * int(f))
-    pause_out = {int(i): int(f) for i, f in zip(cand, part[7]) if f}
-    pause_in = sorted(int(i) for i, f in zip(cand, part[8]) for _ in range(int(f)))
+    pause_out = {int(i): int(f) for i, f in zip(cand, part[7], strict=True) if f}
+    pause_in = sorted(int(i) for i, f in zip(cand, part[8], strict=True) for _ in range(int(f)))
     paths = []
-    for start in sorted(int(i) for i, f in zip(cand, part[2]) for _ in range(int(f))):
+    for start in sorted(int(i) for i, f in zip(cand, part[2], strict=True) for _ in range(int(f))):
         seq, wraps = [start], [0]
         while True:
             i = seq[-1]
@@ -244,7 +248,8 @@ def shortest_path(prob: Problem, node_cost: np.ndarray, opts: TraceOptions) -> P
     seq, kinds = [(int(end), int(col))], []
     while back[seq[-1]][0] >= 0:
         kinds.append(int(how[seq[-1]]))
-        seq.append(tuple(int(v) for v in back[seq[-1]]))
+        i, c = back[seq[-1]]
+        seq.append((int(i), int(c)))
     seq.reverse()
     kinds.reverse()
     return Path(tuple(j for j, _ in seq), (0, *kinds), float(best[end, col]))

@@ -14,7 +14,6 @@ import numpy as np
 from logdigit.trace.graph import Pieces
 
 
-
 @dataclass(frozen=True)
 class Look:
     """How one group of a track's curves looks: declared class and colour (RGB, or None)."""
@@ -29,7 +28,8 @@ def mix_distance(colours: np.ndarray, ink, paper, min_ink: float = 0.15) -> np.n
     A thin, faded or anti-aliased stroke shows its ink mixed with the paper; the distance to the
     mix line, not to the ink itself, says whether the stroke is of that ink.
 
-    >>> mix_distance(np.array([[127.5, 127.5, 255.0], [255.0, 0.0, 0.0]]), (0, 0, 255), (255, 255, 255)).round(1).tolist()
+    >>> colours = np.array([[127.5, 127.5, 255.0], [255.0, 0.0, 0.0]])
+    >>> mix_distance(colours, (0, 0, 255), (255, 255, 255)).round(1).tolist()
     [0.0, 312.3]
     """
     k, p = np.asarray(ink, np.float64), np.asarray(paper, np.float64)

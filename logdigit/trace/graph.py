@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from logdigit.errors import InputError
+
 LONE = -2
 """End node of an isolated skeleton pixel (a dot): a free end."""
 
@@ -100,8 +102,13 @@ def pieces(masks: np.ndarray, rgb: np.ndarray | None, *, slope_rows: int = 6) ->
         >>> len(p), int(p.top[0]), int(p.bottom[0]), float(np.median(p.xs(0))), round(float(p.solid[0]), 2)
         (1, 2, 17, 4.5, 1.0)
     """
-    from skan import Skeleton
-    from skimage.morphology import skeletonize
+    try:
+        from skan import Skeleton
+        from skimage.morphology import skeletonize
+    except ImportError as err:  # the optional extra
+        raise InputError(
+            f"the joint tracer needs skan and scikit-image ({err}); pip install 'logdigit[joint]'"
+        ) from None
 
     ink = masks[1] | masks[2]
     skel = skeletonize(ink)
@@ -116,7 +123,7 @@ def pieces(masks: np.ndarray, rgb: np.ndarray | None, *, slope_rows: int = 6) ->
             nodes = graph.path(i)
             runs += _monotone(coords[:, 0], coords[:, 1], int(nodes[0]), int(nodes[-1]))
     lone = skel & (cv2.filter2D(skel.astype(np.uint8), -1, np.ones((3, 3), np.float32)) == 1)
-    for r, c in zip(*np.nonzero(lone)):  # isolated skeleton pixels (dots of a dotted line)
+    for r, c in zip(*np.nonzero(lone), strict=True):  # isolated skeleton pixels (dots of a dotted line)
         runs.append((np.array([r]), np.array([c]), LONE, LONE))
     return _measure(runs, masks, rgb, ink, slope_rows, free)
 
@@ -131,7 +138,7 @@ def _monotone(r: np.ndarray, c: np.ndarray, n0: int, n1: int) -> list[tuple[np.n
         cuts += [int(k) for k in turns]  # the turning pixel ends one part and starts the next
     cuts.append(len(r) - 1)
     out = []
-    for j, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
+    for j, (a, b) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
         rr, cc = r[a : b + 1], c[a : b + 1]
         na = n0 if j == 0 else -1
         nb = n1 if j == len(cuts) - 2 else -1
@@ -144,18 +151,19 @@ def _monotone(r: np.ndarray, c: np.ndarray, n0: int, n1: int) -> list[tuple[np.n
 def _measure(runs, masks, rgb, ink: np.ndarray, slope_rows: int, free: np.ndarray) -> Pieces:
     n = len(runs)
     box = np.ones((3, 3), np.float32)
-    near_solid = cv2.filter2D(masks[1].astype(np.float32), -1, box)
-    near_dashed = cv2.filter2D(masks[2].astype(np.float32), -1, box)
-    near_ink = np.maximum(near_solid + near_dashed, 1.0)
-    near_solid /= near_ink  # the share of each class among the ink around a pixel
-    near_dashed /= near_ink
+    solid_n = cv2.filter2D(masks[1].astype(np.float32), -1, box)
+    dashed_n = cv2.filter2D(masks[2].astype(np.float32), -1, box)
+    near_ink = np.maximum(solid_n + dashed_n, 1.0)
+    near_solid = solid_n / near_ink  # the share of each class among the ink around a pixel
+    near_dashed = dashed_n / near_ink
     dist = cv2.distanceTransform(ink.astype(np.uint8), cv2.DIST_L2, 3)
     left, right = _run_edges(ink)
     grey = None
     paper = None
     if rgb is not None:
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-        paper = tuple(float(v) for v in np.median(rgb[::4, ::4].reshape(-1, 3), axis=0))
+        r, g, b = (float(v) for v in np.median(rgb[::4, ::4].reshape(-1, 3), axis=0))
+        paper = (r, g, b)
     top = np.zeros(n, np.int64)
     bottom = np.zeros(n, np.int64)
     counts = np.zeros(n, np.int64)

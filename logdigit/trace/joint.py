@@ -80,7 +80,7 @@ def trace_joint(
 def _trace_track(window, rgb, track: Track, index: int, edges, opts: TraceOptions, max_gap: int) -> list[PixelTrace]:
     n_rows = window.shape[1]
     p = pieces(window, rgb, slope_rows=opts.slope_rows)
-    prob = problem(p, *edges, opts)
+    prob = problem(p, edges[0], edges[1], opts)
     groups = looks_of(track.curves, p, rgb, grey_chroma=opts.grey_chroma)
     odds = {look: piece_log_odds(prob, look, _rivals(groups, look), opts) for look in groups}
     paths = {look: solve(prob, len(ks), odds[look], np.zeros(len(p)), opts) for look, ks in groups.items()}
@@ -132,7 +132,10 @@ def looks_of(curves, p: Pieces, rgb, klass=None, *, grey_chroma: float = 12.0) -
     colour = rgb is not None and _shows_colour(p, grey_chroma)
     groups: dict[Look, list[int]] = {}
     for k, curve in enumerate(curves):
-        ink = tuple(int(v) for v in curve.color) if colour and curve.color is not None else None
+        ink = None
+        if colour and curve.color is not None:
+            r, g, b = (int(v) for v in curve.color)
+            ink = (r, g, b)
         groups.setdefault(Look(curve.klass if klass is None else klass[k], ink), []).append(k)
     return groups
 
@@ -219,12 +222,28 @@ def _assemble(p: Pieces, path: Path | None, n_rows: int, max_gap: int, opts: Tra
         dashed += p.dashed[i] * p.rows[i]
         prev = i
     total = solid + dashed
-    seen = None if total == 0 else ("dashed" if dashed / total > opts.style_warning else "solid" if solid / total > opts.style_warning else None)
+    seen = (
+        None
+        if total == 0
+        else (
+            "dashed" if dashed / total > opts.style_warning else "solid" if solid / total > opts.style_warning else None
+        )
+    )
     return x, tuple(filled), wrap, seen
 
 
 def _shift(t: PixelTrace, r0: int, c0: int) -> PixelTrace:
-    return PixelTrace(t.mnemonic, t.track, r0, t.x + c0, t.twins, tuple((a + r0, b + r0) for a, b in t.filled), t.wrap, t.margin, t.seen_line)
+    return PixelTrace(
+        t.mnemonic,
+        t.track,
+        r0,
+        t.x + c0,
+        t.twins,
+        tuple((a + r0, b + r0) for a, b in t.filled),
+        t.wrap,
+        t.margin,
+        t.seen_line,
+    )
 
 
 def _shows_colour(p: Pieces, grey_chroma: float) -> bool:

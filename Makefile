@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Threads the tests run with: the caller's OMP_NUM_THREADS, else 2 (the LAS is the same on any count).
 TEST_THREADS ?= $(or $(OMP_NUM_THREADS),2)
 
-.PHONY: install fit-tracer layout-real trace-real test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
+.PHONY: install fit-tracer layout-real trace-real trace-real-joint test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
 
 install: $(STAMP)
 
@@ -70,6 +70,11 @@ TRACE_REAL_ARGS ?=
 trace-real: install
 	OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python benchmarks/trace_real.py --doc docs/trace-real.md \
 		--json docs/trace-real.json $(TRACE_REAL_ARGS)
+
+# The same figures for `--tracer joint` (docs/trace-real-joint.md).
+trace-real-joint: install
+	OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python benchmarks/trace_real.py --tracer joint \
+		--doc docs/trace-real-joint.md --json docs/trace-real-joint.json $(TRACE_REAL_ARGS)
 
 # ruff (lint and format), codespell (British spellings are fine) and mypy on the product packages.
 lint: install

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Threads the tests run with: the caller's OMP_NUM_THREADS, else 2 (the LAS is the same on any count).
 TEST_THREADS ?= $(or $(OMP_NUM_THREADS),2)
 
-.PHONY: install layout-real layout-synth evaluate-real test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
+.PHONY: install fit-tracer layout-real layout-synth evaluate-real trace-real trace-real-joint test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
 
 install: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[dev,ocr,research]"
+	$(BIN)/python -m pip install -q -e ".[dev,ocr,research,joint]"
 	@# Tesseract reads printed depth numbers for `logdigit layout`; optional, installed where we are root.
 	command -v tesseract >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& apt-get install -y -qq tesseract-ocr >/dev/null; } \
@@ -79,6 +79,20 @@ evaluate-real: install
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/evaluate_real.py --threads 1 $(if $(WEIGHTS),--weights $(WEIGHTS)) \
 		--edge-json docs/edge-recall.json --doc docs/evaluate-real.md --json docs/evaluate-real.json
 
+# Issue #19's figures: the WSC kit scored (sections A and B, colour and 1-bit), QC crops of the KGS
+# scan's 10 checking windows, synthetic seeds 2 and 3, and the tracer's share of time. The network's
+# output is cached in build/trace-real/cache, so a re-run after a tracer change runs from threshold on.
+# Faster: make trace-real TRACE_REAL_ARGS="--skip synth"; count of faults seen: TRACE_REAL_ARGS="--kgs-faults N".
+TRACE_REAL_ARGS ?=
+trace-real: install
+	OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python benchmarks/trace_real.py --doc docs/trace-real.md \
+		--json docs/trace-real.json $(TRACE_REAL_ARGS)
+
+# The same figures for `--tracer joint` (docs/trace-real-joint.md).
+trace-real-joint: install
+	OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python benchmarks/trace_real.py --tracer joint \
+		--doc docs/trace-real-joint.md --json docs/trace-real-joint.json $(TRACE_REAL_ARGS)
+
 # ruff (lint and format), codespell (British spellings are fine) and mypy on the product packages.
 lint: install
 	$(BIN)/ruff check logdigit tests benchmarks samples
@@ -91,6 +105,11 @@ samples: install
 
 model-eval: install
 	$(BIN)/logdigit evaluate --n 200 --seed 0 --methods veernet,classical,true-masks --json > models/eval.json
+
+# The tracer's weights: two logistic regressions on 100 synthetic train sheets
+# (logdigit/data/tracer.json; see logdigit/research/fit_tracer.py; ~4 min on one core).
+fit-tracer: install
+	OMP_NUM_THREADS=1 $(BIN)/python -m logdigit.research.fit_tracer --n 100 --seed 0
 
 # The per-row trace confidence: fit on 150 val sheets, checked on 100 test sheets of seeds 2 and 3
 # (logdigit/data/confidence.json, docs/confidence.json and its reliability diagram; ~20 min on one core).

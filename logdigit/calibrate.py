@@ -8,8 +8,16 @@ linearly between the two pixel rows around each grid depth (NaN when either is N
 or outside the trace) and mapped to a value through its track's edges:
 ``f = (x - left) / (right - left)``; linear ``v = lv + f (rv - lv)``, log
 ``log10 v = log10 lv + f (log10 rv - log10 lv)``. Values beyond the track edges
-(``f < 0`` or ``f > 1``, a curve that left its track) are kept as computed, not
-clipped: a clipped value would look real; an out-of-range one shows the wrap.
+(``f < 0`` or ``f > 1``, a curve that strays past its track) are kept as computed, not
+clipped: a clipped value would look real.
+
+Wrapped rows (``PixelTrace.wrap``: level L != 0, the curve drawn on from the other edge
+after leaving the track) are read as the layout declares: with ``CurveSpec.wrap`` on the
+curve's own scale shifted by L track widths (``f + L`` in the formulas above); with
+``CurveSpec.backup = (a, b)`` rows at L = +1 on the backup scale (``a``, ``b`` in place of
+``lv``, ``rv``); anything else is NULL. A grid sample between two rows of different levels
+(the curve jumps across the track between them) takes the nearer row's value rather than a
+value interpolated across the jump.
 
 Ties are refused when the worst one sits further from the line than
 ``max(2 * step, 0.5 % of the ties' depth span)``: two output samples is an error
@@ -21,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import numpy as np
@@ -141,7 +149,7 @@ def calibrate(
         Curve(
             spec.mnemonic,
             spec.unit,
-            _values(_resample(trace, rows), track, spec, where),
+            _curve_values(trace, rows, track, spec, where),
             spec.descr,
             filled=_filled_depths(trace, rows, depth),
         )
@@ -257,6 +265,14 @@ def _match_traces(traces: Sequence[PixelTrace], layout: Layout) -> list[tuple[Pi
             raise ValueError(f"two traces for curve {trace.mnemonic!r} of track {trace.track}; pass one")
         if np.ndim(trace.x) != 1:
             raise ValueError(f"trace {trace.mnemonic!r}: x must be 1-D (n,), got shape {np.shape(trace.x)}")
+        wrap = trace.wrap
+        if wrap is not None and (
+            np.shape(wrap) != np.shape(trace.x) or not np.issubdtype(np.asarray(wrap).dtype, np.integer)
+        ):
+            got = f"{np.shape(wrap)} {np.asarray(wrap).dtype}"
+            raise ValueError(
+                f"trace {trace.mnemonic!r}: wrap must be integer levels shaped like x {np.shape(trace.x)}, got {got}"
+            )
         by_key[(trace.track, trace.mnemonic)] = trace
     return [
         (by_key[(i, spec.mnemonic)], track, spec)
@@ -344,6 +360,33 @@ def _neighbours(trace: PixelTrace, rows: np.ndarray) -> tuple[np.ndarray, np.nda
     frac = pos - i0
     i1 = i0 + (frac > 0)
     return i0, i1, frac, (i0 >= 0) & (i1 < len(trace.x))
+
+
+def _curve_values(trace: PixelTrace, rows: np.ndarray, track: Track, spec: CurveSpec, where: str) -> np.ndarray:
+    """The curve's values at fractional ``rows``: its own scale, and its wrapped rows as declared."""
+    if trace.wrap is None or not np.any(trace.wrap):
+        return _values(_resample(trace, rows), track, spec, where)
+    levels = np.asarray(trace.wrap, dtype=np.int64)
+    i0, i1, frac, inside = _neighbours(trace, rows)
+    jump = inside & (levels[np.clip(i0, 0, len(levels) - 1)] != levels[np.clip(i1, 0, len(levels) - 1)])
+    nearer = np.where(frac <= 0.5, i0, i1)  # across a jump: the nearer row alone
+    i0, i1, frac = np.where(jump, nearer, i0), np.where(jump, nearer, i1), np.where(jump, 0.0, frac)
+    x = np.asarray(trace.x, dtype=np.float64)
+    col = np.full(rows.shape, np.nan)
+    level = np.zeros(rows.shape, np.int64)
+    j0, j1 = i0[inside], i1[inside]
+    col[inside] = x[j0] + frac[inside] * (x[j1] - x[j0])
+    level[inside] = levels[j0]
+    out = np.full(rows.shape, np.nan)
+    own = level == 0
+    out[own] = _values(col[own], track, spec, where)
+    if spec.wrap:
+        out[~own] = _values(col[~own] + level[~own] * (track.right - track.left), track, spec, where)
+    elif spec.backup is not None:
+        up = level == 1
+        lv, rv = spec.backup
+        out[up] = _values(col[up], track, replace(spec, left_value=lv, right_value=rv), where)
+    return out
 
 
 def _resample(trace: PixelTrace, rows: np.ndarray) -> np.ndarray:

@@ -51,6 +51,7 @@ class InferOptions:
     max_gap: int = DEFAULT_MAX_GAP  # longest gap (pixel rows) filled by interpolation; see logdigit.trace.tracer
     skip_blank: bool = True
     whole_scan: bool = False  # run the network over every row and column, not only the layout's tracks and rows
+    tracer: str = "greedy"  # a name in logdigit.trace.TRACERS: "greedy" (default) or "joint"
 
     def __post_init__(self) -> None:
         """Refuse nonsense settings before anything is read or loaded (the CLI's flags land here)."""
@@ -64,6 +65,8 @@ class InferOptions:
             "than half; e.g. --tile 512",
         )
         _check_int("batch", "batch", self.batch, low=1, why="windows per forward pass, e.g. 4")
+        if self.tracer not in ("greedy", "joint"):
+            raise InputError(f"--tracer {self.tracer!r}: expected greedy or joint, e.g. --tracer greedy")
         _check_int(
             "--max-pixels",
             "max_pixels",
@@ -176,6 +179,7 @@ def digitise(
     template: str | os.PathLike | Layout | None = None,
     options: InferOptions | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    probs: np.ndarray | None = None,
 ) -> Digitised:
     """Digitise one scan into calibrated curves and a LAS object (nothing written).
 
@@ -190,6 +194,10 @@ def digitise(
             the scan, its depth ties read from the printed numbers.
         options: inference settings.
         progress: ``progress(stage, done, total)``.
+        probs: float32 (3, H, W) class probabilities of the image traced (the scan as read,
+            deskewed when ``options.deskew``), as :func:`network_proba` gives them: the network
+            is then not run, and the stages from thresholding on are (a harness that re-traces
+            one scan after each tracer change keeps them). Not modified.
 
     Raises:
         LogdigitError: for any bad input, with a one-line message (a template that does not
@@ -202,7 +210,7 @@ def digitise(
     from logdigit.io.layout import check_layout
     from logdigit.io.scan import MIN_SIDE, read_scan
     from logdigit.quality import depth_stretches, flag_stretches
-    from logdigit.trace import trace
+    from logdigit.trace import TRACERS
 
     opts = options or InferOptions()
     timings: dict[str, float] = {}
@@ -246,17 +254,21 @@ def digitise(
     check_grid(lay, height=image.shape[0])  # ties and depth grid refused here, not after inference
     lap("preprocess")
 
-    from logdigit.model.device import resolve_device  # torch: only once the inputs are read
+    if probs is None:
+        from logdigit.model.device import resolve_device  # torch: only once the inputs are read
 
-    device = str(resolve_device(opts.device))
-    model = cached_model(opts.weights, device)
-    region = None if opts.whole_scan else inference_region(lay, image.shape)
-    masks, t_threshold = _segment(model, image, opts, device, progress, region)
+        device = str(resolve_device(opts.device))
+        model = cached_model(opts.weights, device)
+        region = None if opts.whole_scan else inference_region(lay, image.shape)
+        masks, t_threshold = _segment(model, image, opts, device, progress, region)
+    else:
+        masks, t_threshold = _threshold_given(probs, image.shape[:2], opts)
     lap("infer")
     timings["infer"] -= t_threshold  # thresholding ran strip by strip inside the inference loop
     timings["threshold"] = t_threshold
-    traces = trace(masks, lay, image=image, max_gap=opts.max_gap)
-    warnings += _twin_warnings(traces, lay, scan_path)
+    traces = TRACERS[opts.tracer](masks, lay, image=image, max_gap=opts.max_gap)
+    warnings += _twin_warnings(traces, lay, scan_path) + _wrap_warnings(traces, lay, scan_path)
+    warnings += _style_warnings(traces, lay, scan_path)
     lap("trace")
     conf = confidence(traces, masks, lay)
     flags = flag_stretches(traces, conf, low=LOW_CONFIDENCE)
@@ -343,6 +355,58 @@ def _twin_warnings(traces, layout: Layout, scan_path) -> list[str]:
     return out
 
 
+def _wrap_warnings(traces, layout: Layout, scan_path) -> list[str]:
+    """One message per curve with wrapped rows (``PixelTrace.wrap``) its layout entry does not
+    declare: they are written NULL (and flagged ``wrapped``).
+
+    >>> from logdigit.trace import PixelTrace
+    >>> from logdigit.io.layout import CurveSpec, DepthSpec, Track
+    >>> lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (3, 3))), (Track(0, 40, curves=(CurveSpec("GR", 0, 150),)),))
+    >>> (msg,) = _wrap_warnings([PixelTrace("GR", 0, 0, np.zeros(4), wrap=np.int8([0, 1, 1, -1]))], lay, "a.tif")
+    >>> msg[:75]
+    'a.tif: GR is drawn past its track edge on 3 rows, written NULL: its layout '
+    """
+    out = []
+    for t in traces:
+        if t.wrap is None:
+            continue
+        spec = next(c for c in layout.tracks[t.track].curves if c.mnemonic == t.mnemonic)
+        if spec.wrap:
+            continue
+        levels = np.asarray(t.wrap)
+        lost = (levels != 0) & np.isfinite(t.x) & ((levels != 1) | (spec.backup is None))
+        if lost.any():
+            out.append(
+                f"{scan_path}: {t.mnemonic} is drawn past its track edge on {int(lost.sum())} rows, written NULL: "
+                "its layout entry does not declare that scale. If the log's header gives it, add `wrap = true` "
+                "(the curve's own scale carried on) or `backup = [a, b]` (the scale past the right edge) to the "
+                "curve in the layout"
+            )
+    return out
+
+
+def _style_warnings(traces, layout: Layout, scan_path) -> list[str]:
+    """One message per curve whose ink the network sees in the other line style than declared
+    (``PixelTrace.seen_line``): it is still traced, but the layout is probably wrong.
+
+    >>> from logdigit.trace import PixelTrace
+    >>> from logdigit.io.layout import CurveSpec, DepthSpec, Track
+    >>> lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (3, 3))), (Track(0, 40, curves=(CurveSpec("GR", 0, 150),)),))
+    >>> _style_warnings([PixelTrace("GR", 0, 0, np.zeros(4), seen_line="dashed")], lay, "a.tif")
+    ['a.tif: GR is declared solid but looks dashed on the scan; check its `line` in the layout']
+    """
+    out = []
+    for t in traces:
+        spec = next(c for c in layout.tracks[t.track].curves if c.mnemonic == t.mnemonic)
+        declared = "solid" if spec.klass == 1 else "dashed"
+        if t.seen_line is not None and t.seen_line != declared:
+            out.append(
+                f"{scan_path}: {t.mnemonic} is declared {spec.line} but looks {t.seen_line} on the scan; "
+                "check its `line` in the layout"
+            )
+    return out
+
+
 def _overlap_warnings(layout: Layout) -> list[str]:
     """One message per pair of tracks whose columns overlap (sharing one edge column is fine).
 
@@ -415,6 +479,64 @@ def inference_region(layout: Layout, shape: tuple[int, ...]) -> tuple[tuple[int,
     return (max(r0 - m, 0), min(r1 + 1 + m, h)), (max(c0 - m, 0), min(c1 + 1 + m, w))
 
 
+def network_proba(
+    image: np.ndarray,
+    layout: Layout,
+    *,
+    options: InferOptions | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> np.ndarray:
+    """The network's class probabilities of ``image``, exactly as :func:`digitise` computes them
+    for ``layout`` (the same model, windows and region), to hand back later as its ``probs``.
+
+    Args:
+        image: uint8 (H, W, 3) RGB, the image digitised (the scan as read, deskewed when
+            ``options.deskew``).
+        layout: the layout in this image's pixels (its tracks and rows set the region).
+        options: inference settings (weights, device, tile, overlap, batch, whole_scan).
+        progress: ``progress("infer", rows_done, H)``.
+
+    Returns:
+        float32 (3, H, W), softmax over classes (0 background, 1 solid, 2 dashed); outside
+        :func:`inference_region` (unless ``options.whole_scan``) pure background, (1, 0, 0).
+    """
+    from logdigit.model.device import resolve_device
+    from logdigit.model.inference import predict_proba
+
+    opts = options or InferOptions()
+    device = str(resolve_device(opts.device))
+    region = None if opts.whole_scan else inference_region(layout, image.shape)
+    return predict_proba(cached_model(opts.weights, device), image, **_infer_kwargs(opts, device, progress, region))
+
+
+def _infer_kwargs(opts: InferOptions, device: str, progress, region) -> dict:
+    cb = (lambda done, total: progress("infer", done, total)) if progress else None
+    return dict(
+        tile=opts.tile,
+        overlap=opts.overlap,
+        batch=opts.batch,
+        device=device,
+        skip_blank=opts.skip_blank,
+        region=region,
+        progress=cb,
+    )
+
+
+def _threshold_given(probs, shape: tuple[int, int], opts: InferOptions) -> tuple[np.ndarray, float]:
+    """bool (3, H, W) masks of probabilities handed to :func:`digitise`, and the seconds it took."""
+    from logdigit.image.threshold import threshold
+
+    if not isinstance(probs, np.ndarray) or probs.shape != (3, *shape) or probs.dtype != np.float32:
+        got = f"{probs.shape} {probs.dtype}" if isinstance(probs, np.ndarray) else type(probs).__name__
+        raise InputError(
+            f"probs must be float32 (3, {shape[0]}, {shape[1]}) for this scan, got {got}; "
+            "pass what logdigit.pipeline.network_proba returns for this scan and layout"
+        )
+    t = time.perf_counter()
+    masks = threshold(probs, thresholds=opts.thresholds, hysteresis=opts.hysteresis)
+    return masks, time.perf_counter() - t
+
+
 def _segment(
     model, image: np.ndarray, opts: InferOptions, device: str, progress, region=None
 ) -> tuple[np.ndarray, float]:
@@ -425,16 +547,7 @@ def _segment(
     from logdigit.model.inference import iter_proba, predict_proba
 
     h, w = image.shape[:2]
-    cb = (lambda done, total: progress("infer", done, total)) if progress else None
-    kw = dict(
-        tile=opts.tile,
-        overlap=opts.overlap,
-        batch=opts.batch,
-        device=device,
-        skip_blank=opts.skip_blank,
-        region=region,
-        progress=cb,
-    )
+    kw = _infer_kwargs(opts, device, progress, region)
     if opts.hysteresis is not None:  # hysteresis follows connectivity across the whole scan
         probs = predict_proba(model, image, **kw)
         t = time.perf_counter()
@@ -508,6 +621,7 @@ def digitise_to_files(
     options: InferOptions | None = None,
     overwrite: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
+    probs: np.ndarray | None = None,
 ) -> tuple[Digitised, str]:
     """:func:`digitise`, then write the LAS (``out``; ``"-"`` = stdout), the QC (``qc``: the
     HTML viewer for ``.html``, else an image) and the per-depth quality CSV (``quality``),
@@ -515,6 +629,8 @@ def digitise_to_files(
 
     The outputs are checked first (:func:`check_outputs`): none may be an input or the
     other output, and an existing file is replaced only with ``overwrite``.
+
+    ``probs``: the network's probabilities of this scan, as for :func:`digitise`.
 
     Returns the result and where the LAS went. Nothing is written if any stage fails.
     """
@@ -530,7 +646,7 @@ def digitise_to_files(
         options=opts,
         overwrite=overwrite,
     )
-    result = digitise(scan_path, layout=layout, template=template, options=opts, progress=progress)
+    result = digitise(scan_path, layout=layout, template=template, options=opts, progress=progress, probs=probs)
     t = time.perf_counter()
     if qc is not None:
         _write_qc(scan_path, result, qc, opts)
@@ -676,5 +792,6 @@ __all__ = [
     "digitise",
     "digitise_to_files",
     "inference_region",
+    "network_proba",
     "resolve_layout",
 ]

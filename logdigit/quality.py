@@ -3,7 +3,9 @@
 Flags, in the order one wins over the next on a row:
 
 * ``interpolated``: the value was filled across a gap with no ink (``PixelTrace.filled``);
-* ``wrapped``: the curve is read on its backup scale there (the tracer marks these rows);
+* ``wrapped``: the curve is drawn there past a track edge, on from the other edge
+  (``PixelTrace.wrap``); its value is true where the layout declares the wrap or backup
+  scale (:class:`logdigit.io.layout.CurveSpec`), else NULL;
 * ``low-confidence``: the calibrated confidence (:mod:`logdigit.confidence`), the probability
   that the row is within 2 % of track width, is below the threshold;
 * ``look-alike``: the curve was told apart from another of the same look by continuity
@@ -35,8 +37,8 @@ def flag_rows(trace, confidence: np.ndarray | None, *, low: float) -> np.ndarray
     """int8 (n,) flag code per row of ``trace`` (index into :data:`FLAGS`); -1 where x is NaN.
 
     Args:
-        trace: a :class:`logdigit.trace.tracer.PixelTrace` (``x``, ``row0``, ``filled``, ``twins``
-            and, when the tracer gives it, ``wrapped``: row runs like ``filled``).
+        trace: a :class:`logdigit.trace.tracer.PixelTrace` (``x``, ``row0``, ``filled``, ``twins``,
+            ``wrap``).
         confidence: float (n,) in [0, 1] per row, or None (no low-confidence flag).
         low: rows with a confidence below this are ``low-confidence``.
 
@@ -55,9 +57,11 @@ def flag_rows(trace, confidence: np.ndarray | None, *, low: float) -> np.ndarray
         if conf.shape != x.shape:
             raise ValueError(f"confidence must have the trace's shape {x.shape}, got {conf.shape}")
         codes[conf < low] = FLAGS.index("low-confidence")
-    for kind in ("wrapped", "interpolated"):  # the later one wins
-        for first, last in getattr(trace, kind if kind != "interpolated" else "filled", ()) or ():
-            codes[max(first - trace.row0, 0) : max(last - trace.row0 + 1, 0)] = FLAGS.index(kind)
+    wrap = getattr(trace, "wrap", None)
+    if wrap is not None:
+        codes[np.asarray(wrap) != 0] = FLAGS.index("wrapped")
+    for first, last in getattr(trace, "filled", ()):  # wins over wrapped
+        codes[max(first - trace.row0, 0) : max(last - trace.row0 + 1, 0)] = FLAGS.index("interpolated")
     codes[~np.isfinite(x)] = -1
     return codes
 
@@ -96,7 +100,7 @@ def quality_csv(
 
     Values are the LAS's own (``curves``); the confidence and flag of a depth sample are
     those of its nearest pixel row (confidence empty and flag ``null`` where the value is
-    NULL).
+    NULL, but ``wrapped`` where a wrap the layout does not declare made it NULL).
 
     Args:
         curves: :class:`logdigit.calibrate.Curves`, one curve per trace in the same order.
@@ -118,6 +122,9 @@ def quality_csv(
         have = np.isfinite(value) & inside
         c = np.where(have, conf[ii] if len(t.x) else np.nan, np.nan)
         f = np.where(have, codes[ii] if len(t.x) else -1, -1)
+        wrap = getattr(t, "wrap", None)
+        if wrap is not None and len(t.x):  # wrapped rows the layout does not declare: NULL, still flagged
+            f = np.where(inside & (np.asarray(wrap)[ii] != 0) & (codes[ii] >= 0), codes[ii], f)
         columns += [
             (curve.mnemonic, ["" if not np.isfinite(v) else f"{v:.5f}" for v in value]),
             (f"{curve.mnemonic}_confidence", ["" if not np.isfinite(v) else f"{v:.3f}" for v in c]),

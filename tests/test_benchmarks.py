@@ -292,3 +292,58 @@ def test_edge_recall_counts_curve_pixels_by_distance_to_the_nearer_edge():
     total, held = module.edge_recall(masks, labels, [Track])
     assert total.tolist() == [4, 4, 8, 0, 4, 0]  # bins 0-1, 2, 3-4, 5-9, 10-19, 20+
     assert held.tolist() == [0, 2, 0, 0, 4, 0]
+
+
+@pytest.fixture(scope="module")
+def trace_real():
+    spec = importlib.util.spec_from_file_location("logdigit_trace_real", BENCH / "trace_real.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_trace_real_skips_without_the_kit(trace_real, tmp_path, capsys):
+    assert trace_real.main(["--kit", str(tmp_path / "absent"), "--skip", "synth"]) == 0
+    assert capsys.readouterr().out.startswith("skipped:")
+
+
+def test_trace_real_refuses_an_unknown_run(trace_real):
+    with pytest.raises(SystemExit):
+        trace_real.main(["--only", "C-colour"])
+
+
+def test_trace_real_verdicts_follow_the_issue_targets(trace_real):
+    good = dict(status="ok", n=100, median=0.004, within_2pct=0.96, over_10pct=0.01, coverage=0.98, extra_share=0.0)
+    assert trace_real._verdict(good, "colour") == "PASS"
+    assert trace_real._verdict({**good, "median": 0.0051}, "colour") == "FAIL"
+    assert trace_real._verdict({**good, "extra_share": 0.01}, "colour") == "FAIL"  # "under 1 %"
+    assert trace_real._verdict({**good, "within_2pct": 0.90, "over_10pct": 0.03, "median": 0.2}, "1bit") == "PASS"
+    assert trace_real._verdict({**good, "within_2pct": 0.899}, "1bit") == "FAIL"
+    assert trace_real._verdict({"status": "missing from LAS", "coverage": 0.0}, "1bit") == "FAIL"
+
+
+def test_trace_real_pools_like_the_scorer(trace_real):
+    a = dict(status="ok", n=100, mean=0.01, median=0.002, within_1pct=0.5, within_2pct=1.0, over_10pct=0.0,
+             coverage=1.0, verdict="PASS")  # fmt: skip
+    b = {**a, "n": 300, "mean": 0.03, "median": 0.004, "within_2pct": 0.6, "over_10pct": 0.2, "coverage": 0.5}
+    s = trace_real._pooled({"A": a, "B": {**b, "verdict": "FAIL"}})
+    assert (s["mean"], s["median"], s["within_2pct"], s["over_10pct"], s["coverage"]) == (0.02, 0.003, 0.7, 0.15, 0.75)
+    assert (s["n"], s["passed"], s["scored"]) == (400, 1, 2)
+
+
+def test_trace_real_cached_sheets_are_the_sheets_drawn(trace_real, tmp_path, monkeypatch):
+    """The synthetic part's sheet cache gives back what evaluate reads, exactly."""
+    from argparse import Namespace
+
+    import numpy as np
+
+    monkeypatch.setattr(trace_real, "BUILD", tmp_path)
+    args = Namespace(no_cache=False)
+    drawn = trace_real._synth_sheets(1, 2, args)
+    again = trace_real._synth_sheets(1, 2, args)
+    assert len(list(tmp_path.glob("cache/sheets-*.npz"))) == 1
+    for a, b in zip(drawn, again, strict=True):
+        assert np.array_equal(a.image, b.image) and np.array_equal(a.labels, b.labels)
+        assert a.layout == b.layout
+        assert [(c.mnemonic, c.track, c.klass) for c in a.truth] == [(c.mnemonic, c.track, c.klass) for c in b.truth]
+        assert all(np.array_equal(c.x, d.x, equal_nan=True) for c, d in zip(a.truth, b.truth, strict=True))

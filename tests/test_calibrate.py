@@ -200,3 +200,77 @@ def test_fit_ties_alone_checks_before_inference():
     assert (a, b, rms) == (pytest.approx(1000.2), pytest.approx(0.5), 0.0)
     with pytest.raises(LayoutError, match=r"^t\.layout\.toml: depth\.ties\[1\]"):
         fit_ties(_layout([(0, 0.0), (100, 100.0), (200, 210.0)]))
+
+
+# --------------------------------------------------------------------------- wrapped rows (PixelTrace.wrap)
+
+
+def _wrapped(x, wrap, spec, *, track=(0, 100), scale="linear", ties=((0, 1000.0), (3, 1003.0)), step=1.0):
+    lay = Layout(DepthSpec("FT", step, ties), (Track(*track, scale, (spec,)),))
+    t = PixelTrace(spec.mnemonic, 0, 0, np.asarray(x, np.float64), wrap=np.asarray(wrap, np.int8))
+    return calibrate([t], lay).curves[0].values
+
+
+def test_linear_wrap_both_ways():
+    # GR 0-150 over columns 0-100: value = 150 (f + L), f = x / 100.
+    gr = CurveSpec("GR", 0, 150, wrap=True)
+    assert np.allclose(_wrapped([50, 90, 10, 20], [0, 0, 1, 1], gr), [75, 135, 165, 180])
+    # SP -160..40: value = -160 + 200 (f + L); past the left edge at x = 95: f - 1 = -0.05 -> -170.
+    sp = CurveSpec("SP", -160, 40, wrap=True)
+    assert np.allclose(_wrapped([10, 5, 95, 90], [0, 0, -1, -1], sp), [-140, -150, -170, -180])
+
+
+def test_log_wrap_both_ways():
+    # 0.2-200 over columns 0-90 (three decades): log10 v = log10 0.2 + 3 (f + L).
+    rt = CurveSpec("RT", 0.2, 200, wrap=True)
+    assert np.allclose(_wrapped([30, 30, 60, 60], [0, 1, 0, -1], rt, track=(0, 90), scale="log"), [2, 2000, 20, 0.02])
+
+
+def test_wrap_on_a_reversed_scale():
+    # NPHI 0.45..-0.15: value = 0.45 - 0.6 (f + L).
+    nphi = CurveSpec("NPHI", 0.45, -0.15, wrap=True)
+    assert np.allclose(_wrapped([20, 20, 80, 50], [1, 0, -1, 0], nphi), [-0.27, 0.33, 0.57, 0.15])
+
+
+def test_backup_reads_level_plus_one_on_its_scale_and_leaves_minus_one_null():
+    # backup 100-400 (not 150-300, so a shifted own scale would give other numbers): 100 + 300 f.
+    gr = CurveSpec("GR", 0, 150, backup=(100.0, 400.0))
+    out = _wrapped([50, 20, 80, 30], [0, 1, -1, 0], gr)
+    assert np.allclose(out, [75, 160, np.nan, 45], equal_nan=True)
+
+
+def test_backup_on_a_log_track_is_read_in_decades():
+    rt = CurveSpec("RT", 0.2, 200, backup=(2.0, 2000.0))
+    out = _wrapped([30, 30, 30, 30], [0, 1, 1, 0], rt, track=(0, 90), scale="log")
+    assert np.allclose(out, [2, 20, 20, 2])
+
+
+def test_undeclared_wrap_is_null():
+    out = _wrapped([50, 90, 10, 20], [0, 0, 1, -1], CurveSpec("GR", 0, 150))
+    assert np.allclose(out, [75, 135, np.nan, np.nan], equal_nan=True)
+
+
+def test_a_sample_between_levels_takes_the_nearer_row():
+    # Rows 0-3 at quarter rows; the curve jumps from x = 95 (level 0) to x = 5 (level +1)
+    # between rows 1 and 2. GR 0-100 over columns 0-100: value = x + 100 L.
+    ties, step = ((0, 1000.0), (4, 1001.0)), 0.0625  # 0.0625 ft per quarter row
+    gr = CurveSpec("GR", 0, 100, wrap=True)
+    out = _wrapped([90, 95, 5, 10], [0, 0, 1, 1], gr, ties=ties, step=step)
+    want = [90, 91.25, 92.5, 93.75, 95, 95, 95, 105, 105, 106.25, 107.5, 108.75, 110]
+    assert np.allclose(out, want)
+    undeclared = _wrapped([90, 95, 5, 10], [0, 0, 1, 1], CurveSpec("GR", 0, 100), ties=ties, step=step)
+    assert np.allclose(undeclared, want[:7] + [np.nan] * 6, equal_nan=True)
+
+
+def test_all_zero_wrap_changes_nothing():
+    x = 10.0 * np.arange(11) + 0.3
+    lay = _layout([(0, 1000.2), (100, 1050.2)])
+    plain = calibrate([_trace(x)], lay).curves[0].values
+    zeros = calibrate([PixelTrace("GR", 0, 0, x, wrap=np.zeros(11, np.int8))], lay).curves[0].values
+    assert np.array_equal(plain, zeros, equal_nan=True)
+
+
+@pytest.mark.parametrize("wrap", [np.zeros(3, np.int8), np.zeros(4, np.float64)])
+def test_wrap_levels_must_be_integers_shaped_like_x(wrap):
+    with pytest.raises(ValueError, match="wrap must be integer levels shaped like x"):
+        calibrate([PixelTrace("GR", 0, 0, np.ones(4), wrap=wrap)], _layout([(0, 1000.0), (3, 1003.0)]))

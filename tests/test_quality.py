@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from logdigit.calibrate import Curve, Curves
+from logdigit.calibrate import Curve, Curves, calibrate
 from logdigit.cli import app
-from logdigit.io.las import other_section
-from logdigit.io.layout import DepthSpec, Layout
+from logdigit.io.las import other_section, to_las
+from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
 from logdigit.quality import FLAGS, depth_stretches, flag_rows, flag_stretches, quality_csv
 from logdigit.trace import PixelTrace
 
@@ -72,6 +72,27 @@ def test_csv_worked_by_hand():
         ["1001", "", "", "null"],
         ["1001.5", "40.00000", "0.300", "low-confidence"],
     ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "values"),
+    [
+        (CurveSpec("GR", 0, 150, unit="GAPI"), ["75.00000", "135.00000", "", ""]),  # undeclared: NULL
+        (CurveSpec("GR", 0, 150, unit="GAPI", wrap=True), ["75.00000", "135.00000", "165.00000", "180.00000"]),
+    ],
+)
+def test_wrapped_rows_are_flagged_declared_or_not(spec, values):
+    # depth = 1000 + 0.5 * row; rows 2-3 are drawn after the curve passed the right-hand edge.
+    lay = Layout(DepthSpec("FT", 0.5, ((0, 1000.0), (3, 1001.5))), (Track(0, 100, curves=(spec,)),))
+    t = PixelTrace("GR", 0, 0, np.array([50.0, 90.0, 10.0, 20.0]), wrap=np.int8([0, 0, 1, 1]))
+    curves = calibrate([t], lay)
+    flags = flag_stretches([t], None, low=0.8)
+    assert flags == {"GR": [(2, 3, "wrapped")]}
+    las = to_las(curves, lay, flagged=depth_stretches(flags, (1000.0, 0.5)))
+    assert "GR wrapped: 1001.00-1001.50 FT" in las.other
+    rows = list(csv.reader(io.StringIO(quality_csv(curves, [t], None, (1000.0, 0.5), low=0.8))))
+    assert [r[1] for r in rows[1:]] == values
+    assert [r[3] for r in rows[1:]] == ["ok", "ok", "wrapped", "wrapped"]
 
 
 def test_other_section_lists_every_flag_kind():

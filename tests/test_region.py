@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from logdigit.io.layout import DepthSpec, Layout, Track, load_layout
@@ -61,3 +62,27 @@ def test_the_las_is_the_same_with_and_without_the_region(tmp_path):
     whole = digitise(tmp_path / "colour.png", layout=lay, options=InferOptions(device="cpu", whole_scan=True))
     for a, b in zip(limited.curves.curves, whole.curves.curves, strict=True):
         assert np.array_equal(a.values, b.values, equal_nan=True), a.mnemonic
+
+
+def test_probabilities_handed_back_give_the_same_las(tmp_path, tiny_model, monkeypatch):
+    """``digitise(probs=network_proba(...))`` skips the network and changes nothing else."""
+    import logdigit.pipeline as pipeline
+    from logdigit.errors import InputError
+    from logdigit.io.scan import read_scan
+
+    monkeypatch.setattr(pipeline, "cached_model", lambda weights, device: tiny_model)
+    shutil.copy(SAMPLES / "colour.png", tmp_path / "colour.png")
+    lay = load_layout(SAMPLES / "colour.layout.toml")
+    opts = InferOptions(device="cpu", thresholds=(0.3, 0.3))  # the tiny untrained model is unsure
+    image = read_scan(tmp_path / "colour.png").image
+    probs = pipeline.network_proba(image, lay, options=opts)
+    kept = probs.copy()
+    given = digitise(tmp_path / "colour.png", layout=lay, options=opts, probs=probs)
+    ran = digitise(tmp_path / "colour.png", layout=lay, options=opts)
+    assert np.array_equal(probs, kept)
+    assert given.timings["infer"] < ran.timings["infer"]
+    assert any(np.isfinite(c.values).any() for c in given.curves.curves)
+    for a, b in zip(given.curves.curves, ran.curves.curves, strict=True):
+        assert np.array_equal(a.values, b.values, equal_nan=True), a.mnemonic
+    with pytest.raises(InputError, match=r"probs must be float32 \(3, "):
+        digitise(tmp_path / "colour.png", layout=lay, options=opts, probs=probs[:, :-1])

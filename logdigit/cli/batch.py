@@ -27,6 +27,7 @@ from logdigit.cli.options import (
     TemplateOpt,
     ThresholdOpt,
     TileOpt,
+    TracerOpt,
     WeightsOpt,
     WholeScanOpt,
     err,
@@ -101,6 +102,7 @@ def batch(
     max_pixels: MaxPixelsOpt = DEFAULTS.max_pixels,
     max_gap: MaxGapOpt = DEFAULTS.max_gap,
     whole_scan: WholeScanOpt = DEFAULTS.whole_scan,
+    tracer: TracerOpt = DEFAULTS.tracer,
     qc: Annotated[
         str | None,
         typer.Option(
@@ -154,6 +156,7 @@ def batch(
                 max_pixels=max_pixels,
                 max_gap=max_gap,
                 whole_scan=whole_scan,
+                tracer=tracer,
             )
             check_cluster(workers=workers, scheduler=scheduler, torch_threads=torch_threads)  # before planning
             with (

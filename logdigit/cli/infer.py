@@ -22,6 +22,7 @@ from logdigit.cli.options import (
     TemplateOpt,
     ThresholdOpt,
     TileOpt,
+    TracerOpt,
     WeightsOpt,
     WholeScanOpt,
     err,
@@ -73,6 +74,7 @@ def infer(
     max_pixels: MaxPixelsOpt = DEFAULTS.max_pixels,
     max_gap: MaxGapOpt = DEFAULTS.max_gap,
     whole_scan: WholeScanOpt = DEFAULTS.whole_scan,
+    tracer: TracerOpt = DEFAULTS.tracer,
     overwrite: OverwriteOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -98,6 +100,7 @@ def infer(
         max_pixels=max_pixels,
         max_gap=max_gap,
         whole_scan=whole_scan,
+        tracer=tracer,
     )
     many = len(scans) > 1
     jobs = [

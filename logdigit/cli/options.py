@@ -65,6 +65,15 @@ WholeScanOpt = Annotated[
         "the LAS is the same).",
     ),
 ]
+TracerOpt = Annotated[
+    str,
+    typer.Option(
+        "--tracer",
+        metavar="NAME",
+        help="The tracer: greedy (the default, per-curve tracklet search) or joint (skeleton graph, all "
+        "curves of a track assigned together by min-cost flow; warns of a misdeclared line style).",
+    ),
+]
 TemplateOpt = Annotated[
     Path | None,
     typer.Option(
@@ -92,6 +101,7 @@ def infer_options(
     max_pixels: int,
     max_gap: int,
     whole_scan: bool = False,
+    tracer: str = DEFAULTS.tracer,
 ) -> InferOptions:
     """The digitising flags of ``infer`` and ``batch`` as one :class:`InferOptions`.
 
@@ -114,6 +124,7 @@ def infer_options(
         max_pixels=max_pixels,
         max_gap=max_gap,
         whole_scan=whole_scan,
+        tracer=tracer,
     )
 
 

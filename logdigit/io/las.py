@@ -176,9 +176,11 @@ def _curve_scales(layout: Layout) -> dict[str, str]:
         for c in track.curves:
             ink = ", ink #{:02x}{:02x}{:02x}".format(*c.color) if c.color else ""
             unit = f" {c.unit}" if c.unit else ""
+            wrap = ", wraps on its scale" if c.wrap else ""
+            backup = f", backup {c.backup[0]:g} to {c.backup[1]:g}" if c.backup is not None else ""
             out[c.mnemonic] = (
                 f"digitised from track {i + 1}, {c.left_value:g} to {c.right_value:g}{unit} "
-                f"{track.scale}, {c.line}{ink}"
+                f"{track.scale}, {c.line}{ink}{wrap}{backup}"
             )
     return out
 

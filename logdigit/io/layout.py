@@ -25,13 +25,17 @@ A layout sits beside its scan as ``<stem>.layout.toml`` (``scan.tif`` ->
     right_value = 150
     line = "solid"              # "solid" -> VeerNet class 1, "dashed" -> class 2 (default "solid")
     color = "#00cc00"           # optional ink colour; separates curves of the same line style
+    backup = [150, 300]         # optional: past the right edge, drawn on from the left on 150..300
 
 Pixel rows and columns are 0-based from the image's top-left corner. Besides the
 keys above, a curve may carry ``descr`` (its LAS description); ``scale`` defaults to
 ``"linear"``, ``unit`` to ``""`` and ``line`` to ``"solid"``; ``line = "dotted"`` is a
 class-2 line like ``"dashed"`` (VeerNet draws both as class 2); where a track holds dashed and
 dotted curves of one ink, saying which is which lets the tracer hand them out by the length of
-their pieces instead of by column. Unit, scale and line words are
+their pieces instead of by column. A curve drawn past a track edge and on from the other edge
+declares it: ``wrap = true`` (on its own scale shifted by one track width, past either edge) or
+``backup = [a, b]`` (past the right edge only, on the scale ``a..b`` from the left edge); see
+:class:`CurveSpec`. Unit, scale and line words are
 read case-insensitively. ``unit = "PX"`` marks an uncalibrated draft written by
 ``logdigit layout``: the index is then the pixel row and values are fractions of the
 track width. Tie depths must rise (or fall) steadily with the row. Mnemonics, units,
@@ -101,6 +105,14 @@ class CurveSpec:
         line: ``"solid"`` (VeerNet class 1), ``"dashed"`` or ``"dotted"`` (class 2).
         color: optional ink colour as an (R, G, B) tuple of 0-255 ints.
         descr: optional LAS description.
+        wrap: past an edge the curve is drawn on from the other edge, on its own scale
+            shifted by one track width: at wrap level L (+1 past the right edge, -1 past the
+            left) and fraction f across the track, ``value = lv + (f + L) (rv - lv)``, in
+            log10 of the values on a log track. Its wrapped stretches become true values.
+        backup: ``(a, b)``: past the right edge the curve is drawn again from the left edge on
+            the scale ``a..b`` (a GR 0-150 with backup 150-300): at level +1,
+            ``value = a + f (b - a)`` (in log10 on a log track). Past the left edge: NULL.
+            A wrapped stretch that neither declares is written NULL (and flagged ``wrapped``).
     """
 
     mnemonic: str
@@ -110,6 +122,8 @@ class CurveSpec:
     line: str = "solid"
     color: tuple[int, int, int] | None = None
     descr: str = ""
+    wrap: bool = False
+    backup: tuple[float, float] | None = None
 
     @property
     def klass(self) -> int:
@@ -175,6 +189,8 @@ _CURVE_KEYS = {
     "line": False,
     "color": False,
     "descr": False,
+    "wrap": False,
+    "backup": False,
 }
 _COLOR = re.compile(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 _TOML_LOCATION = re.compile(r"^(?P<msg>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$")
@@ -476,7 +492,36 @@ def _parse_curve(table: dict[str, Any], scale: str, where: str, prefix: str) -> 
     color = _parse_color(table["color"], where, f"{prefix}.color") if "color" in table else None
     descr = _string(table.get("descr", ""), where, f"{prefix}.descr", 'e.g. descr = "Gamma ray"')
     _las_field("descr", descr, where, f"{prefix}.descr")
-    return CurveSpec(mnemonic, values[0], values[1], unit=unit, line=line, color=color, descr=descr)
+    wrap, backup = _parse_wrap(table, scale, where, prefix)
+    return CurveSpec(
+        mnemonic, values[0], values[1], unit=unit, line=line, color=color, descr=descr, wrap=wrap, backup=backup
+    )
+
+
+def _parse_wrap(table: dict[str, Any], scale: str, where: str, prefix: str) -> tuple[bool, tuple[float, float] | None]:
+    """The curve's ``wrap`` and ``backup`` declarations (at most one of them)."""
+    wrap = table.get("wrap", False)
+    if not isinstance(wrap, bool):
+        raise _fail(where, f"{prefix}.wrap", f"must be true or false, got {_show(wrap)}", "write wrap = true")
+    if "backup" not in table:
+        return wrap, None
+    fix = "write backup = [a, b], the values at the track's left and right edges on the backup scale, e.g. [150, 300]"
+    value = table["backup"]
+    if not isinstance(value, list) or len(value) != 2:
+        raise _fail(where, f"{prefix}.backup", f"must be [a, b], got {_show(value)}", fix)
+    a, b = (_number(v, where, f"{prefix}.backup", fix) for v in value)
+    if a == b:
+        raise _fail(where, f"{prefix}.backup", f"both values are {a:g}", fix)
+    if scale == "log" and min(a, b) <= 0:
+        raise _fail(where, f"{prefix}.backup", f"log scale needs values > 0, got [{a:g}, {b:g}]", fix)
+    if wrap:
+        raise _fail(
+            where,
+            f"{prefix}.backup",
+            "given with wrap = true",
+            "declare one: wrap = true (the curve's own scale, past either edge) or backup = [a, b]",
+        )
+    return False, (a, b)
 
 
 def _check_values(values: Sequence[float], scale: str, where: str, prefix: str) -> None:
@@ -709,6 +754,10 @@ def _curve_toml(curve: CurveSpec, draft: bool) -> str:
         lines.append('color = "#{:02x}{:02x}{:02x}"'.format(*curve.color))
     if curve.descr:
         lines.append(f"descr = {_toml_str(curve.descr)}")
+    if curve.wrap:
+        lines.append("wrap = true")
+    if curve.backup is not None:
+        lines.append(f"backup = [{_toml_num(curve.backup[0])}, {_toml_num(curve.backup[1])}]")
     return "\n".join(lines) + "\n"
 
 

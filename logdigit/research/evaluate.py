@@ -68,11 +68,17 @@ def evaluate(
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
     sheets: Sequence | None = None,
+    probs: Sequence[np.ndarray] | None = None,
+    tracer: str = "greedy",
 ) -> dict:
     """Score ``methods`` on ``n`` test sheets drawn with ``seed``.
 
     ``sheets``: the same sheets drawn beforehand by :func:`draw_test_sheets` (with this ``n``,
     ``seed`` and size), so that several models scored on one test set draw it once.
+    ``probs``: for ``veernet``, the model's float32 (3, H, W) probabilities of each sheet as
+    :func:`logdigit.model.inference.predict_proba` gives them (kept from an earlier run, so a
+    harness that re-traces after each tracer change skips the network); ``model`` is then unused.
+    ``tracer``: a name in :data:`logdigit.trace.TRACERS`.
 
     Returns:
         ``{"n": n, "seed": seed, "size": [h, w], "methods": {name: metrics}}`` where metrics
@@ -87,26 +93,30 @@ def evaluate(
     """
     from logdigit.image.threshold import threshold
     from logdigit.model.inference import predict_proba
-    from logdigit.trace import trace
+    from logdigit.trace import TRACERS
+
+    trace = TRACERS[tracer]
 
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise ValueError(f"unknown methods {unknown}; valid: {list(METHODS)}")
-    if "veernet" in methods and model is None:
-        raise ValueError("evaluating 'veernet' needs a model")
+    if "veernet" in methods and model is None and probs is None:
+        raise ValueError("evaluating 'veernet' needs a model (or its probabilities, probs)")
     if sheets is not None and len(sheets) != n:
         raise ValueError(f"{len(sheets)} pre-drawn sheets given for n={n}")
+    if probs is not None and len(probs) != n:
+        raise ValueError(f"probabilities of {len(probs)} sheets given for n={n}")
     acc = {m: _Acc.new() for m in methods}
     for i in range(n):
         sheet = sheets[i] if sheets is not None else _test_sheet(i, seed, height, width)
         band = boundary_band(sheet.labels)
         for m in methods:
             if m == "veernet":
-                probs = predict_proba(model, sheet.image, device=device)
-                pred = probs.argmax(0)
-                masks = threshold(probs)
-                acc[m].cal += calibration_bins(probs, sheet.labels)
-                acc[m].cal_band += calibration_bins(probs, sheet.labels, mask=band)
+                p = predict_proba(model, sheet.image, device=device) if probs is None else np.asarray(probs[i])
+                pred = p.argmax(0)
+                masks = threshold(p)
+                acc[m].cal += calibration_bins(p, sheet.labels)
+                acc[m].cal_band += calibration_bins(p, sheet.labels, mask=band)
             else:  # a class map: the truth itself, or the classical route's
                 pred = sheet.labels if m == "true-masks" else classical_segment(sheet.image, sheet.layout)
                 masks = np.stack([pred == 0, pred == 1, pred == 2])

@@ -182,6 +182,16 @@ class PixelTrace:
            swap. Empty for a curve its class, line style or colour sets apart.
         filled: (first, last) image rows, inclusive, of each stretch whose x is linearly
            interpolated across a gap without ink (at most ``max_gap`` rows each), in order.
+        wrap: int8 (n,) wrap level per row, or None (all 0): 0 where the trace is on the
+           curve's own scale, +1 where it is on ink drawn after the curve passed the track's
+           right-hand edge (re-entering from the left), -1 after it passed the left-hand edge
+           (re-entering from the right). ``x`` is always where the ink is, inside the track;
+           :func:`logdigit.calibrate.calibrate` turns the level into a value as the layout
+           declares (``CurveSpec.wrap``, ``CurveSpec.backup``), else NULL.
+        margin: float64 (n,) or None: per row, how much better (log-odds) the chosen ink fits the
+           curve than the best other ink on the row; set by the joint tracer (:mod:`.joint`).
+        seen_line: ``"solid"`` or ``"dashed"``, the class the network sees under the trace's
+           ink, or None; set by the joint tracer (the pipeline warns where it is not the declared one).
     """
 
     mnemonic: str
@@ -190,6 +200,9 @@ class PixelTrace:
     x: np.ndarray
     twins: tuple[str, ...] = ()
     filled: tuple[tuple[int, int], ...] = ()
+    wrap: np.ndarray | None = None
+    margin: np.ndarray | None = None
+    seen_line: str | None = None
 
     @property
     def rows(self) -> np.ndarray:

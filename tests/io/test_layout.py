@@ -260,6 +260,27 @@ def test_the_documented_log_scale_message(tmp_path):
             'unit = "GAPI"\ncolor = [0, 204, 0]',
             "tracks[0].curves[0].color: must be a string",
         ),
+        # wrap and backup
+        ('unit = "GAPI"', 'unit = "GAPI"\nwrap = "yes"', "tracks[0].curves[0].wrap: must be true or false"),
+        ('unit = "GAPI"', 'unit = "GAPI"\nbackup = [150]', "tracks[0].curves[0].backup: must be [a, b], got [150]"),
+        ('unit = "GAPI"', 'unit = "GAPI"\nbackup = 150', "tracks[0].curves[0].backup: must be [a, b]"),
+        (
+            'unit = "GAPI"',
+            'unit = "GAPI"\nbackup = [150, "300"]',
+            "tracks[0].curves[0].backup: must be a finite number",
+        ),
+        ('unit = "GAPI"', 'unit = "GAPI"\nbackup = [150, 150]', "tracks[0].curves[0].backup: both values are 150"),
+        (
+            'unit = "OHMM"',
+            'unit = "OHMM"\nbackup = [0, 20]',
+            "tracks[1].curves[0].backup: log scale needs values > 0, got [0, 20]",
+        ),
+        (
+            'unit = "GAPI"',
+            'unit = "GAPI"\nwrap = true\nbackup = [150, 300]',
+            "tracks[0].curves[0].backup: given with wrap = true; declare one",
+        ),
+        ('unit = "GAPI"', 'unit = "GAPI"\nbackups = [150, 300]', 'did you mean "backup"?'),
         # well
         (
             "[depth]",
@@ -372,6 +393,20 @@ def test_round_trip_of_awkward_strings_and_floats(tmp_path):
     text = layout_to_toml(layout)
     assert '"API#" = "42"' in text
     assert load_layout(write_layout(layout, tmp_path / "x.layout.toml")) == layout
+
+
+def test_wrap_and_backup_load_and_round_trip(tmp_path):
+    text = BASE.replace('unit = "GAPI"', 'unit = "GAPI"\nbackup = [150, 300]').replace(
+        'unit = "OHMM"', 'unit = "OHMM"\nwrap = true'
+    )
+    layout = _load(tmp_path, text)
+    gr, ild = layout.tracks[0].curves[0], layout.tracks[1].curves[0]
+    assert (gr.wrap, gr.backup, ild.wrap, ild.backup) == (False, (150.0, 300.0), True, None)
+    written = layout_to_toml(layout)
+    assert "backup = [150, 300]\n" in written and "wrap = true\n" in written
+    assert load_layout(write_layout(layout, tmp_path / "copy.layout.toml")) == layout
+    plain = layout_to_toml(load_layout(EXAMPLE))
+    assert "wrap" not in plain and "backup" not in plain  # nothing declared, nothing written
 
 
 def test_layout_to_toml_of_the_example_is_plain():

@@ -129,6 +129,18 @@ def test_pre_drawn_test_sheets_give_the_same_report(tiny_model):
         evaluate(tiny_model, sheets=sheets[:1], **kw)
 
 
+def test_probabilities_handed_back_give_the_same_report(tiny_model):
+    from logdigit.model.inference import predict_proba
+    from logdigit.research.evaluate import draw_test_sheets
+
+    sheets = draw_test_sheets(2, 3, height=128, width=160)
+    kw = dict(n=2, seed=3, height=128, width=160, methods=("veernet",))
+    probs = [predict_proba(tiny_model, s.image) for s in sheets]
+    assert evaluate(None, sheets=sheets, probs=probs, **kw) == evaluate(tiny_model, **kw)
+    with pytest.raises(ValueError, match="probabilities of 1 sheets given for n=2"):
+        evaluate(None, probs=probs[:1], **kw)
+
+
 def test_unknown_method_and_missing_model():
     with pytest.raises(ValueError, match="valid"):
         evaluate(None, n=1, methods=("magic",))

@@ -1,0 +1,306 @@
+"""The joint tracer: class masks (and the scan) -> one column per pixel row per curve (see the package docstring)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from logdigit.errors import InputError, LayoutError
+from logdigit.io.layout import LINE_CLASSES, Layout, Track
+from logdigit.trace.assign import PAUSE, Path, piece_log_odds, problem, solve
+from logdigit.trace.cost import Look
+from logdigit.trace.graph import Pieces, pieces
+from logdigit.trace.options import DEFAULT_MAX_GAP, MAX_GAP_LIMIT, TraceOptions
+from logdigit.trace.tracer import PixelTrace
+
+
+def trace_joint(
+    masks: np.ndarray,
+    layout: Layout,
+    *,
+    image: np.ndarray | None = None,
+    max_gap: int = DEFAULT_MAX_GAP,
+    margin: int = 3,
+    options: TraceOptions | None = None,
+) -> list[PixelTrace]:
+    """Trace every layout curve's centreline: one sub-pixel column per pixel row.
+
+    Each track window (digitised rows ``layout.depth.rows``, else all; columns ``left - margin
+    .. right + margin``) is skeletonised into pieces, and all its curves are assigned pieces
+    jointly by min-cost flow (see the package docstring for the cost model).
+
+    Args:
+        masks: bool (3, H, W) from :func:`logdigit.image.threshold.threshold`; not modified.
+        layout: tracks and curves in pixel coordinates of this image.
+        image: optional uint8 (H, W, 3) RGB scan: ink colour, shade and the curves' ``color``.
+        max_gap: longest gap in rows bridged by linear interpolation; longer gaps are NaN.
+        margin: columns searched beyond each track edge, for curves that stray past it.
+        options: weights, priors and limits (:class:`TraceOptions`; default: the fitted ones).
+
+    Returns:
+        One :class:`PixelTrace` per layout curve, in layout order (track by track), each with
+        exactly one value (or NaN) per digitised row.
+
+    Raises:
+        InputError: masks or image of the wrong shape or dtype.
+        LayoutError: a track or the digitised rows outside the image, an unknown line style.
+
+    Example:
+        >>> from logdigit.io.layout import CurveSpec, DepthSpec, Track
+        >>> masks = np.zeros((3, 60, 8), bool)
+        >>> masks[1, :, 3:5] = True
+        >>> lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (59, 59)), rows=(10, 49)),
+        ...              (Track(1, 6, curves=(CurveSpec("GR", 0, 150),)),))
+        >>> (t,) = trace_joint(masks, lay)
+        >>> t.mnemonic, t.row0, len(t.x), set(t.x.tolist()), t.filled
+        ('GR', 10, 40, {3.5}, ())
+    """
+    _check_masks(masks)
+    height, width = masks.shape[1:]
+    _check_image(image, (height, width))
+    _check_options(max_gap, margin)
+    opts = options or TraceOptions()
+    if not isinstance(opts, TraceOptions):
+        raise TypeError(f"options must be a logdigit.trace.TraceOptions, got {type(opts).__name__}")
+    r0, r1 = _digitised_rows(layout, height)
+    out: list[PixelTrace] = []
+    for index, track in enumerate(layout.tracks):
+        _check_track(track, index, width)
+        if not track.curves:
+            continue
+        c0, c1 = max(track.left - margin, 0), min(track.right + margin, width - 1)
+        rgb = None if image is None else image[r0 : r1 + 1, c0 : c1 + 1]
+        window = masks[:, r0 : r1 + 1, c0 : c1 + 1]
+        edges = (float(track.left - c0), float(track.right - c0))
+        for t in _trace_track(window, rgb, track, index, edges, opts, max_gap):
+            out.append(_shift(t, r0, c0))
+    return out
+
+
+def _trace_track(window, rgb, track: Track, index: int, edges, opts: TraceOptions, max_gap: int) -> list[PixelTrace]:
+    n_rows = window.shape[1]
+    p = pieces(window, rgb, slope_rows=opts.slope_rows)
+    prob = problem(p, edges[0], edges[1], opts)
+    groups = looks_of(track.curves, p, rgb, grey_chroma=opts.grey_chroma)
+    odds = {look: piece_log_odds(prob, look, _rivals(groups, look), opts) for look in groups}
+    paths = {look: solve(prob, len(ks), odds[look], np.zeros(len(p)), opts) for look, ks in groups.items()}
+    for look, ks in groups.items():  # a misdeclared line style: trace it as the other one if that fits far better
+        covered = sum(int(p.rows[list(path.pieces)].sum()) for path in paths[look])
+        if covered < opts.style_fallback * n_rows * len(ks):
+            other = Look(3 - look.klass, look.rgb)
+            llr = piece_log_odds(prob, other, _rivals(groups, look), opts)
+            alt = solve(prob, len(ks), llr, np.zeros(len(p)), opts)
+            others = {i for o, ps in paths.items() if o != look for path in ps for i in path.pieces}
+            took = [i for path in alt for i in path.pieces]
+            claimed = sum(int(p.rows[i]) for i in took if i in others)
+            if sum(int(p.rows[i]) for i in took) > 2 * covered and claimed < 0.2 * p.rows[took].sum():
+                odds[look], paths[look] = llr, alt  # its own ink, of the other style, unclaimed by others
+    if len(groups) > 1:  # second round: ink another look took is shared at a cost, or hidden under
+        owner = _owners(len(p), paths, odds)
+        rows = p.rows.astype(np.float64)
+        for g, look in enumerate(groups):
+            taken = (owner >= 0) & (owner != g)
+            if not taken.any():
+                continue
+            own_cost = -odds[look] * rows + opts.share_cost * rows
+            # hidden under: only along rows where this look shows no ink of its own
+            hidden = np.where(_own_ink_share(p, odds[look] > 0, n_rows) < 0.2, opts.hidden_cost * rows, np.inf)
+            cost = np.where(taken, np.minimum(own_cost, hidden), -odds[look] * rows)
+            # as log-likelihood ratios per row again, for solve()
+            llr = np.where(taken, -cost / rows, odds[look])
+            paths[look] = solve(prob, len(groups[look]), llr, np.zeros(len(p)), opts)
+    out: list[PixelTrace | None] = [None] * len(track.curves)
+    for look, ks in groups.items():
+        rivals = _row_top2(p, np.where(odds[look] >= opts.min_log_odds, odds[look], -np.inf), n_rows)
+        chosen = sorted(paths[look], key=lambda path: float(np.median(np.concatenate([p.xs(i) for i in path.pieces]))))
+        names = tuple(track.curves[k].mnemonic for k in ks)
+        for j, k in enumerate(ks):
+            path = chosen[j] if j < len(chosen) else None
+            x, filled, wrap, seen = _assemble(p, path, n_rows, max_gap, opts)
+            margin = _margin(p, path, odds[look], rivals, x, opts.margin_cap)
+            twins = tuple(m for m in names if m != track.curves[k].mnemonic)
+            out[k] = PixelTrace(track.curves[k].mnemonic, index, 0, x, twins, filled, wrap, margin, seen)
+    return [t for t in out if t is not None]
+
+
+def looks_of(curves, p: Pieces, rgb, klass=None, *, grey_chroma: float = 12.0) -> dict[Look, list[int]]:
+    """The track's curves grouped by look: declared class and, on a colour scan, ``color``.
+
+    ``klass``: the class of each curve, where it is not the declared one (the fitter flips some).
+    ``grey_chroma``: see :class:`TraceOptions`.
+    """
+    colour = rgb is not None and _shows_colour(p, grey_chroma)
+    groups: dict[Look, list[int]] = {}
+    for k, curve in enumerate(curves):
+        ink = None
+        if colour and curve.color is not None:
+            r, g, b = (int(v) for v in curve.color)
+            ink = (r, g, b)
+        groups.setdefault(Look(curve.klass if klass is None else klass[k], ink), []).append(k)
+    return groups
+
+
+def _rivals(groups, look: Look) -> list:
+    return [o.rgb for o in groups if o.rgb is not None and o.rgb != look.rgb]
+
+
+def _row_top2(p: Pieces, llr: np.ndarray, n_rows: int):
+    """Per row, the best and second-best log-likelihood ratio of the pieces on it, and the best piece."""
+    best, second, arg = np.full(n_rows, -np.inf), np.full(n_rows, -np.inf), np.full(n_rows, -1)
+    for i in np.argsort(-llr, kind="stable"):
+        if not np.isfinite(llr[i]):
+            break
+        a, b = int(p.top[i]), int(p.bottom[i]) + 1
+        free = arg[a:b] < 0
+        second[a:b] = np.where(~free & (second[a:b] == -np.inf), llr[i], second[a:b])
+        best[a:b] = np.where(free, llr[i], best[a:b])
+        arg[a:b] = np.where(free, i, arg[a:b])
+    return best, second, arg
+
+
+def _margin(p: Pieces, path: Path | None, llr: np.ndarray, top2, x: np.ndarray, cap: float) -> np.ndarray:
+    """float (n_rows,) per row of the trace, its piece's log-likelihood ratio minus that of the best
+    other piece on the row (at most ``cap``, where there is none; 0 on bridged rows; NaN off the trace)."""
+    best, second, arg = top2
+    out = np.where(np.isfinite(x), 0.0, np.nan)
+    for i in path.pieces if path is not None else ():
+        a, b = int(p.top[i]), int(p.bottom[i]) + 1
+        other = np.where(arg[a:b] == i, second[a:b], best[a:b])
+        out[a:b] = np.minimum(llr[i] - other, cap)
+    return out
+
+
+def _own_ink_share(p: Pieces, mine: np.ndarray, n_rows: int) -> np.ndarray:
+    """float (n,) share of each piece's rows on which some piece in ``mine`` lies."""
+    covered = np.zeros(n_rows + 1, np.int64)
+    np.add.at(covered, p.top[mine], 1)
+    np.add.at(covered, p.bottom[mine] + 1, -1)
+    inked = np.cumsum(covered)[:-1] > 0
+    csum = np.concatenate([[0], np.cumsum(inked)])
+    return (csum[p.bottom + 1] - csum[p.top]) / p.rows
+
+
+def _owners(n: int, paths: dict, odds: dict) -> np.ndarray:
+    """int (n,) index of the look that keeps each piece (-1: taken by none); a piece several
+    looks took goes to the one it fits best."""
+    keys = list(paths)
+    takers: dict[int, list[int]] = {}
+    for g, key in enumerate(keys):
+        for path in paths[key]:
+            for i in path.pieces:
+                takers.setdefault(i, []).append(g)
+    owner = np.full(n, -1)
+    for i, gs in takers.items():
+        owner[i] = max(set(gs), key=lambda g: (odds[keys[g]][i], -g))
+    return owner
+
+
+def _assemble(p: Pieces, path: Path | None, n_rows: int, max_gap: int, opts: TraceOptions):
+    """One value per window row from a path: pieces' columns, short gaps bridged, wrap levels."""
+    x = np.full(n_rows, np.nan)
+    wrap = np.zeros(n_rows, np.int8)
+    filled: list[tuple[int, int]] = []
+    if path is None:
+        return x, (), wrap, None
+    level = 0
+    prev = None
+    solid = dashed = 0.0
+    for i, how in zip(path.pieces, path.wraps, strict=True):
+        a, b = int(p.top[i]), int(p.bottom[i])
+        level = 0 if how == PAUSE else max(-1, min(1, level + how))
+        if prev is not None and how == 0:
+            pb = int(p.bottom[prev])
+            gap = a - pb - 1
+            if 0 < gap <= max_gap:
+                rows = np.arange(pb + 1, a)
+                x[rows] = np.interp(rows, [pb, a], [x[pb], p.xs(i)[0]])
+                wrap[rows] = level
+                filled.append((pb + 1, a - 1))
+        x[a : b + 1] = p.xs(i)
+        wrap[a : b + 1] = level
+        solid += p.solid[i] * p.rows[i]
+        dashed += p.dashed[i] * p.rows[i]
+        prev = i
+    total = solid + dashed
+    seen = (
+        None
+        if total == 0
+        else (
+            "dashed" if dashed / total > opts.style_warning else "solid" if solid / total > opts.style_warning else None
+        )
+    )
+    return x, tuple(filled), wrap, seen
+
+
+def _shift(t: PixelTrace, r0: int, c0: int) -> PixelTrace:
+    return PixelTrace(
+        t.mnemonic,
+        t.track,
+        r0,
+        t.x + c0,
+        t.twins,
+        tuple((a + r0, b + r0) for a, b in t.filled),
+        t.wrap,
+        t.margin,
+        t.seen_line,
+    )
+
+
+def _shows_colour(p: Pieces, grey_chroma: float) -> bool:
+    """Whether the pieces' ink shows colour (not a grey or 1-bit scan): 90th percentile chroma."""
+    if len(p) == 0 or not np.isfinite(p.rgb).all():
+        return False
+    lab = cv2.cvtColor(p.rgb.astype(np.float32).reshape(-1, 1, 3) / 255.0, cv2.COLOR_RGB2LAB).reshape(-1, 3)
+    return float(np.percentile(np.hypot(lab[:, 1], lab[:, 2]), 90)) >= grey_chroma
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_masks(masks) -> None:
+    if not isinstance(masks, np.ndarray) or masks.ndim != 3 or masks.shape[0] != 3 or masks.dtype != bool:
+        got = f"{masks.shape} {masks.dtype}" if isinstance(masks, np.ndarray) else type(masks).__name__
+        raise InputError(f"masks must be bool (3, H, W) as threshold() returns, got {got}; use masks.astype(bool)")
+    if masks.shape[1] == 0 or masks.shape[2] == 0:
+        raise InputError(f"masks are empty: shape {masks.shape}")
+
+
+def _check_image(image, shape: tuple[int, int]) -> None:
+    if image is None:
+        return
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.shape != (*shape, 3):
+        got = f"{image.shape} {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise InputError(f"image must be uint8 {(*shape, 3)} RGB, the scan the masks came from; got {got}")
+
+
+def _check_options(max_gap: int, margin: int) -> None:
+    for name, value in (("max_gap", max_gap), ("margin", margin)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    if max_gap > MAX_GAP_LIMIT:
+        raise ValueError(f"max_gap must be at most {MAX_GAP_LIMIT} rows, got {max_gap}")
+
+
+def _digitised_rows(layout: Layout, height: int) -> tuple[int, int]:
+    if layout.depth.rows is None:
+        return 0, height - 1
+    first, last = (int(r) for r in layout.depth.rows)
+    if not 0 <= first <= last < height:
+        raise LayoutError(
+            f"depth rows ({first}, {last}) are not inside the scan's rows 0..{height - 1}; "
+            "fix [depth] rows in the layout (is it for this scan?)"
+        )
+    return first, last
+
+
+def _check_track(track: Track, index: int, width: int) -> None:
+    if not 0 <= track.left < track.right < width:
+        raise LayoutError(
+            f"track {index}: columns {track.left}..{track.right} are not inside the scan's "
+            f"columns 0..{width - 1} with left < right; fix the track edges in the layout"
+        )
+    for curve in track.curves:
+        if curve.line not in LINE_CLASSES:
+            raise LayoutError(
+                f"track {index} curve {curve.mnemonic}: line {curve.line!r} is not one of {sorted(LINE_CLASSES)}"
+            )

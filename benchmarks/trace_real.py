@@ -460,7 +460,8 @@ def _markdown(rep: dict) -> str:
     lines = [
         "# Tracing on real prints (issue #19)",
         "",
-        f"Made by `{rep['command']}` (`make trace-real`, or `make trace-real-joint` for `--tracer joint`, runs it) on {rep['date']}, {rep['seconds']:.0f} s. Scores from",
+        f"Made by `{rep['command']}` (`make trace-real`, or `make trace-real-joint` for `--tracer joint`, runs it)",
+        f"on {rep['date']}, {rep['seconds']:.0f} s. Scores from",
         "../shared/realdata/score_pixels.py against the kit's truth; errors are fractions of track width;",
         "`extra` is values written where the curve is not drawn, as a share of the LAS's samples.",
         "Wrapped curves declared in the layout: "

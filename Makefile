@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Threads the tests run with: the caller's OMP_NUM_THREADS, else 2 (the LAS is the same on any count).
 TEST_THREADS ?= $(or $(OMP_NUM_THREADS),2)
 
-.PHONY: install layout-real test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
+.PHONY: install layout-real test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence fit-curve-stats clean
 
 install: $(STAMP)
 
@@ -79,6 +79,11 @@ model-eval: install
 # (logdigit/data/confidence.json, docs/confidence.json and its reliability diagram; ~20 min on one core).
 fit-confidence: install
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/fit_confidence.py
+
+# The real-curve statistics the synthetic generator draws from (logdigit/data/curve_stats.json), fitted on
+# the public logs of ../shared/realdata/las (numbers only, with each source's citation; ~2 s).
+fit-curve-stats: install
+	$(BIN)/python benchmarks/fit_curve_stats.py
 
 # The controlled loss comparison of docs/loss-comparison.md (9 losses x 2 seeds; ~2.5 h on 2 cores).
 compare-losses: install

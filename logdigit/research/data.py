@@ -29,6 +29,7 @@ class DataConfig:
     sheet_width: int = 512
     crop: int = 192
     batch_size: int = 8
+    skew_deg: float = 2.0  # a crop is turned by up to this (30 % of crops): archive scans sit up to 2 degrees off
 
     def __post_init__(self) -> None:
         from logdigit.errors import InputError
@@ -52,6 +53,9 @@ class DataConfig:
             if not _whole(value) or value < low or (high is not None and value > high):
                 bound = f"from {low} to {high}" if high is not None else f">= {low}"
                 raise InputError(f"--{name.replace('_', '-')} {value!r}: {name} must be a whole number {bound}")
+        ok = isinstance(self.skew_deg, int | float) and not isinstance(self.skew_deg, bool)
+        if not ok or not 0 <= self.skew_deg <= 10:
+            raise InputError(f"skew_deg {self.skew_deg!r}: must be a number of degrees from 0 to 10, e.g. 2.0")
 
 
 def _whole(value) -> bool:
@@ -126,7 +130,7 @@ class SheetPool:
         xs, softs = [], []
         for _ in range(c.batch_size):
             image, soft = self._slots[int(rng.integers(c.pool_size))][1]
-            img, sft = _augment(image, soft.astype(np.float32), c.crop, rng)
+            img, sft = _augment(image, soft.astype(np.float32), c.crop, rng, skew=c.skew_deg)
             xs.append(img)
             softs.append(sft)
         soft = np.stack(softs)  # (B, 3, h, w)
@@ -135,11 +139,12 @@ class SheetPool:
         return Batch(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(labels), torch.from_numpy(soft))
 
 
-def _augment(image: np.ndarray, soft: np.ndarray, crop: int, rng: np.random.Generator):
-    """Random crop with scale, skew, flips and colour jitter; labels follow the geometry."""
+def _augment(image: np.ndarray, soft: np.ndarray, crop: int, rng: np.random.Generator, *, skew: float = 2.0):
+    """Random crop with scale, skew (up to ``skew`` degrees), flips and colour jitter; labels follow
+    the geometry."""
     h, w = image.shape[:2]
     scale = rng.uniform(0.8, 1.25) if rng.random() < 0.3 else 1.0
-    angle = rng.uniform(-0.7, 0.7) if rng.random() < 0.2 else 0.0
+    angle = rng.uniform(-skew, skew) if rng.random() < 0.3 else 0.0
     size = int(np.ceil(crop / scale)) + 2
     y0 = int(rng.integers(0, h - size + 1))
     x0 = int(rng.integers(0, w - size + 1))

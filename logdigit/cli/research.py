@@ -43,12 +43,16 @@ def synth(
     split: Annotated[str, typer.Option("--split", help="Seed stream: train, val, test or sample.")] = "test",
     height: Annotated[int, typer.Option("--height")] = 512,
     width: Annotated[int, typer.Option("--width")] = 640,
+    style: Annotated[
+        str, typer.Option("--style", help="print (real prints and archive scans, as trained) or classic.")
+    ] = "print",
     quiet: QuietOpt = False,
 ) -> None:
     """Write synthetic scans with hard labels, soft (partial-volume) labels and true curves."""
-    from logdigit.research.synth import check_sheets, write_dataset
+    from logdigit.research.synth import check_sheets, style_named, write_dataset
 
     check_sheets(n=n, seed=seed, height=height, width=width, split=split)
+    drawn_from = style_named(style)
     with progress_bar(quiet) as progress:
         task = progress.add_task("synth", total=n)
         paths = write_dataset(
@@ -58,6 +62,7 @@ def synth(
             split=split,
             height=height,
             width=width,
+            style=drawn_from,
             progress=lambda i, total: progress.update(task, completed=i),
         )
     if not quiet:

@@ -161,6 +161,28 @@ CLASSIC_STYLE = SynthStyle(
 )
 """The generator's first distribution (VeerNet 1's training and test sheets), bit for bit."""
 
+STYLES: dict[str, SynthStyle] = {"print": DEFAULT_STYLE, "classic": CLASSIC_STYLE}
+"""Named distributions (``logdigit synth --style``): real prints and archive scans (the default,
+the training distribution), or the first generator's sheets."""
+
+
+def style_named(name: str) -> SynthStyle:
+    """The :data:`STYLES` entry ``name``.
+
+    >>> style_named("classic") is CLASSIC_STYLE
+    True
+    >>> style_named("fancy")
+    Traceback (most recent call last):
+    ...
+    logdigit.errors.InputError: --style 'fancy': expected one of ['classic', 'print']
+    """
+    from logdigit.errors import InputError
+
+    if name not in STYLES:
+        raise InputError(f"--style {name!r}: expected one of {sorted(STYLES)}")
+    return STYLES[name]
+
+
 _NO_EXTRAS = {
     f.name: getattr(CLASSIC_STYLE, f.name)
     for f in fields(SynthStyle)
@@ -979,7 +1001,8 @@ def write_dataset(
     progress=None,
 ) -> list[Path]:
     """Write ``n`` sheets to ``outdir``: ``NNNNN.png`` (scan), ``NNNNN.labels.png`` (hard classes),
-    ``NNNNN.soft.npz`` (float16 soft labels) and ``NNNNN.truth.json`` (per-row centrelines).
+    ``NNNNN.soft.npz`` (float16 soft labels) and ``NNNNN.truth.json`` (per-row centrelines, and
+    ``depth_labels``: the printed depth numbers as [row of the number's centre, depth]).
 
     Returns the scan paths. ``progress(i, n)`` is called after each sheet.
 
@@ -1010,7 +1033,14 @@ def write_dataset(
             }
             for c in sheet.truth
         ]
-        write_text_atomic(f"{stem}.truth.json", json.dumps({"seed": seed, "split": split, "index": i, "curves": truth}))
+        record = {
+            "seed": seed,
+            "split": split,
+            "index": i,
+            "curves": truth,
+            "depth_labels": [[round(r, 2), v] for r, v in sheet.meta["depth_labels"]],
+        }
+        write_text_atomic(f"{stem}.truth.json", json.dumps(record))
         paths.append(stem.with_suffix(".png"))
         if progress is not None:
             progress(i + 1, n)
@@ -1018,7 +1048,9 @@ def write_dataset(
 
 
 __all__ = [
+    "CLASSIC_STYLE",
     "DEFAULT_STYLE",
+    "STYLES",
     "SUPERSAMPLE",
     "CurvePlan",
     "Sheet",
@@ -1030,5 +1062,6 @@ __all__ = [
     "hard_labels",
     "make_sheet",
     "sheet_rng",
+    "style_named",
     "write_dataset",
 ]

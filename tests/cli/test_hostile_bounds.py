@@ -289,6 +289,7 @@ def test_score_refuses_more_shifts_than_it_searches():
         (["--width", "10"], "--width 10"),
         (["--height", "100000"], "4096"),
         (["--seed", "-1"], "--seed -1"),
+        (["--style", "fancy"], "--style 'fancy'"),
     ],
 )
 def test_synth_refuses_nonsense_sizes_and_counts(tmp_path, args, needle):

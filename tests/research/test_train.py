@@ -149,3 +149,22 @@ def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
 
     with pytest.raises(InputError, match="no checkpoint"):
         train(tmp_path, resume=True)
+
+
+def test_crop_skew_is_bounded_and_labels_follow_it():
+    from logdigit.errors import InputError
+    from logdigit.research.data import _augment
+
+    with pytest.raises(InputError, match="skew_deg"):
+        DataConfig(skew_deg=12.0)
+    # A vertical 3 px line turned by up to 2 degrees: image and labels turn together.
+    image = np.full((120, 120, 3), 255, np.uint8)
+    image[:, 58:61] = 0
+    soft = np.zeros((3, 120, 120), np.float32)
+    soft[0] = 1.0
+    soft[:, :, 58:61] = np.array([0.0, 1.0, 0.0], np.float32)[:, None, None]
+    for seed in range(20):
+        img, sft = _augment(image, soft, 96, np.random.default_rng(seed), skew=2.0)
+        dark = img.mean(axis=2) < 128
+        curve = sft[1] > 0.5
+        assert (dark & curve).sum() >= 0.8 * max(curve.sum(), 1)

@@ -333,172 +333,195 @@ def make_sheet(
     """
     if height < MIN_HEIGHT or width < MIN_WIDTH:
         raise ValueError(f"sheet must be at least {MIN_WIDTH} x {MIN_HEIGHT} px, got {width} x {height}")
-    rng = np.random.default_rng(rng)
     # With a plan every new element's chance is 0, so samples draw exactly what they always drew.
     st = style if plan is None else replace(style, **_NO_EXTRAS)
-    ink_parts: dict[str, np.ndarray] = {}
+    painter = _Painter(height, width, np.random.default_rng(rng), style, st, plan, parts)
+    painter.background()
+    painter.furniture()
+    for t in range(len(painter.tracks)):
+        painter.track(t)
+    return painter.finish()
 
-    def keep(name: str, alpha: np.ndarray) -> None:
-        if parts:
-            ink_parts[name] = np.maximum(ink_parts[name], alpha) if name in ink_parts else alpha.copy()
 
-    frame = _frame(height, width, rng, plan)
-    image = _paper(height, width, rng)
-    paper_rgb = image.reshape(-1, 3).mean(0)
-    grid_rgb = _pick(rng, style.grid_colors)
-    black_on_black = rng.random() < style.p_black_on_black
-    if black_on_black:
-        grid_rgb = (int(rng.integers(0, 50)),) * 3
-    if plan is not None:
-        grid_rgb = plan.grid
-    archive = _chance(rng, st.p_archive)
-    if archive and _chance(rng, st.p_faded_grid):  # a light ink the 1-bit scan drops
-        grid_rgb = _pick(rng, ((255, 170, 120), (170, 210, 255), (190, 230, 190), (200, 200, 200)))
-    page = _page(height, frame, st, rng)
-    tracks, decades = [], []
-    for t, (left, right) in enumerate(frame["tracks"]):
-        scale = "log" if rng.random() < style.p_log_track else "linear"
-        scale = plan.tracks[t].scale if plan is not None else scale
-        n_dec = 4
-        if scale == "log" and st.log_decades != (4, 4):
-            n_dec = int(rng.integers(st.log_decades[0], st.log_decades[1] + 1))
-        _grid(image, left, right, height, frame["row_step"], scale, grid_rgb, rng, decades=n_dec, rows=page["rows"])
-        tracks.append((left, right, scale))
-        decades.append(n_dec)
-    if _chance(rng, st.p_depth_centred):
-        rotated = _chance(rng, st.p_depth_rotated)
-        alpha, depth_labels = printparts.depth_numbers(
-            image, frame["depth_col"], page["depth_at"], grid_rgb, rng, rotated=rotated, skip_rows=page["blank"]
-        )
-        keep("depth_numbers", alpha)
-    else:
-        depth_labels = _depth_column(image, frame, height, grid_rgb, rng)
-    for left, right, _ in tracks:
-        _border(image, left, right, height, grid_rgb, rng)
-    if rng.random() < style.p_text:
-        _text(image, frame, tracks, rng)
-    if rng.random() < style.p_bleed_through:
-        _bleed_through(image, tracks, height, rng)
-    body = (page["body_top"], height)
-    for left, right, _ in tracks if st.p_flags or st.p_ticks or st.p_track_text else ():
-        ink = (20, 20, 20) if rng.random() < 0.7 else grid_rgb
-        if _chance(rng, st.p_flags):
-            keep("flags", printparts.flags(image, left, right, body, ink, rng))
-        if _chance(rng, st.p_ticks):
-            keep("ticks", printparts.ticks(image, left, right, body, ink, rng))
-        if _chance(rng, st.p_track_text):
-            keep("track_text", printparts.track_text(image, left, right, body, ink, rng))
-    x_lo, x_hi = min(frame["depth_col"][0], tracks[0][0]), max(frame["depth_col"][1], tracks[-1][1])
-    for r0, r1 in page["banners"]:
-        keep("banner", printparts.banner(image, r0, r1, x_lo, x_hi + 1, paper_rgb, grid_rgb, rng))
-    if page["header"] is not None:
-        r0, r1 = page["header"]
-        image[r0:r1, x_lo : x_hi + 1] = paper_rgb
+class _Painter:
+    """The drawing state of one sheet. Its steps run in a fixed order and draw from one rng:
+    the same seed gives the same sheet. ``style`` gives the classic draws, ``st`` (the same
+    but with the new elements off for planned sheets) the real-print and archive ones."""
 
-    n_rows = height
-    cov = np.zeros((3, height, width), np.float32)  # union coverage per class (index 0 unused)
-    truth, specs, heads = [], [], []
-    for t, (left, right, scale) in enumerate(tracks):
-        n_curves = int(rng.integers(style.curves_per_track[0], style.curves_per_track[1] + 1))
+    def __init__(self, height, width, rng, style, st, plan, parts) -> None:
+        self.height, self.width, self.rng = height, width, rng
+        self.style, self.st, self.plan, self.parts = style, st, plan, parts
+        self.ink_parts: dict[str, np.ndarray] = {}
+        self.cov = np.zeros((3, height, width), np.float32)  # union coverage per class (index 0 unused)
+        self.truth: list[TruthCurve] = []
+        self.specs: list[Track] = []
+        self.heads: list[list] = []
+
+    def keep(self, name: str, alpha: np.ndarray) -> None:
+        """Record the ink of a piece of print furniture (``parts=True`` only)."""
+        if self.parts:
+            old = self.ink_parts.get(name)
+            self.ink_parts[name] = alpha.copy() if old is None else np.maximum(old, alpha)
+
+    def background(self) -> None:
+        """Paper, page structure, grids, depth numbers, borders, classic text and bleed-through."""
+        rng, style, st, plan, h = self.rng, self.style, self.st, self.plan, self.height
+        self.frame = frame = _frame(h, self.width, rng, plan)
+        self.image = image = _paper(h, self.width, rng)
+        self.paper_rgb = image.reshape(-1, 3).mean(0)
+        grid_rgb = _pick(rng, style.grid_colors)
+        self.black_on_black = rng.random() < style.p_black_on_black
+        if self.black_on_black:
+            grid_rgb = (int(rng.integers(0, 50)),) * 3
+        if plan is not None:
+            grid_rgb = plan.grid
+        self.archive = _chance(rng, st.p_archive)
+        if self.archive and _chance(rng, st.p_faded_grid):  # a light ink the 1-bit scan drops
+            grid_rgb = _pick(rng, ((255, 170, 120), (170, 210, 255), (190, 230, 190), (200, 200, 200)))
+        self.grid_rgb = grid_rgb
+        self.page = page = _page(h, frame, st, rng)
+        self.tracks, self.decades = [], []
+        for t, (left, right) in enumerate(frame["tracks"]):
+            scale = "log" if rng.random() < style.p_log_track else "linear"
+            scale = plan.tracks[t].scale if plan is not None else scale
+            n_dec = 4
+            if scale == "log" and st.log_decades != (4, 4):
+                n_dec = int(rng.integers(st.log_decades[0], st.log_decades[1] + 1))
+            _grid(image, left, right, h, frame["row_step"], scale, grid_rgb, rng, decades=n_dec, rows=page["rows"])
+            self.tracks.append((left, right, scale))
+            self.decades.append(n_dec)
+        if _chance(rng, st.p_depth_centred):
+            rotated = _chance(rng, st.p_depth_rotated)
+            alpha, self.depth_labels = printparts.depth_numbers(
+                image, frame["depth_col"], page["depth_at"], grid_rgb, rng, rotated=rotated, skip_rows=page["blank"]
+            )
+            self.keep("depth_numbers", alpha)
+        else:
+            self.depth_labels = _depth_column(image, frame, h, grid_rgb, rng)
+        for left, right, _ in self.tracks:
+            _border(image, left, right, h, grid_rgb, rng)
+        if rng.random() < style.p_text:
+            _text(image, frame, self.tracks, rng)
+        if rng.random() < style.p_bleed_through:
+            _bleed_through(image, self.tracks, h, rng)
+
+    def furniture(self) -> None:
+        """Flags, ticks and text in the tracks; banners and the header band blanked."""
+        rng, st, image, page = self.rng, self.st, self.image, self.page
+        body = (page["body_top"], self.height)
+        for left, right, _ in self.tracks if st.p_flags or st.p_ticks or st.p_track_text else ():
+            ink = (20, 20, 20) if rng.random() < 0.7 else self.grid_rgb
+            if _chance(rng, st.p_flags):
+                self.keep("flags", printparts.flags(image, left, right, body, ink, rng))
+            if _chance(rng, st.p_ticks):
+                self.keep("ticks", printparts.ticks(image, left, right, body, ink, rng))
+            if _chance(rng, st.p_track_text):
+                self.keep("track_text", printparts.track_text(image, left, right, body, ink, rng))
+        depth_col = self.frame["depth_col"]
+        x_lo, x_hi = min(depth_col[0], self.tracks[0][0]), max(depth_col[1], self.tracks[-1][1])
+        for r0, r1 in page["banners"]:
+            self.keep("banner", printparts.banner(image, r0, r1, x_lo, x_hi + 1, self.paper_rgb, self.grid_rgb, rng))
+        if page["header"] is not None:
+            r0, r1 = page["header"]
+            image[r0:r1, x_lo : x_hi + 1] = self.paper_rgb
+
+    def track(self, t: int) -> None:
+        """The curves of track ``t``, its companions (bundle, amplified copy) and shading."""
+        rng, st, plan = self.rng, self.st, self.plan
+        left, right, scale = self.tracks[t]
+        n_curves = int(rng.integers(self.style.curves_per_track[0], self.style.curves_per_track[1] + 1))
         n_curves = len(plan.tracks[t].curves) if plan is not None else n_curves
         n_bundle = int(rng.integers(4, 6)) if _chance(rng, st.p_bundle) else 0
         n_curves = min(n_curves, 6 - n_bundle)  # at most six curves in a track
-        track_specs, track_cov, inks = [], np.zeros((height, width), np.float32), []
-        n_before = len(truth)
-
-        def draw(
-            cp: CurvePlan,
-            x: np.ndarray,
-            *,
-            t=t,
-            left=left,
-            right=right,
-            track_cov=track_cov,
-            inks=inks,
-            track_specs=track_specs,
-        ) -> None:
-            ss_cov, x_drawn, line = _render_curve(
-                x,
-                left,
-                right,
-                cp.klass,
-                height,
-                width,
-                st,
-                rng,
-                plan=cp if plan is not None else None,
-                blank=page["blank"],
-            )
-            fade = rng.uniform(*style.fade)
-            fade = 1.0 if plan is not None or archive else fade
-            # On an archive scan curve ink stays dark enough to survive the 1-bit threshold (its
-            # label says it is there); only the furniture may be faint enough to drop out.
-            ink = _darkest(cp.ink, 110.0) if archive else cp.ink
-            _ink(image, ss_cov, ink, fade, bleed=rng.random() < style.p_bleed, rng=rng)
-            cov[cp.klass] = 1.0 - (1.0 - cov[cp.klass]) * (1.0 - ss_cov)
-            np.maximum(track_cov, ss_cov, out=track_cov)
-            wrapped = np.isfinite(x_drawn) & (x > right) & (x_drawn < x - 1e-9)
-            if wrapped.sum() > 3 and _chance(rng, st.p_backup_hatch):
-                keep("hatch", printparts.backup_hatch(image, x_drawn, wrapped, left, track_cov, cp.ink, rng))
-            if _chance(rng, st.p_curve_label):
-                keep("curve_label", printparts.curve_label(image, x_drawn, left, right, cp.mnemonic, cp.ink, rng))
-            truth.append(TruthCurve(cp.mnemonic, t, cp.klass, x_drawn))
-            inks.append((cp, line))
-            track_specs.append(
-                CurveSpec(
-                    mnemonic=cp.mnemonic,
-                    left_value=cp.left_value,
-                    right_value=cp.right_value,
-                    unit=cp.unit,
-                    line=line,
-                    color=cp.ink,
-                )
-            )
-
+        track_cov = np.zeros((self.height, self.width), np.float32)
+        n_before = len(self.truth)
+        drawn: list[tuple[CurvePlan, str]] = []
         for k in range(n_curves):
             # Draw order matters: a seed must keep giving the same training sheets.
             cp = (
                 plan.tracks[t].curves[k]
                 if plan is not None
-                else _draw_curve_plan(t, k, scale, black_on_black, st, rng, decades=decades[t])
+                else _draw_curve_plan(t, k, scale, self.black_on_black, st, rng, decades=self.decades[t])
             )
-            frac = _shape(cp.kind, n_rows, frame, st, rng)
+            frac = _shape(cp.kind, self.height, self.frame, st, rng)
             if plan is not None:  # samples: keep inside the track, no wrap
                 frac = 0.06 + 0.88 * np.clip(frac, 0.0, 1.0)
-            draw(cp, left + frac * (right - left))
-        for cp, x in _companions(t, n_curves, n_bundle, truth[n_before:], inks, left, right, n_rows, frame, st, rng):
-            draw(cp, x)
-        if len(truth) - n_before >= 2 and _chance(rng, st.p_shading):
-            a, b = rng.choice(np.arange(n_before, len(truth)), 2, replace=False)
+            drawn.append((cp, self.curve(t, cp, left + frac * (right - left), track_cov)))
+        mine = self.truth[n_before:]
+        for cp, x in _companions(t, n_curves, n_bundle, mine, drawn, left, right, self.height, self.frame, st, rng):
+            drawn.append((cp, self.curve(t, cp, x, track_cov)))
+        if len(self.truth) - n_before >= 2 and _chance(rng, st.p_shading):
+            a, b = rng.choice(np.arange(n_before, len(self.truth)), 2, replace=False)
             tint = _pick(rng, ((255, 230, 120), (170, 220, 170), (200, 200, 200), (250, 190, 150), (60, 60, 60)))
-            keep("shading", printparts.shading(image, truth[a].x, truth[b].x, track_cov, tint, rng))
-        n_track = len(truth) - n_before
+            self.keep("shading", printparts.shading(self.image, self.truth[a].x, self.truth[b].x, track_cov, tint, rng))
+        track_specs = [
+            CurveSpec(cp.mnemonic, cp.left_value, cp.right_value, unit=cp.unit, line=line, color=cp.ink)
+            for cp, line in drawn
+        ]
         if plan is None:  # a plan's order is its author's
-            track_specs = _documented_order(track_specs, truth[-n_track:])
-        specs.append(Track(left=left, right=right, scale=scale, curves=tuple(track_specs)))
-        heads.append(inks)
-    if page["header"] is not None:
-        keep("scale_heads", _scale_heads(image, page["header"], tracks, heads, rng))
+            track_specs = _documented_order(track_specs, self.truth[n_before:])
+        self.specs.append(Track(left=left, right=right, scale=scale, curves=tuple(track_specs)))
+        self.heads.append(drawn)
 
-    if archive:
-        binarise = _chance(rng, st.p_archive_binarise)
-        image = archive_scan(image, rng=rng, binarise=binarise, p_photocopy=0.5 if binarise else 1.0)
-    else:
-        image = _degrade(image, style, rng)
-    soft = _soft_labels(cov)
-    labels = hard_labels(soft)
-    top, px_per_unit, depth0 = frame["top"], frame["px_per_unit"], frame["depth0"]
-    last = height - 1 - (height - 1) % 10
-    ties = ((float(top), depth0), (float(last), depth0 + (last - top) / px_per_unit))
-    if page["stretched"]:
-        ties = ((float(top), float(page["depth_at"][top])), (float(last), float(page["depth_at"][last])))
-    unit = plan.depth_unit if plan is not None else "FT"
-    well = dict(plan.well) if plan is not None else {"WELL": "SYNTHETIC"}
-    layout = Layout(depth=DepthSpec(unit=unit, step=0.5, ties=ties), tracks=tuple(specs), well=well, source="synthetic")
-    meta = {"black_on_black": bool(black_on_black), "depth_labels": depth_labels, "archive": bool(archive)}
-    if parts:
-        meta["parts"] = ink_parts
-    return Sheet(image=image, labels=labels, soft=soft, truth=tuple(truth), layout=layout, meta=meta)
+    def curve(self, t: int, cp: CurvePlan, x: np.ndarray, track_cov: np.ndarray) -> str:
+        """Draw one curve (and its hatching and name label); returns its layout ``line``."""
+        rng, st, plan, image = self.rng, self.st, self.plan, self.image
+        left, right, _ = self.tracks[t]
+        ss_cov, x_drawn, line = _render_curve(
+            x,
+            left,
+            right,
+            cp.klass,
+            self.height,
+            self.width,
+            st,
+            rng,
+            plan=cp if plan is not None else None,
+            blank=self.page["blank"],
+        )
+        fade = rng.uniform(*self.style.fade)
+        fade = 1.0 if plan is not None or self.archive else fade
+        # On an archive scan curve ink stays dark enough to survive the 1-bit threshold (its
+        # label says it is there); only the furniture may be faint enough to drop out.
+        ink = _darkest(cp.ink, 110.0) if self.archive else cp.ink
+        _ink(image, ss_cov, ink, fade, bleed=rng.random() < self.style.p_bleed, rng=rng)
+        self.cov[cp.klass] = 1.0 - (1.0 - self.cov[cp.klass]) * (1.0 - ss_cov)
+        np.maximum(track_cov, ss_cov, out=track_cov)
+        wrapped = np.isfinite(x_drawn) & (x > right) & (x_drawn < x - 1e-9)
+        if wrapped.sum() > 3 and _chance(rng, st.p_backup_hatch):
+            self.keep("hatch", printparts.backup_hatch(image, x_drawn, wrapped, left, track_cov, cp.ink, rng))
+        if _chance(rng, st.p_curve_label):
+            self.keep("curve_label", printparts.curve_label(image, x_drawn, left, right, cp.mnemonic, cp.ink, rng))
+        self.truth.append(TruthCurve(cp.mnemonic, t, cp.klass, x_drawn))
+        return line
+
+    def finish(self) -> Sheet:
+        """Scale heads, scan defects, labels and the layout."""
+        rng, st, frame, page, h = self.rng, self.st, self.frame, self.page, self.height
+        if page["header"] is not None:
+            self.keep("scale_heads", _scale_heads(self.image, page["header"], self.tracks, self.heads, rng))
+        if self.archive:
+            binarise = _chance(rng, st.p_archive_binarise)
+            image = archive_scan(self.image, rng=rng, binarise=binarise, p_photocopy=0.5 if binarise else 1.0)
+        else:
+            image = _degrade(self.image, self.style, rng)
+        soft = _soft_labels(self.cov)
+        top, px_per_unit, depth0 = frame["top"], frame["px_per_unit"], frame["depth0"]
+        last = h - 1 - (h - 1) % 10
+        ties = ((float(top), depth0), (float(last), depth0 + (last - top) / px_per_unit))
+        if page["stretched"]:
+            ties = ((float(top), float(page["depth_at"][top])), (float(last), float(page["depth_at"][last])))
+        plan = self.plan
+        unit = plan.depth_unit if plan is not None else "FT"
+        well = dict(plan.well) if plan is not None else {"WELL": "SYNTHETIC"}
+        depth = DepthSpec(unit=unit, step=0.5, ties=ties)
+        layout = Layout(depth=depth, tracks=tuple(self.specs), well=well, source="synthetic")
+        meta = {"black_on_black": bool(self.black_on_black), "depth_labels": self.depth_labels}
+        meta["archive"] = bool(self.archive)
+        if self.parts:
+            meta["parts"] = self.ink_parts
+        truth = tuple(self.truth)
+        return Sheet(image=image, labels=hard_labels(soft), soft=soft, truth=truth, layout=layout, meta=meta)
 
 
 def _documented_order(specs: list[CurveSpec], truth) -> list[CurveSpec]:
@@ -580,7 +603,7 @@ def _to_edge(frac: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(out, 0.0, 1.0) if rng.random() < 0.6 else np.clip(out, -0.04, 1.04)
 
 
-def _companions(t, n_curves, n_bundle, truth, inks, left, right, n, frame, style, rng):
+def _companions(t, n_curves, n_bundle, truth, drawn, left, right, n, frame, style, rng):
     """Extra curves of a track: a same-ink bundle of ``n_bundle`` array curves and an amplified
     copy. Yields (CurvePlan, x per row); a copy shares the ink of the curve it follows."""
     k = n_curves
@@ -598,7 +621,7 @@ def _companions(t, n_curves, n_bundle, truth, inks, left, right, n, frame, style
             yield CurvePlan(f"T{t + 1}C{k}", klass, ink, "array", 0.2, 2000.0, width=width), x
     if truth and k < 6 and _chance(rng, style.p_amplified):
         j = int(rng.integers(len(truth)))
-        src, (cp, _) = truth[j], inks[j]
+        src, (cp, _) = truth[j], drawn[j]
         gain = float(rng.choice([2.0, 2.5, 5.0, 10.0]))
         frac = (src.x - left) / (right - left)
         frac = np.where(np.isfinite(frac), frac, np.nanmedian(frac) if np.isfinite(frac).any() else 0.5)

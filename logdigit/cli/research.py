@@ -171,6 +171,9 @@ def evaluate(
             "masks traced: the tracer's own ceiling).",
         ),
     ] = "veernet,classical",
+    style: Annotated[
+        str, typer.Option("--style", help="Test sheets in the print style (the default, as trained) or classic.")
+    ] = "print",
     device: DeviceOpt = "auto",
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -182,9 +185,10 @@ def evaluate(
     from logdigit.model.weights import load_model
     from logdigit.research.evaluate import HEADERS, METHODS, format_rows
     from logdigit.research.evaluate import evaluate as run_eval
-    from logdigit.research.synth import check_sheets
+    from logdigit.research.synth import check_sheets, style_named
 
     check_sheets(n=n, seed=seed, height=height, width=width)
+    style_named(style)
     methods = tuple(dict.fromkeys(m.strip() for m in methods_opt.split(",") if m.strip()))
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
@@ -202,6 +206,7 @@ def evaluate(
             methods=methods,
             device=str(dev),
             progress=lambda i, total: progress.update(task, completed=i),
+            style=style,
         )
     report["weights"] = str(weights) if weights else "shipped"
     if json_out:
@@ -209,7 +214,7 @@ def evaluate(
         return
     from rich.table import Table
 
-    table = Table(title=plain(f"{n} test sheets {height}x{width}, seed {seed} (1 = solid, 2 = dashed)"))
+    table = Table(title=plain(f"{n} {style} test sheets {height}x{width}, seed {seed} (1 = solid, 2 = dashed)"))
     for h in HEADERS:
         table.add_column(h, justify="right")
     for row in format_rows(report):

@@ -85,6 +85,14 @@ def train(
     eval_every: Annotated[int, typer.Option("--eval-every")] = 250,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every")] = 250,
     val_sheets: Annotated[int, typer.Option("--val-sheets")] = 16,
+    style: Annotated[
+        str,
+        typer.Option(
+            "--style",
+            help="Sheets in the print style (real prints and archive scans, crops skewed up to 2 degrees) or "
+            "classic (the first recipe's sheets and crops).",
+        ),
+    ] = "print",
     widths: Annotated[
         str, typer.Option("--widths", help="VeerNet channels per level, finest first.")
     ] = "8,16,32,64,128",
@@ -116,7 +124,8 @@ def train(
         raise InputError(f"--threads {threads}: expected at least 1, or leave it out for all cores")
     if threads:
         torch.set_num_threads(threads)
-    data_config = DataConfig(seed=seed, pool_size=pool_size, crop=crop, batch_size=batch_size)
+    skew = {"skew_deg": 0.7, "p_skew": 0.2} if style == "classic" else {}  # the first recipe's crops
+    data_config = DataConfig(seed=seed, pool_size=pool_size, crop=crop, batch_size=batch_size, style=style, **skew)
     train_config = TrainConfig(
         steps=steps,
         lr=lr,

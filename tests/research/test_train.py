@@ -168,3 +168,35 @@ def test_crop_skew_is_bounded_and_labels_follow_it():
         dark = img.mean(axis=2) < 128
         curve = sft[1] > 0.5
         assert (dark & curve).sum() >= 0.8 * max(curve.sum(), 1)
+
+
+def test_classic_style_gives_the_first_recipes_batches():
+    # sha256 prefix of six steps' batches drawn by the code before the print style (commit 4bb7a3c),
+    # so `logdigit train --style classic` still trains on the first recipe's data.
+    import hashlib
+
+    cfg = DataConfig(
+        pool_size=3,
+        refresh_every=2,
+        sheet_height=96,
+        sheet_width=128,
+        crop=48,
+        batch_size=2,
+        style="classic",
+        skew_deg=0.7,
+        p_skew=0.2,
+    )
+    pool = SheetPool(cfg)
+    h = hashlib.sha256()
+    for step in range(6):
+        b = pool.batch(step)
+        h.update(b.x.numpy().tobytes())
+        h.update(b.soft.numpy().tobytes())
+    assert h.hexdigest()[:16] == "da95965fed7b587e"
+
+
+def test_unknown_style_is_refused():
+    from logdigit.errors import InputError
+
+    with pytest.raises(InputError, match="--style 'fancy'"):
+        DataConfig(style="fancy")

@@ -73,7 +73,7 @@ samples: install
 	$(BIN)/python samples/make_samples.py
 
 model-eval: install
-	$(BIN)/logdigit evaluate --n 200 --seed 0 --methods veernet,classical,true-masks --json > models/eval.json
+	$(BIN)/logdigit evaluate --style classic --n 200 --seed 0 --methods veernet,classical,true-masks --json > models/eval.json
 
 # The per-row trace confidence: fit on 150 val sheets, checked on 100 test sheets of seeds 2 and 3
 # (logdigit/data/confidence.json, docs/confidence.json and its reliability diagram; ~20 min on one core).

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Threads the tests run with: the caller's OMP_NUM_THREADS, else 2 (the LAS is the same on any count).
 TEST_THREADS ?= $(or $(OMP_NUM_THREADS),2)
 
-.PHONY: install fit-tracer layout-real layout-synth evaluate-real trace-real trace-real-joint test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
+.PHONY: install fit-tracer fit-curve-stats layout-real layout-synth evaluate-real trace-real trace-real-joint test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
 
 install: $(STAMP)
 
@@ -104,7 +104,7 @@ samples: install
 	$(BIN)/python samples/make_samples.py
 
 model-eval: install
-	$(BIN)/logdigit evaluate --n 200 --seed 0 --methods veernet,classical,true-masks --json > models/eval.json
+	$(BIN)/logdigit evaluate --style classic --n 200 --seed 0 --methods veernet,classical,true-masks --json > models/eval.json
 
 # The tracer's weights: two logistic regressions on 100 synthetic train sheets
 # (logdigit/data/tracer.json; see logdigit/research/fit_tracer.py; ~4 min on one core).
@@ -115,6 +115,11 @@ fit-tracer: install
 # (logdigit/data/confidence.json, docs/confidence.json and its reliability diagram; ~20 min on one core).
 fit-confidence: install
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/fit_confidence.py
+
+# The real-curve statistics the synthetic generator draws from (logdigit/data/curve_stats.json), fitted on
+# the public logs of ../shared/realdata/las (numbers only, with each source's citation; ~2 s).
+fit-curve-stats: install
+	$(BIN)/python benchmarks/fit_curve_stats.py
 
 # The controlled loss comparison of docs/loss-comparison.md (9 losses x 2 seeds; ~2.5 h on 2 cores).
 compare-losses: install

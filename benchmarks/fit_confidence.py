@@ -1,6 +1,7 @@
 """Fit the per-row trace confidence (:mod:`logdigit.confidence`) and check it on held-out seeds.
 
-Sheets of the ``val`` split are traced the way ``logdigit evaluate`` traces its test sheets
+Sheets of the ``val`` split, in the first generator's style (``CLASSIC_STYLE``, the shipped
+network's training distribution), are traced the way ``logdigit evaluate`` traces its test sheets
 (shipped model, ``predict_proba`` -> ``threshold`` -> ``trace`` with the scan), each traced row
 is labelled 1 where it lies within 2 % of the track width of the true centreline, and a logistic
 regression of :func:`logdigit.confidence.row_features` is fitted to those labels; its output is
@@ -37,10 +38,10 @@ def traced_sheet(model, split: str, seed: int, index: int, *, height: int = 512,
     """One sheet drawn, segmented by ``model`` and traced: masks, layout, traces, true x per trace."""
     from logdigit.image.threshold import threshold
     from logdigit.model.inference import predict_proba
-    from logdigit.research.synth import make_sheet, sheet_rng
+    from logdigit.research.synth import CLASSIC_STYLE, make_sheet, sheet_rng
     from logdigit.trace import trace
 
-    sheet = make_sheet(height=height, width=width, rng=sheet_rng(split, seed, index))
+    sheet = make_sheet(height=height, width=width, rng=sheet_rng(split, seed, index), style=CLASSIC_STYLE)
     masks = threshold(predict_proba(model, sheet.image))
     traces = trace(masks, sheet.layout, image=sheet.image)
     return {"masks": masks, "layout": sheet.layout, "traces": traces, "truth": _truth_per_trace(sheet, traces)}

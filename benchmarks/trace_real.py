@@ -354,8 +354,13 @@ def _kgs_run(args) -> dict:
 # --------------------------------------------------------------------------- synthetic
 
 
+SYNTH_STYLE = "classic"
+"""The synthetic test sheets' generator style: the first generator's, which the shipped model was
+trained on and the issue's synthetic figures were measured on."""
+
+
 def _synth(args) -> dict:
-    """`logdigit evaluate --n N --seed S --methods veernet` on seeds 2 and 3, the network's
+    """`logdigit evaluate --style classic --n N --seed S --methods veernet` on seeds 2 and 3, the network's
     probabilities of each sheet cached (the same report as the command, bit for bit)."""
     from logdigit.research.evaluate import evaluate
 
@@ -365,7 +370,14 @@ def _synth(args) -> dict:
         sheets = _synth_sheets(args.synth_n, seed, args)
         probs, cached = _synth_probs(sheets, args)
         res = evaluate(
-            None, n=args.synth_n, seed=seed, methods=("veernet",), sheets=sheets, probs=probs, tracer=args.tracer
+            None,
+            n=args.synth_n,
+            seed=seed,
+            methods=("veernet",),
+            sheets=sheets,
+            probs=probs,
+            tracer=args.tracer,
+            style=SYNTH_STYLE,
         )
         curve = res["methods"]["veernet"]["curve"]
         out[str(seed)] = {
@@ -375,7 +387,7 @@ def _synth(args) -> dict:
             "by_look": curve["by_look"],
             "network_cached": cached,
             "seconds": round(time.perf_counter() - t, 1),
-            "command": f"logdigit evaluate --n {args.synth_n} --seed {seed} --methods veernet",
+            "command": f"logdigit evaluate --style {SYNTH_STYLE} --n {args.synth_n} --seed {seed} --methods veernet",
         }
         del probs
     return out
@@ -391,7 +403,7 @@ def _synth_sheets(n: int, seed: int, args) -> list:
     from logdigit.research import synth
     from logdigit.research.evaluate import draw_test_sheets
 
-    h = hashlib.sha256(json.dumps([n, seed, 512, 640, np.__version__, cv2.__version__]).encode())
+    h = hashlib.sha256(json.dumps([n, seed, 512, 640, SYNTH_STYLE, np.__version__, cv2.__version__]).encode())
     for module in (synth.__file__, sys.modules[parse_layout.__module__].__file__):
         h.update(Path(module).read_bytes())
     path = BUILD / "cache" / f"sheets-{h.hexdigest()[:20]}.npz"
@@ -410,7 +422,7 @@ def _synth_sheets(n: int, seed: int, args) -> list:
             )
             for i in range(n)
         ]
-    sheets = draw_test_sheets(n, seed)
+    sheets = draw_test_sheets(n, seed, style=SYNTH_STYLE)
     arrays = {}
     for i, sh in enumerate(sheets):
         arrays |= {f"image{i}": sh.image, f"labels{i}": sh.labels, f"layout{i}": np.array(layout_to_toml(sh.layout))}

@@ -43,12 +43,16 @@ def synth(
     split: Annotated[str, typer.Option("--split", help="Seed stream: train, val, test or sample.")] = "test",
     height: Annotated[int, typer.Option("--height")] = 512,
     width: Annotated[int, typer.Option("--width")] = 640,
+    style: Annotated[
+        str, typer.Option("--style", help="print (real prints and archive scans, as trained) or classic.")
+    ] = "print",
     quiet: QuietOpt = False,
 ) -> None:
     """Write synthetic scans with hard labels, soft (partial-volume) labels and true curves."""
-    from logdigit.research.synth import check_sheets, write_dataset
+    from logdigit.research.synth import check_sheets, style_named, write_dataset
 
     check_sheets(n=n, seed=seed, height=height, width=width, split=split)
+    drawn_from = style_named(style)
     with progress_bar(quiet) as progress:
         task = progress.add_task("synth", total=n)
         paths = write_dataset(
@@ -58,6 +62,7 @@ def synth(
             split=split,
             height=height,
             width=width,
+            style=drawn_from,
             progress=lambda i, total: progress.update(task, completed=i),
         )
     if not quiet:
@@ -80,6 +85,14 @@ def train(
     eval_every: Annotated[int, typer.Option("--eval-every")] = 250,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every")] = 250,
     val_sheets: Annotated[int, typer.Option("--val-sheets")] = 16,
+    style: Annotated[
+        str,
+        typer.Option(
+            "--style",
+            help="Sheets in the print style (real prints and archive scans, crops skewed up to 2 degrees) or "
+            "classic (the first recipe's sheets and crops).",
+        ),
+    ] = "print",
     widths: Annotated[
         str, typer.Option("--widths", help="VeerNet channels per level, finest first.")
     ] = "8,16,32,64,128",
@@ -111,7 +124,8 @@ def train(
         raise InputError(f"--threads {threads}: expected at least 1, or leave it out for all cores")
     if threads:
         torch.set_num_threads(threads)
-    data_config = DataConfig(seed=seed, pool_size=pool_size, crop=crop, batch_size=batch_size)
+    skew = {"skew_deg": 0.7, "p_skew": 0.2} if style == "classic" else {}  # the first recipe's crops
+    data_config = DataConfig(seed=seed, pool_size=pool_size, crop=crop, batch_size=batch_size, style=style, **skew)
     train_config = TrainConfig(
         steps=steps,
         lr=lr,
@@ -166,6 +180,9 @@ def evaluate(
             "masks traced: the tracer's own ceiling).",
         ),
     ] = "veernet,classical",
+    style: Annotated[
+        str, typer.Option("--style", help="Test sheets in the print style (the default, as trained) or classic.")
+    ] = "print",
     device: DeviceOpt = "auto",
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -177,9 +194,10 @@ def evaluate(
     from logdigit.model.weights import load_model
     from logdigit.research.evaluate import HEADERS, METHODS, format_rows
     from logdigit.research.evaluate import evaluate as run_eval
-    from logdigit.research.synth import check_sheets
+    from logdigit.research.synth import check_sheets, style_named
 
     check_sheets(n=n, seed=seed, height=height, width=width)
+    style_named(style)
     methods = tuple(dict.fromkeys(m.strip() for m in methods_opt.split(",") if m.strip()))
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
@@ -197,6 +215,7 @@ def evaluate(
             methods=methods,
             device=str(dev),
             progress=lambda i, total: progress.update(task, completed=i),
+            style=style,
         )
     report["weights"] = str(weights) if weights else "shipped"
     if json_out:
@@ -204,7 +223,7 @@ def evaluate(
         return
     from rich.table import Table
 
-    table = Table(title=plain(f"{n} test sheets {height}x{width}, seed {seed} (1 = solid, 2 = dashed)"))
+    table = Table(title=plain(f"{n} {style} test sheets {height}x{width}, seed {seed} (1 = solid, 2 = dashed)"))
     for h in HEADERS:
         table.add_column(h, justify="right")
     for row in format_rows(report):

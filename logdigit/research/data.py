@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from logdigit.research.synth import DEFAULT_STYLE, SynthStyle, hard_labels, make_sheet, sheet_rng
+from logdigit.research.synth import SynthStyle, hard_labels, make_sheet, sheet_rng, style_named
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class DataConfig:
     sheet_width: int = 512
     crop: int = 192
     batch_size: int = 8
+    skew_deg: float = 2.0  # a crop is turned by up to this: archive scans sit up to 2 degrees off
+    p_skew: float = 0.3  # the share of crops turned
+    style: str = "print"  # the generator's style (synth.STYLES); "classic" with 0.7 and 0.2 is the first recipe
 
     def __post_init__(self) -> None:
         from logdigit.errors import InputError
@@ -52,6 +55,14 @@ class DataConfig:
             if not _whole(value) or value < low or (high is not None and value > high):
                 bound = f"from {low} to {high}" if high is not None else f">= {low}"
                 raise InputError(f"--{name.replace('_', '-')} {value!r}: {name} must be a whole number {bound}")
+        for name, high in (("skew_deg", 10.0), ("p_skew", 1.0)):
+            value = getattr(self, name)
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not ok or not 0 <= value <= high:
+                raise InputError(
+                    f"{name} {value!r}: must be a number from 0 to {high:g}, e.g. {getattr(DataConfig, name)}"
+                )
+        style_named(self.style)
 
 
 def _whole(value) -> bool:
@@ -71,13 +82,14 @@ class SheetPool:
     """The pool of sheets; ``batch(step)`` cuts the crops of one training step."""
 
     def __init__(
-        self, config: DataConfig, *, style: SynthStyle = DEFAULT_STYLE, progress=None, memo: dict | None = None
+        self, config: DataConfig, *, style: SynthStyle | None = None, progress=None, memo: dict | None = None
     ) -> None:
         """``memo`` (a dict, shared by the caller) keeps every sheet drawn, so pools of the
         same config built later, or this pool reset with ``sync(0)``, redraw nothing. The
-        loss comparison uses it; training alone does not (it would hold every sheet)."""
+        loss comparison uses it; training alone does not (it would hold every sheet).
+        ``style`` overrides ``config.style``."""
         self.config = config
-        self.style = style
+        self.style = style if style is not None else style_named(config.style)
         self._memo = memo
         self._slots: list[tuple[int, tuple]] = []
         for i in range(config.pool_size):
@@ -126,7 +138,7 @@ class SheetPool:
         xs, softs = [], []
         for _ in range(c.batch_size):
             image, soft = self._slots[int(rng.integers(c.pool_size))][1]
-            img, sft = _augment(image, soft.astype(np.float32), c.crop, rng)
+            img, sft = _augment(image, soft.astype(np.float32), c.crop, rng, skew=c.skew_deg, p_skew=c.p_skew)
             xs.append(img)
             softs.append(sft)
         soft = np.stack(softs)  # (B, 3, h, w)
@@ -135,11 +147,14 @@ class SheetPool:
         return Batch(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(labels), torch.from_numpy(soft))
 
 
-def _augment(image: np.ndarray, soft: np.ndarray, crop: int, rng: np.random.Generator):
-    """Random crop with scale, skew, flips and colour jitter; labels follow the geometry."""
+def _augment(
+    image: np.ndarray, soft: np.ndarray, crop: int, rng: np.random.Generator, *, skew: float = 2.0, p_skew: float = 0.3
+):
+    """Random crop with scale, skew (up to ``skew`` degrees in a share ``p_skew`` of crops), flips and
+    colour jitter; labels follow the geometry."""
     h, w = image.shape[:2]
     scale = rng.uniform(0.8, 1.25) if rng.random() < 0.3 else 1.0
-    angle = rng.uniform(-0.7, 0.7) if rng.random() < 0.2 else 0.0
+    angle = rng.uniform(-skew, skew) if rng.random() < p_skew else 0.0
     size = int(np.ceil(crop / scale)) + 2
     y0 = int(rng.integers(0, h - size + 1))
     x0 = int(rng.integers(0, w - size + 1))

@@ -32,7 +32,7 @@ from logdigit.research.metrics import (
     tolerant_counts,
     tolerant_f1,
 )
-from logdigit.research.synth import make_sheet, sheet_rng
+from logdigit.research.synth import make_sheet, sheet_rng, style_named
 
 METHODS = ("veernet", "classical", "true-masks")
 """Rows :func:`evaluate` can score; ``true-masks`` traces the true class map (the tracer's ceiling)."""
@@ -70,8 +70,11 @@ def evaluate(
     sheets: Sequence | None = None,
     probs: Sequence[np.ndarray] | None = None,
     tracer: str = "greedy",
+    style: str = "print",
 ) -> dict:
-    """Score ``methods`` on ``n`` test sheets drawn with ``seed``.
+    """Score ``methods`` on ``n`` test sheets drawn with ``seed`` from the generator's ``style``
+    (a key of :data:`logdigit.research.synth.STYLES`: ``print``, the training distribution, or
+    ``classic``, the first generator's sheets).
 
     ``sheets``: the same sheets drawn beforehand by :func:`draw_test_sheets` (with this ``n``,
     ``seed`` and size), so that several models scored on one test set draw it once.
@@ -81,7 +84,7 @@ def evaluate(
     ``tracer``: a name in :data:`logdigit.trace.TRACERS`.
 
     Returns:
-        ``{"n": n, "seed": seed, "size": [h, w], "methods": {name: metrics}}`` where metrics
+        ``{"n": n, "seed": seed, "size": [h, w], "style": style, "methods": {name: metrics}}`` where metrics
         holds per-class ``iou``, ``f1``, ``precision``, ``recall``, ``f1_tol1`` (lists over
         classes 0, 1, 2; the tolerant F1 for curve classes only), ``ece``, ``bece`` (None
         for classical), and ``curve``: ``nmae`` (mean over curves), ``nmae_median``,
@@ -102,13 +105,14 @@ def evaluate(
         raise ValueError(f"unknown methods {unknown}; valid: {list(METHODS)}")
     if "veernet" in methods and model is None and probs is None:
         raise ValueError("evaluating 'veernet' needs a model (or its probabilities, probs)")
+    style_named(style)  # an unknown style fails before any work
     if sheets is not None and len(sheets) != n:
         raise ValueError(f"{len(sheets)} pre-drawn sheets given for n={n}")
     if probs is not None and len(probs) != n:
         raise ValueError(f"probabilities of {len(probs)} sheets given for n={n}")
     acc = {m: _Acc.new() for m in methods}
     for i in range(n):
-        sheet = sheets[i] if sheets is not None else _test_sheet(i, seed, height, width)
+        sheet = sheets[i] if sheets is not None else _test_sheet(i, seed, height, width, style)
         band = boundary_band(sheet.labels)
         for m in methods:
             if m == "veernet":
@@ -127,17 +131,18 @@ def evaluate(
         "n": n,
         "seed": seed,
         "size": [height, width],
+        "style": style,
         "methods": {m: _summarise(a, with_cal=(m == "veernet")) for m, a in acc.items()},
     }
 
 
-def draw_test_sheets(n: int = 200, seed: int = 0, *, height: int = 512, width: int = 640) -> list:
-    """The ``n`` test sheets :func:`evaluate` scores for ``seed`` (to share among models)."""
-    return [_test_sheet(i, seed, height, width) for i in range(n)]
+def draw_test_sheets(n: int = 200, seed: int = 0, *, height: int = 512, width: int = 640, style: str = "print") -> list:
+    """The ``n`` test sheets :func:`evaluate` scores for ``seed`` and ``style`` (to share among models)."""
+    return [_test_sheet(i, seed, height, width, style) for i in range(n)]
 
 
-def _test_sheet(i: int, seed: int, height: int, width: int):
-    return make_sheet(height=height, width=width, rng=sheet_rng("test", seed, i))
+def _test_sheet(i: int, seed: int, height: int, width: int, style: str = "print"):
+    return make_sheet(height=height, width=width, rng=sheet_rng("test", seed, i), style=style_named(style))
 
 
 def _accumulate(a: _Acc, pred: np.ndarray, sheet, traces) -> None:

@@ -2,7 +2,8 @@
 
 Procedure (anyone can re-run it; it reads nothing but the generator and the shipped network):
 
-1. Draw ``n`` sheets of the *train* split (``sheet_rng("train", seed, i)``; the evaluation's
+1. Draw ``n`` sheets of the *train* split in the first generator's style (``CLASSIC_STYLE``, the
+   shipped network's training distribution; ``sheet_rng("train", seed, i)``; the evaluation's
    test seeds are never drawn), run the shipped VeerNet on each and threshold it as ``infer``
    does. A tenth of the curves have their declared line style flipped, so that the fit learns how
    far to trust a declaration (a wrong one must still be traced).
@@ -42,7 +43,7 @@ def collect(n: int, seed: int, *, height: int = 512, width: int = 640, model=Non
     from logdigit.image.threshold import threshold
     from logdigit.model.inference import predict_proba
     from logdigit.model.weights import load_model
-    from logdigit.research.synth import make_sheet, sheet_rng
+    from logdigit.research.synth import CLASSIC_STYLE, make_sheet, sheet_rng
 
     model = model or load_model()
     opts = TraceOptions()
@@ -50,7 +51,7 @@ def collect(n: int, seed: int, *, height: int = 512, width: int = 640, model=Non
     links: list[tuple[np.ndarray, np.ndarray]] = []
     flip_rng = np.random.default_rng([seed, 7])
     for i in range(n):
-        sheet = make_sheet(height=height, width=width, rng=sheet_rng("train", seed, i))
+        sheet = make_sheet(height=height, width=width, rng=sheet_rng("train", seed, i), style=CLASSIC_STYLE)
         masks = threshold(predict_proba(model, sheet.image))
         for t, track in enumerate(sheet.layout.tracks):
             c0, c1 = max(track.left - 3, 0), min(track.right + 3, width - 1)

@@ -5,7 +5,17 @@ log grids with thin and heavy rulings, track borders, depth numbers and header
 text, curves from bedded smoothed random processes (GR-, SP-, resistivity- and
 sonic-like) in solid, dashed or dotted lines of 1-3 px, then scan defects
 (blur, noise, JPEG, ink bleed, faded ink, bleed-through, specks, 1-bit
-binarisation). Curves are rendered at ``SUPERSAMPLE`` x resolution and
+binarisation). On top, in the styles of real vendor prints (:mod:`logdigit.research.printparts`):
+up to six curves per track with same-ink bundles of array curves and amplified copies, curve
+shapes drawn from the statistics of real logs (:mod:`logdigit.research.curvestats`), curves
+running along track borders, backup traces with hatching, crossover shading, flags and tick
+marks, text in tracks, curve-name labels, track-head scale labels, section banners, depth
+numbers centred on their depth (upright or turned 90 degrees), log grids of 2-5 decades,
+long-dashed and dash-dot lines and paper stretch; and archive scans
+(:mod:`logdigit.research.archive`: stains, folds, photocopies, 200 dpi 1-bit with halftone,
+drifting threshold and speckle). Everything that is not a curve is background in the labels.
+``CLASSIC_STYLE`` turns all of that off and draws the first generator's sheets bit for bit.
+Curves are rendered at ``SUPERSAMPLE`` x resolution and
 area-averaged, so the soft labels carry each pixel's true ink fraction
 (partial volume). Everything is drawn from one ``rng``: the same seed gives the
 same sheet bit for bit.
@@ -18,6 +28,9 @@ Label contract:
   wins a tie with background (a 1 px line centred on a pixel border still shows).
 * ``truth``: per curve, the true centreline column of every pixel row (NaN where
   the curve is not drawn), in 0-based pixel coordinates (pixel j's centre is j).
+* ``meta["depth_labels"]``: the printed depth numbers, ``[(row of the number's centre, depth
+  value), ...]``; with ``p_depth_centred`` (the default) the value is the true depth of that
+  row (on stretched paper too), with the classic numbers it is the depth at the number's baseline.
 
 >>> sheet = make_sheet(height=96, width=160, rng=0)
 >>> sheet.image.shape, sheet.image.dtype, sheet.soft.shape
@@ -30,13 +43,16 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from logdigit.io.layout import LINE_CLASSES, CurveSpec, DepthSpec, Layout, Track
+from logdigit.research import printparts
+from logdigit.research.archive import archive_scan
+from logdigit.research.curvestats import FAMILIES, real_curve
 
 SUPERSAMPLE = 4
 """Curves are rasterised at this factor and area-averaged to get partial-volume labels."""
@@ -78,7 +94,7 @@ class SynthStyle:
     dot_gaps: tuple[float, float] = (2.0, 5.0)
     p_dashed: float = 0.4
     p_dotted: float = 0.3  # share of dashed-class curves drawn dotted
-    curves_per_track: tuple[int, int] = (1, 3)
+    curves_per_track: tuple[int, int] = (1, 4)
     p_log_track: float = 0.35
     p_black_on_black: float = 0.35
     p_blur: float = 0.5
@@ -90,9 +106,89 @@ class SynthStyle:
     p_binarise: float = 0.15
     p_text: float = 0.5
     fade: tuple[float, float] = (0.55, 1.0)
+    # Real prints and archive scans (all 0 in CLASSIC_STYLE, which draws the first generator's sheets).
+    # Per track:
+    p_bundle: float = 0.12  # 4-5 same-ink array-resistivity curves within a few px
+    p_amplified: float = 0.15  # an amplified copy (x2 to x10, wrapping) of a curve in its ink
+    p_shading: float = 0.25  # crossover shading between two curves
+    p_flags: float = 0.25  # line-speed / tension flags: boxes with ticks and hatching at an edge
+    p_ticks: float = 0.25  # tick marks along a track edge
+    p_track_text: float = 0.45  # remarks, values and names inside the track
+    # Per curve:
+    p_real_curve: float = 0.6  # shape drawn from real-log statistics (curvestats) instead of the classic processes
+    p_edge_curve: float = 0.25  # runs along a track border (clipped at the scale's end) or within a few px of it
+    p_backup_hatch: float = 0.5  # a wrapped (backup) stretch gets hatching to the track edge
+    p_curve_label: float = 0.3  # the curve's name printed beside it
+    p_long_dash: float = 0.3  # share of dashed curves drawn long-dashed
+    p_dash_dot: float = 0.25  # share of dashed curves drawn dash-dot
+    # Per sheet:
+    p_scale_heads: float = 0.35  # a header band of track-head scale labels with legend strokes
+    p_banner: float = 0.25  # a section banner across the page
+    p_depth_centred: float = 1.0  # round depth numbers centred on their row (else the classic ones)
+    p_depth_rotated: float = 0.35  # ... turned 90 degrees
+    p_stretch: float = 0.3  # paper stretch: the depth scale not quite linear
+    p_archive: float = 0.2  # archive scan (archive.archive_scan) instead of the classic scan defects
+    p_archive_binarise: float = 0.7  # ... ending in the 200 dpi 1-bit scan
+    p_faded_grid: float = 0.3  # on an archive sheet: a light grid ink that drops out at binarisation
+    log_decades: tuple[int, int] = (2, 5)
 
 
 DEFAULT_STYLE = SynthStyle()
+
+CLASSIC_STYLE = SynthStyle(
+    curves_per_track=(1, 3),
+    p_bundle=0.0,
+    p_amplified=0.0,
+    p_shading=0.0,
+    p_flags=0.0,
+    p_ticks=0.0,
+    p_track_text=0.0,
+    p_real_curve=0.0,
+    p_edge_curve=0.0,
+    p_backup_hatch=0.0,
+    p_curve_label=0.0,
+    p_long_dash=0.0,
+    p_dash_dot=0.0,
+    p_scale_heads=0.0,
+    p_banner=0.0,
+    p_depth_centred=0.0,
+    p_depth_rotated=0.0,
+    p_stretch=0.0,
+    p_archive=0.0,
+    p_archive_binarise=0.0,
+    p_faded_grid=0.0,
+    log_decades=(4, 4),
+)
+"""The generator's first distribution (VeerNet 1's training and test sheets), bit for bit."""
+
+STYLES: dict[str, SynthStyle] = {"print": DEFAULT_STYLE, "classic": CLASSIC_STYLE}
+"""Named distributions (``logdigit synth --style``): real prints and archive scans (the default,
+the training distribution), or the first generator's sheets."""
+
+
+def style_named(name: str) -> SynthStyle:
+    """The :data:`STYLES` entry ``name``.
+
+    >>> style_named("classic") is CLASSIC_STYLE
+    True
+    >>> style_named("fancy")
+    Traceback (most recent call last):
+    ...
+    logdigit.errors.InputError: --style 'fancy': expected one of ['classic', 'print']
+    """
+    from logdigit.errors import InputError
+
+    if name not in STYLES:
+        raise InputError(f"--style {name!r}: expected one of {sorted(STYLES)}")
+    return STYLES[name]
+
+
+_NO_EXTRAS = {
+    f.name: getattr(CLASSIC_STYLE, f.name)
+    for f in fields(SynthStyle)
+    if f.name != "curves_per_track" and getattr(CLASSIC_STYLE, f.name) != getattr(DEFAULT_STYLE, f.name)
+}
+"""The new elements' settings that a plan (a sample sheet) always draws without."""
 
 
 @dataclass(frozen=True)
@@ -211,7 +307,13 @@ def sheet_rng(split: str, seed: int, index: int) -> np.random.Generator:
 
 
 def make_sheet(
-    *, height: int, width: int, rng=None, style: SynthStyle = DEFAULT_STYLE, plan: SheetPlan | None = None
+    *,
+    height: int,
+    width: int,
+    rng=None,
+    style: SynthStyle = DEFAULT_STYLE,
+    plan: SheetPlan | None = None,
+    parts: bool = False,
 ) -> Sheet:
     """Draw one synthetic scanned log sheet.
 
@@ -221,93 +323,205 @@ def make_sheet(
         rng: seed or ``np.random.Generator``.
         style: the distribution to draw from.
         plan: fixed tracks, curves, inks and depth scale (no wrapping, curves start at the
-            top); None draws them all from ``style``.
+            top, none of the print furniture or archive defects); None draws them all from ``style``.
+        parts: keep, in ``meta["parts"]``, the ink alpha (float32 (H, W)) that each kind of
+            non-curve print furniture laid (for tests; costs memory).
 
     Returns:
-        A :class:`Sheet`; ``image`` uint8 (H, W, 3) RGB.
+        A :class:`Sheet`; ``image`` uint8 (H, W, 3) RGB. ``meta["depth_labels"]`` lists the
+        printed depth numbers as ``(row of the number's centre, depth value)``.
     """
     if height < MIN_HEIGHT or width < MIN_WIDTH:
         raise ValueError(f"sheet must be at least {MIN_WIDTH} x {MIN_HEIGHT} px, got {width} x {height}")
-    rng = np.random.default_rng(rng)
-    frame = _frame(height, width, rng, plan)
-    image = _paper(height, width, rng)
-    grid_rgb = _pick(rng, style.grid_colors)
-    black_on_black = rng.random() < style.p_black_on_black
-    if black_on_black:
-        grid_rgb = (int(rng.integers(0, 50)),) * 3
-    if plan is not None:
-        grid_rgb = plan.grid
-    tracks = []
-    for t, (left, right) in enumerate(frame["tracks"]):
-        scale = "log" if rng.random() < style.p_log_track else "linear"
-        scale = plan.tracks[t].scale if plan is not None else scale
-        _grid(image, left, right, height, frame["row_step"], scale, grid_rgb, rng)
-        tracks.append((left, right, scale))
-    _depth_column(image, frame, height, grid_rgb, rng)
-    for left, right, _ in tracks:
-        _border(image, left, right, height, grid_rgb, rng)
-    if rng.random() < style.p_text:
-        _text(image, frame, tracks, rng)
-    if rng.random() < style.p_bleed_through:
-        _bleed_through(image, tracks, height, rng)
+    # With a plan every new element's chance is 0, so samples draw exactly what they always drew.
+    st = style if plan is None else replace(style, **_NO_EXTRAS)
+    painter = _Painter(height, width, np.random.default_rng(rng), style, st, plan, parts)
+    painter.background()
+    painter.furniture()
+    for t in range(len(painter.tracks)):
+        painter.track(t)
+    return painter.finish()
 
-    n_rows = height
-    cov = np.zeros((3, height, width), np.float32)  # union coverage per class (index 0 unused)
-    truth, specs = [], []
-    for t, (left, right, scale) in enumerate(tracks):
-        n_curves = int(rng.integers(style.curves_per_track[0], style.curves_per_track[1] + 1))
+
+class _Painter:
+    """The drawing state of one sheet. Its steps run in a fixed order and draw from one rng:
+    the same seed gives the same sheet. ``style`` gives the classic draws, ``st`` (the same
+    but with the new elements off for planned sheets) the real-print and archive ones."""
+
+    def __init__(self, height, width, rng, style, st, plan, parts) -> None:
+        self.height, self.width, self.rng = height, width, rng
+        self.style, self.st, self.plan, self.parts = style, st, plan, parts
+        self.ink_parts: dict[str, np.ndarray] = {}
+        self.cov = np.zeros((3, height, width), np.float32)  # union coverage per class (index 0 unused)
+        self.truth: list[TruthCurve] = []
+        self.specs: list[Track] = []
+        self.heads: list[list] = []
+
+    def keep(self, name: str, alpha: np.ndarray) -> None:
+        """Record the ink of a piece of print furniture (``parts=True`` only)."""
+        if self.parts:
+            old = self.ink_parts.get(name)
+            self.ink_parts[name] = alpha.copy() if old is None else np.maximum(old, alpha)
+
+    def background(self) -> None:
+        """Paper, page structure, grids, depth numbers, borders, classic text and bleed-through."""
+        rng, style, st, plan, h = self.rng, self.style, self.st, self.plan, self.height
+        self.frame = frame = _frame(h, self.width, rng, plan)
+        self.image = image = _paper(h, self.width, rng)
+        self.paper_rgb = image.reshape(-1, 3).mean(0)
+        grid_rgb = _pick(rng, style.grid_colors)
+        self.black_on_black = rng.random() < style.p_black_on_black
+        if self.black_on_black:
+            grid_rgb = (int(rng.integers(0, 50)),) * 3
+        if plan is not None:
+            grid_rgb = plan.grid
+        self.archive = _chance(rng, st.p_archive)
+        if self.archive and _chance(rng, st.p_faded_grid):  # a light ink the 1-bit scan drops
+            grid_rgb = _pick(rng, ((255, 170, 120), (170, 210, 255), (190, 230, 190), (200, 200, 200)))
+        self.grid_rgb = grid_rgb
+        self.page = page = _page(h, frame, st, rng)
+        self.tracks, self.decades = [], []
+        for t, (left, right) in enumerate(frame["tracks"]):
+            scale = "log" if rng.random() < style.p_log_track else "linear"
+            scale = plan.tracks[t].scale if plan is not None else scale
+            n_dec = 4
+            if scale == "log" and st.log_decades != (4, 4):
+                n_dec = int(rng.integers(st.log_decades[0], st.log_decades[1] + 1))
+            _grid(image, left, right, h, frame["row_step"], scale, grid_rgb, rng, decades=n_dec, rows=page["rows"])
+            self.tracks.append((left, right, scale))
+            self.decades.append(n_dec)
+        if _chance(rng, st.p_depth_centred):
+            rotated = _chance(rng, st.p_depth_rotated)
+            alpha, self.depth_labels = printparts.depth_numbers(
+                image, frame["depth_col"], page["depth_at"], grid_rgb, rng, rotated=rotated, skip_rows=page["blank"]
+            )
+            self.keep("depth_numbers", alpha)
+        else:
+            self.depth_labels = _depth_column(image, frame, h, grid_rgb, rng)
+        for left, right, _ in self.tracks:
+            _border(image, left, right, h, grid_rgb, rng)
+        if rng.random() < style.p_text:
+            _text(image, frame, self.tracks, rng)
+        if rng.random() < style.p_bleed_through:
+            _bleed_through(image, self.tracks, h, rng)
+
+    def furniture(self) -> None:
+        """Flags, ticks and text in the tracks; banners and the header band blanked."""
+        rng, st, image, page = self.rng, self.st, self.image, self.page
+        body = (page["body_top"], self.height)
+        for left, right, _ in self.tracks if st.p_flags or st.p_ticks or st.p_track_text else ():
+            ink = (20, 20, 20) if rng.random() < 0.7 else self.grid_rgb
+            if _chance(rng, st.p_flags):
+                self.keep("flags", printparts.flags(image, left, right, body, ink, rng))
+            if _chance(rng, st.p_ticks):
+                self.keep("ticks", printparts.ticks(image, left, right, body, ink, rng))
+            if _chance(rng, st.p_track_text):
+                self.keep("track_text", printparts.track_text(image, left, right, body, ink, rng))
+        depth_col = self.frame["depth_col"]
+        x_lo, x_hi = min(depth_col[0], self.tracks[0][0]), max(depth_col[1], self.tracks[-1][1])
+        for r0, r1 in page["banners"]:
+            self.keep("banner", printparts.banner(image, r0, r1, x_lo, x_hi + 1, self.paper_rgb, self.grid_rgb, rng))
+        if page["header"] is not None:
+            r0, r1 = page["header"]
+            image[r0:r1, x_lo : x_hi + 1] = self.paper_rgb
+
+    def track(self, t: int) -> None:
+        """The curves of track ``t``, its companions (bundle, amplified copy) and shading."""
+        rng, st, plan = self.rng, self.st, self.plan
+        left, right, scale = self.tracks[t]
+        n_curves = int(rng.integers(self.style.curves_per_track[0], self.style.curves_per_track[1] + 1))
         n_curves = len(plan.tracks[t].curves) if plan is not None else n_curves
-        track_specs = []
+        n_bundle = int(rng.integers(4, 6)) if _chance(rng, st.p_bundle) else 0
+        n_curves = min(n_curves, 6 - n_bundle)  # at most six curves in a track
+        track_cov = np.zeros((self.height, self.width), np.float32)
+        n_before = len(self.truth)
+        drawn: list[tuple[CurvePlan, str]] = []
         for k in range(n_curves):
             # Draw order matters: a seed must keep giving the same training sheets.
             cp = (
                 plan.tracks[t].curves[k]
                 if plan is not None
-                else _draw_curve_plan(t, k, scale, black_on_black, style, rng)
+                else _draw_curve_plan(t, k, scale, self.black_on_black, st, rng, decades=self.decades[t])
             )
-            frac = _curve_process(n_rows, rng, kind=cp.kind)
+            frac = _shape(cp.kind, self.height, self.frame, st, rng)
             if plan is not None:  # samples: keep inside the track, no wrap
                 frac = 0.06 + 0.88 * np.clip(frac, 0.0, 1.0)
-            x = left + frac * (right - left)
-            ss_cov, x_drawn, line = _render_curve(
-                x, left, right, cp.klass, height, width, style, rng, plan=cp if plan is not None else None
-            )
-            fade = rng.uniform(*style.fade)
-            fade = 1.0 if plan is not None else fade
-            _ink(image, ss_cov, cp.ink, fade, bleed=rng.random() < style.p_bleed, rng=rng)
-            cov[cp.klass] = 1.0 - (1.0 - cov[cp.klass]) * (1.0 - ss_cov)
-            truth.append(TruthCurve(cp.mnemonic, t, cp.klass, x_drawn))
-            track_specs.append(
-                CurveSpec(
-                    mnemonic=cp.mnemonic,
-                    left_value=cp.left_value,
-                    right_value=cp.right_value,
-                    unit=cp.unit,
-                    line=line,
-                    color=cp.ink,
-                )
-            )
+            drawn.append((cp, self.curve(t, cp, left + frac * (right - left), track_cov)))
+        mine = self.truth[n_before:]
+        for cp, x in _companions(t, n_curves, n_bundle, mine, drawn, left, right, self.height, self.frame, st, rng):
+            drawn.append((cp, self.curve(t, cp, x, track_cov)))
+        if len(self.truth) - n_before >= 2 and _chance(rng, st.p_shading):
+            a, b = rng.choice(np.arange(n_before, len(self.truth)), 2, replace=False)
+            tint = _pick(rng, ((255, 230, 120), (170, 220, 170), (200, 200, 200), (250, 190, 150), (60, 60, 60)))
+            self.keep("shading", printparts.shading(self.image, self.truth[a].x, self.truth[b].x, track_cov, tint, rng))
+        track_specs = [
+            CurveSpec(cp.mnemonic, cp.left_value, cp.right_value, unit=cp.unit, line=line, color=cp.ink)
+            for cp, line in drawn
+        ]
         if plan is None:  # a plan's order is its author's
-            track_specs = _documented_order(track_specs, truth[-n_curves:])
-        specs.append(Track(left=left, right=right, scale=scale, curves=tuple(track_specs)))
+            track_specs = _documented_order(track_specs, self.truth[n_before:])
+        self.specs.append(Track(left=left, right=right, scale=scale, curves=tuple(track_specs)))
+        self.heads.append(drawn)
 
-    image = _degrade(image, style, rng)
-    soft = _soft_labels(cov)
-    labels = hard_labels(soft)
-    top, px_per_unit, depth0 = frame["top"], frame["px_per_unit"], frame["depth0"]
-    last = height - 1 - (height - 1) % 10
-    ties = ((float(top), depth0), (float(last), depth0 + (last - top) / px_per_unit))
-    unit = plan.depth_unit if plan is not None else "FT"
-    well = dict(plan.well) if plan is not None else {"WELL": "SYNTHETIC"}
-    layout = Layout(depth=DepthSpec(unit=unit, step=0.5, ties=ties), tracks=tuple(specs), well=well, source="synthetic")
-    return Sheet(
-        image=image,
-        labels=labels,
-        soft=soft,
-        truth=tuple(truth),
-        layout=layout,
-        meta={"black_on_black": bool(black_on_black)},
-    )
+    def curve(self, t: int, cp: CurvePlan, x: np.ndarray, track_cov: np.ndarray) -> str:
+        """Draw one curve (and its hatching and name label); returns its layout ``line``."""
+        rng, st, plan, image = self.rng, self.st, self.plan, self.image
+        left, right, _ = self.tracks[t]
+        ss_cov, x_drawn, line = _render_curve(
+            x,
+            left,
+            right,
+            cp.klass,
+            self.height,
+            self.width,
+            st,
+            rng,
+            plan=cp if plan is not None else None,
+            blank=self.page["blank"],
+        )
+        fade = rng.uniform(*self.style.fade)
+        fade = 1.0 if plan is not None or self.archive else fade
+        # On an archive scan curve ink stays dark enough to survive the 1-bit threshold (its
+        # label says it is there); only the furniture may be faint enough to drop out.
+        ink = _darkest(cp.ink, 110.0) if self.archive else cp.ink
+        _ink(image, ss_cov, ink, fade, bleed=rng.random() < self.style.p_bleed, rng=rng)
+        self.cov[cp.klass] = 1.0 - (1.0 - self.cov[cp.klass]) * (1.0 - ss_cov)
+        np.maximum(track_cov, ss_cov, out=track_cov)
+        wrapped = np.isfinite(x_drawn) & (x > right) & (x_drawn < x - 1e-9)
+        if wrapped.sum() > 3 and _chance(rng, st.p_backup_hatch):
+            self.keep("hatch", printparts.backup_hatch(image, x_drawn, wrapped, left, track_cov, cp.ink, rng))
+        if _chance(rng, st.p_curve_label):
+            self.keep("curve_label", printparts.curve_label(image, x_drawn, left, right, cp.mnemonic, cp.ink, rng))
+        self.truth.append(TruthCurve(cp.mnemonic, t, cp.klass, x_drawn))
+        return line
+
+    def finish(self) -> Sheet:
+        """Scale heads, scan defects, labels and the layout."""
+        rng, st, frame, page, h = self.rng, self.st, self.frame, self.page, self.height
+        if page["header"] is not None:
+            self.keep("scale_heads", _scale_heads(self.image, page["header"], self.tracks, self.heads, rng))
+        if self.archive:
+            binarise = _chance(rng, st.p_archive_binarise)
+            image = archive_scan(self.image, rng=rng, binarise=binarise, p_photocopy=0.5 if binarise else 1.0)
+        else:
+            image = _degrade(self.image, self.style, rng)
+        soft = _soft_labels(self.cov)
+        top, px_per_unit, depth0 = frame["top"], frame["px_per_unit"], frame["depth0"]
+        last = h - 1 - (h - 1) % 10
+        ties = ((float(top), depth0), (float(last), depth0 + (last - top) / px_per_unit))
+        if page["stretched"]:
+            ties = ((float(top), float(page["depth_at"][top])), (float(last), float(page["depth_at"][last])))
+        plan = self.plan
+        unit = plan.depth_unit if plan is not None else "FT"
+        well = dict(plan.well) if plan is not None else {"WELL": "SYNTHETIC"}
+        depth = DepthSpec(unit=unit, step=0.5, ties=ties)
+        layout = Layout(depth=depth, tracks=tuple(self.specs), well=well, source="synthetic")
+        meta = {"black_on_black": bool(self.black_on_black), "depth_labels": self.depth_labels}
+        meta["archive"] = bool(self.archive)
+        if self.parts:
+            meta["parts"] = self.ink_parts
+        truth = tuple(self.truth)
+        return Sheet(image=image, labels=hard_labels(soft), soft=soft, truth=truth, layout=layout, meta=meta)
 
 
 def _documented_order(specs: list[CurveSpec], truth) -> list[CurveSpec]:
@@ -342,12 +556,80 @@ def _pick(rng: np.random.Generator, options):
     return tuple(int(v) for v in options[int(rng.integers(len(options)))])
 
 
-def _draw_curve_plan(t, k, scale, black_on_black, style, rng) -> CurvePlan:
+def _darkest(rgb, luminance: float) -> tuple[int, int, int]:
+    """``rgb`` scaled down to at most ``luminance`` (0-255, Rec. 601 weights)."""
+    y = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    k = min(1.0, luminance / y) if y > 0 else 1.0
+    return tuple(int(c * k) for c in rgb)
+
+
+def _chance(rng: np.random.Generator, p: float) -> bool:
+    """True with probability ``p``; draws nothing when ``p`` is 0 (so CLASSIC_STYLE keeps its stream)."""
+    return p > 0 and bool(rng.random() < p)
+
+
+def _draw_curve_plan(t, k, scale, black_on_black, style, rng, *, decades: int = 4) -> CurvePlan:
     klass = 2 if rng.random() < style.p_dashed else 1
     ink = (int(rng.integers(0, 40)),) * 3 if black_on_black and rng.random() < 0.8 else _pick(rng, style.inks)
-    lv, rv = (0.2, 2000.0) if scale == "log" else (0.0, 150.0)
+    lv, rv = (0.2, 0.2 * 10.0**decades) if scale == "log" else (0.0, 150.0)
     kind = str(rng.choice(["gr", "sp", "res", "sonic"]))
+    if _chance(rng, style.p_real_curve):
+        kind = "real-res" if scale == "log" and rng.random() < 0.7 else f"real-{rng.choice(FAMILIES)}"
+    if _chance(rng, style.p_edge_curve):
+        kind = f"{kind}+edge"
     return CurvePlan(mnemonic=f"T{t + 1}C{k + 1}", klass=klass, ink=ink, left_value=lv, right_value=rv, kind=kind)
+
+
+def _shape(kind: str, n: int, frame: dict, style: SynthStyle, rng: np.random.Generator) -> np.ndarray:
+    """A curve's position per row as track fractions for a curve plan's ``kind``: a classic process
+    (gr, sp, res, sonic), ``real-FAMILY`` (real-log statistics), either with ``+edge`` (runs along
+    a track border)."""
+    base, edge = kind.split("+")[0], kind.endswith("+edge")
+    if base.startswith("real-"):
+        frac = real_curve(n, base[5:], rows_per_m=frame["px_per_unit"] * 3.28084, rng=rng)
+    else:
+        frac = _curve_process(n, rng, kind=base)
+    return _to_edge(frac, rng) if edge else frac
+
+
+def _to_edge(frac: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Shift a curve so that part of it lies past one end of the scale, and often clip it there:
+    ink on and beside the track border, where real prints run off-scale curves."""
+    q = float(np.quantile(frac, rng.uniform(0.2, 0.8)))
+    if rng.random() < 0.5:
+        out = frac - q + rng.uniform(-0.02, 0.01)
+    else:
+        out = frac - q + 1.0 + rng.uniform(-0.01, 0.02)
+    return np.clip(out, 0.0, 1.0) if rng.random() < 0.6 else np.clip(out, -0.04, 1.04)
+
+
+def _companions(t, n_curves, n_bundle, truth, drawn, left, right, n, frame, style, rng):
+    """Extra curves of a track: a same-ink bundle of ``n_bundle`` array curves and an amplified
+    copy. Yields (CurvePlan, x per row); a copy shares the ink of the curve it follows."""
+    k = n_curves
+    if n_bundle:
+        frac = real_curve(n, "res", rows_per_m=frame["px_per_unit"] * 3.28084, rng=rng)
+        frac = 0.15 + 0.7 * (frac - frac.min()) / max(np.ptp(frac), 1e-6)
+        ink = _pick(rng, style.inks)
+        width = int(rng.integers(style.line_widths[0], 8))
+        for m in range(n_bundle):
+            px = (m - 2) * rng.uniform(1.0, 3.0)  # a few px apart, crossing where the beds change
+            wobble = cv2.GaussianBlur(rng.normal(0, 1, (n, 1)), (0, 0), rng.uniform(3, 12))[:, 0]
+            x = left + frac * (right - left) + px + wobble * rng.uniform(0, 6)
+            klass = 1 if m % 2 == 0 or rng.random() < 0.4 else 2
+            k += 1
+            yield CurvePlan(f"T{t + 1}C{k}", klass, ink, "array", 0.2, 2000.0, width=width), x
+    if truth and k < 6 and _chance(rng, style.p_amplified):
+        j = int(rng.integers(len(truth)))
+        src, (cp, _) = truth[j], drawn[j]
+        gain = float(rng.choice([2.0, 2.5, 5.0, 10.0]))
+        frac = (src.x - left) / (right - left)
+        frac = np.where(np.isfinite(frac), frac, np.nanmedian(frac) if np.isfinite(frac).any() else 0.5)
+        amp = (frac - rng.uniform(0.0, 0.3)) * gain
+        amp = np.mod(amp, 1.0) if rng.random() < 0.7 else np.clip(amp, 0.0, 1.0)
+        klass = 2 if rng.random() < 0.6 else 1
+        k += 1
+        yield CurvePlan(f"T{t + 1}C{k}", klass, cp.ink, "amplified", 0.0, 150.0 / gain), left + amp * (right - left)
 
 
 def _frame(height: int, width: int, rng: np.random.Generator, plan: SheetPlan | None = None) -> dict:
@@ -389,6 +671,43 @@ def _frame(height: int, width: int, rng: np.random.Generator, plan: SheetPlan | 
     }
 
 
+def _page(height: int, frame: dict, style: SynthStyle, rng: np.random.Generator) -> dict:
+    """Page structure: a header band of scale heads, section banners, and the true depth of
+    every row (not quite linear when the paper stretched). Rows in ``blank`` hold no curve."""
+    blank = np.zeros(height, bool)
+    header, banners, rows = None, [], None
+    depth_at = frame["depth0"] + (np.arange(height) - frame["top"]) / frame["px_per_unit"]
+    if height >= 160 and _chance(rng, style.p_scale_heads):
+        header = (0, int(rng.integers(24, 52)))
+        blank[: header[1]] = True
+    if height >= 200 and _chance(rng, style.p_banner):
+        r0 = int(rng.integers(height // 5, height - 40))
+        r1 = r0 + int(rng.integers(14, 34))
+        banners.append((r0, r1))
+        blank[r0:r1] = True
+    stretched = _chance(rng, style.p_stretch)
+    if stretched:  # nominal row y lands on row y + s(y): a smooth, monotonic warp of up to ~1.5 %
+        y = np.arange(-height, 2 * height, dtype=np.float64)
+        amp = rng.uniform(0.002, 0.015) * height
+        warp = y + amp * np.sin(2 * np.pi * y / (height * rng.uniform(0.8, 3.0)) + rng.uniform(0, 2 * np.pi))
+        warp += y * rng.uniform(-0.01, 0.01)
+
+        def rows(v, _y=y, _w=warp):
+            return np.interp(v, _y, _w)
+
+        depth_at = frame["depth0"] + (np.interp(np.arange(height), warp, y) - frame["top"]) / frame["px_per_unit"]
+    body_top = header[1] if header is not None else 0
+    return {
+        "blank": blank,
+        "header": header,
+        "banners": banners,
+        "rows": rows,
+        "depth_at": depth_at,
+        "stretched": stretched,
+        "body_top": body_top,
+    }
+
+
 # ---------------------------------------------------------------- background
 
 
@@ -403,20 +722,30 @@ def _paper(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _blend_line(image, pts_a, pts_b, color, alpha, thickness):
-    overlay = np.zeros(image.shape[:2], np.uint8)
-    cv2.line(overlay, pts_a, pts_b, 255, thickness, cv2.LINE_AA)
+    # Only the line's bounding box (padded by the pen) changes: blend there, not over the page.
+    h, w = image.shape[:2]
+    pad = thickness + 2
+    x0, x1 = max(min(pts_a[0], pts_b[0]) - pad, 0), min(max(pts_a[0], pts_b[0]) + pad + 1, w)
+    y0, y1 = max(min(pts_a[1], pts_b[1]) - pad, 0), min(max(pts_a[1], pts_b[1]) + pad + 1, h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    overlay = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    shift_a, shift_b = (pts_a[0] - x0, pts_a[1] - y0), (pts_b[0] - x0, pts_b[1] - y0)
+    cv2.line(overlay, shift_a, shift_b, 255, thickness, cv2.LINE_AA)
     a = overlay.astype(np.float32)[..., None] * (alpha / 255.0)
-    image *= 1 - a
-    image += a * np.asarray(color, np.float32)
+    region = image[y0:y1, x0:x1]
+    region *= 1 - a
+    region += a * np.asarray(color, np.float32)
 
 
-def _grid(image, left, right, height, row_step, scale, color, rng) -> None:
-    """Vertical rulings of a linear (10 divisions) or 4-decade log grid, plus horizontal rulings."""
+def _grid(image, left, right, height, row_step, scale, color, rng, *, decades: int = 4, rows=None) -> None:
+    """Vertical rulings of a linear (10 divisions) or log grid of ``decades`` decades, plus horizontal
+    rulings (at rows ``rows(nominal row)`` on stretched paper)."""
     thin_a, heavy_a = rng.uniform(0.2, 0.7), rng.uniform(0.6, 1.0)
     width = right - left
     if scale == "log":
-        fr = [np.log10(m * 10**d) / 4 for d in range(4) for m in range(1, 10)]
-        xs = [(f, m == 0) for f, m in zip(fr, [i % 9 for i in range(36)], strict=True)]
+        fr = [np.log10(m * 10**d) / decades for d in range(decades) for m in range(1, 10)]
+        xs = [(f, m == 0) for f, m in zip(fr, [i % 9 for i in range(9 * decades)], strict=True)]
     else:
         xs = [(i / 10, i % 5 == 0) for i in range(1, 10)]
     for f, heavy in xs:
@@ -425,7 +754,7 @@ def _grid(image, left, right, height, row_step, scale, color, rng) -> None:
     k, y = 0, float(rng.uniform(0, row_step))
     while y < height:
         heavy = k % 5 == 0
-        r = int(round(y))
+        r = int(round(y if rows is None else float(rows(y))))
         _blend_line(image, (left, r), (right, r), color, heavy_a if heavy else thin_a, 2 if k % 10 == 0 else 1)
         y += row_step
         k += 1
@@ -445,21 +774,45 @@ def _border(image, left, right, height, color, rng) -> None:
         _blend_line(image, (c, 0), (c, height - 1), color, 1.0, t)
 
 
-def _depth_column(image, frame, height, color, rng) -> None:
+def _depth_column(image, frame, height, color, rng) -> list[tuple[float, float]]:
+    """The classic depth numbers: the depth at a number's baseline row, printed above it.
+    Returns ``[(row of the number's centre, printed value), ...]``."""
     left, right = frame["depth_col"]
     step = frame["row_step"] * 10
     depth = frame["depth0"]
     y = float(rng.uniform(8, step))
     scale = float(rng.uniform(0.3, 0.45))
+    labels = []
     while y < height - 4:
-        _blend_text(
-            image,
-            f"{int(depth + (y - frame['top']) / frame['px_per_unit'])}",
-            (left + 2, int(y)),
-            scale,
-            color,
-        )
+        value = int(depth + (y - frame["top"]) / frame["px_per_unit"])
+        _blend_text(image, f"{value}", (left + 2, int(y)), scale, color)
+        (_, th), _ = cv2.getTextSize(f"{value}", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        labels.append((float(int(y) - (th - 1) / 2), float(value)))
         y += step
+    return labels
+
+
+def _scale_heads(image, header, tracks, heads, rng) -> np.ndarray:
+    """Track-head scale labels in the header band: per curve, its left value, name and right
+    value over a stroke of its line in its ink (a legend: the curve's look, but no curve)."""
+    alpha_all = np.zeros(image.shape[:2], np.float32)
+    r0, r1 = header
+    for (left, right, _), inks in zip(tracks, heads, strict=True):
+        row = r0 + 10
+        for cp, line in inks:
+            if row + 4 > r1 - 1:
+                break
+            stroke = np.zeros(image.shape[:2], np.float32)
+            x0, x1 = left + 4, right - 4
+            step = 1000 if line == "solid" else (9 if line == "dashed" else 3)
+            on = step if line == "solid" else (6 if line == "dashed" else 1)
+            for xa in range(x0, x1, step):
+                cv2.line(stroke, (xa, row + 3), (min(xa + on, x1), row + 3), 1.0, int(rng.integers(1, 3)))
+            lv, rv = f"{cp.left_value:g}", f"{cp.right_value:g}"
+            alpha = printparts.scale_head(image, left, right, row, cp.mnemonic, lv, rv, cp.ink, stroke, rng)
+            alpha_all = np.maximum(alpha_all, alpha)
+            row += 12
+    return alpha_all
 
 
 def _text(image, frame, tracks, rng) -> None:
@@ -534,9 +887,9 @@ def _wrap(frac: np.ndarray) -> np.ndarray:
     return np.where(frac > 1.0, frac - 1.0, frac)
 
 
-def _render_curve(x, left, right, klass, height, width, style, rng, plan: CurvePlan | None = None):
+def _render_curve(x, left, right, klass, height, width, style, rng, plan: CurvePlan | None = None, blank=None):
     """Rasterise one curve at SUPERSAMPLE x and area-average: coverage float32 (H, W), drawn x per
-    row, and its layout ``line`` ("solid", "dashed" or "dotted")."""
+    row, and its layout ``line`` ("solid", "dashed" or "dotted"). Rows in ``blank`` stay undrawn."""
     s = SUPERSAMPLE
     frac = (x - left) / (right - left)
     frac = _wrap(frac) if rng.random() < 0.5 else np.clip(frac, -0.04, 1.04)
@@ -545,9 +898,12 @@ def _render_curve(x, left, right, klass, height, width, style, rng, plan: CurveP
     if plan is not None:
         x_drawn, r0 = np.asarray(x, np.float64).copy(), 0
     x_drawn[:r0] = np.nan
+    if blank is not None:
+        x_drawn[blank] = np.nan
     rows = np.arange(height, dtype=np.float64)
-    # Break the polyline where the curve wraps (a jump of over a third of the track).
-    jump = np.abs(np.diff(x_drawn)) > (right - left) / 3
+    # Break the polyline where the curve wraps (a jump of over a third of the track) or stops.
+    finite = np.isfinite(x_drawn)
+    jump = (np.abs(np.diff(x_drawn)) > (right - left) / 3) | (finite[1:] != finite[:-1])
     pieces = np.split(np.arange(height), np.nonzero(jump)[0] + 1)
     thick = int(rng.integers(style.line_widths[0], style.line_widths[1] + 1))
     thick = plan.width if plan is not None else thick
@@ -561,30 +917,49 @@ def _render_curve(x, left, right, klass, height, width, style, rng, plan: CurveP
         gap = max(gap, thick / s + 1.0)  # the gap must stay open once the pen width is added
         # Round pen caps add thick/2 at each end of a dash: the visible gap stays `gap` px.
         pattern = (dash * s, (dash + gap + thick / s) * s, rng.uniform(0, (dash + gap) * s))
-    canvas = np.zeros((height * s, width * s), np.uint8)
+        if not dotted and (style.p_long_dash > 0 or style.p_dash_dot > 0):
+            u = rng.random()
+            if u < style.p_long_dash:  # long dashes, as on older vendor prints
+                dash = rng.uniform(20.0, 45.0)
+                pattern = (dash * s, (dash + gap + thick / s) * s, rng.uniform(0, (dash + gap) * s))
+            elif u < style.p_long_dash + style.p_dash_dot:  # dash-dot: a dash, a gap, a dot, a gap
+                dot = rng.uniform(0.3, 1.0)
+                period = dash + dot + 2 * (gap + thick / s)
+                pattern = (dash * s, period * s, rng.uniform(0, period * s), (dash + gap + thick / s) * s, dot * s)
+    # Draw only the columns the curve can reach (scan px, padded by the pen): same pixels, less work.
+    reach = x_drawn[finite]
+    c0 = max(int(np.floor(reach.min() - thick / s - 2)) if reach.size else 0, 0)
+    c1 = min(int(np.ceil(reach.max() + thick / s + 3)) if reach.size else 1, width)
+    c1 = max(c1, c0 + 1)
+    canvas = np.zeros((height * s, (c1 - c0) * s), np.uint8)
     for idx in pieces:
         idx = idx[np.isfinite(x_drawn[idx])]
         if len(idx) < 2:
             continue
         # Supersampled pixel-index coordinates of the scan's pixel centres.
-        pts = np.stack([s * (x_drawn[idx] + 0.5) - 0.5, s * (rows[idx] + 0.5) - 0.5], 1)
+        pts = np.stack([s * (x_drawn[idx] - c0 + 0.5) - 0.5, s * (rows[idx] + 0.5) - 0.5], 1)
         for seg in _dash(pts, pattern):
             cv2.polylines(canvas, [np.round(seg * 16).astype(np.int32)], False, 255, thick, cv2.LINE_8, shift=4)
-    cov = cv2.resize(canvas.astype(np.float32) / 255.0, (width, height), interpolation=cv2.INTER_AREA)
+    cov = np.zeros((height, width), np.float32)
+    cov[:, c0:c1] = cv2.resize(canvas.astype(np.float32) / 255.0, (c1 - c0, height), interpolation=cv2.INTER_AREA)
     return cov, x_drawn, line
 
 
 def _dash(pts: np.ndarray, pattern) -> list[np.ndarray]:
-    """Split a polyline (n, 2) into the 'on' pieces of a dash pattern (dash, period, phase)."""
+    """Split a polyline (n, 2) into the 'on' pieces of a dash pattern (dash, period, phase) or a
+    dash-dot pattern (dash, period, phase, dot start, dot length)."""
     if pattern is None:
         return [pts]
-    dash, period, phase = pattern
+    dash, period, phase = pattern[:3]
     seg = np.diff(pts, axis=0)
     length = np.hypot(seg[:, 0], seg[:, 1])
     cum = np.concatenate([[0.0], np.cumsum(length)])
     fine = np.arange(0.0, cum[-1], 0.5)  # resample along arc length every half supersampled px
     xy = np.stack([np.interp(fine, cum, pts[:, 0]), np.interp(fine, cum, pts[:, 1])], 1)
-    on = ((fine + phase) % period) < dash
+    at = (fine + phase) % period
+    on = at < dash
+    if len(pattern) == 5:
+        on |= (at >= pattern[3]) & (at < pattern[3] + pattern[4])
     edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
     return [
         xy[a:b] if b - a > 1 else np.repeat(xy[a : a + 1], 2, 0) for a, b in zip(edges[::2], edges[1::2], strict=True)
@@ -649,7 +1024,8 @@ def write_dataset(
     progress=None,
 ) -> list[Path]:
     """Write ``n`` sheets to ``outdir``: ``NNNNN.png`` (scan), ``NNNNN.labels.png`` (hard classes),
-    ``NNNNN.soft.npz`` (float16 soft labels) and ``NNNNN.truth.json`` (per-row centrelines).
+    ``NNNNN.soft.npz`` (float16 soft labels) and ``NNNNN.truth.json`` (per-row centrelines, and
+    ``depth_labels``: the printed depth numbers as [row of the number's centre, depth]).
 
     Returns the scan paths. ``progress(i, n)`` is called after each sheet.
 
@@ -680,7 +1056,14 @@ def write_dataset(
             }
             for c in sheet.truth
         ]
-        write_text_atomic(f"{stem}.truth.json", json.dumps({"seed": seed, "split": split, "index": i, "curves": truth}))
+        record = {
+            "seed": seed,
+            "split": split,
+            "index": i,
+            "curves": truth,
+            "depth_labels": [[round(r, 2), v] for r, v in sheet.meta["depth_labels"]],
+        }
+        write_text_atomic(f"{stem}.truth.json", json.dumps(record))
         paths.append(stem.with_suffix(".png"))
         if progress is not None:
             progress(i + 1, n)
@@ -688,7 +1071,9 @@ def write_dataset(
 
 
 __all__ = [
+    "CLASSIC_STYLE",
     "DEFAULT_STYLE",
+    "STYLES",
     "SUPERSAMPLE",
     "CurvePlan",
     "Sheet",
@@ -700,5 +1085,6 @@ __all__ = [
     "hard_labels",
     "make_sheet",
     "sheet_rng",
+    "style_named",
     "write_dataset",
 ]

@@ -31,7 +31,7 @@ from logdigit.model.veernet import VeerNet, VeerNetConfig
 from logdigit.model.weights import load_model, read_card, save_model
 from logdigit.research.data import DataConfig, SheetPool
 from logdigit.research.metrics import confusion, scores_from_confusion
-from logdigit.research.synth import make_sheet, sheet_rng
+from logdigit.research.synth import make_sheet, sheet_rng, style_named
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,10 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def validation_set(n: int, seed: int, *, height: int = 384, width: int = 512):
-    """The fixed validation sheets: (x float32 (n,3,H,W), labels uint8 (n,H,W))."""
-    sheets = [make_sheet(height=height, width=width, rng=sheet_rng("val", seed, i)) for i in range(n)]
+def validation_set(n: int, seed: int, *, height: int = 384, width: int = 512, style: str = "print"):
+    """The fixed validation sheets of the generator's ``style``: (x float32 (n,3,H,W), labels uint8 (n,H,W))."""
+    drawn_from = style_named(style)
+    sheets = [make_sheet(height=height, width=width, rng=sheet_rng("val", seed, i), style=drawn_from) for i in range(n)]
     x = np.stack([s.image for s in sheets]).astype(np.float32).transpose(0, 3, 1, 2) / 255.0
     return torch.from_numpy(x), np.stack([s.labels for s in sheets])
 
@@ -153,7 +154,7 @@ def train(
     elif pool.config != data_config:
         raise ValueError(f"the pool was drawn for {pool.config}, not {data_config}")
     pool.sync(state["step"])
-    val_x, val_labels = validation_set(train_config.val_sheets, train_config.val_seed)
+    val_x, val_labels = validation_set(train_config.val_sheets, train_config.val_seed, style=data_config.style)
     amp = dev.type == "cuda"
     meta = {"data": asdict(data_config), "train": asdict(train_config)}
     model.train()

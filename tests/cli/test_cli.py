@@ -138,6 +138,36 @@ def test_synth_writes_sheets(tmp_path):
     ]
 
 
+def test_synth_style_classic_writes_the_first_generators_sheets(tmp_path):
+    import json
+
+    import cv2
+    import numpy as np
+
+    from logdigit.research.synth import CLASSIC_STYLE, make_sheet, sheet_rng
+
+    r = _run(
+        "synth",
+        tmp_path / "d",
+        "--n",
+        "1",
+        "--seed",
+        "3",
+        "--height",
+        "96",
+        "--width",
+        "200",
+        "--style",
+        "classic",
+        "-q",
+    )
+    assert r.exit_code == 0, r.output
+    sheet = make_sheet(height=96, width=200, rng=sheet_rng("test", 3, 0), style=CLASSIC_STYLE)
+    assert np.array_equal(cv2.imread(str(tmp_path / "d" / "00000.png"))[..., ::-1], sheet.image)
+    truth = json.loads((tmp_path / "d" / "00000.truth.json").read_text())
+    assert truth["depth_labels"] == [[round(r, 2), v] for r, v in sheet.meta["depth_labels"]]
+
+
 def test_layout_writes_a_detected_draft_and_refuses_to_overwrite(scan_dir):
     target = scan_dir / "draft.layout.toml"
     r = _run("layout", scan_dir / "simple.jpg", "-o", target)

@@ -289,6 +289,7 @@ def test_score_refuses_more_shifts_than_it_searches():
         (["--width", "10"], "--width 10"),
         (["--height", "100000"], "4096"),
         (["--seed", "-1"], "--seed -1"),
+        (["--style", "fancy"], "--style 'fancy'"),
     ],
 )
 def test_synth_refuses_nonsense_sizes_and_counts(tmp_path, args, needle):
@@ -306,6 +307,7 @@ def test_synth_negative_n_fails_in_a_real_process(tmp_path):
 def test_evaluate_refuses_nonsense_sheets(no_weights):
     _refused(_run("evaluate", "--n", "0", "--weights", no_weights), 2, "--n 0")
     _refused(_run("evaluate", "--n", "1", "--height", "1", "--weights", no_weights), 2, "--height 1")
+    _refused(_run("evaluate", "--n", "1", "--style", "fancy", "--weights", no_weights), 2, "--style 'fancy'")
 
 
 @pytest.mark.timeout(60)

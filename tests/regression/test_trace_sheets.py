@@ -6,7 +6,8 @@ are told apart and turning the cue off swaps them. The sample test uses the ship
 ``mono``. The two-black-curves test keeps the evaluation's seed-0 sheets on which its two failures
 were found and fixed: it pins those fixes; it does not measure how often curves keep their
 identity (on held-out seed 5 some tracks of crossing near-black solid curves still swap; see
-``logdigit evaluate`` for the held-out figures).
+``logdigit evaluate`` for the held-out figures). The pinned sheets are drawn from
+``CLASSIC_STYLE``, the generator's first distribution, on which they were found.
 """
 
 from __future__ import annotations
@@ -63,9 +64,9 @@ def test_true_masks_of_a_sample_trace_within_target():
 def test_two_black_curves_of_different_widths_keep_their_identity(index, track):
     # Test sheets of the evaluation (seed 0), traced from the true masks: each of the
     # track's two solid curves must stay itself.
-    from logdigit.research.synth import make_sheet, sheet_rng
+    from logdigit.research.synth import CLASSIC_STYLE, make_sheet, sheet_rng
 
-    sheet = make_sheet(height=512, width=640, rng=sheet_rng("test", 0, index))
+    sheet = make_sheet(height=512, width=640, rng=sheet_rng("test", 0, index), style=CLASSIC_STYLE)
     masks = np.stack([sheet.labels == c for c in range(3)])
     traces = {t.mnemonic: t for t in trace(masks, sheet.layout, image=sheet.image)}
     lay = sheet.layout.tracks[track]
@@ -91,9 +92,9 @@ def test_same_ink_curves_of_a_test_sheet_keep_their_identity_by_look(index, trac
     # only with the look named by ``cue``. Without it they come out swapped over long
     # stretches, at 0.086-0.092. (Swapped, they also jump across inkless stretches longer
     # than the default fill limit; max_gap=40 fills those so the error counts those rows.)
-    from logdigit.research.synth import make_sheet, sheet_rng
+    from logdigit.research.synth import CLASSIC_STYLE, make_sheet, sheet_rng
 
-    sheet = make_sheet(height=512, width=640, rng=sheet_rng("test", HELD_OUT, index))
+    sheet = make_sheet(height=512, width=640, rng=sheet_rng("test", HELD_OUT, index), style=CLASSIC_STYLE)
     masks = np.stack([sheet.labels == c for c in range(3)])
     lay = sheet.layout.tracks[track]
     names = [c.mnemonic for c in lay.curves if c.klass == klass]

@@ -146,3 +146,14 @@ def test_unknown_method_and_missing_model():
         evaluate(None, n=1, methods=("magic",))
     with pytest.raises(ValueError, match="needs a model"):
         evaluate(None, n=1, methods=("veernet",))
+
+
+def test_classic_style_scores_the_first_generators_sheets():
+    from logdigit.research.evaluate import draw_test_sheets
+    from logdigit.research.synth import CLASSIC_STYLE, make_sheet, sheet_rng
+
+    (sheet,) = draw_test_sheets(1, 2, height=128, width=300, style="classic")
+    want = make_sheet(height=128, width=300, rng=sheet_rng("test", 2, 0), style=CLASSIC_STYLE)
+    assert np.array_equal(sheet.image, want.image)
+    report = evaluate(n=1, seed=2, height=128, width=300, methods=("true-masks",), style="classic")
+    assert report["style"] == "classic"

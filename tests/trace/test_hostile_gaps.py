@@ -141,9 +141,9 @@ def test_overlapping_tracks_warning():
 @pytest.fixture()
 def strip_scan(tmp_path):
     """A synthetic sheet with a 30-row white strip across it, its layout beside it; and the rows."""
-    from logdigit.research.synth import make_sheet
+    from logdigit.research.synth import CLASSIC_STYLE, make_sheet
 
-    sheet = make_sheet(height=256, width=320, rng=1)
+    sheet = make_sheet(height=256, width=320, rng=1, style=CLASSIC_STYLE)  # curves on every row
     image = sheet.image.copy()
     image[120:150] = 255
     scan = _png(tmp_path / "strip.png", image)

@@ -276,9 +276,8 @@ def test_mirroring_left_right_mirrors_the_traces_within_a_pixel():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="bug: mirrored traces differ by 1 px on slanted strokes (up to 2 px and in NaN rows on "
-    "slanted dashes): x is the skeleton's column, and thinning is not mirror-symmetric; a centre "
-    "from the stroke's own ink columns on the row would be",
+    reason="bug: mirrored traces still differ on slanted strokes: where an ink run is wider than the "
+    "stroke the skeleton's column is used, and thinning is not mirror-symmetric (ends and NaN rows differ)",
 )
 @pytest.mark.parametrize("dashes", [False, True])
 def test_mirroring_left_right_mirrors_the_traces_exactly(dashes):

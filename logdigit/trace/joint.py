@@ -5,13 +5,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from logdigit.errors import InputError, LayoutError
-from logdigit.io.layout import LINE_CLASSES, Layout, Track
+from logdigit.io.layout import Layout, Track
 from logdigit.trace.assign import PAUSE, Path, piece_log_odds, problem, solve
 from logdigit.trace.cost import Look
 from logdigit.trace.graph import Pieces, pieces
-from logdigit.trace.options import DEFAULT_MAX_GAP, MAX_GAP_LIMIT, TraceOptions
-from logdigit.trace.tracer import PixelTrace
+from logdigit.trace.options import DEFAULT_MAX_GAP, TraceOptions
+from logdigit.trace.tracer import (  # the validation the two tracers share
+    PixelTrace,
+    _check_image,
+    _check_masks,
+    _check_options,
+    _check_track,
+    _digitised_rows,
+)
 
 
 def trace_joint(
@@ -58,7 +64,7 @@ def trace_joint(
     _check_masks(masks)
     height, width = masks.shape[1:]
     _check_image(image, (height, width))
-    _check_options(max_gap, margin)
+    _check_options(max_gap, 1, margin)
     opts = options or TraceOptions()
     if not isinstance(opts, TraceOptions):
         raise TypeError(f"options must be a logdigit.trace.TraceOptions, got {type(opts).__name__}")
@@ -252,55 +258,3 @@ def _shows_colour(p: Pieces, grey_chroma: float) -> bool:
         return False
     lab = cv2.cvtColor(p.rgb.astype(np.float32).reshape(-1, 1, 3) / 255.0, cv2.COLOR_RGB2LAB).reshape(-1, 3)
     return float(np.percentile(np.hypot(lab[:, 1], lab[:, 2]), 90)) >= grey_chroma
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _check_masks(masks) -> None:
-    if not isinstance(masks, np.ndarray) or masks.ndim != 3 or masks.shape[0] != 3 or masks.dtype != bool:
-        got = f"{masks.shape} {masks.dtype}" if isinstance(masks, np.ndarray) else type(masks).__name__
-        raise InputError(f"masks must be bool (3, H, W) as threshold() returns, got {got}; use masks.astype(bool)")
-    if masks.shape[1] == 0 or masks.shape[2] == 0:
-        raise InputError(f"masks are empty: shape {masks.shape}")
-
-
-def _check_image(image, shape: tuple[int, int]) -> None:
-    if image is None:
-        return
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.shape != (*shape, 3):
-        got = f"{image.shape} {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise InputError(f"image must be uint8 {(*shape, 3)} RGB, the scan the masks came from; got {got}")
-
-
-def _check_options(max_gap: int, margin: int) -> None:
-    for name, value in (("max_gap", max_gap), ("margin", margin)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-    if max_gap > MAX_GAP_LIMIT:
-        raise ValueError(f"max_gap must be at most {MAX_GAP_LIMIT} rows, got {max_gap}")
-
-
-def _digitised_rows(layout: Layout, height: int) -> tuple[int, int]:
-    if layout.depth.rows is None:
-        return 0, height - 1
-    first, last = (int(r) for r in layout.depth.rows)
-    if not 0 <= first <= last < height:
-        raise LayoutError(
-            f"depth rows ({first}, {last}) are not inside the scan's rows 0..{height - 1}; "
-            "fix [depth] rows in the layout (is it for this scan?)"
-        )
-    return first, last
-
-
-def _check_track(track: Track, index: int, width: int) -> None:
-    if not 0 <= track.left < track.right < width:
-        raise LayoutError(
-            f"track {index}: columns {track.left}..{track.right} are not inside the scan's "
-            f"columns 0..{width - 1} with left < right; fix the track edges in the layout"
-        )
-    for curve in track.curves:
-        if curve.line not in LINE_CLASSES:
-            raise LayoutError(
-                f"track {index} curve {curve.mnemonic}: line {curve.line!r} is not one of {sorted(LINE_CLASSES)}"
-            )

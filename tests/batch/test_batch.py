@@ -52,12 +52,14 @@ def archive(tmp_path_factory) -> Path:
     from logdigit.calibrate import calibrate
     from logdigit.io.las import to_las, write_las
     from logdigit.io.layout import write_layout
-    from logdigit.research.synth import make_sheet
+    from logdigit.research.synth import CLASSIC_STYLE, make_sheet
     from logdigit.trace import PixelTrace
 
     d = tmp_path_factory.mktemp("archive")
     for seed in (0, *SEEDS):
-        sheet = make_sheet(height=256, width=320, rng=seed)
+        sheet = make_sheet(
+            height=256, width=320, rng=seed, style=CLASSIC_STYLE
+        )  # the sheets these checks were written for
         name = f"s{seed}" if seed else "plain"
         _write_png(d / f"{name}.png", sheet.image)
         if seed:

@@ -96,11 +96,14 @@ def _trace_track(window, rgb, track: Track, index: int, edges, opts: TraceOption
             other = Look(3 - look.klass, look.rgb)
             llr = piece_log_odds(prob, other, _rivals(groups, look), opts)
             alt = solve(prob, len(ks), llr, np.zeros(len(p)), opts)
-            others = {i for o, ps in paths.items() if o != look for path in ps for i in path.pieces}
+            fits_other = np.zeros(len(p), bool)  # ink another look of the track would take
+            for o in groups:
+                if o != look:
+                    fits_other |= odds[o] > 0
             took = [i for path in alt for i in path.pieces]
-            claimed = sum(int(p.rows[i]) for i in took if i in others)
+            claimed = int(p.rows[took][fits_other[took]].sum())
             if sum(int(p.rows[i]) for i in took) > 2 * covered and claimed < 0.2 * p.rows[took].sum():
-                odds[look], paths[look] = llr, alt  # its own ink, of the other style, unclaimed by others
+                odds[look], paths[look] = llr, alt  # its own ink, of the other style, that fits no other look
     if len(groups) > 1:  # second round: ink another look took is shared at a cost, or hidden under
         owner = _owners(len(p), paths, odds)
         rows = p.rows.astype(np.float64)

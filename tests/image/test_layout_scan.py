@@ -222,3 +222,31 @@ def test_every_sample_track_is_drafted(stem, monkeypatch):
     assert len(found) == len(truth) and all(
         abs(a - c) <= 2 and abs(b - d) <= 2 for (a, b), (c, d) in zip(found, truth, strict=True)
     ), (found, truth)
+
+
+def test_pieces_of_one_grid_cut_at_its_heavy_lines_are_joined():
+    # A 3-decade log track cut at its decade lines, beside a 10-division linear track cut at its
+    # middle line: one track each. Two 10-division tracks side by side stay two.
+    from logdigit.image.layout_scan import merge_pieces
+
+    decades = np.concatenate([100 + 50 * (d + np.log10(np.arange(1, 10))) for d in range(3)] + [[250.0]])
+    linear = 250 + 20.0 * np.arange(11)
+    pos = np.concatenate([decades, linear])
+    assert merge_pieces([(100, 150), (150, 200), (200, 250), (250, 350), (350, 450)], pos) == [(100, 250), (250, 450)]
+    two = np.arange(0.0, 401.0, 20)
+    assert merge_pieces([(0, 200), (200, 400)], two) == [(0, 200), (200, 400)]
+    assert merge_pieces([(0, 100), (120, 200)], np.arange(0.0, 201.0, 10)) == [(0, 100), (120, 200)]  # not touching
+
+
+def test_grid_segments_read_tracks_from_the_grid_alone():
+    # A 3-decade log track (100-250), a depth track (250-300) and a 10-division linear track
+    # (300-500); a broken ruling at 90 (numbers stacked down the margin) is no border.
+    from logdigit.image.layout_scan import grid_segments
+
+    decades = np.concatenate([100 + 50 * (d + np.log10(np.arange(1, 10))) for d in range(3)] + [[250.0]])
+    pos = np.concatenate([[90.0], decades, 300 + 20.0 * np.arange(11)])
+    full = np.concatenate([decades, 300 + 20.0 * np.arange(11)])
+    assert grid_segments(pos, ends=full) == [(100, 250), (300, 500)]
+    # Two 10-division tracks side by side stay two; a track is not stretched over the depth track.
+    two = np.concatenate([np.arange(0.0, 401.0, 20), 450 + np.arange(0.0, 201.0, 20)])
+    assert grid_segments(two) == [(0, 200), (200, 400), (450, 650)]

@@ -261,7 +261,8 @@ def _best_tracks(section: np.ndarray, positions: np.ndarray, source: str | None)
         if ln.coverage >= 0.9
     ]
     segments = grid_segments(positions, ends=full)
-    better = bool(segments) and explained(segments)[0] > explained(tracks)[0]  # more columns explained, not fewer tracks
+    # more columns explained (not fewer tracks) wins
+    better = bool(segments) and explained(segments)[0] > explained(tracks)[0]
     if better and not _cuts_a_track(segments, tracks, positions):
         return segments, _widest_gap(segments)
     return tracks, depth

@@ -256,11 +256,11 @@ def _best_tracks(section: np.ndarray, positions: np.ndarray, source: str | None)
     from logdigit.image.detect import _ink, _vertical_lines
 
     full = [
-        ln.x
+        (ln.x, ln.strength)
         for ln in _vertical_lines(_ink(section), work_rows=max(1500, section.shape[0]), faint=True)
         if ln.coverage >= 0.9
     ]
-    segments = grid_segments(positions, ends=full)
+    segments = grid_segments(positions, ends=[x for x, _ in full], weights=full)
     # more columns explained (not fewer tracks) wins
     better = bool(segments) and explained(segments)[0] > explained(tracks)[0]
     if better and not _cuts_a_track(segments, tracks, positions):
@@ -284,7 +284,7 @@ def _widest_gap(spans):
     return max(gaps, key=lambda g: g[1] - g[0]) if gaps else None
 
 
-def grid_segments(positions: np.ndarray, *, ends=None, min_width: int = 16) -> list[tuple[int, int]]:
+def grid_segments(positions: np.ndarray, *, ends=None, weights=None, min_width: int = 16) -> list[tuple[int, int]]:
     """Tracks as the spans between rulings whose grids each fit one scale, read from the grid alone.
 
     Every ruling may be a border. Of all ways to cut the rulings into tracks (a span whose grid fits
@@ -295,6 +295,8 @@ def grid_segments(positions: np.ndarray, *, ends=None, min_width: int = 16) -> l
     cannot cut a track, however heavy it is.
     ``ends``: columns of the rulings that run the whole height, the only ones a track may end at
     (marks stacked down a column, such as rotated depth numbers, form a broken ruling); None: any.
+    ``weights``: (column, strength) of the rulings; with them a track's two borders must each be at
+    least 1.2 x as strong as the median ruling inside it (a border is no thin grid line).
 
     >>> dec = np.concatenate([100 + 50 * (d + np.log10(np.arange(1, 10))) for d in range(3)] + [[250.0]])
     >>> grid_segments(np.concatenate([dec, 300 + 20.0 * np.arange(11)]))
@@ -306,6 +308,12 @@ def grid_segments(positions: np.ndarray, *, ends=None, min_width: int = 16) -> l
         return []
     full = np.asarray(ends if ends is not None else cuts, float)
     can_end = [full.size > 0 and float(np.abs(full - c).min()) <= 2 for c in cuts]
+    strength = np.zeros(n)
+    if weights:
+        wx, ws = np.asarray([w[0] for w in weights], float), np.asarray([w[1] for w in weights], float)
+        for k, c in enumerate(cuts):
+            near = np.abs(wx - c) <= 2
+            strength[k] = ws[near].max() if near.any() else 0.0
     # best[j]: (columns covered, less 3x the unmatched share, -tracks, previous cut, track?) over cuts[0..j]
     best: list[tuple[float, int, int, bool]] = [(0.0, 0, -1, False)] + [(-1.0, 0, -1, False)] * (n - 1)
     for j in range(1, n):
@@ -313,6 +321,9 @@ def grid_segments(positions: np.ndarray, *, ends=None, min_width: int = 16) -> l
         for i in range(j - 2, max(-1, j - 58), -1):  # at most 56 rulings inside (6 decades of log grid)
             width = cuts[j] - cuts[i]
             if width < min_width or best[i][0] < 0 or not (can_end[i] and can_end[j]):
+                continue
+            inside = strength[i + 1 : j][strength[i + 1 : j] > 0]
+            if weights and inside.size and min(strength[i], strength[j]) < 1.2 * float(np.median(inside)):
                 continue
             fit = _grid_fit(cuts[i], cuts[j], positions)
             if fit is not None and (fit[0] == "log" or fit[1] <= 10):
@@ -566,6 +577,9 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
         return out
     blobs = _number_blobs(ink, first, last, depth_track, dpi)
     mid, half = (depth_track[0] + depth_track[1]) / 2, (depth_track[1] - depth_track[0]) / 2
+    if blobs and (depth_track[0] <= 0 or depth_track[1] >= ink.shape[1] - 1):
+        # A margin ends at the page's edge, not at the column's: the numbers' own common centre.
+        mid = float(np.median([(b[2] + b[3]) / 2 for b in blobs]))
     blobs = [b for b in blobs if abs((b[2] + b[3]) / 2 - mid) <= 0.25 * half]  # labels are centred; pips are not
     blobs = _near_heavy(blobs, heavy, dpi)
     readings, angles = [], list(_angles_first())
@@ -584,7 +598,7 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
         readings.append((row, value, conf, angle))
     out["readings"] = tuple(readings)
     step = float(np.median(np.diff(heavy))) if len(heavy) > 1 else None
-    fit = robust_depth_fit([(r, float(v)) for r, v, _, _ in readings], step=step)
+    fit = robust_depth_fit(round_readings([(r, float(v)) for r, v, _, _ in readings]), step=step)
     if fit is None:
         problems.append(f"depth ties are placeholders: {len(readings)} depth number(s) read, no consistent line")
         return out
@@ -593,6 +607,29 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
     if len(kept) < len(readings):
         problems.append(f"{len(readings) - len(kept)} depth number(s) disagreed with the others and were dropped")
     return out
+
+
+_ROUND_INTERVALS = (1000, 500, 250, 200, 100, 50, 25, 20, 10, 5, 2)
+
+
+def round_readings(pairs: list[tuple[float, float]], *, share: float = 0.6) -> list[tuple[float, float]]:
+    """The (row, depth) readings whose depth is a multiple of the print's labelling interval.
+
+    A log prints its depth numbers at a round interval (every 10, 50, 100 ft...): the largest
+    interval that at least ``share`` of the readings are multiples of, of three or more readings.
+    A number misread by a digit or two (1672 for 1670) is off that interval and dropped, though
+    close enough to the depth line to pass its tolerance. All readings when no interval holds.
+
+    >>> round_readings([(0, 1640), (60, 1650), (120, 1662), (180, 1670), (240, 1680)])
+    [(0, 1640), (60, 1650), (180, 1670), (240, 1680)]
+    """
+    if len(pairs) < 3:
+        return pairs
+    for every in _ROUND_INTERVALS:
+        keep = [p for p in pairs if float(p[1]) % every == 0]
+        if len(keep) >= 3 and len(keep) >= share * len(pairs):
+            return keep
+    return pairs
 
 
 def _angles_first() -> tuple[int, ...]:

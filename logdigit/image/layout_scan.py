@@ -10,10 +10,14 @@ calibration pages. :func:`scan_layout` finds them and drafts a layout for one se
 2. **Tracks** inside the section's rows only (:func:`logdigit.image.detect.find_tracks`): the heaviest
    rulings are borders; spans with grid are tracks, the widest span without grid between two
    tracks is the depth track (else a page margin beside the tracks that holds printed numbers).
+   Pieces of one grid cut at a heavy middle or decade line are joined (:func:`merge_pieces`), and
+   the tracks read from the grid alone (:func:`grid_segments`: the spans whose grids each fit one
+   scale) replace these when they explain more columns without cutting a track that fits.
    Each track's scale (linear, or log with its decades) is fitted to its grid.
 3. **Depth ties**: the heaviest horizontal rulings of the section (their spacing gives the depth
    scale) and the numbers printed in the depth track, upright or turned 90 degrees either way,
-   read by OCR (:mod:`logdigit.image.ocr`); each number is tied to the heavy ruling nearest its centre,
+   read by OCR (:mod:`logdigit.image.ocr`); readings off the print's round labelling interval are
+   dropped (:func:`round_readings`); each number is tied to the heavy ruling nearest its centre,
    and depth = a + b * row is fitted by consensus over pairs of readings, so that a misread
    number cannot bend the line. Without OCR the ties stay placeholders (pixel rows).
 4. **Inks**: per track, the distinct colours of the ink that is neither paper nor grid.

@@ -272,9 +272,10 @@ def _grid_fit(left: float, right: float, positions: np.ndarray) -> tuple[str, in
     return best if best is not None and best[2] <= 0.1 else None
 
 
-def _vertical_lines(dark: np.ndarray, *, work_rows: int = _WORK_ROWS) -> list[_Line]:
+def _vertical_lines(dark: np.ndarray, *, work_rows: int = _WORK_ROWS, faint: bool = False) -> list[_Line]:
     """Every long vertical ruling, from the column profile of the opened ink image (squeezed to
-    ``work_rows`` rows first; a section's dense curves need the full height, where they blur less)."""
+    ``work_rows`` rows first; a section's dense curves need the full height, where they blur less).
+    ``faint``: a line's coverage counts the rows inked at half its own darkness, not at 64 of 255."""
     h, w = dark.shape
     rows = min(h, work_rows)
     if rows < h:
@@ -290,12 +291,15 @@ def _vertical_lines(dark: np.ndarray, *, work_rows: int = _WORK_ROWS) -> list[_L
     padded = np.concatenate([[False], present, [False]])
     starts = np.nonzero(~padded[:-1] & padded[1:])[0]
     ends = np.nonzero(padded[:-1] & ~padded[1:])[0]  # exclusive
-    inked = opened >= 64
     lines = []
     for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
         weights = profile[a:b]
         centre = float(np.dot(np.arange(a, b), weights) / weights.sum())
-        coverage = float(np.mean(inked[:, a:b].any(axis=1)))
+        # Covered rows: inked at 64, or with ``faint`` at half the line's own darkness (a faint
+        # grid ruling runs the whole height too) but never less than a light mark (16).
+        peak = opened[:, a:b].max(axis=1)
+        level = min(64.0, max(16.0, 0.5 * float(np.percentile(peak, 90)))) if faint else 64.0
+        coverage = float(np.mean(peak >= level))
         lines.append(_Line(centre, float(weights.sum()), coverage))
     return lines
 
@@ -416,15 +420,17 @@ def _split_multiples(tracks: list[tuple[int, int]], lines: list[_Line]) -> list[
 
 def _heaviest(lines: list[_Line], width: int) -> tuple[list[_Line], list[_Line]]:
     """(borders, grid lines) by column: the long lines above the first drop of >= 1.3x in
-    strength that leaves at least two lines above it (all are borders when there is none), and
-    a line within 3 px of the image's edge (a border cut by the edge of the scan)."""
+    strength that leaves at least two lines above it (all are borders when there is none), a
+    line within 3 px of the image's edge (a border cut by the edge of the scan), and the first
+    and last long lines (a grid ends at its track's border, however light that border is)."""
     long_lines = sorted((ln for ln in lines if ln.coverage >= _MIN_COVERAGE), key=lambda ln: ln.x)
     if len(long_lines) < 3:
         return long_lines, []
     strengths = np.sort([ln.strength for ln in long_lines])[::-1]
     ratios = strengths[:-1] / strengths[1:]
     cut = next((strengths[k + 1] for k in range(1, len(ratios)) if ratios[k] >= 1.3), -1.0)
-    border = [ln.strength > cut or ln.x <= 3 or ln.x >= width - 4 for ln in long_lines]
+    first, last = long_lines[0].x, long_lines[-1].x  # nothing outside the outermost rulings is ruled: they are borders
+    border = [ln.strength > cut or ln.x <= 3 or ln.x >= width - 4 or ln.x in (first, last) for ln in long_lines]
     return (
         [ln for ln, b in zip(long_lines, border, strict=True) if b],
         [ln for ln, b in zip(long_lines, border, strict=True) if not b],

@@ -10,10 +10,14 @@ calibration pages. :func:`scan_layout` finds them and drafts a layout for one se
 2. **Tracks** inside the section's rows only (:func:`logdigit.image.detect.find_tracks`): the heaviest
    rulings are borders; spans with grid are tracks, the widest span without grid between two
    tracks is the depth track (else a page margin beside the tracks that holds printed numbers).
+   Pieces of one grid cut at a heavy middle or decade line are joined (:func:`merge_pieces`), and
+   the tracks read from the grid alone (:func:`grid_segments`: the spans whose grids each fit one
+   scale) replace these when they explain more columns without cutting a track that fits.
    Each track's scale (linear, or log with its decades) is fitted to its grid.
 3. **Depth ties**: the heaviest horizontal rulings of the section (their spacing gives the depth
    scale) and the numbers printed in the depth track, upright or turned 90 degrees either way,
-   read by OCR (:mod:`logdigit.image.ocr`); each number is tied to the heavy ruling nearest its centre,
+   read by OCR (:mod:`logdigit.image.ocr`); readings off the print's round labelling interval are
+   dropped (:func:`round_readings`); each number is tied to the heavy ruling nearest its centre,
    and depth = a + b * row is fitted by consensus over pairs of readings, so that a misread
    number cannot bend the line. Without OCR the ties stay placeholders (pixel rows).
 4. **Inks**: per track, the distinct colours of the ink that is neither paper nor grid.
@@ -191,7 +195,7 @@ def scan_layout(
     pick = _pick_section(sections, section, where)
     first, last = (sections[pick].first, sections[pick].last) if pick >= 0 else (0, grey.shape[0] - 1)
     problems = [] if pick >= 0 else ["no log section found (no fixed grid of rulings); the whole scan used"]
-    positions = _grid_columns(ink[first : last + 1])
+    positions = _with_faint_rulings(_grid_columns(ink[first : last + 1]), image[first : last + 1])
     tracks, depth_track = _best_tracks(image[first : last + 1], positions, source)
     reports = []
     for left, right in tracks:
@@ -245,10 +249,128 @@ def _best_tracks(section: np.ndarray, positions: np.ndarray, source: str | None)
         other = []
     if not tracks and not other:
         raise LayoutError(f"{source + ': ' if source else ''}found no tracks in the section; write a layout file")
+    tracks, other = merge_pieces(tracks, positions), merge_pieces(other, positions)
     if (fits(other), len(other)) > (fits(tracks), len(tracks)):
-        gaps = [(a[1], b[0]) for a, b in zip(other[:-1], other[1:], strict=True) if b[0] - a[1] >= 16]
-        return other, max(gaps, key=lambda g: g[1] - g[0]) if gaps else None
+        tracks, depth = other, _widest_gap(other)
+
+    def explained(spans):  # columns inside tracks whose grid fits a scale (as grid_segments weighs them), fewer tracks
+        fits = [(b - a, _grid_fit(a, b, positions)) for a, b in spans]
+        return round(sum(w * (1 - 3 * f[2]) for w, f in fits if f is not None), 6), -len(spans)
+
+    from logdigit.image.detect import _ink, _vertical_lines
+
+    full = [
+        (ln.x, ln.strength)
+        for ln in _vertical_lines(_ink(section), work_rows=max(1500, section.shape[0]), faint=True)
+        if ln.coverage >= 0.9
+    ]
+    segments = grid_segments(positions, ends=[x for x, _ in full], weights=full)
+    # more columns explained (not fewer tracks) wins
+    better = bool(segments) and explained(segments)[0] > explained(tracks)[0]
+    if better and not _cuts_a_track(segments, tracks, positions):
+        return segments, _widest_gap(segments)
     return tracks, depth
+
+
+def _cuts_a_track(spans, tracks, positions) -> bool:
+    """Whether a border of ``spans`` lies inside one of ``tracks`` whose grid fits one track's scale
+    (log, or linear with at most 10 divisions): such a track is kept whole."""
+    borders = [x for span in spans for x in span]
+    for a, b in tracks:
+        fit = _grid_fit(a, b, positions)
+        if fit is not None and (fit[0] == "log" or fit[1] <= 10) and any(a + 2 < x < b - 2 for x in borders):
+            return True
+    return False
+
+
+def _widest_gap(spans):
+    gaps = [(a[1], b[0]) for a, b in zip(spans[:-1], spans[1:], strict=True) if b[0] - a[1] >= 16]
+    return max(gaps, key=lambda g: g[1] - g[0]) if gaps else None
+
+
+def grid_segments(positions: np.ndarray, *, ends=None, weights=None, min_width: int = 16) -> list[tuple[int, int]]:
+    """Tracks as the spans between rulings whose grids each fit one scale, read from the grid alone.
+
+    Every ruling may be a border. Of all ways to cut the rulings into tracks (a span whose grid fits
+    linear with at most 10 divisions, or log; see :func:`merge_pieces`) and gaps (no ruling inside:
+    the depth track, margins), the one whose tracks cover the most columns wins (each track's width
+    weighed by 1 - 3 x its grid's unmatched share, so that a track reaching over the depth track or
+    into the next one loses), then the one with the fewest tracks: a heavy middle or decade line
+    cannot cut a track, however heavy it is.
+    ``ends``: columns of the rulings that run the whole height, the only ones a track may end at
+    (marks stacked down a column, such as rotated depth numbers, form a broken ruling); None: any.
+    ``weights``: (column, strength) of the rulings; with them a track's two borders must each be at
+    least 1.2 x as strong as the median ruling inside it (a border is no thin grid line).
+
+    >>> dec = np.concatenate([100 + 50 * (d + np.log10(np.arange(1, 10))) for d in range(3)] + [[250.0]])
+    >>> grid_segments(np.concatenate([dec, 300 + 20.0 * np.arange(11)]))
+    [(100, 250), (300, 500)]
+    """
+    cuts = np.unique(np.round(np.asarray(positions, float)).astype(int))
+    n = len(cuts)
+    if n < 4 or n > 200:
+        return []
+    full = np.asarray(ends if ends is not None else cuts, float)
+    can_end = [full.size > 0 and float(np.abs(full - c).min()) <= 2 for c in cuts]
+    strength = np.zeros(n)
+    if weights:
+        wx, ws = np.asarray([w[0] for w in weights], float), np.asarray([w[1] for w in weights], float)
+        for k, c in enumerate(cuts):
+            near = np.abs(wx - c) <= 2
+            strength[k] = ws[near].max() if near.any() else 0.0
+    # best[j]: (columns covered, less 3x the unmatched share, -tracks, previous cut, track?) over cuts[0..j]
+    best: list[tuple[float, int, int, bool]] = [(0.0, 0, -1, False)] + [(-1.0, 0, -1, False)] * (n - 1)
+    for j in range(1, n):
+        cand = (best[j - 1][0], best[j - 1][1], j - 1, False)  # a gap: no ruling inside
+        for i in range(j - 2, max(-1, j - 58), -1):  # at most 56 rulings inside (6 decades of log grid)
+            width = cuts[j] - cuts[i]
+            if width < min_width or best[i][0] < 0 or not (can_end[i] and can_end[j]):
+                continue
+            inside = strength[i + 1 : j][strength[i + 1 : j] > 0]
+            if weights and inside.size and min(strength[i], strength[j]) < 1.2 * float(np.median(inside)):
+                continue
+            fit = _grid_fit(cuts[i], cuts[j], positions)
+            if fit is not None and (fit[0] == "log" or fit[1] <= 10):
+                here = (best[i][0] + round(width * (1 - 3 * fit[2]), 6), best[i][1] - 1, i, True)
+                if here[:2] > cand[:2]:
+                    cand = here
+        best[j] = cand
+    out, j = [], n - 1
+    while j > 0:
+        _, _, i, track = best[j]
+        if track:
+            out.append((int(cuts[i]), int(cuts[j])))
+        j = i
+    return out[::-1]
+
+
+def merge_pieces(tracks: list[tuple[int, int]], positions: np.ndarray) -> list[tuple[int, int]]:
+    """Join side-by-side spans that are pieces of one track's grid.
+
+    A heavy interior ruling (the middle line of a linear grid, a decade line of a log grid) can
+    be as heavy as a border, and cuts a track in pieces. Two spans that share a border are one
+    track when the grid of their union fits one scale (:func:`logdigit.image.detect._grid_fit`):
+    log, or linear with at most 10 divisions (a track's grid; two tracks of 10 divisions side by
+    side fit 20 and stay apart). Repeated until no pair joins.
+
+    >>> lin = np.arange(0.0, 201.0, 20)  # 10 divisions from 0 to 200, cut at the middle line
+    >>> merge_pieces([(0, 100), (100, 200)], lin)
+    [(0, 200)]
+    >>> two = np.arange(0.0, 401.0, 20)  # two tracks of 10 divisions
+    >>> merge_pieces([(0, 200), (200, 400)], two)
+    [(0, 200), (200, 400)]
+    """
+    out = list(tracks)
+    k = 0
+    while k < len(out) - 1:
+        (a, m), (m2, b) = out[k], out[k + 1]
+        fit = _grid_fit(a, b, positions) if abs(m2 - m) <= 2 else None
+        if fit is not None and (fit[0] == "log" or fit[1] <= 10):
+            out[k : k + 2] = [(a, b)]
+            k = max(0, k - 1)
+            continue
+        k += 1
+    return out
 
 
 def _pick_section(sections: list[Section], section: int | None, where: str) -> int:
@@ -386,6 +508,16 @@ def _grid_columns(ink: np.ndarray) -> np.ndarray:
     return (starts + ends - 1) / 2.0
 
 
+def _with_faint_rulings(positions: np.ndarray, section: np.ndarray) -> np.ndarray:
+    """``positions`` plus the long vertical rulings too light for the ink mask (a grid printed in a
+    pale ink or at low density runs the whole height all the same), each more than 2 px from those."""
+    from logdigit.image.detect import _MIN_COVERAGE, _ink, _vertical_lines
+
+    faint = [ln.x for ln in _vertical_lines(_ink(section), faint=True) if ln.coverage >= _MIN_COVERAGE]
+    extra = [x for x in faint if not positions.size or np.abs(positions - x).min() > 2]
+    return np.sort(np.concatenate([positions, np.asarray(extra, float)])) if extra else positions
+
+
 def _heavy_rows(ink: np.ndarray, first: int, last: int, tracks: list[tuple[int, int]]) -> list[int]:
     """Centre rows of the heaviest horizontal rulings across the tracks (the labelled depth lines)."""
     if not tracks:
@@ -449,6 +581,9 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
         return out
     blobs = _number_blobs(ink, first, last, depth_track, dpi)
     mid, half = (depth_track[0] + depth_track[1]) / 2, (depth_track[1] - depth_track[0]) / 2
+    if blobs and (depth_track[0] <= 0 or depth_track[1] >= ink.shape[1] - 1):
+        # A margin ends at the page's edge, not at the column's: the numbers' own common centre.
+        mid = float(np.median([(b[2] + b[3]) / 2 for b in blobs]))
     blobs = [b for b in blobs if abs((b[2] + b[3]) / 2 - mid) <= 0.25 * half]  # labels are centred; pips are not
     blobs = _near_heavy(blobs, heavy, dpi)
     readings, angles = [], list(_angles_first())
@@ -467,7 +602,7 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
         readings.append((row, value, conf, angle))
     out["readings"] = tuple(readings)
     step = float(np.median(np.diff(heavy))) if len(heavy) > 1 else None
-    fit = robust_depth_fit([(r, float(v)) for r, v, _, _ in readings], step=step)
+    fit = robust_depth_fit(round_readings([(r, float(v)) for r, v, _, _ in readings]), step=step)
     if fit is None:
         problems.append(f"depth ties are placeholders: {len(readings)} depth number(s) read, no consistent line")
         return out
@@ -476,6 +611,29 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
     if len(kept) < len(readings):
         problems.append(f"{len(readings) - len(kept)} depth number(s) disagreed with the others and were dropped")
     return out
+
+
+_ROUND_INTERVALS = (1000, 500, 250, 200, 100, 50, 25, 20, 10, 5, 2)
+
+
+def round_readings(pairs: list[tuple[float, float]], *, share: float = 0.6) -> list[tuple[float, float]]:
+    """The (row, depth) readings whose depth is a multiple of the print's labelling interval.
+
+    A log prints its depth numbers at a round interval (every 10, 50, 100 ft...): the largest
+    interval that at least ``share`` of the readings are multiples of, of three or more readings.
+    A number misread by a digit or two (1672 for 1670) is off that interval and dropped, though
+    close enough to the depth line to pass its tolerance. All readings when no interval holds.
+
+    >>> round_readings([(0, 1640), (60, 1650), (120, 1662), (180, 1670), (240, 1680)])
+    [(0, 1640), (60, 1650), (180, 1670), (240, 1680)]
+    """
+    if len(pairs) < 3:
+        return pairs
+    for every in _ROUND_INTERVALS:
+        keep = [p for p in pairs if float(p[1]) % every == 0]
+        if len(keep) >= 3 and len(keep) >= share * len(pairs):
+            return keep
+    return pairs
 
 
 def _angles_first() -> tuple[int, ...]:

@@ -42,6 +42,7 @@ True
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -131,6 +132,7 @@ class SynthStyle:
     p_archive_binarise: float = 0.7  # ... ending in the 200 dpi 1-bit scan
     p_faded_grid: float = 0.3  # on an archive sheet: a light grid ink that drops out at binarisation
     log_decades: tuple[int, int] = (2, 5)
+    grid_on_depth: bool = True  # heavy depth rulings at round depths (every 10 units), as printed logs rule them
 
 
 DEFAULT_STYLE = SynthStyle()
@@ -158,6 +160,7 @@ CLASSIC_STYLE = SynthStyle(
     p_archive_binarise=0.0,
     p_faded_grid=0.0,
     log_decades=(4, 4),
+    grid_on_depth=False,
 )
 """The generator's first distribution (VeerNet 1's training and test sheets), bit for bit."""
 
@@ -387,7 +390,19 @@ class _Painter:
             n_dec = 4
             if scale == "log" and st.log_decades != (4, 4):
                 n_dec = int(rng.integers(st.log_decades[0], st.log_decades[1] + 1))
-            _grid(image, left, right, h, frame["row_step"], scale, grid_rgb, rng, decades=n_dec, rows=page["rows"])
+            _grid(
+                image,
+                left,
+                right,
+                h,
+                frame["row_step"],
+                scale,
+                grid_rgb,
+                rng,
+                decades=n_dec,
+                rows=page["rows"],
+                depth0=frame["depth0"] if st.grid_on_depth else None,
+            )
             self.tracks.append((left, right, scale))
             self.decades.append(n_dec)
         if _chance(rng, st.p_depth_centred):
@@ -738,9 +753,12 @@ def _blend_line(image, pts_a, pts_b, color, alpha, thickness):
     region += a * np.asarray(color, np.float32)
 
 
-def _grid(image, left, right, height, row_step, scale, color, rng, *, decades: int = 4, rows=None) -> None:
+def _grid(image, left, right, height, row_step, scale, color, rng, *, decades: int = 4, rows=None, depth0=None) -> None:
     """Vertical rulings of a linear (10 divisions) or log grid of ``decades`` decades, plus horizontal
-    rulings (at rows ``rows(nominal row)`` on stretched paper)."""
+    rulings (at rows ``rows(nominal row)`` on stretched paper): a thin one every 2 depth units, a heavy
+    one every 10 and a 2-px one every 20. With ``depth0`` (the depth of nominal row 0, ``row_step``
+    being 2 units) the heavy rulings fall at whole tens of depth, where printed logs put them and
+    their depth numbers; without it the rulings start at a random row (the first generator)."""
     thin_a, heavy_a = rng.uniform(0.2, 0.7), rng.uniform(0.6, 1.0)
     width = right - left
     if scale == "log":
@@ -752,6 +770,10 @@ def _grid(image, left, right, height, row_step, scale, color, rng, *, decades: i
         c = int(round(left + f * width))
         _blend_line(image, (c, 0), (c, height - 1), color, heavy_a if heavy else thin_a, 2 if heavy else 1)
     k, y = 0, float(rng.uniform(0, row_step))
+    if depth0 is not None:  # the first heavy ruling at the first whole ten of depth, then back to row >= 0
+        y_heavy = (math.ceil(depth0 / 10 - 1e-9) * 10 - depth0) * row_step / 2
+        back = math.floor(y_heavy / row_step)
+        k, y = -back, y_heavy - back * row_step
     while y < height:
         heavy = k % 5 == 0
         r = int(round(y if rows is None else float(rows(y))))

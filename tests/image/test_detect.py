@@ -133,3 +133,15 @@ def test_every_sample_track_is_found(stem):
     assert len(found) == len(truth) and all(
         abs(a - c) <= 2 and abs(b - d) <= 2 for (a, b), (c, d) in zip(found, truth, strict=True)
     ), (found, truth)
+
+
+def test_a_light_outermost_ruling_bounds_its_grid_as_a_border():
+    # The first track's left border is no heavier than its grid; the heavy lines are elsewhere.
+    # Nothing outside the outermost long ruling is ruled, so it is a border all the same.
+    from logdigit.image.detect import find_tracks
+
+    page = np.full((300, 260), 255, np.uint8)
+    for x in list(range(10, 101, 18)) + list(range(150, 241, 18)):
+        page[:, x] = 120
+    page[:, 99:102] = page[:, 149:152] = page[:, 239:242] = 0
+    assert find_tracks(page) == ([(10, 100), (150, 240)], (100, 150))

@@ -131,7 +131,8 @@ def test_each_ink_gets_the_line_style_the_network_sees():
 
 
 @needs_ocr
-def test_depth_numbers_in_a_margin_beside_the_tracks_give_the_ties():
+@pytest.mark.parametrize("centre", [60, 35])  # 35: the numbers' column is narrower than the margin
+def test_depth_numbers_in_a_margin_beside_the_tracks_give_the_ties(centre):
     img = np.full((TOP + SECTION + 300, 720), 255, np.uint8)
     bottom = TOP + SECTION
     for x in range(140, 700, 29):
@@ -143,7 +144,7 @@ def test_depth_numbers_in_a_margin_beside_the_tracks_give_the_ties():
         num = _number(str(1000 + 50 * k), 0)
         h, w = num.shape
         y0 = max(TOP, y - h // 2)
-        img[y0 : y0 + h, 60 - w // 2 : 60 - w // 2 + w] = num[: bottom - y0]
+        img[y0 : y0 + h, centre - w // 2 : centre - w // 2 + w] = num[: bottom - y0]
     for x in (120, 410, 700):  # two tracks, no depth track between them
         img[TOP:bottom, x - 1 : x + 2] = 0
     rows = np.arange(TOP + 5, bottom - 5)
@@ -222,3 +223,59 @@ def test_every_sample_track_is_drafted(stem, monkeypatch):
     assert len(found) == len(truth) and all(
         abs(a - c) <= 2 and abs(b - d) <= 2 for (a, b), (c, d) in zip(found, truth, strict=True)
     ), (found, truth)
+
+
+def test_pieces_of_one_grid_cut_at_its_heavy_lines_are_joined():
+    # A 3-decade log track cut at its decade lines, beside a 10-division linear track cut at its
+    # middle line: one track each. Two 10-division tracks side by side stay two.
+    from logdigit.image.layout_scan import merge_pieces
+
+    decades = np.concatenate([100 + 50 * (d + np.log10(np.arange(1, 10))) for d in range(3)] + [[250.0]])
+    linear = 250 + 20.0 * np.arange(11)
+    pos = np.concatenate([decades, linear])
+    assert merge_pieces([(100, 150), (150, 200), (200, 250), (250, 350), (350, 450)], pos) == [(100, 250), (250, 450)]
+    two = np.arange(0.0, 401.0, 20)
+    assert merge_pieces([(0, 200), (200, 400)], two) == [(0, 200), (200, 400)]
+    assert merge_pieces([(0, 100), (120, 200)], np.arange(0.0, 201.0, 10)) == [(0, 100), (120, 200)]  # not touching
+
+
+def test_grid_segments_read_tracks_from_the_grid_alone():
+    # A 3-decade log track (100-250), a depth track (250-300) and a 10-division linear track
+    # (300-500); a broken ruling at 90 (numbers stacked down the margin) is no border.
+    from logdigit.image.layout_scan import grid_segments
+
+    decades = np.concatenate([100 + 50 * (d + np.log10(np.arange(1, 10))) for d in range(3)] + [[250.0]])
+    pos = np.concatenate([[90.0], decades, 300 + 20.0 * np.arange(11)])
+    full = np.concatenate([decades, 300 + 20.0 * np.arange(11)])
+    assert grid_segments(pos, ends=full) == [(100, 250), (300, 500)]
+    # Two 10-division tracks side by side stay two; a track is not stretched over the depth track.
+    two = np.concatenate([np.arange(0.0, 401.0, 20), 450 + np.arange(0.0, 201.0, 20)])
+    assert grid_segments(two) == [(0, 200), (200, 400), (450, 650)]
+
+
+def test_a_number_misread_off_the_printing_interval_cannot_bend_the_depth_line():
+    # Numbers every 10 ft, 60 px apart; "1672" for 1670 lies within the consensus tolerance of
+    # the line (a fifth of a step), so only the printing interval tells it apart.
+    from logdigit.image.layout_scan import round_readings
+
+    pairs = [(0.0, 1640.0), (60.0, 1650.0), (120.0, 1660.0), (180.0, 1672.0), (240.0, 1680.0), (300.0, 1690.0)]
+    (a, b), kept, _ = robust_depth_fit(pairs, step=60)
+    assert (180.0, 1672.0) in kept  # the consensus alone keeps it
+    (a, b), kept, rms = robust_depth_fit(round_readings(pairs), step=60)
+    assert (180.0, 1672.0) not in kept and rms < 1e-9
+    assert abs(a - 1640) < 1e-9 and abs(b - 1 / 6) < 1e-9
+    assert round_readings(pairs[:2]) == pairs[:2]  # too few to tell an interval
+    odd = [(0.0, 1641.0), (60.0, 1652.0), (120.0, 1663.0)]
+    assert round_readings(odd) == odd  # no interval holds: all kept
+
+
+def test_grid_segments_end_at_rulings_heavier_than_the_grid_inside():
+    # A border is no thin grid line: with the rulings' strengths, a span between two thin lines
+    # (whose grid happens to fit) is not a track.
+    from logdigit.image.layout_scan import grid_segments
+
+    thin = 140 + 29.0 * np.arange(20)
+    pos = np.sort(np.concatenate([thin, [120.0, 410.0, 700.0]]))
+    weights = [(x, 3.0 if x in (120.0, 410.0, 700.0) else 1.0) for x in pos]
+    assert (140, 401) in grid_segments(pos)
+    assert all(a in (120, 410, 700) and b in (120, 410, 700) for a, b in grid_segments(pos, weights=weights))

@@ -180,3 +180,22 @@ def test_plans_draw_no_print_elements():
     a = make_sheet(height=200, width=260, rng=11, plan=plan, style=DEFAULT_STYLE)
     b = make_sheet(height=200, width=260, rng=11, plan=plan, style=CLASSIC_STYLE)
     assert np.array_equal(a.image, b.image) and np.array_equal(a.soft, b.soft)
+
+
+def test_heavy_depth_rulings_fall_at_whole_tens_of_depth():
+    # Printed logs rule a heavy line every 10 depth units and print the depth numbers on them;
+    # the first generator started its rulings at a random row, so numbers sat up to 2 units off.
+    from logdigit.research.synth import _grid
+
+    seed, depth0, step = 3, 1234.0, 6.0  # 2 units per thin step: depth 1240 at row 18, 1250 at row 48
+    thin_a, heavy_a = np.random.default_rng(seed).uniform([0.2, 0.6], [0.7, 1.0])
+    assert heavy_a - thin_a > 0.2  # the seed tells heavy from thin by darkness
+    image = np.full((200, 60, 3), 255.0, np.float32)
+    _grid(image, 5, 55, 200, step, "linear", (0, 0, 0), np.random.default_rng(seed), depth0=depth0)
+    dark = 1 - image[:, 27, 0] / 255  # a column between vertical rulings
+    heavy = np.flatnonzero(dark > (thin_a + heavy_a) / 2)
+    runs = np.split(heavy, np.flatnonzero(np.diff(heavy) > 1) + 1)  # a heavy ruling is 1-2 rows (anti-aliased)
+    depths = [depth0 + run.mean() * 2 / step for run in runs]
+    assert len(depths) == 7, depths  # 1240 .. 1300 (row 198) in rows 0-199
+    assert all(abs(d - 10 * round(d / 10)) <= 2 / step for d in depths), depths  # within a row of a whole ten
+    assert dark[: int(step)].max() > 0.1  # the thin rulings above the first heavy one are drawn too

@@ -234,8 +234,11 @@ def _check_outputs(archive: Path, out: Path, records: dict[str, dict], same_as_i
         assert rec["output_sha256"] == _sha(out / f"{name}.las")
         assert rec["error"] is None and rec["seconds"]["total"] > 0 and "infer" in rec["seconds"]
     plain = records["plain"]
-    assert plain["calibrated"] is False and plain["layout"] is None and plain["layout_sha256"] is None
+    # No layout file: the scan's own draft (scan_layout), calibrated where its printed depth numbers were read.
+    assert plain["layout"] is None and plain["layout_sha256"] is None
     assert "no layout file" in plain["warnings"][0]
+    said = "printed depth numbers" if plain["calibrated"] else "uncalibrated: index = pixel row"
+    assert said in plain["warnings"][0], plain["warnings"][0]
     bad = records["corrupt"]
     assert "corrupt.png" in bad["error"] and "\n" not in bad["error"]
     assert bad["scan_sha256"] == _sha(archive / "corrupt.png")

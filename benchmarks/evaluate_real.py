@@ -260,11 +260,11 @@ def main(argv: list[str] | None = None) -> int:
         res["edge_recall_synthetic"] = edge
     text = report(res, edge)
     print(text)
+    from logdigit.io.atomic import write_text_atomic
+
     for path, body in ((args.doc, text), (args.json, json.dumps(res, indent=1) + "\n")):
         if path:
-            tmp = path.with_suffix(path.suffix + ".tmp")
-            tmp.write_text(body)
-            os.replace(tmp, path)
+            write_text_atomic(path, body)
     return 0
 
 

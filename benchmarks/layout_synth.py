@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -151,11 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     res = run(args.n, args.seed, args.height, args.width, args.dpi)
     text = report(res)
     print(text)
+    from logdigit.io.atomic import write_text_atomic
+
     for path, body in ((args.doc, text), (args.json, json.dumps(res, indent=1) + "\n")):
         if path:
-            tmp = path.with_suffix(path.suffix + ".tmp")
-            tmp.write_text(body)
-            os.replace(tmp, path)
+            write_text_atomic(path, body)
     return 0
 
 

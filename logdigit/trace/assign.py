@@ -156,23 +156,22 @@ def solve(prob: Problem, units: int, odds: np.ndarray, extra: np.ndarray, opts: 
     links: dict[int, list[tuple[int, int]]] = {}
     for a, b, w, f in zip(ls, ld, lw, part[5], strict=True):
         links.setdefault(int(a), []).extend([(int(b), int(w))] * int(f))
-    pause_out = {int(i): int(f) for i, f in zip(cand, part[7], strict=True) if f}
-    pause_in = sorted(int(i) for i, f in zip(cand, part[8], strict=True) for _ in range(int(f)))
+    outs = [int(i) for i, f in zip(cand, part[7], strict=True) for _ in range(int(f))]
+    ins = [int(j) for j, f in zip(cand, part[8], strict=True) for _ in range(int(f))]
+    resume = _pair_pauses(p, outs, ins, opts.pause_rows)
+    shared = {int(i) for i, f in zip(cand, part[1], strict=True) if f}
     paths = []
     for start in sorted(int(i) for i, f in zip(cand, part[2], strict=True) for _ in range(int(f))):
         seq, wraps = [start], [0]
         while True:
             i = seq[-1]
             if links.get(i):
-                j, w = _pick(p, i, links[i])
+                j, w = _pick(p, _heading(seq, shared), links[i])
                 links[i].remove((j, w))
                 seq.append(j)
                 wraps.append(w)
-            elif pause_out.get(i, 0) > 0 and any(p.top[j] > p.bottom[i] for j in pause_in):
-                pause_out[i] -= 1
-                j = next(j for j in pause_in if p.top[j] > p.bottom[i])
-                pause_in.remove(j)
-                seq.append(j)
+            elif resume.get(i):
+                seq.append(resume[i].pop(0))
                 wraps.append(PAUSE)
             else:
                 break
@@ -255,7 +254,38 @@ def shortest_path(prob: Problem, node_cost: np.ndarray, opts: TraceOptions) -> P
     return Path(tuple(j for j, _ in seq), (0, *kinds), float(best[end, col]))
 
 
+def _pair_pauses(p: Pieces, outs: list[int], ins: list[int], block: int) -> dict[int, list[int]]:
+    """Which restart each paused unit takes: the flow says how many units pause after each piece
+    and restart on each piece, not which goes where. Pair them so that the columns move least
+    (a curve that fades out comes back near where it left), among the pairings the pause chain
+    allows (a restart in a later ``block``-row block than the pause)."""
+    if not outs:
+        return {}
+    from scipy.optimize import linear_sum_assignment
+
+    o, q = np.array(outs), np.array(ins)
+    cost = np.abs(p.x_top[q][None, :] - p.x_bottom[o][:, None])
+    cost[(p.top[q] // block)[None, :] < (p.bottom[o] // block + 1)[:, None]] = 1e9
+    rows, cols = linear_sum_assignment(cost)
+    resume: dict[int, list[int]] = {}
+    for r, c in zip(rows, cols, strict=True):
+        if cost[r, c] < 1e9:
+            resume.setdefault(int(o[r]), []).append(int(q[c]))
+    return resume
+
+
+def _heading(seq: list[int], shared: set[int]) -> int:
+    """The piece whose slope a unit carries on out of its last piece: where that piece is one two
+    units share (two curves crossing at a shallow angle merge into one junction piece, whose own
+    slope says nothing about which branch each came from), the piece before it; else the last."""
+    i = seq[-1]
+    if i not in shared or len(seq) < 2 or seq[-2] in shared:
+        return i
+    return seq[-2]
+
+
 def _pick(p: Pieces, i: int, options: list[tuple[int, int]]) -> tuple[int, int]:
-    """Of the links out of a piece two units share, the one that keeps the slope best."""
-    bend = [abs(p.slope_top[j] - p.slope_bottom[i]) for j, _ in options]
+    """Of the links out of a piece two units share, the one that keeps the slope of piece ``i``
+    (the unit's heading) best."""
+    bend = [abs(np.clip(p.slope_top[j], -5, 5) - np.clip(p.slope_bottom[i], -5, 5)) for j, _ in options]
     return options[int(np.argmin(bend))]

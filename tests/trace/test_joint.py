@@ -152,11 +152,6 @@ def test_x_junction_colours_win_whatever_is_drawn_on_top():
     _near(blue.x, 50 - 40 * rows / 59, junction=30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: same-look twins bounce off each other at an X crossing (A goes 9 -> 30 -> 13) "
-    "instead of keeping the slope through the junction",
-)
 @pytest.mark.parametrize("height", [60, 120])
 def test_twins_crossing_keep_their_branch_by_slope(height):
     shape = (height, 60)
@@ -169,8 +164,28 @@ def test_twins_crossing_keep_their_branch_by_slope(height):
     # twins are named left to right at the top; each keeps its slope through the crossing
     left, right = sorted((ta, tb), key=lambda t: np.nanmedian(t.x[: height // 4]))
     assert np.isfinite(left.x[:-2]).all() and np.isfinite(right.x[:-2]).all()
-    _near(left.x, 15 + 30 * rows / (height - 1), junction=height // 2)
-    _near(right.x, 45 - 30 * rows / (height - 1), junction=height // 2)
+    # where the two strokes' ink touches it is one blob; both traces follow its centre there, so
+    # those rows are held to half the blob's width instead (a shallow crossing merges for longer)
+    merged = np.flatnonzero((a[:, 1:] & b[:, :-1]).any(1) | (a & b).any(1) | (a[:, :-1] & b[:, 1:]).any(1))
+    for t, line in ((left, 15 + 30 * rows / (height - 1)), (right, 45 - 30 * rows / (height - 1))):
+        off = np.ones(height, bool)
+        off[merged.min() - 1 : merged.max() + 2] = False
+        _near(np.where(off, t.x, np.nan), line)
+        assert (np.abs(t.x - line)[~off] <= 3.0).all()
+
+
+def test_twins_resume_where_they_paused():
+    """Two same-look curves both fade out for longer than a link reaches (a pause); the right one
+    comes back first. Each must resume in its own column, not take the first restart there is."""
+    shape = (200, 60)
+    a = _stroke(shape, [(15, 0), (15, 40)]) | _stroke(shape, [(15, 130), (15, 199)])
+    b = _stroke(shape, [(45, 0), (45, 40)]) | _stroke(shape, [(45, 110), (45, 199)])
+    lay = _layout(200, _track(CurveSpec("A", 0, 1), CurveSpec("B", 0, 1)), rows=(0, 197))
+    ta, tb = trace_joint(_masks([a, b]), lay)
+    for t, col in ((ta, 15), (tb, 45)):
+        seen = np.isfinite(t.x)
+        assert seen[:40].all() and seen[135:].all()
+        np.testing.assert_allclose(t.x[seen], col, atol=1.0)
 
 
 # --------------------------------------------------------------------------- invariants

@@ -16,6 +16,7 @@ from logdigit.trace.tracer import (  # the validation the two tracers share
     _check_masks,
     _check_options,
     _check_track,
+    _colour_groups,
     _digitised_rows,
 )
 
@@ -135,17 +136,25 @@ def _trace_track(window, rgb, track: Track, index: int, edges, opts: TraceOption
 def looks_of(curves, p: Pieces, rgb, klass=None, *, grey_chroma: float = 12.0) -> dict[Look, list[int]]:
     """The track's curves grouped by look: declared class and, on a colour scan, ``color``.
 
+    Declared inks too close to tell apart on a scan (the default tracer's ``_colour_groups``: a
+    near-black and a black) make one look, whose ink is their mean: continuity tells those
+    curves apart, and they are named left to right like any twins.
     ``klass``: the class of each curve, where it is not the declared one (the fitter flips some).
     ``grey_chroma``: see :class:`TraceOptions`.
     """
     colour = rgb is not None and _shows_colour(p, grey_chroma)
+    classes = [curve.klass if klass is None else klass[k] for k, curve in enumerate(curves)]
     groups: dict[Look, list[int]] = {}
-    for k, curve in enumerate(curves):
-        ink = None
-        if colour and curve.color is not None:
-            r, g, b = (int(v) for v in curve.color)
-            ink = (r, g, b)
-        groups.setdefault(Look(curve.klass if klass is None else klass[k], ink), []).append(k)
+    for c in dict.fromkeys(classes):
+        members = [k for k, kc in enumerate(classes) if kc == c]
+        inked = [k for k in members if colour and curves[k].color is not None]
+        for k in members:
+            if k not in inked:
+                groups.setdefault(Look(c, None), []).append(k)
+        for same in _colour_groups([curves[k].color for k in inked]) if inked else ():
+            ks = [inked[i] for i in same]
+            mean = np.mean([curves[k].color for k in ks], axis=0)
+            groups[Look(c, (int(round(mean[0])), int(round(mean[1])), int(round(mean[2]))))] = ks
     return groups
 
 

@@ -174,6 +174,22 @@ def test_twins_crossing_keep_their_branch_by_slope(height):
         assert (np.abs(t.x - line)[~off] <= 3.0).all()
 
 
+def test_inks_too_close_to_tell_apart_are_twins_named_left_to_right():
+    """A black and a near-black curve, with a red one beside them on the colour scan: the two dark
+    inks cannot be told apart, so continuity does it and they are handed out left to right (the
+    layout lists the near-black one first; it is on the left); the red one keeps its colour."""
+    shape = (80, 60)
+    left, right, red = (_stroke(shape, [(c, 0), (c, 79)]) for c in (12, 30, 48))
+    image = _paint(shape, (left, (20, 20, 20)), (right, (0, 0, 0)), (red, RED))
+    curves = (CurveSpec("NB", 0, 1, color=(20, 20, 20)), CurveSpec("BK", 0, 1, color=(0, 0, 0)))
+    lay = _layout(80, _track(*curves, CurveSpec("R", 0, 1, color=RED)))
+    nb, bk, r = trace_joint(_masks([left, right, red]), lay, image=image)
+    assert (nb.twins, bk.twins, r.twins) == (("BK",), ("NB",), ())
+    np.testing.assert_allclose(nb.x[:-2], 12, atol=1.0)
+    np.testing.assert_allclose(bk.x[:-2], 30, atol=1.0)
+    np.testing.assert_allclose(r.x[:-2], 48, atol=1.0)
+
+
 def test_twins_resume_where_they_paused():
     """Two same-look curves both fade out for longer than a link reaches (a pause); the right one
     comes back first. Each must resume in its own column, not take the first restart there is."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
 from logdigit.io.layout import Layout, Track
-from logdigit.trace.assign import PAUSE, Path, piece_log_odds, problem, solve
+from logdigit.trace.assign import PAUSE, Path, Problem, piece_log_odds, problem, solve
 from logdigit.trace.cost import Look
 from logdigit.trace.graph import Pieces, pieces
 from logdigit.trace.options import DEFAULT_MAX_GAP, TraceOptions
@@ -118,7 +120,9 @@ def _trace_track(window, rgb, track: Track, index: int, edges, opts: TraceOption
             cost = np.where(taken, np.minimum(own_cost, hidden), -odds[look] * rows)
             # as log-likelihood ratios per row again, for solve()
             llr = np.where(taken, -cost / rows, odds[look])
-            paths[look] = solve(prob, len(groups[look]), llr, np.zeros(len(p)), opts)
+            # a curve goes under another's ink only where its own ink touches that ink
+            under = taken & (hidden < own_cost)
+            paths[look] = solve(_touching(prob, under), len(groups[look]), llr, np.zeros(len(p)), opts)
     out: list[PixelTrace | None] = [None] * len(track.curves)
     for look, ks in groups.items():
         rivals = _row_top2(p, np.where(odds[look] >= opts.min_log_odds, odds[look], -np.inf), n_rows)
@@ -186,6 +190,21 @@ def _margin(p: Pieces, path: Path | None, llr: np.ndarray, top2, x: np.ndarray, 
         other = np.where(arg[a:b] == i, second[a:b], best[a:b])
         out[a:b] = np.minimum(llr[i] - other, cap)
     return out
+
+
+def _touching(prob: Problem, under: np.ndarray) -> Problem:
+    """``prob`` without the links into or out of an ``under`` piece (another look's ink this one
+    would run hidden under) that are not contacts: pieces meeting at a skeleton junction, or the
+    next row within the two strokes' half widths. A curve that stops on the paper and one that
+    comes under the other ink elsewhere are not the same curve."""
+    if not under.any():
+        return prob
+    p, a, b = prob.p, prob.src, prob.dst
+    gap = p.top[b] - p.bottom[a]
+    near = np.abs(p.x_top[b] - p.x_bottom[a]) <= (p.width[a] + p.width[b]) / 2 + 1
+    contact = ((p.node_bottom[a] >= 0) & (p.node_bottom[a] == p.node_top[b])) | ((gap <= 1) & near)
+    keep = contact | ~(under[a] | under[b])
+    return replace(prob, src=a[keep], dst=b[keep], link_cost=prob.link_cost[keep], wrap=prob.wrap[keep])
 
 
 def _own_ink_share(p: Pieces, mine: np.ndarray, n_rows: int) -> np.ndarray:

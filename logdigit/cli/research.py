@@ -96,6 +96,18 @@ def train(
     widths: Annotated[
         str, typer.Option("--widths", help="VeerNet channels per level, finest first.")
     ] = "8,16,32,64,128",
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            "--teacher",
+            help="Distil from this VeerNet's weights (with --loss kd): CE + JML on the labels and on the "
+            "teacher's soft labels.",
+        ),
+    ] = None,
+    temperature: Annotated[
+        float,
+        typer.Option("--temperature", help="Softmax temperature of the teacher and the KL term (with --teacher)."),
+    ] = 1.0,
     threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: all cores).")] = None,
     device: DeviceOpt = "auto",
     resume: Annotated[
@@ -134,6 +146,8 @@ def train(
         eval_every=eval_every,
         checkpoint_every=checkpoint_every,
         val_sheets=val_sheets,
+        teacher=str(teacher) if teacher else "",
+        temperature=temperature,
     )
     with progress_bar(quiet) as progress:
         task = progress.add_task("drawing sheets", total=None)

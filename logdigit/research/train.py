@@ -49,6 +49,8 @@ class TrainConfig:
     val_sheets: int = 16
     val_seed: int = 0
     grad_clip: float = 1.0
+    teacher: str = ""  # weights of a teacher VeerNet (with loss "kd"): the student learns its probabilities too
+    temperature: float = 1.0  # T of the teacher's softmax and of the KL term (Hinton et al.)
 
     def __post_init__(self) -> None:
         for name, low in (
@@ -62,13 +64,25 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
                 raise InputError(f"--{name.replace('_', '-')} {value!r}: {name} must be a whole number >= {low}")
-        for name, low, high in (("lr", 0, 10), ("weight_decay", 0, 10), ("min_lr_ratio", 0, 1), ("grad_clip", 0, 1e6)):
+        if (self.loss == "kd") != bool(self.teacher):
+            raise InputError(
+                f"--loss {self.loss} with --teacher {self.teacher or '(none)'}: distillation takes both "
+                "(--loss kd --teacher models/veernet.safetensors), other losses neither"
+            )
+        for name, low, high in (
+            ("lr", 0, 10),
+            ("weight_decay", 0, 10),
+            ("min_lr_ratio", 0, 1),
+            ("grad_clip", 0, 1e6),
+            ("temperature", 0, 100),
+        ):
             value = getattr(self, name)
             ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-            if not ok or not low <= value <= high or (name in ("lr", "grad_clip") and value == 0):
+            nonzero = ("lr", "grad_clip", "temperature")
+            if not ok or not low <= value <= high or (name in nonzero and value == 0):
                 raise InputError(
                     f"--{name.replace('_', '-')} {value!r}: {name} must be a number from {low} "
-                    f"to {high}{' (not 0)' if name in ('lr', 'grad_clip') else ''}, e.g. "
+                    f"to {high}{' (not 0)' if name in nonzero else ''}, e.g. "
                     f"{getattr(TrainConfig, name)}"
                 )
 
@@ -129,7 +143,7 @@ def train(
     sheet pool is drawn, ``{"phase": "train", "step", "loss", "lr"}`` every step, and
     ``{"phase": "val", "step", ...metrics}`` after each validation.
     """
-    from logdigit.research.losses import make_loss
+    from logdigit.research.losses import make_loss, teacher_targets
 
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -149,6 +163,7 @@ def train(
         model = VeerNet(model_config).to(dev)
         opt = torch.optim.AdamW(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
     loss_fn = make_loss(train_config.loss)
+    teacher = _teacher(train_config.teacher, dev)
     if pool is None:
         pool = SheetPool(data_config, progress=lambda i, n: emit({"phase": "data", "done": i, "total": n}))
     elif pool.config != data_config:
@@ -157,6 +172,8 @@ def train(
     val_x, val_labels = validation_set(train_config.val_sheets, train_config.val_seed, style=data_config.style)
     amp = dev.type == "cuda"
     meta = {"data": asdict(data_config), "train": asdict(train_config)}
+    if teacher is not None:
+        meta["teacher_sha256"] = _sha256(train_config.teacher)
     model.train()
     t0 = time.perf_counter() - state["seconds"]
     for step in range(state["step"], train_config.steps):
@@ -166,7 +183,13 @@ def train(
         x, labels, soft = batch.x.to(dev), batch.labels.to(dev), batch.soft.to(dev)
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(x)
-        loss = loss_fn(logits.float(), labels, soft=soft)
+        if teacher is None:
+            loss = loss_fn(logits.float(), labels, soft=soft)
+        else:
+            with torch.no_grad(), torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
+                taught = teacher(x)
+            probs = teacher_targets(taught.float(), temperature=train_config.temperature)
+            loss = loss_fn(logits.float(), labels, soft=soft, teacher=probs)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
@@ -195,6 +218,24 @@ def train(
             _checkpoint(out, model, opt, state, meta)
     state["seconds"] = time.perf_counter() - t0
     return state
+
+
+def _teacher(path: str, device: torch.device) -> torch.nn.Module | None:
+    """The frozen teacher network (weights loaded as plain data), or None."""
+    if not path:
+        return None
+    if not Path(path).is_file():
+        raise InputError(f"--teacher {path}: no such weights file; give the teacher's .safetensors")
+    model = load_model(path).to(device).eval()
+    for param in model.parameters():
+        param.requires_grad_(False)
+    return model
+
+
+def _sha256(path: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _checkpoint(out: Path, model: VeerNet, opt: torch.optim.Optimizer, state: dict, meta: dict) -> None:

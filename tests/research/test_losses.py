@@ -640,10 +640,13 @@ def test_every_registry_loss_runs_on_a_tiny_batch(name: str) -> None:
     logits, labels, soft = _tiny_batch()
     loss = L.make_loss(name)
     x = logits.clone().requires_grad_(True)
-    value = loss(x, labels, soft)
+    teacher = {"teacher": soft} if name == "kd" else {}  # distillation: the teacher's probabilities
+    value = loss(x, labels, soft, **teacher)
     value.backward()
     assert value.shape == () and torch.isfinite(value)
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    if name == "kd":
+        return  # one kd_loss, no weighted parts (see test_kd_recipe_needs_the_teacher_and_equals_kd_loss)
     parts = loss.parts(logits, labels, soft)
     torch.testing.assert_close(sum(loss.weights[k] * v for k, v in parts.items()), value.detach())
 
@@ -690,3 +693,26 @@ def test_errors_say_what_was_expected_and_what_arrived() -> None:
         L.jaccard_metric_loss(x, fx["ls"][:, :2])
     with pytest.raises(ValueError, match="k must be an odd"):
         L.boundary_label_smoothing(y, k=2)
+
+
+def test_ce_jml_recipe_worked_by_hand():
+    # uniform logits (p = 1/3), four pixels of class 0: CE = ln 3; JML1 over the one present class,
+    # |x| = 4/3, |y| = 4, |x - y| = 8/3: TP = (|x| + |y| - |x - y|) / 2 = 4/3, union
+    # (|x| + |y| + |x - y|) / 2 = 4, smooth 1 added to both -> 1 - (4/3 + 1) / (4 + 1)
+    from logdigit.research.losses import make_loss
+
+    jml = 1 - (4 / 3 + 1) / (4 + 1)
+    got = make_loss("ce-jml")(torch.zeros(1, 3, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long))
+    assert got.item() == pytest.approx(0.25 * np.log(3) + 0.75 * jml, rel=1e-5)
+
+
+def test_kd_recipe_needs_the_teacher_and_equals_kd_loss():
+    from logdigit.research.losses import kd_loss, make_loss
+
+    logits = torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    labels = torch.randint(0, 3, (2, 4, 4), generator=torch.Generator().manual_seed(1))
+    teacher = torch.softmax(torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(2)), 1)
+    loss = make_loss("kd")
+    with pytest.raises(ValueError, match="teacher"):
+        loss(logits, labels)
+    assert loss(logits, labels, teacher=teacher).item() == pytest.approx(kd_loss(logits, labels, teacher).item())

@@ -200,3 +200,38 @@ def test_unknown_style_is_refused():
 
     with pytest.raises(InputError, match="--style 'fancy'"):
         DataConfig(style="fancy")
+
+
+@pytest.mark.slow  # a minute on 2 shared cores: the validation sheets are drawn full size
+def test_distillation_needs_a_teacher_and_the_kd_loss_and_records_the_teacher(tmp_path):
+    from logdigit.errors import InputError
+    from logdigit.model.veernet import VeerNet, VeerNetConfig
+    from logdigit.model.weights import read_card, save_model
+
+    with pytest.raises(InputError, match="distillation takes both"):
+        TrainConfig(loss="kd")
+    with pytest.raises(InputError, match="distillation takes both"):
+        TrainConfig(loss="dice-ce", teacher="t.safetensors")
+    with pytest.raises(InputError, match="temperature"):
+        TrainConfig(loss="kd", teacher="t.safetensors", temperature=0.0)
+    with pytest.raises(InputError, match="no such weights"):
+        train(tmp_path / "x", train_config=TrainConfig(loss="kd", teacher=str(tmp_path / "nope.safetensors")))
+    tiny = VeerNetConfig(widths=(4, 8), attn_layers=1, attn_heads=2, groups=2)
+    torch.manual_seed(0)
+    save_model(VeerNet(tiny), tmp_path / "teacher.safetensors", meta={})
+    data = DataConfig(pool_size=2, sheet_height=96, sheet_width=128, crop=48, batch_size=2)
+    cfg = TrainConfig(
+        steps=3,
+        warmup=1,
+        eval_every=3,
+        checkpoint_every=3,
+        val_sheets=1,
+        loss="kd",
+        teacher=str(tmp_path / "teacher.safetensors"),
+        temperature=2.0,
+    )
+    state = train(tmp_path / "student", model_config=tiny, data_config=data, train_config=cfg)
+    assert state["step"] == 3 and np.isfinite(state["history"][-1]["loss"])
+    card = read_card(tmp_path / "student" / "best.safetensors")
+    assert card["train"]["teacher"].endswith("teacher.safetensors") and card["train"]["temperature"] == 2.0
+    assert len(card["teacher_sha256"]) == 64

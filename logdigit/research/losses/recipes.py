@@ -334,6 +334,46 @@ def _jml_pv(*, metric: str = "jml1", ignore_index: int = 255) -> TrainingLoss:
     return TrainingLoss({"jml": (1.0, jml)}, target="soft", ignore_index=ignore_index)
 
 
+def _ce_jml(*, jml_weight: float = 0.75, ignore_index: int = 255) -> TrainingLoss:
+    """0.25 CE + 0.75 JML1 (smooth 1, present classes) on the hard labels: the label terms of the
+    ``kd`` recipe alone, to train a student from scratch for comparison with its distilled twin."""
+    terms = {
+        "ce": (1 - jml_weight, SoftCrossEntropyLoss(ignore_index=ignore_index)),
+        "jml": (jml_weight, JaccardMetricLoss(classes="present", smooth=1.0, ignore_index=ignore_index)),
+    }
+    return TrainingLoss(terms, ignore_index=ignore_index)
+
+
+class DistillationLoss(nn.Module):
+    """:func:`kd_loss` as a training recipe, called as ``loss(logits, labels, soft=None,
+    teacher=probs)``: the teacher's probabilities (:func:`~logdigit.research.losses.teacher_targets`
+    at ``temperature``) are needed, the partial-volume soft labels are not used.
+
+    Example:
+        >>> import torch
+        >>> loss = DistillationLoss()
+        >>> logits, labels = torch.zeros(1, 3, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long)
+        >>> round(loss(logits, labels, teacher=torch.full((1, 3, 2, 2), 1 / 3)).item(), 4)
+        0.3373
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        self.kd = KDLoss(**options)
+
+    def forward(self, logits: Tensor, labels: Tensor, soft: Tensor | None = None, teacher: Tensor | None = None):
+        if teacher is None:
+            raise ValueError("the kd loss needs the teacher's probabilities: train with a teacher (--teacher)")
+        return self.kd(logits, labels, teacher)
+
+
+def _kd(**options: Any) -> DistillationLoss:
+    """Distillation (Wang & Blaschko's recipe, JDTLosses ``forward_loss_kd``): 0.25 (CE + KL to the
+    teacher) + 0.75 (JML1 to the labels, present classes + JML1 to the teacher, all classes),
+    labels and teacher weighted 1:1 in each pair (needs ``--teacher``)."""
+    return DistillationLoss(**options)
+
+
 #: Training recipes by CLI name (``logdigit train --loss NAME``); each builds a TrainingLoss.
 LOSSES: dict[str, Callable[..., nn.Module]] = {
     "dice-ce": _dice_ce,
@@ -346,6 +386,8 @@ LOSSES: dict[str, Callable[..., nn.Module]] = {
     "ce-ls": _ce_ls,
     "ce-jml-bls": _ce_jml_bls,
     "jml-pv": _jml_pv,
+    "ce-jml": _ce_jml,
+    "kd": _kd,
 }
 
 

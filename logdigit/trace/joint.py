@@ -20,6 +20,7 @@ from logdigit.trace.tracer import (  # the validation the two tracers share
     _check_track,
     _colour_groups,
     _digitised_rows,
+    _refine,
 )
 
 
@@ -124,6 +125,7 @@ def _trace_track(window, rgb, track: Track, index: int, edges, opts: TraceOption
             under = taken & (hidden < own_cost)
             paths[look] = solve(_touching(prob, under), len(groups[look]), llr, np.zeros(len(p)), opts)
     out: list[PixelTrace | None] = [None] * len(track.curves)
+    lone = {c: sum(curve.klass == c for curve in track.curves) == 1 for c in (1, 2)}
     for look, ks in groups.items():
         rivals = _row_top2(p, np.where(odds[look] >= opts.min_log_odds, odds[look], -np.inf), n_rows)
         chosen = sorted(paths[look], key=lambda path: float(np.median(np.concatenate([p.xs(i) for i in path.pieces]))))
@@ -131,6 +133,8 @@ def _trace_track(window, rgb, track: Track, index: int, edges, opts: TraceOption
         for j, k in enumerate(ks):
             path = chosen[j] if j < len(chosen) else None
             x, filled, wrap, seen = _assemble(p, path, n_rows, max_gap, opts)
+            if lone[look.klass] and path is not None:  # re-centre on the curve's own ink, row by row
+                x = _refine(_own_band(window[look.klass], x, p, path), x, None, dashed=look.klass == 2)
             margin = _margin(p, path, odds[look], rivals, x, opts.margin_cap)
             twins = tuple(m for m in names if m != track.curves[k].mnemonic)
             out[k] = PixelTrace(track.curves[k].mnemonic, index, 0, x, twins, filled, wrap, margin, seen)
@@ -190,6 +194,19 @@ def _margin(p: Pieces, path: Path | None, llr: np.ndarray, top2, x: np.ndarray, 
         other = np.where(arg[a:b] == i, second[a:b], best[a:b])
         out[a:b] = np.minimum(llr[i] - other, cap)
     return out
+
+
+def _own_band(mask: np.ndarray, x: np.ndarray, p: Pieces, path: Path) -> np.ndarray:
+    """bool (rows, cols) the pixels of ``mask`` a trace can own: on each traced row, within the
+    stroke's half width of it, widened by the trace's step to the next and previous rows (a steep
+    stroke spreads over a row); none on rows without a value. Other ink touching the curve (text,
+    hatching) stays out of the re-centring."""
+    half = float(np.max(p.width[list(path.pieces)])) / 2 + 1
+    step = np.abs(np.diff(x))
+    reach = half + np.fmax(np.concatenate([[0.0], step]), np.concatenate([step, [0.0]]))
+    cols = np.arange(mask.shape[1])[None, :]
+    near = np.abs(cols - x[:, None]) <= np.nan_to_num(reach, nan=0.0)[:, None]
+    return mask & np.where(np.isfinite(x)[:, None], near, False)
 
 
 def _touching(prob: Problem, under: np.ndarray) -> Problem:

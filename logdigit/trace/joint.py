@@ -134,7 +134,7 @@ def _trace_track(window, rgb, track: Track, index: int, edges, opts: TraceOption
             path = chosen[j] if j < len(chosen) else None
             x, filled, wrap, seen = _assemble(p, path, n_rows, max_gap, opts)
             if lone[look.klass] and path is not None:  # re-centre on the curve's own ink, row by row
-                x = _refine(_own_band(window[look.klass], x, p, path), x, None, dashed=look.klass == 2)
+                x = _refine(_own_band(window[look.klass], x, p, path), x, dashed=look.klass == 2)
             margin = _margin(p, path, odds[look], rivals, x, opts.margin_cap)
             twins = tuple(m for m in names if m != track.curves[k].mnemonic)
             out[k] = PixelTrace(track.curves[k].mnemonic, index, 0, x, twins, filled, wrap, margin, seen)

@@ -823,16 +823,16 @@ def _trace_class(
     for group, part in zip(groups, parts, strict=True):
         lines = [curves[i].line for i in group]
         for i, x in zip(group, _by_continuity(part, lines, opts, dashed=dashed, pixels=pixels), strict=True):
-            out[i] = _refine(part, x, opts, dashed=dashed) if len(group) == 1 else x
+            out[i] = _refine(part, x, dashed=dashed) if len(group) == 1 else x
     return out, [g for g in groups if len(g) > 1]
 
 
 def _trace_lone(window: np.ndarray, opts: _Options, *, dashed: bool, strong: np.ndarray | None = None) -> np.ndarray:
     """The one curve in ``window``: its best path (:func:`_trace_curves`), re-centred (:func:`_refine`)."""
-    return _refine(window, _trace_curves(window, 1, opts, dashed=dashed, strong=strong)[0], opts, dashed=dashed)
+    return _refine(window, _trace_curves(window, 1, opts, dashed=dashed, strong=strong)[0], dashed=dashed)
 
 
-def _refine(window: np.ndarray, x: np.ndarray, opts: _Options, *, dashed: bool) -> np.ndarray:
+def _refine(window: np.ndarray, x: np.ndarray, *, dashed: bool) -> np.ndarray:
     """Re-centre a lone curve's trace on all of its ink, row by row.
 
     The chained trace can take one run where a near-horizontal passage spreads the

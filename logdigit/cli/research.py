@@ -89,8 +89,8 @@ def train(
         str,
         typer.Option(
             "--style",
-            help="Sheets in the print style (real prints and archive scans, crops skewed up to 2 degrees) or "
-            "classic (the first recipe's sheets and crops).",
+            help="Sheets in the print style (real prints and archive scans, crops skewed up to 2 degrees), "
+            "classic (the first recipe's sheets and crops) or mixed (even sheets classic, odd print; print's crops).",
         ),
     ] = "print",
     widths: Annotated[

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from logdigit.research.synth import SynthStyle, hard_labels, make_sheet, sheet_rng, style_named
+from logdigit.research.synth import MIXED, SynthStyle, hard_labels, make_sheet, sheet_rng, sheet_style, style_named
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class DataConfig:
     batch_size: int = 8
     skew_deg: float = 2.0  # a crop is turned by up to this: archive scans sit up to 2 degrees off
     p_skew: float = 0.3  # the share of crops turned
-    style: str = "print"  # the generator's style (synth.STYLES); "classic" with 0.7 and 0.2 is the first recipe
+    style: str = "print"  # synth.STYLES or "mixed"; "classic" with 0.7 and 0.2 is the first recipe
 
     def __post_init__(self) -> None:
         from logdigit.errors import InputError
@@ -62,7 +62,8 @@ class DataConfig:
                 raise InputError(
                     f"{name} {value!r}: must be a number from 0 to {high:g}, e.g. {getattr(DataConfig, name)}"
                 )
-        style_named(self.style)
+        if self.style != MIXED:
+            style_named(self.style)
 
 
 def _whole(value) -> bool:
@@ -89,7 +90,7 @@ class SheetPool:
         loss comparison uses it; training alone does not (it would hold every sheet).
         ``style`` overrides ``config.style``."""
         self.config = config
-        self.style = style if style is not None else style_named(config.style)
+        self.style = style  # None: each sheet in config.style's (sheet_style)
         self._memo = memo
         self._slots: list[tuple[int, tuple]] = []
         for i in range(config.pool_size):
@@ -105,7 +106,7 @@ class SheetPool:
             height=c.sheet_height,
             width=c.sheet_width,
             rng=sheet_rng("train", c.seed, index),
-            style=self.style,
+            style=self.style if self.style is not None else sheet_style(c.style, index),
         )
         sheet = s.image, s.soft.astype(np.float16)
         if self._memo is not None:

@@ -169,6 +169,22 @@ STYLES: dict[str, SynthStyle] = {"print": DEFAULT_STYLE, "classic": CLASSIC_STYL
 the training distribution), or the first generator's sheets."""
 
 
+MIXED = "mixed"
+"""A training mix (``logdigit train --style mixed``): even sheets classic, odd sheets print."""
+
+
+def sheet_style(name: str, index: int) -> SynthStyle:
+    """The style sheet ``index`` of a stream is drawn in: :func:`style_named`, or for
+    :data:`MIXED` the classic style on even sheets and the print style on odd ones.
+
+    >>> sheet_style("mixed", 0) is CLASSIC_STYLE, sheet_style("mixed", 1) is DEFAULT_STYLE
+    (True, True)
+    """
+    if name == MIXED:
+        return CLASSIC_STYLE if index % 2 == 0 else DEFAULT_STYLE
+    return style_named(name)
+
+
 def style_named(name: str) -> SynthStyle:
     """The :data:`STYLES` entry ``name``.
 

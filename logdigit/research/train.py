@@ -31,7 +31,7 @@ from logdigit.model.veernet import VeerNet, VeerNetConfig
 from logdigit.model.weights import load_model, read_card, save_model
 from logdigit.research.data import DataConfig, SheetPool
 from logdigit.research.metrics import confusion, scores_from_confusion
-from logdigit.research.synth import make_sheet, sheet_rng, style_named
+from logdigit.research.synth import make_sheet, sheet_rng, sheet_style
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,10 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 def validation_set(n: int, seed: int, *, height: int = 384, width: int = 512, style: str = "print"):
     """The fixed validation sheets of the generator's ``style``: (x float32 (n,3,H,W), labels uint8 (n,H,W))."""
-    drawn_from = style_named(style)
-    sheets = [make_sheet(height=height, width=width, rng=sheet_rng("val", seed, i), style=drawn_from) for i in range(n)]
+    sheets = [
+        make_sheet(height=height, width=width, rng=sheet_rng("val", seed, i), style=sheet_style(style, i))
+        for i in range(n)
+    ]
     x = np.stack([s.image for s in sheets]).astype(np.float32).transpose(0, 3, 1, 2) / 255.0
     return torch.from_numpy(x), np.stack([s.labels for s in sheets])
 

@@ -79,7 +79,8 @@ def main() -> None:
         print(f"| {r['px_from_edge']} | {r['pixels']} | {r['recall']:.3f} |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"n": args.n, "seed": args.seed, "weights": args.weights or "shipped", "bins": rows}, f, indent=2)
+            meta = {"n": args.n, "seed": args.seed, "style": "print", "weights": args.weights or "shipped"}
+            json.dump({**meta, "bins": rows}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -194,7 +194,8 @@ def report(res: dict, edge: dict | None) -> str:
     if edge is not None:
         lines += [
             "",
-            f"## Edge recall on synthetic test sheets (benchmarks/edge_recall.py, n={edge['n']}, seed {edge['seed']})",
+            f"## Edge recall on synthetic test sheets (benchmarks/edge_recall.py, n={edge['n']}, seed {edge['seed']}, "
+            f"{edge.get('style', 'print')} style)",
             "",
             "| px from the nearer track edge | curve pixels | network recall |",
             "| --- | --- | --- |",

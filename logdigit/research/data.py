@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from logdigit.research.synth import MIXED, SynthStyle, hard_labels, make_sheet, sheet_rng, sheet_style, style_named
+from logdigit.research.synth import SynthStyle, hard_labels, make_sheet, sheet_rng, sheet_style
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,7 @@ class DataConfig:
                 raise InputError(
                     f"{name} {value!r}: must be a number from 0 to {high:g}, e.g. {getattr(DataConfig, name)}"
                 )
-        if self.style != MIXED:
-            style_named(self.style)
+        sheet_style(self.style, 0)  # an unknown style fails here
 
 
 def _whole(value) -> bool:

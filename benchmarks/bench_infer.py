@@ -544,6 +544,37 @@ def end_to_end(
     }
 
 
+def end_to_end_versions(
+    scan: BenchScan, versions: dict[str, tuple[nn.Module, Path, dict]], *, repeats: int, out_dir: Path = CACHE
+) -> dict[str, dict]:
+    """Seconds per scan of :func:`logdigit.pipeline.digitise_to_files` for several versions of the
+    pipeline, interleaved round by round (order rotated), after one uncounted warm-up round.
+
+    Args:
+        versions: name -> (model, its weights file, :class:`~logdigit.pipeline.InferOptions` fields
+            beyond the defaults, e.g. ``{"whole_scan": True}``).
+
+    Returns:
+        per version, :func:`rate` of its totals plus ``times`` (for :func:`round_ratio`).
+    """
+    from logdigit import pipeline
+
+    names = list(versions)
+    target = out_dir / f"{scan.path.stem}.{os.getpid()}.versions.las"
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeats + 1):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            model, weights, extra = versions[name]
+            opts = pipeline.InferOptions(weights=str(weights), device="cpu", **extra)
+            with _pipeline_model(model.eval()):
+                t = time.perf_counter()
+                pipeline.digitise_to_files(scan.path, out=target, layout=scan.layout, options=opts, overwrite=True)
+                if r:  # round 0 is the warm-up
+                    times[name].append(time.perf_counter() - t)
+    target.unlink(missing_ok=True)
+    return {n: {**rate(summarise(times[n]), scan.megapixels), "times": times[n]} for n in names}
+
+
 @contextmanager
 def _pipeline_model(model: nn.Module) -> Iterator[None]:
     """Make ``logdigit.pipeline`` use ``model`` instead of loading one (it looks ``cached_model`` up per call)."""

@@ -44,8 +44,9 @@ ROOT = HERE.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 TARGET_NON_NETWORK = 0.20  # the issue's target: everything but the network <= 20 % of end to end
 TARGET_RSS_MB = 2048
+TARGET_E2E_MP_S = 2.0  # end to end on the 2,048 x 900 scan, 2 threads
 PEER_ACCURACY = ROOT / "docs" / "peer-accuracy-full.json"  # benchmarks/peer_accuracy.py --full
-SECTIONS = ("peer", "e2e", "section", "variants", "memory", "cuda", "batch")
+SECTIONS = ("peer", "student", "e2e", "section", "variants", "memory", "cuda", "batch")
 DEFAULT_VARIANTS = ("control", "channels_last", "batch", "threads", "skip_blank")
 
 
@@ -100,6 +101,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="torch.set_num_threads for every measurement (default: torch's default here)",
     )
     p.add_argument("--weights", type=Path, help="VeerNet weights (default: the shipped model, else random weights)")
+    p.add_argument(
+        "--student",
+        type=Path,
+        help="the student VeerNet timed beside it (default: the shipped fast model, when present)",
+    )
     p.add_argument("--height", type=int, help="rows of the throughput / end-to-end scan")
     p.add_argument("--width", type=int, help="columns of the throughput / end-to-end scan")
     p.add_argument("--memory-heights", help="comma-separated scan heights for the peak-memory runs")
@@ -210,23 +216,37 @@ def _run(args: argparse.Namespace) -> dict:
     vn = bi.load_veernet(args.weights)
     os.environ["LOGDIGIT_WEIGHTS"] = str(vn.weights)  # the batch runner and the CLI load this same network
     peer = bi.load_peer() if "peer" not in args.skip else bi.Loaded(None, "", skipped="--skip peer")
+    student = _student(args)
     res["models"] = {
         "veernet": {"source": vn.source, "params": vn.params},
+        "student": {"source": student.source, "params": student.params}
+        if student.model
+        else {"skipped": student.skipped},
         "peer": {"source": peer.source, "params": peer.params} if peer.model else {"skipped": peer.skipped},
     }
 
     kw = {"tile": sz.tile, "overlap": sz.overlap}
-    say("throughput: VeerNet, peer and classical baseline, interleaved")
+    say("throughput: VeerNet, its student, peer and classical baseline, interleaved")
     jobs = {"veernet": bi.infer_job(vn.model, image, **kw), "classical": bi.classical_job(image)}
-    if peer.model is not None:
-        jobs["peer"] = bi.infer_job(peer.model, image, **kw)
+    for name, m in (("student", student), ("peer", peer)):
+        if m.model is not None:
+            jobs[name] = bi.infer_job(m.model, image, **kw)
     cpu = bi.interleaved(jobs, repeats=args.repeats)
     cpu.setdefault("peer", {"skipped": peer.skipped})
+    cpu.setdefault("student", {"skipped": student.skipped})
     res["throughput"] = {"cpu": cpu}
 
     if "e2e" not in args.skip:
         say("end to end: digitise_to_files on the layout scan")
         res["end_to_end"] = bi.end_to_end(scan, vn.model, weights=vn.weights, repeats=args.repeats)
+        say("end to end: the network over the whole scan, over the layout's region, and the student, interleaved")
+        versions = {
+            "whole": (vn.model, vn.weights, {"whole_scan": True}),
+            "region": (vn.model, vn.weights, {}),
+        }
+        if student.model is not None:
+            versions["student"] = (student.model, student.weights, {})
+        res["end_to_end_versions"] = bi.end_to_end_versions(scan, versions, repeats=args.repeats)
     if "section" not in args.skip:
         say("one section of a long page: the layout's rows and tracks against the whole page")
         res["section"] = _section(args)
@@ -240,6 +260,19 @@ def _run(args: argparse.Namespace) -> dict:
         res["batch"] = _batch(sz, vn.weights)
     res["ratios"] = ratios(res)
     return res
+
+
+def _student(args) -> bi.Loaded:
+    """The student VeerNet (``--student``, else the shipped fast model); skipped when there is none."""
+    from logdigit.model.weights import load_model, shipped_weights
+
+    path = args.student or shipped_weights("fast")
+    if "student" in args.skip:
+        return bi.Loaded(None, "", skipped="--skip student")
+    if args.student is None and not path.is_file():
+        return bi.Loaded(None, "", skipped=f"no {bi._shown(path)}")
+    model = load_model(path)
+    return bi.Loaded(model, bi._shown(path), bi._params(model), path)
 
 
 def _section(args) -> dict:
@@ -370,12 +403,18 @@ def ratios(res: dict) -> dict:
     out: dict = {}
     if "times" in cpu["peer"]:
         out["veernet_over_peer"] = bi.round_ratio(cpu["veernet"], cpu["peer"])
+    if "times" in cpu.get("student", {}):
+        out["student_over_veernet"] = bi.round_ratio(cpu["student"], cpu["veernet"])
     out["classical_over_veernet"] = bi.round_ratio(cpu["classical"], cpu["veernet"])
     e2e = res.get("end_to_end")
     if e2e:
         out["non_network_share"] = e2e["non_network_share"]
         out["non_network_target"] = TARGET_NON_NETWORK
         out["non_network_met"] = e2e["non_network_share"] <= TARGET_NON_NETWORK
+    versions = res.get("end_to_end_versions", {})
+    for name in ("region", "student"):
+        if name in versions:
+            out[f"e2e_{name}_over_whole"] = bi.round_ratio(versions[name], versions["whole"])
     cuda = res["throughput"].get("cuda", {})
     if "times" in cuda.get("veernet", {}) and "times" in cuda.get("peer", {}):
         out["veernet_over_peer_cuda"] = bi.round_ratio(cuda["veernet"], cuda["peer"])
@@ -411,8 +450,13 @@ def tables(res: dict) -> list[tuple]:
     out = []
     st, m = res["settings"], res["machine"]
     cpu = res["throughput"]["cpu"]
-    names = {"veernet": "VeerNet", "peer": "peer: smp Unet-resnet18", "classical": "classical (no learning)"}
-    rows = [[names[k], *_mp(cpu[k])] for k in ("veernet", "peer", "classical")]
+    names = {
+        "veernet": "VeerNet",
+        "student": "student VeerNet (--model fast)",
+        "peer": "peer: smp Unet-resnet18",
+        "classical": "classical (no learning)",
+    }
+    rows = [[names[k], *_mp(cpu[k])] for k in ("veernet", "student", "peer", "classical") if k in cpu]
     models = res["models"]
     title = (
         f"Throughput, CPU ({st['threads']} threads), scan {st['scan'][0]} x {st['scan'][1]} px, tile "
@@ -421,6 +465,8 @@ def tables(res: dict) -> list[tuple]:
     )
     out.append((title, ["method", "MP/s (median)", "MP/s range", "s / scan", "spread"], rows, _skips(cpu, names)))
     notes = [["VeerNet", models["veernet"]["source"], f"{models['veernet']['params']:,}"]]
+    st_m = models.get("student", {})
+    notes.append(["student", st_m.get("source") or f"skipped: {st_m.get('skipped')}", f"{st_m.get('params', 0):,}"])
     p = models["peer"]
     notes.append(["peer", p.get("source") or "skipped: " + str(p.get("skipped")), f"{p.get('params', 0):,}"])
     out.append(("Networks", ["network", "weights", "parameters"], notes))
@@ -430,6 +476,8 @@ def tables(res: dict) -> list[tuple]:
         ["VeerNet / peer throughput", *_ratio(r.get("veernet_over_peer"))],
         ["classical / VeerNet throughput", *_ratio(r.get("classical_over_veernet"))],
     ]
+    if "student_over_veernet" in r:
+        rr.append(["student / VeerNet throughput", *_ratio(r["student_over_veernet"])])
     if "non_network_share" in r:
         e = res["end_to_end"]["non_network_share_range"]
         rr.append(
@@ -474,6 +522,25 @@ def tables(res: dict) -> list[tuple]:
                 f"End to end (`logdigit infer` path), scan {sc['height']} x {sc['width']} px with a 3-track "
                 f"layout, {e2e['curves']} curves; seconds per scan",
                 ["stage", "s (median)", "share", "spread"],
+                rows,
+            )
+        )
+
+    ver = res.get("end_to_end_versions")
+    if ver:
+        labels = {
+            "whole": "VeerNet over the whole scan (--whole-scan; the code before region-limited inference)",
+            "region": "VeerNet over the layout's rows and tracks (default)",
+            "student": "student over the layout's rows and tracks (--model fast)",
+        }
+        rows = []
+        for name, v in ver.items():
+            ratio = ["1", ""] if name == "whole" else _ratio(r.get(f"e2e_{name}_over_whole"))
+            rows.append([labels[name], _f(v["mp_s"]), _f(v["seconds"]["median"], 3), *ratio])
+        out.append(
+            (
+                f"End to end, versions interleaved round by round on the same scan; target >= {TARGET_E2E_MP_S:g} MP/s",
+                ["version", "MP/s (median)", "s / scan", "speed-up over the whole scan", "range"],
                 rows,
             )
         )
@@ -687,6 +754,21 @@ def markdown_report(res: dict) -> str:
             f"the largest part of it is {top} "
             f"({_pct(stages[top]['median'] / stages['total']['median'])} of the total)."
         )
+    if "student_over_veernet" in r:
+        v = r["student_over_veernet"]
+        summary.append(
+            f"- The student VeerNet (`--model fast`) runs at **{v['median']:.2f}x** the shipped VeerNet's "
+            f"throughput ({v['min']:.2f}-{v['max']:.2f}x over the rounds)."
+        )
+    ver = res.get("end_to_end_versions", {})
+    for name, label in (("region", "VeerNet"), ("student", "the student")):
+        if name in ver:
+            v, x = ver[name], r[f"e2e_{name}_over_whole"]
+            summary.append(
+                f"- End to end with {label} on the layout's region: **{v['mp_s']:.2f} MP/s**, "
+                f"{x['median']:.2f}x the network over the whole scan ({ver['whole']['mp_s']:.2f} MP/s) "
+                f"(target >= {TARGET_E2E_MP_S:g} MP/s: {'met' if v['mp_s'] >= TARGET_E2E_MP_S else 'not met'})."
+            )
     mem = res.get("memory", {})
     if "peak_rss_mb" in mem:
         summary.append(

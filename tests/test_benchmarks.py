@@ -86,6 +86,13 @@ def test_quick_run_measures_every_section(quick, run):
         assert v["verdict"] in ("faster", "slower", "same (within noise)")
     assert "skipped" in res["throughput"]["cuda"] or "veernet" in res["throughput"]["cuda"]
     assert "veernet_over_peer" in res["ratios"] or "skipped" in cpu["peer"]
+    assert "mp_s" in cpu["student"] or cpu["student"]["skipped"]
+    versions = res["end_to_end_versions"]
+    assert {"whole", "region"} <= set(versions) and all(v["seconds"]["n"] >= 3 for v in versions.values())
+    assert ("student" in versions) == ("mp_s" in cpu["student"])
+    for name in set(versions) - {"whole"}:
+        r = res["ratios"][f"e2e_{name}_over_whole"]
+        assert r["min"] <= r["median"] <= r["max"] and len(r["rounds"]) == len(versions["whole"]["times"])
 
 
 @pytest.mark.slow
@@ -98,6 +105,7 @@ def test_quick_run_writes_json_table_and_doc(quick):
     assert saved["machine"]["torch"] and saved["command"].startswith("python benchmarks/run.py --quick")
     doc = (out / "bench.md").read_text()
     assert doc.startswith("# logdigit benchmarks") and "## Machine" in doc and "non-network share" in doc
+    assert "End to end, versions interleaved" in doc and "speed-up over the whole scan" in doc
 
 
 def test_accuracy_line_reads_the_full_recipe_comparison(run, tmp_path, monkeypatch):

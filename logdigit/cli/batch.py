@@ -22,6 +22,7 @@ from logdigit.cli.options import (
     JsonOpt,
     MaxGapOpt,
     MaxPixelsOpt,
+    ModelOpt,
     OverwriteOpt,
     QuietOpt,
     TemplateOpt,
@@ -94,6 +95,7 @@ def batch(
         ),
     ] = None,
     weights: WeightsOpt = None,
+    model: ModelOpt = None,
     device: DeviceOpt = DEFAULTS.device,
     threshold: ThresholdOpt = THRESHOLD_DEFAULT,
     hysteresis: HysteresisOpt = None,
@@ -148,6 +150,7 @@ def batch(
         with interrupt_on_signals():
             opts = infer_options(
                 weights=weights,
+                model=model,
                 device=device,
                 threshold=threshold,
                 hysteresis=hysteresis,

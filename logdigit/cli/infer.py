@@ -17,6 +17,7 @@ from logdigit.cli.options import (
     JsonOpt,
     MaxGapOpt,
     MaxPixelsOpt,
+    ModelOpt,
     OverwriteOpt,
     QuietOpt,
     TemplateOpt,
@@ -66,6 +67,7 @@ def infer(
         ),
     ] = None,
     weights: WeightsOpt = None,
+    model: ModelOpt = None,
     device: DeviceOpt = DEFAULTS.device,
     threshold: ThresholdOpt = THRESHOLD_DEFAULT,
     hysteresis: HysteresisOpt = None,
@@ -92,6 +94,7 @@ def infer(
         raise InputError("-o and --outdir both given; use one")
     opts = infer_options(
         weights=weights,
+        model=model,
         device=device,
         threshold=threshold,
         hysteresis=hysteresis,

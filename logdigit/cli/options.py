@@ -12,6 +12,7 @@ from typing import Annotated, overload
 import typer
 from rich.console import Console
 
+from logdigit.model.weights import MODELS
 from logdigit.pipeline import InferOptions  # the one home of every digitising default
 
 DEFAULTS = InferOptions()
@@ -26,6 +27,16 @@ WeightsOpt = Annotated[
         show_envvar=True,
         show_default=False,
         help="VeerNet weights (.safetensors, with its .json config beside it); default: the shipped model.",
+    ),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        metavar="|".join(MODELS),
+        show_default=False,
+        help="A shipped model by name: veernet (the default) or fast (its distilled student, about twice as fast; "
+        "models/MODEL_CARD.md has both models' figures). Wins over $LOGDIGIT_WEIGHTS; not with --weights.",
     ),
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")]
@@ -95,6 +106,7 @@ def infer_options(
     weights: Path | None,
     device: str,
     threshold: str,
+    model: str | None = None,
     hysteresis: str | None,
     deskew: bool,
     tile: int,
@@ -107,9 +119,17 @@ def infer_options(
 
     Raises:
         InputError: a threshold or hysteresis that is not one or two probabilities, or
-            hysteresis LOW not below HIGH (and whatever ``InferOptions`` refuses).
+            hysteresis LOW not below HIGH, ``--model`` with ``--weights``, an unknown model name
+            (and whatever ``InferOptions`` refuses).
     """
     from logdigit.errors import InputError
+    from logdigit.model.weights import shipped_weights
+
+    if model is not None:
+        from_env = weights is not None and str(weights) == os.environ.get("LOGDIGIT_WEIGHTS")
+        if weights is not None and not from_env:
+            raise InputError(f"--model {model} and --weights {weights} both name a model; give one")
+        weights = shipped_weights(model)
 
     hyst = parse_probabilities(hysteresis, "--hysteresis")
     if hyst is not None and hyst[0] >= hyst[1]:

@@ -23,13 +23,31 @@ if TYPE_CHECKING:  # torch is imported by the functions that need it: paths and 
 
     from logdigit.model.veernet import VeerNet, VeerNetConfig
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "veernet.safetensors"
-"""The shipped model (in the source tree; installed copies find it via ``LOGDIGIT_WEIGHTS``)."""
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+"""Where the shipped models live (the source tree; installed copies name theirs via ``LOGDIGIT_WEIGHTS``)."""
+
+MODELS: dict[str, str] = {"veernet": "veernet.safetensors", "fast": "veernet-fast.safetensors"}
+"""Shipped models by name (``--model NAME``): the default VeerNet and its distilled student
+(half the channels; ``models/MODEL_CARD.md`` gives both models' figures)."""
+
+DEFAULT_WEIGHTS = MODELS_DIR / MODELS["veernet"]
+"""The shipped default model."""
 
 
 def default_weights() -> Path:
     """The weights used when none are named: ``$LOGDIGIT_WEIGHTS`` or the shipped model."""
     return Path(os.environ.get("LOGDIGIT_WEIGHTS", DEFAULT_WEIGHTS))
+
+
+def shipped_weights(name: str) -> Path:
+    """The weights of the shipped model called ``name`` (a key of :data:`MODELS`).
+
+    >>> shipped_weights("fast").name
+    'veernet-fast.safetensors'
+    """
+    if name not in MODELS:
+        raise WeightsError(f"--model {name}: no shipped model of that name; choose one of {', '.join(MODELS)}")
+    return MODELS_DIR / MODELS[name]
 
 
 def config_path(weights: str | os.PathLike) -> Path:

@@ -326,3 +326,13 @@ def test_an_unknown_tracer_is_one_clean_line(scan_dir):
     assert r.exit_code != 0
     _one_clean_line(r, "--tracer", "greedy or joint")
     assert not (scan_dir / "simple.las").exists()
+
+
+def test_an_unknown_model_or_two_models_is_one_clean_line(scan_dir):
+    r = _run("infer", scan_dir / "simple.jpg", "--model", "huge", "--device", "cpu")
+    assert r.exit_code != 0
+    _one_clean_line(r, "--model huge", "veernet, fast")
+    r = _run("infer", scan_dir / "simple.jpg", "--model", "fast", "--weights", scan_dir / "simple.jpg")
+    assert r.exit_code != 0
+    _one_clean_line(r, "--model fast", "--weights", "give one")
+    assert not (scan_dir / "simple.las").exists()

@@ -88,7 +88,9 @@ def _compare(name: str, scan: Path, kit_path: Path) -> list[str]:
         ties = np.array(kit.depth.ties)
         err = np.abs(a + b * ties[:, 0] - ties[:, 1])
         out.append(
-            f"- depth ties: {len(rep.ties)} of {len(rep.readings)} numbers kept, RMS residual "
+            f"- depth ties: {rep.kept} of {len(rep.readings)} numbers kept"
+            + (f", refitted on {rep.ruled} heavy depth lines" if rep.ruled else "")
+            + f", RMS residual "
             f"{rep.residual:.3f} ft, {rep.depth_scale}; error at the kit's {len(ties)} labelled depths: "
             f"max {err.max():.3f} ft, mean {err.mean():.3f} ft (target <= 0.5)"
         )

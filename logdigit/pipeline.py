@@ -314,7 +314,11 @@ def _drafted_layout(image: np.ndarray, dpi, scan_path) -> tuple[Layout, str]:
     lay = replace(report.layout, source="")
     what = f"{len(lay.tracks)} tracks and their scales drafted from the scan"
     if lay.calibrated:
-        index = f"depth from {len(report.ties)} printed depth numbers (RMS residual {report.residual:.3g})"
+        index = (
+            f"depth from {report.kept} printed depth numbers"
+            + (f" and the {report.ruled} heavy depth lines they label" if report.ruled else "")
+            + f" (RMS residual {report.residual:.3g})"
+        )
     else:
         index = "uncalibrated: index = pixel row"
     note = (

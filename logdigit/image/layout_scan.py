@@ -89,7 +89,10 @@ class LayoutReport:
         depth_track: (left, right) columns of the depth track, or None.
         heavy_rows: rows of the heaviest horizontal rulings in the section.
         readings: (row, number, confidence, angle) for each depth number read.
-        ties: the (row, depth) pairs kept by the robust fit.
+        ties: the draft's (row, depth) ties: the heavy rulings labelled by the readings
+            (:func:`rulings_fit`), else the readings kept by the robust fit.
+        kept: how many readings the robust fit kept.
+        ruled: how many heavy rulings the depth line was refitted on (0: the readings alone).
         fit: (a, b) of depth = a + b * row, or None.
         residual: RMS residual of the kept ties (depth units), or None.
         depth_scale: e.g. "5 in/100 ft" (needs dpi and a fit), or "".
@@ -105,6 +108,8 @@ class LayoutReport:
     heavy_rows: tuple[int, ...] = ()
     readings: tuple[tuple[int, int, float, int], ...] = ()
     ties: tuple[tuple[float, float], ...] = ()
+    kept: int = 0
+    ruled: int = 0
     fit: tuple[float, float] | None = None
     residual: float | None = None
     depth_scale: str = ""
@@ -140,8 +145,10 @@ class LayoutReport:
         if self.fit:
             a, b = self.fit
             out.append(
-                f"depth = {a:.4f} + {b:.6f} * row from {len(self.ties)} of {len(self.readings)} numbers read, "
-                f"RMS residual {self.residual:.3f}" + (f"; {self.depth_scale}" if self.depth_scale else "")
+                f"depth = {a:.4f} + {b:.6f} * row from {self.kept} of {len(self.readings)} numbers read"
+                + (f", refitted on {self.ruled} heavy depth lines they label" if self.ruled else "")
+                + f", RMS residual {self.residual:.3f}"
+                + (f"; {self.depth_scale}" if self.depth_scale else "")
             )
         out.extend(f"check: {p}" for p in self.problems)
         return out
@@ -222,6 +229,8 @@ def scan_layout(
         heavy_rows=tuple(heavy),
         readings=depth["readings"],
         ties=depth["ties"],
+        kept=depth["kept"],
+        ruled=depth["ruled"],
         fit=depth["fit"],
         residual=depth["residual"],
         depth_scale=scale,
@@ -570,7 +579,7 @@ def _curve_rows(ink, first, last, tracks, positions) -> tuple[int, int] | None:
 def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) -> dict:
     from logdigit.image.ocr import ocr_engine, read_number
 
-    out: dict[str, Any] = {"readings": (), "ties": (), "fit": None, "residual": None, "ocr": ""}
+    out: dict[str, Any] = {"readings": (), "ties": (), "kept": 0, "ruled": 0, "fit": None, "residual": None, "ocr": ""}
     available, line = ocr_engine() if ocr else (False, "OCR not asked for; depth ties from the grid alone")
     out["ocr"] = line
     if not available:
@@ -607,10 +616,74 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
         problems.append(f"depth ties are placeholders: {len(readings)} depth number(s) read, no consistent line")
         return out
     (a, b), kept, rms = fit
-    out.update(ties=tuple(kept), fit=(a, b), residual=rms)
+    out.update(ties=tuple(kept), kept=len(kept), fit=(a, b), residual=rms)
     if len(kept) < len(readings):
         problems.append(f"{len(readings) - len(kept)} depth number(s) disagreed with the others and were dropped")
+    ruled = rulings_fit((a, b), heavy, kept)
+    if ruled is not None:
+        (a, b), ties, rms = ruled
+        out.update(ties=tuple(ties), ruled=len(ties), fit=(a, b), residual=rms)
     return out
+
+
+_NICE = (1.0, 2.0, 2.5, 5.0)
+"""Mantissas of the depth between two heavy rulings (1, 2, 2.5, 5 times a power of ten)."""
+
+
+def rulings_fit(
+    fit: tuple[float, float], heavy: list[int], readings: list[tuple[float, float]], *, share: float = 0.6
+) -> tuple[tuple[float, float], list[tuple[float, float]], float] | None:
+    """The depth line refitted on every heavy ruling, each labelled with the round depth the
+    readings' line gives it.
+
+    The numbers read are few and often bunched in part of the section, so a line through them
+    alone tilts over the rest of it. The heavy rulings are drawn at round depths all down the
+    section: the readings' line names the depth between two of them (rounded to 1, 2, 2.5 or 5
+    times a power of ten, when within 15 % of one) and the depth of each; the least-squares line
+    through all of them is then the depth line.
+
+    Args:
+        fit: (a, b) of depth = a + b * row from the readings; heavy: rows of the heavy rulings;
+        readings: the (row, depth) readings ``fit`` was made from.
+        share: least share of the rulings whose depth by the line is within a tenth (then a
+            twentieth) of the interval of a round one; each such ruling is labelled with it.
+
+    Returns:
+        ((a, b), the rulings as (row, depth) ties, RMS residual) or None when the rulings are
+        too few (under 4), not evenly spaced at a round depth, two of them labelled alike, or
+        the new line moves a reading
+        by more than a fifth of the interval.
+
+    Example:
+        >>> heavy = [round(44.3 * k + 10) for k in range(20)]  # every 10 ft, 44.3 rows apart
+        >>> readings = [(54.0, 1000.0), (98.0, 1010.0), (143.0, 1020.0)]  # three, near the top
+        >>> (a, b), ties, rms = rulings_fit((988.0, 0.2247), heavy, readings)
+        >>> round(b * 44.3, 2), len(ties), ties[-1]
+        (10.0, 20, (852.0, 1180.0))
+    """
+    a, b = fit
+    if len(heavy) < 4 or b <= 0:
+        return None
+    rows = np.asarray(sorted(heavy), float)
+    step = float(np.median(np.diff(rows)))
+    per = b * step
+    power = 10.0 ** math.floor(math.log10(per))
+    nice = min((m * power * k for m in _NICE for k in (1, 10)), key=lambda q: abs(q - per))
+    if abs(nice - per) > 0.15 * nice:
+        return None
+    a2, b2 = a, b
+    for tol in (0.1, 0.05):  # label with the line so far, refit, and again more strictly
+        depth = a2 + b2 * rows
+        labelled = np.round(depth / nice) * nice
+        ok = np.abs(depth - labelled) <= tol * nice  # a ruling off the round depths (a banner) is left out
+        if ok.sum() < max(4, share * len(rows)) or np.unique(labelled[ok]).size < ok.sum():
+            return None
+        b2, a2 = np.polyfit(rows[ok], labelled[ok], 1)
+    moved = [abs(a2 + b2 * r - d) for r, d in readings]
+    if b2 <= 0 or max(moved, default=0.0) > 0.2 * nice:
+        return None
+    rms = float(np.sqrt(np.mean((labelled[ok] - (a2 + b2 * rows[ok])) ** 2)))
+    return (float(a2), float(b2)), [(float(r), float(d)) for r, d in zip(rows[ok], labelled[ok], strict=True)], rms
 
 
 _ROUND_INTERVALS = (1000, 500, 250, 200, 100, 50, 25, 20, 10, 5, 2)

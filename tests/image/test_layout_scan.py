@@ -180,7 +180,8 @@ def test_ties_from_printed_numbers_survive_a_misprint(angle):
     a, b = rep.fit
     rows = np.arange(TOP, TOP + SECTION, 100)
     assert np.abs(a + b * rows - (1000 + 0.5 * (rows - TOP))).max() <= 0.5
-    assert len(rep.readings) - len(rep.ties) >= 1  # the misprint was read and dropped
+    assert len(rep.readings) - rep.kept >= 1  # the misprint was read and dropped
+    assert 7150 in [v for _, v, _, _ in rep.readings] and 7150 not in [d for _, d in rep.ties]
     assert rep.layout.calibrated and rep.layout.depth.unit == "FT"
     assert rep.depth_scale == "2 in/100 ft"
 
@@ -279,3 +280,20 @@ def test_grid_segments_end_at_rulings_heavier_than_the_grid_inside():
     weights = [(x, 3.0 if x in (120.0, 410.0, 700.0) else 1.0) for x in pos]
     assert (140, 401) in grid_segments(pos)
     assert all(a in (120, 410, 700) and b in (120, 410, 700) for a, b in grid_segments(pos, weights=weights))
+
+
+def test_rulings_fit_labels_every_heavy_line_and_leaves_a_banner_out():
+    """Three readings near the top tilt the line by a reading's rounding; the 20 heavy rulings
+    (every 10 ft, 44.3 rows apart, worked by hand: depth = 1000 + 10 * (row - 54.3) / 44.3) put
+    it back, and a banner line 29 rows below a ruling is not taken for one."""
+    from logdigit.image.layout_scan import rulings_fit
+
+    exact = [54.3 + 44.3 * k for k in range(20)]
+    heavy = sorted([round(r) for r in exact] + [round(exact[15]) + 29])
+    readings = [(54.0, 1000.0), (99.0, 1010.0), (143.0, 1020.0)]  # rows rounded the other way: slope 0.2247
+    (a, b), ties, rms = rulings_fit((988.0, 10 / 44.5), heavy, readings)
+    assert len(ties) == 20 and round(exact[15]) + 29 not in [r for r, _ in ties]
+    assert [d for _, d in ties] == [1000.0 + 10 * k for k in range(20)]
+    assert abs(b - 10 / 44.3) < 2e-4 and max(abs(a + b * r - (1000 + 10 * k)) for k, r in enumerate(exact)) < 0.1
+    assert rulings_fit((988.0, 10 / 44.5), heavy[:3], readings) is None  # too few rulings
+    assert rulings_fit((988.0, 10 / 37.0), heavy, readings) is None  # 12 ft a ruling: no round interval

@@ -75,3 +75,20 @@ def test_shipped_weights_load_and_are_plain_data():
     model = load_model()
     assert sum(p.numel() for p in model.parameters()) < 3e6
     assert DEFAULT_WEIGHTS.stat().st_size < 20e6
+
+
+def test_every_shipped_model_loads_and_the_student_is_a_quarter_of_the_teacher():
+    """Every entry of MODELS is in models/ and loads as plain data; the fast model is the student:
+    half the channels (a quarter of the parameters), distilled from the shipped weights it names."""
+    from logdigit.io.atomic import sha256_file
+    from logdigit.model.weights import MODELS, read_card, shipped_weights
+
+    sizes = {}
+    for name in MODELS:
+        path = shipped_weights(name)
+        assert path.is_file() and path.stat().st_size < 20e6, path
+        sizes[name] = sum(p.numel() for p in load_model(path).parameters())
+    assert 0.2 < sizes["fast"] / sizes["veernet"] < 0.3
+    card = read_card(shipped_weights("fast"))
+    assert card["config"]["widths"] == [4, 8, 16, 32, 64] and card["train"]["loss"] == "kd"
+    assert card["teacher_sha256"] == sha256_file(shipped_weights("veernet"))

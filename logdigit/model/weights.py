@@ -89,6 +89,8 @@ def load_model(path: str | os.PathLike | None = None, *, device: str | torch.dev
         WeightsError: missing or unreadable file, a pickle that is not plain data, or
             tensors that do not match the config.
     """
+    import torch
+
     from logdigit.model.veernet import VeerNet
 
     path = Path(path) if path is not None else default_weights()
@@ -113,7 +115,13 @@ def load_model(path: str | os.PathLike | None = None, *, device: str | torch.dev
         raise WeightsError(
             f"{path}: tensor shapes do not match the config ({first}); use the JSON that was saved with these weights"
         ) from None
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if torch.device(device).type == "cpu":
+        # The windows reach the network channels-last; weights laid out the same way run the
+        # shipped VeerNet's CPU convolutions about 1.16x faster (1 thread, 512 px; `make bench`'s
+        # channels_last variant). Values agree with the NCHW layout to float rounding.
+        model = model.to(memory_format=torch.channels_last)
+    return model
 
 
 def _config(path: Path, card) -> VeerNetConfig:

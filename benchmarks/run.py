@@ -588,9 +588,9 @@ def tables(res: dict) -> list[tuple]:
                 notes.append(f"{v['family']} skipped: {v['skipped']}")
         margin = next((v["margin"] for v in res["variants"] if "margin" in v), None)
         title = (
-            "VeerNet inference variants: each interleaved with the default (NCHW, batch 4, skip-blank on, "
-            f"{st['threads']} threads) on the same scan; a verdict needs a change beyond {_pct(margin)} (the "
-            "control's noise, at least 3 %)"
+            "VeerNet inference variants: each interleaved with the default (channels-last weights, batch 4, "
+            f"skip-blank on, {st['threads']} threads) on the same scan; a verdict needs a change beyond "
+            f"{_pct(margin)} (the control's noise, at least 3 %)"
         )
         headers = ["variant", "setting", "MP/s", "default MP/s", "speed-up", "range", "verdict", "note"]
         out.append((title, headers, rows, notes))

@@ -35,7 +35,7 @@ ModelOpt = Annotated[
         "--model",
         metavar="|".join(MODELS),
         show_default=False,
-        help="A shipped model by name: veernet (the default) or fast (its distilled student, about twice as fast; "
+        help="A shipped model by name: veernet (the default) or fast (its distilled student, about 1.6x as fast; "
         "models/MODEL_CARD.md has both models' figures). Wins over $LOGDIGIT_WEIGHTS; not with --weights.",
     ),
 ]

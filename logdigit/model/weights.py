@@ -120,7 +120,7 @@ def load_model(path: str | os.PathLike | None = None, *, device: str | torch.dev
         # The windows reach the network channels-last; weights laid out the same way run the
         # shipped VeerNet's CPU convolutions about 1.16x faster (1 thread, 512 px; `make bench`'s
         # channels_last variant). Values agree with the NCHW layout to float rounding.
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # in torch, not its stubs
     return model
 
 

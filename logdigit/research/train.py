@@ -228,7 +228,7 @@ def _teacher(path: str, device: torch.device) -> torch.nn.Module | None:
         return None
     if not Path(path).is_file():
         raise InputError(f"--teacher {path}: no such weights file; give the teacher's .safetensors")
-    model = load_model(path).to(device).eval()
+    model = _nchw(load_model(path)).to(device).eval()
     for param in model.parameters():
         param.requires_grad_(False)
     return model
@@ -252,11 +252,18 @@ def _checkpoint(out: Path, model: VeerNet, opt: torch.optim.Optimizer, state: di
     save_model(model, out / "last.safetensors", meta={**meta, "train_state": state, "param_groups": scalars})
 
 
+def _nchw(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with its weights in NCHW memory order, as training made and runs them (so a resumed
+    or distilled run is the same, bit for bit, as before): ``load_model`` lays them out
+    channels-last on CPU, for inference."""
+    return model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]  # in torch, not its stubs
+
+
 def _resume(out: Path):
     if not (out / "last.json").is_file():
         raise InputError(f"{out}: no checkpoint to resume (last.json missing); start without --resume")
     card = read_card(out / "last.safetensors")
-    model = load_model(out / "last.safetensors")
+    model = _nchw(load_model(out / "last.safetensors"))
     model_config = model.config
     data_config = DataConfig(**_known(DataConfig, card["data"]))
     train_config = TrainConfig(**_known(TrainConfig, card["train"]))

@@ -564,38 +564,30 @@ def tables(res: dict) -> list[tuple]:
 
     sec = res.get("section")
     if sec:
-        out.append(
-            (
-                f"One {sec['section_rows']:,}-row section of a {sec['rows']:,}-row page, digitised with its "
-                "layout's rows (benchmarks/bench_section.py)",
-                ["network over", "s", "speed-up", "same LAS"],
-                [
-                    [
-                        "the layout's rows and tracks (default)",
-                        _f(sec["section_s"]),
-                        _f(sec["speedup"]),
-                        str(sec["same_las"]),
-                    ],
-                    ["the whole page (--whole-scan)", _f(sec["whole_page_s"]), "1", ""],
-                ],
-            )
-        )
+        cases = [(sec, f"a {sec['rows']:,}-row page, digitised with its layout's rows (benchmarks/bench_section.py)")]
         real = sec.get("real", {})
         if "section_s" in real:
+            cases.append(
+                (
+                    real,
+                    f"a real {real['rows']:,}-row vendor print (WSC section A of ../shared/realdata, the kit's layout)",
+                )
+            )
+        for case, what in cases:
+            rows = [
+                [
+                    "the layout's rows and tracks (default)",
+                    _f(case["section_s"]),
+                    _f(case["speedup"]),
+                    str(case["same_las"]),
+                ],
+                ["the whole page (--whole-scan)", _f(case["whole_page_s"]), "1", ""],
+            ]
             out.append(
                 (
-                    f"One {real['section_rows']:,}-row section of a real {real['rows']:,}-row vendor print (WSC "
-                    "section A of ../shared/realdata, the kit's layout)",
+                    f"One {case['section_rows']:,}-row section of {what}",
                     ["network over", "s", "speed-up", "same LAS"],
-                    [
-                        [
-                            "the layout's rows and tracks (default)",
-                            _f(real["section_s"]),
-                            _f(real["speedup"]),
-                            str(real["same_las"]),
-                        ],
-                        ["the whole page (--whole-scan)", _f(real["whole_page_s"]), "1", ""],
-                    ],
+                    rows,
                 )
             )
 

@@ -244,9 +244,11 @@ def _run(args: argparse.Namespace) -> dict:
         versions = {
             "whole": (vn.model, vn.weights, {"whole_scan": True}),
             "region": (vn.model, vn.weights, {}),
+            "region_amp": (vn.model, vn.weights, {"amp": True}),
         }
         if student.model is not None:
             versions["student"] = (student.model, student.weights, {})
+            versions["student_amp"] = (student.model, student.weights, {"amp": True})
         res["end_to_end_versions"] = bi.end_to_end_versions(scan, versions, repeats=args.repeats)
     if "section" not in args.skip:
         say("one section of a long page: the layout's rows and tracks against the whole page")
@@ -429,7 +431,7 @@ def ratios(res: dict) -> dict:
         out["non_network_target"] = TARGET_NON_NETWORK
         out["non_network_met"] = e2e["non_network_share"] <= TARGET_NON_NETWORK
     versions = res.get("end_to_end_versions", {})
-    for name in ("region", "student"):
+    for name in ("region", "region_amp", "student", "student_amp"):
         if name in versions:
             out[f"e2e_{name}_over_whole"] = bi.round_ratio(versions[name], versions["whole"])
     cuda = res["throughput"].get("cuda", {})
@@ -548,7 +550,9 @@ def tables(res: dict) -> list[tuple]:
         labels = {
             "whole": "VeerNet over the whole scan (--whole-scan; the code before region-limited inference)",
             "region": "VeerNet over the layout's rows and tracks (default)",
+            "region_amp": "VeerNet, bfloat16 autocast (--amp)",
             "student": "student over the layout's rows and tracks (--model fast)",
+            "student_amp": "student, bfloat16 autocast (--model fast --amp)",
         }
         rows = []
         for name, v in ver.items():
@@ -788,7 +792,13 @@ def markdown_report(res: dict) -> str:
             f"throughput ({v['min']:.2f}-{v['max']:.2f}x over the rounds)."
         )
     ver = res.get("end_to_end_versions", {})
-    for name, label in (("region", "VeerNet"), ("student", "the student")):
+    labels = (
+        ("region", "VeerNet"),
+        ("region_amp", "VeerNet in bfloat16 (`--amp`)"),
+        ("student", "the student"),
+        ("student_amp", "the student in bfloat16 (`--model fast --amp`)"),
+    )
+    for name, label in labels:
         if name in ver:
             v, x = ver[name], r[f"e2e_{name}_over_whole"]
             summary.append(

@@ -52,6 +52,7 @@ class InferOptions:
     skip_blank: bool = True
     whole_scan: bool = False  # run the network over every row and column, not only the layout's tracks and rows
     tracer: str = "greedy"  # a name in logdigit.trace.TRACERS: "greedy" (default) or "joint"
+    amp: bool | None = None  # mixed precision: None = float16 on CUDA, off on CPU; True on CPU = bfloat16
 
     def __post_init__(self) -> None:
         """Refuse nonsense settings before anything is read or loaded (the CLI's flags land here)."""
@@ -521,6 +522,7 @@ def _infer_kwargs(opts: InferOptions, device: str, progress, region) -> dict:
         batch=opts.batch,
         device=device,
         skip_blank=opts.skip_blank,
+        amp=opts.amp,
         region=region,
         progress=cb,
     )

@@ -88,7 +88,7 @@ def test_quick_run_measures_every_section(quick, run):
     assert "veernet_over_peer" in res["ratios"] or "skipped" in cpu["peer"]
     assert "mp_s" in cpu["student"] or cpu["student"]["skipped"]
     versions = res["end_to_end_versions"]
-    assert {"whole", "region"} <= set(versions) and all(v["seconds"]["n"] >= 3 for v in versions.values())
+    assert {"whole", "region", "region_amp"} <= set(versions) and all(v["seconds"]["n"] >= 3 for v in versions.values())
     assert ("student" in versions) == ("mp_s" in cpu["student"])
     for name in set(versions) - {"whole"}:
         r = res["ratios"][f"e2e_{name}_over_whole"]

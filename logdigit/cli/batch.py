@@ -16,6 +16,7 @@ import typer
 from logdigit.cli.options import (
     DEFAULTS,
     THRESHOLD_DEFAULT,
+    AmpOpt,
     DeskewOpt,
     DeviceOpt,
     HysteresisOpt,
@@ -97,6 +98,7 @@ def batch(
     weights: WeightsOpt = None,
     model: ModelOpt = None,
     device: DeviceOpt = DEFAULTS.device,
+    amp: AmpOpt = DEFAULTS.amp,
     threshold: ThresholdOpt = THRESHOLD_DEFAULT,
     hysteresis: HysteresisOpt = None,
     deskew: DeskewOpt = DEFAULTS.deskew,
@@ -160,6 +162,7 @@ def batch(
                 max_gap=max_gap,
                 whole_scan=whole_scan,
                 tracer=tracer,
+                amp=amp,
             )
             check_cluster(workers=workers, scheduler=scheduler, torch_threads=torch_threads)  # before planning
             with (

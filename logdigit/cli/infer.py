@@ -11,6 +11,7 @@ import typer
 from logdigit.cli.options import (
     DEFAULTS,
     THRESHOLD_DEFAULT,
+    AmpOpt,
     DeskewOpt,
     DeviceOpt,
     HysteresisOpt,
@@ -69,6 +70,7 @@ def infer(
     weights: WeightsOpt = None,
     model: ModelOpt = None,
     device: DeviceOpt = DEFAULTS.device,
+    amp: AmpOpt = DEFAULTS.amp,
     threshold: ThresholdOpt = THRESHOLD_DEFAULT,
     hysteresis: HysteresisOpt = None,
     deskew: DeskewOpt = DEFAULTS.deskew,
@@ -104,6 +106,7 @@ def infer(
         max_gap=max_gap,
         whole_scan=whole_scan,
         tracer=tracer,
+        amp=amp,
     )
     many = len(scans) > 1
     jobs = [

@@ -39,6 +39,15 @@ ModelOpt = Annotated[
         "models/MODEL_CARD.md has both models' figures). Wins over $LOGDIGIT_WEIGHTS; not with --weights.",
     ),
 ]
+AmpOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--amp/--no-amp",
+        show_default=False,
+        help="Mixed precision: float16 on CUDA (on unless --no-amp), bfloat16 on CPU (off unless --amp; "
+        "faster where the CPU has bfloat16 instructions, probabilities move by up to a few hundredths).",
+    ),
+]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")]
 ThresholdOpt = Annotated[
     str, typer.Option("--threshold", help="Probability threshold of the solid and dashed classes: P or SOLID,DASHED.")
@@ -114,6 +123,7 @@ def infer_options(
     max_gap: int,
     whole_scan: bool = False,
     tracer: str = DEFAULTS.tracer,
+    amp: bool | None = DEFAULTS.amp,
 ) -> InferOptions:
     """The digitising flags of ``infer`` and ``batch`` as one :class:`InferOptions`.
 
@@ -145,6 +155,7 @@ def infer_options(
         max_gap=max_gap,
         whole_scan=whole_scan,
         tracer=tracer,
+        amp=amp,
     )
 
 

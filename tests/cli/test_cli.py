@@ -355,3 +355,21 @@ def test_model_fast_digitises_the_sample_and_names_itself(scan_dir, monkeypatch)
     )
     for c in report.curves:
         assert c.within_2pct >= 0.9 and c.coverage >= 0.9, c
+
+
+def test_amp_on_cpu_digitises_the_sample_and_is_recorded(scan_dir):
+    """`--amp` (bfloat16 autocast on CPU) with `--model fast` meets the same bar on the simple
+    sample, and the LAS's SETTINGS say amp=yes (amp=none without the flag)."""
+    import lasio
+
+    from logdigit.io.layout import load_layout
+    from logdigit.score import score
+
+    r = _run("infer", scan_dir / "simple.jpg", "--model", "fast", "--amp", "--device", "cpu", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert "amp=yes" in lasio.read(scan_dir / "simple.las").params["SETTINGS"].value.split()
+    lay = load_layout(scan_dir / "simple.layout.toml")
+    for c in score(scan_dir / "simple.las", scan_dir / "simple.truth.las", layout=lay).curves:
+        assert c.within_2pct >= 0.9 and c.coverage >= 0.9, c
+    r = _run("infer", scan_dir / "simple.jpg", "--model", "fast", "--device", "cpu", "--quiet", "--overwrite")
+    assert r.exit_code == 0 and "amp=none" in lasio.read(scan_dir / "simple.las").params["SETTINGS"].value.split()

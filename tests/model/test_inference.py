@@ -18,6 +18,17 @@ def test_one_tile_equals_the_plain_forward_pass(tiny_model):
     np.testing.assert_allclose(probs, ref, atol=1e-5)
 
 
+def test_bfloat16_on_cpu_stays_near_float32_and_is_asked_for(tiny_model):
+    """amp on CPU is bfloat16 autocast (float16 is emulated there): probabilities within a few
+    hundredths of float32's, a distribution everywhere; off unless asked for."""
+    img = _img(150, 97)
+    ref = predict_proba(tiny_model, img, tile=48, overlap=12, skip_blank=False)
+    assert np.array_equal(predict_proba(tiny_model, img, tile=48, overlap=12, skip_blank=False, amp=None), ref)
+    low = predict_proba(tiny_model, img, tile=48, overlap=12, skip_blank=False, amp=True)
+    assert not np.array_equal(low, ref) and np.abs(low - ref).max() < 0.05
+    np.testing.assert_allclose(low.sum(0), 1.0, atol=1e-5)
+
+
 def test_tiled_output_is_a_distribution_everywhere(tiny_model):
     probs = predict_proba(tiny_model, _img(150, 97), tile=48, overlap=12)
     assert probs.shape == (3, 150, 97) and probs.dtype == np.float32

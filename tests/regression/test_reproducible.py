@@ -64,7 +64,8 @@ def _same_las(a: Path, b: Path) -> None:
         assert np.array_equal(np.asarray(cx.data, float), np.asarray(cy.data, float), equal_nan=True), cx.mnemonic
 
 
-def test_predict_proba_is_the_same_for_any_thread_count_and_batch(tiny_model):
+@pytest.mark.parametrize("amp", [False, True], ids=["float32", "bfloat16"])
+def test_predict_proba_is_the_same_for_any_thread_count_and_batch(tiny_model, amp):
     import torch
 
     from logdigit.model.inference import predict_proba
@@ -73,7 +74,9 @@ def test_predict_proba_is_the_same_for_any_thread_count_and_batch(tiny_model):
     runs = {}
     for threads, batch in [(1, 4), (2, 4), (2, 1), (1, 2)]:
         with _torch_threads(threads):
-            runs[threads, batch] = predict_proba(tiny_model, image, tile=64, overlap=16, batch=batch, skip_blank=False)
+            runs[threads, batch] = predict_proba(
+                tiny_model, image, tile=64, overlap=16, batch=batch, skip_blank=False, amp=amp
+            )
             assert torch.get_num_threads() == threads  # inference leaves the caller's setting as it was
     first = runs[1, 4]
     for key, probs in runs.items():

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from logdigit.cli.options import (
+    AmpOpt,
     DeviceOpt,
     JsonOpt,
     QuietOpt,
@@ -198,6 +199,7 @@ def evaluate(
         str, typer.Option("--style", help="Test sheets in the print style (the default, as trained) or classic.")
     ] = "print",
     device: DeviceOpt = "auto",
+    amp: AmpOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -230,8 +232,10 @@ def evaluate(
             device=str(dev),
             progress=lambda i, total: progress.update(task, completed=i),
             style=style,
+            amp=amp,
         )
     report["weights"] = str(weights) if weights else "shipped"
+    report["amp"] = amp
     if json_out:
         print(json.dumps(report, indent=2))
         return

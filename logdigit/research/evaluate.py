@@ -71,6 +71,7 @@ def evaluate(
     probs: Sequence[np.ndarray] | None = None,
     tracer: str = "greedy",
     style: str = "print",
+    amp: bool | None = None,
 ) -> dict:
     """Score ``methods`` on ``n`` test sheets drawn with ``seed`` from the generator's ``style``
     (a key of :data:`logdigit.research.synth.STYLES`: ``print``, the training distribution, or
@@ -81,7 +82,9 @@ def evaluate(
     ``probs``: for ``veernet``, the model's float32 (3, H, W) probabilities of each sheet as
     :func:`logdigit.model.inference.predict_proba` gives them (kept from an earlier run, so a
     harness that re-traces after each tracer change skips the network); ``model`` is then unused.
-    ``tracer``: a name in :data:`logdigit.trace.TRACERS`.
+    ``tracer``: a name in :data:`logdigit.trace.TRACERS`. ``amp``: as for
+    :func:`~logdigit.model.inference.predict_proba` (None: float16 on CUDA, float32 on CPU; True on
+    CPU: bfloat16).
 
     Returns:
         ``{"n": n, "seed": seed, "size": [h, w], "style": style, "methods": {name: metrics}}`` where metrics
@@ -116,7 +119,7 @@ def evaluate(
         band = boundary_band(sheet.labels)
         for m in methods:
             if m == "veernet":
-                p = predict_proba(model, sheet.image, device=device) if probs is None else np.asarray(probs[i])
+                p = predict_proba(model, sheet.image, device=device, amp=amp) if probs is None else np.asarray(probs[i])
                 pred = p.argmax(0)
                 masks = threshold(p)
                 acc[m].cal += calibration_bins(p, sheet.labels)

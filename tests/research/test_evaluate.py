@@ -157,3 +157,24 @@ def test_classic_style_scores_the_first_generators_sheets():
     assert np.array_equal(sheet.image, want.image)
     report = evaluate(n=1, seed=2, height=128, width=300, methods=("true-masks",), style="classic")
     assert report["style"] == "classic"
+
+
+def test_evaluate_with_amp_scores_bfloat16_probabilities(tiny_model):
+    """evaluate(amp=True) on CPU scores bfloat16-autocast probabilities: not those of float32, but
+    the same sheets and nearly the same scores; the CLI's --amp reaches it and is recorded."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from logdigit.cli import app
+
+    kw = dict(n=1, height=128, width=256, methods=("veernet",), style="classic")
+    full, low = evaluate(tiny_model, **kw), evaluate(tiny_model, amp=True, **kw)
+    assert full["methods"]["veernet"]["ece"] != low["methods"]["veernet"]["ece"]
+    assert abs(full["methods"]["veernet"]["ece"] - low["methods"]["veernet"]["ece"]) < 0.05
+    args = ["evaluate", "--n", "1", "--height", "128", "--width", "256", "--methods", "veernet", "--json", "--quiet"]
+    from logdigit.model.weights import shipped_weights
+
+    r = CliRunner().invoke(app, [*args, "--amp", "--weights", str(shipped_weights("fast"))])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["amp"] is True

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from logdigit.cli.options import (
+    DEFAULTS,
     AmpOpt,
     DeviceOpt,
     JsonOpt,
@@ -199,7 +200,7 @@ def evaluate(
         str, typer.Option("--style", help="Test sheets in the print style (the default, as trained) or classic.")
     ] = "print",
     device: DeviceOpt = "auto",
-    amp: AmpOpt = None,
+    amp: AmpOpt = DEFAULTS.amp,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:

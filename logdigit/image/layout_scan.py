@@ -651,8 +651,7 @@ def rulings_fit(
     Returns:
         ((a, b), the rulings as (row, depth) ties, RMS residual) or None when the rulings are
         too few (under 4), not evenly spaced at a round depth, two of them labelled alike, or
-        the new line moves a reading
-        by more than a fifth of the interval.
+        the new line moves a reading by more than a fifth of the interval.
 
     Example:
         >>> heavy = [round(44.3 * k + 10) for k in range(20)]  # every 10 ft, 44.3 rows apart

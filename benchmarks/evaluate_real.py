@@ -8,8 +8,8 @@ what lies under them; recall within 1 px of a track border. With ``--edge-json``
 edge recall of ``benchmarks/edge_recall.py`` is added to the report.
 
 Writes figures only (no pixels of the prints). The network's probabilities are cached per scan,
-section and weights in ``.cache/evaluate-real/`` (untracked), so a re-run only scores. Skips
-cleanly (exit 0) when the kit is absent. Run: make evaluate-real
+section, weights and network code in ``.cache/evaluate-real/`` (untracked), so a re-run only
+scores. Skips cleanly (exit 0) when the kit is absent. Run: make evaluate-real
 """
 
 from __future__ import annotations
@@ -97,10 +97,11 @@ def _truth(path: Path) -> tuple[int, int, dict, dict, dict]:
 
 def run(kit: Path, weights: Path | None, cache_dir: Path) -> dict:
     """Every case's figures, keyed ``"<section> <colour|1-bit>"``."""
-    from logdigit.model.weights import default_weights, load_model
+    from logdigit.model.weights import default_weights, load_model, network_code_sha
 
     weights = Path(weights) if weights else default_weights()
     wsha = _sha16(weights)
+    code = network_code_sha()  # the probabilities change when the network's code does
     model = None
     out: dict = {"weights": str(weights.name), "weights_sha256_16": wsha, "cases": {}}
     for kind, scan_rel in SCANS.items():
@@ -112,7 +113,7 @@ def run(kit: Path, weights: Path | None, cache_dir: Path) -> dict:
             layout = load_layout(kit / lay_rel)
             rows0, nrows, truth, curve_tracks, wraps = _truth(kit / truth_rel)
             rows = (rows0, rows0 + nrows)
-            cache = cache_dir / f"{ssha}-{wsha}-{rows[0]}-{rows[1]}.npz"
+            cache = cache_dir / f"{ssha}-{wsha}-{code}-{rows[0]}-{rows[1]}.npz"
             t0 = time.perf_counter()
             if model is None and not cache.is_file():
                 model = load_model(weights)

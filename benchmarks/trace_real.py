@@ -7,12 +7,12 @@ windows for a person to look at; optionally scores `logdigit evaluate --n 200` o
 3; and reports the tracer's share of end-to-end time on each WSC run.
 
 Fast to re-run after a tracer change: the network's probabilities of each scan are kept in
-build/trace-real/cache/ (keyed by the scan's and the weights' sha256, the inference region and
-the window settings), so a re-run does only threshold -> trace -> calibrate -> write
-(`logdigit.pipeline.digitise(..., probs=...)`); the synthetic test sheets and the network's
-probabilities of them are kept there too (`evaluate(..., sheets=..., probs=...)`). Figures only
-reach docs/; LAS files, scores and QC crops stay under build/trace-real/ (untracked: the prints
-must not enter the repository).
+build/trace-real/cache/ (keyed by the scan's and the weights' sha256, the network code's
+(`network_code_sha`), the inference region and the window settings), so a re-run does only
+threshold -> trace -> calibrate -> write (`logdigit.pipeline.digitise(..., probs=...)`); the
+synthetic test sheets and the network's probabilities of them are kept there too
+(`evaluate(..., sheets=..., probs=...)`). Figures only reach docs/; LAS files, scores and QC
+crops stay under build/trace-real/ (untracked: the prints must not enter the repository).
 
     python benchmarks/trace_real.py --skip synth             # everything but the slow synthetic part
     python benchmarks/trace_real.py --only B-1bit --curves GR,RWAZC
@@ -193,12 +193,14 @@ def _digitise(scan: Path, layout_path: Path, stem: str, args, *, qc: bool = Fals
 def _probs(scan: Path, image: np.ndarray, lay, opts, args) -> tuple[np.ndarray, float, bool]:
     """float32 (3, H, W) probabilities of ``image``: from the cache, else from the network (then kept)."""
     from logdigit.io.atomic import sha256_file
-    from logdigit.model.weights import default_weights
+    from logdigit.model.weights import default_weights, network_code_sha
     from logdigit.pipeline import inference_region, network_proba
 
     weights = Path(opts.weights) if opts.weights else default_weights()
     region = inference_region(lay, image.shape)
-    key_text = json.dumps([sha256_file(scan), sha256_file(weights), region, opts.tile, opts.overlap, opts.skip_blank])
+    key_text = json.dumps(
+        [sha256_file(scan), sha256_file(weights), network_code_sha(), region, opts.tile, opts.overlap, opts.skip_blank]
+    )
     key = hashlib.sha256(key_text.encode()).hexdigest()[:20]
     folder = BUILD / "cache"
     data, meta = folder / f"{key}.npy", folder / f"{key}.json"
@@ -437,12 +439,13 @@ def _synth_sheets(n: int, seed: int, args) -> list:
 
 def _synth_probs(sheets, args) -> tuple[np.ndarray, bool]:
     """float32 (n, 3, H, W) probabilities of ``sheets`` (memory-mapped from the cache), keyed by
-    the weights and the sheets' pixels, so a change to the sheet generator is never served stale."""
+    the weights, the network's code and the sheets' pixels, so a change to the sheet generator or
+    the network is never served stale."""
     from logdigit.io.atomic import sha256_file
     from logdigit.model.inference import predict_proba
-    from logdigit.model.weights import default_weights, load_model
+    from logdigit.model.weights import default_weights, load_model, network_code_sha
 
-    h = hashlib.sha256(sha256_file(default_weights()).encode())
+    h = hashlib.sha256(sha256_file(default_weights()).encode() + network_code_sha().encode())
     for sheet in sheets:
         h.update(np.ascontiguousarray(sheet.image).tobytes())
     path = BUILD / "cache" / f"synth-{h.hexdigest()[:20]}.npy"

@@ -55,6 +55,27 @@ def config_path(weights: str | os.PathLike) -> Path:
     return Path(weights).with_suffix(".json")
 
 
+def network_code_sha() -> str:
+    """sha256 (16 hex digits) of the code that turns weights into probabilities: the network's
+    and the tiled inference's sources, and torch's version.
+
+    A cache of probabilities keyed by the weights alone goes stale when this code changes (a
+    faster kernel path moves float32 probabilities in their last bits); key it by this too.
+
+    >>> len(network_code_sha())
+    16
+    """
+    import hashlib
+
+    import torch
+
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256(torch.__version__.encode())
+    for name in ("veernet.py", "blocks.py", "inference.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
 def save_model(model: VeerNet, path: str | os.PathLike, *, meta: dict | None = None) -> Path:
     """Write ``model`` to ``path`` (.safetensors) and its config to the JSON sidecar, atomically."""
     from safetensors.torch import save_file

@@ -278,7 +278,8 @@ class PeerUnet(nn.Module):
 
 
 def load_peer() -> Loaded:
-    """smp ``Unet`` with a ``resnet18`` encoder, random weights, 3 classes; or why it cannot be had."""
+    """smp ``Unet`` with a ``resnet18`` encoder, random weights, 3 classes, channels-last weights
+    (as VeerNet's on CPU); or why it cannot be had."""
     try:
         _allow_cpu_torchvision()
         import segmentation_models_pytorch as smp
@@ -291,7 +292,8 @@ def load_peer() -> Loaded:
         )
     torch.manual_seed(0)
     unet = smp.Unet("resnet18", encoder_weights=None, classes=3)
-    model = PeerUnet(unet).eval()
+    # channels-last weights, as load_model lays out VeerNet's on CPU: the same layout for both networks
+    model = PeerUnet(unet).eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return Loaded(
         model, f"segmentation_models_pytorch {smp.__version__} Unet(resnet18), random weights", _params(model)
     )

@@ -94,7 +94,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, metavar="PATH", help="also write all results as JSON")
     p.add_argument("--write-doc", action="store_true", help=f"write the results as Markdown to --doc ({DOC.name})")
     p.add_argument("--doc", type=Path, default=DOC, metavar="PATH", help="where --write-doc writes")
-    p.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (>= 3; median reported)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed runs per measurement, >= 3, median reported (default 5, 3 with --quick: with 3, one slow "
+        "round moves a ratio by 0.1)",
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -125,6 +131,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 5
     if args.repeats < 3:
         p.error(f"--repeats must be >= 3 (medians of fewer runs are noise), got {args.repeats}")
     if args.threads < 1:

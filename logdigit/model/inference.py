@@ -320,8 +320,13 @@ def _groups(
     groups = []
     for k in range(0, len(todo), size):
         idx = todo[k : k + size]
-        # channels-last input (as the NumPy tiling always handed the network; faster on CPU)
-        groups.append((idx, torch.stack([tiles[i] for i in idx]).contiguous(memory_format=torch.channels_last)))
+        # channels-last input (as the NumPy tiling always handed the network; faster on CPU), filled
+        # window by window: one copy (torch.stack then .contiguous would make two)
+        batch = torch.empty((len(idx), *tiles[0].shape), dtype=band.dtype, device=band.device)
+        batch = batch.contiguous(memory_format=torch.channels_last)
+        for j, i in enumerate(idx):
+            batch[j].copy_(tiles[i])
+        groups.append((idx, batch))
     return probs, groups
 
 

@@ -266,7 +266,7 @@ def _run(args: argparse.Namespace) -> dict:
     if "memory" not in args.skip:
         res["memory"] = _memory(args, vn, sz)
     if "cuda" not in args.skip:
-        res["throughput"]["cuda"] = _cuda(vn, peer, image, kw, args.repeats)
+        res["throughput"]["cuda"] = _cuda(vn, peer, student, image, kw, args.repeats)
     if "batch" not in args.skip:
         res["batch"] = _batch(sz, vn.weights)
     res["ratios"] = ratios(res)
@@ -391,19 +391,20 @@ def _memory(args, vn: bi.Loaded, sz: Sizes) -> dict:
     return out
 
 
-def _cuda(vn: bi.Loaded, peer: bi.Loaded, image, kw: dict, repeats: int) -> dict:
+def _cuda(vn: bi.Loaded, peer: bi.Loaded, student: bi.Loaded, image, kw: dict, repeats: int) -> dict:
     if not torch.cuda.is_available():
         return {"skipped": "no CUDA device (torch.cuda.is_available() is False)"}
     import copy
 
-    say("throughput on CUDA: VeerNet and peer, interleaved")
+    say("throughput on CUDA: VeerNet, its student and peer, interleaved")
     jobs = {
         name: bi.infer_job(copy.deepcopy(m.model), image, device="cuda", **kw)
-        for name, m in (("veernet", vn), ("peer", peer))
+        for name, m in (("veernet", vn), ("student", student), ("peer", peer))
         if m.model is not None
     }
     out = {"device": torch.cuda.get_device_name(0), "amp": "float16 autocast", **bi.interleaved(jobs, repeats=repeats)}
     out.setdefault("peer", {"skipped": peer.skipped})
+    out.setdefault("student", {"skipped": student.skipped})
     return out
 
 
@@ -445,6 +446,8 @@ def ratios(res: dict) -> dict:
     cuda = res["throughput"].get("cuda", {})
     if "times" in cuda.get("veernet", {}) and "times" in cuda.get("peer", {}):
         out["veernet_over_peer_cuda"] = bi.round_ratio(cuda["veernet"], cuda["peer"])
+    if "times" in cuda.get("veernet", {}) and "times" in cuda.get("student", {}):
+        out["student_over_veernet_cuda"] = bi.round_ratio(cuda["student"], cuda["veernet"])
     if "mp_s" in cuda.get("veernet", {}):
         out["cuda_over_cpu_veernet"] = cuda["veernet"]["mp_s"] / cpu["veernet"]["mp_s"]  # different rounds
     return out
@@ -659,7 +662,7 @@ def tables(res: dict) -> list[tuple]:
         if "skipped" in cuda:
             out.append(("CUDA", ["status"], [["skipped: " + cuda["skipped"]]]))
         else:
-            rows = [[names[k], *_mp(cuda[k])] for k in ("veernet", "peer")]
+            rows = [[names[k], *_mp(cuda[k])] for k in ("veernet", "student", "peer") if k in cuda]
             out.append(
                 (
                     f"Throughput, CUDA ({cuda['device']}, {cuda['amp']})",

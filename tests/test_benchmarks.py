@@ -154,8 +154,9 @@ def test_cuda_section_is_wired_through_to_the_report(run, monkeypatch, tiny_mode
     monkeypatch.setattr(bench_infer, "infer_job", lambda *a, device, **kw: real_job(*a, device="cpu", **kw))
     net = bench_infer.Loaded(tiny_model, "tiny")
     image = np.full((40, 48, 3), 128, np.uint8)
-    cuda = run._cuda(net, net, image, {"tile": 32, "overlap": 8}, 3)
+    cuda = run._cuda(net, net, net, image, {"tile": 32, "overlap": 8}, 3)
     assert cuda["device"] == "Fake GPU" and cuda["veernet"]["mp_s"] > 0 and cuda["peer"]["mp_s"] > 0
+    assert cuda["student"]["mp_s"] > 0
     res = {
         "throughput": {
             "cpu": {"veernet": cuda["veernet"], "peer": cuda["peer"], "classical": cuda["peer"]},
@@ -164,6 +165,7 @@ def test_cuda_section_is_wired_through_to_the_report(run, monkeypatch, tiny_mode
     }
     ratios = run.ratios(res)
     assert ratios["veernet_over_peer_cuda"]["median"] > 0 and ratios["cuda_over_cpu_veernet"] == 1.0
+    assert ratios["student_over_veernet_cuda"]["median"] > 0
 
 
 def test_peer_is_skipped_with_its_reason_when_smp_is_missing(run, monkeypatch):

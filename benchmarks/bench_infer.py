@@ -548,7 +548,12 @@ def end_to_end(
 
 
 def end_to_end_versions(
-    scan: BenchScan, versions: dict[str, tuple[nn.Module, Path, dict]], *, repeats: int, out_dir: Path = CACHE
+    scan: BenchScan,
+    versions: dict[str, tuple[nn.Module, Path, dict]],
+    *,
+    repeats: int,
+    baseline: Callable[[], float] | None = None,
+    out_dir: Path = CACHE,
 ) -> dict[str, dict]:
     """Seconds per scan of :func:`logdigit.pipeline.digitise_to_files` for several versions of the
     pipeline, interleaved round by round (order rotated), after one uncounted warm-up round.
@@ -556,17 +561,23 @@ def end_to_end_versions(
     Args:
         versions: name -> (model, its weights file, :class:`~logdigit.pipeline.InferOptions` fields
             beyond the defaults, e.g. ``{"whole_scan": True}``).
+        baseline: timed as version ``"today"`` in every counted round: a call that digitises the
+            scan once with other code and returns its seconds (see :func:`baseline_job`).
 
     Returns:
         per version, :func:`rate` of its totals plus ``times`` (for :func:`round_ratio`).
     """
     from logdigit import pipeline
 
-    names = list(versions)
+    names = list(versions) + (["today"] if baseline is not None else [])
     target = out_dir / f"{scan.path.stem}.{os.getpid()}.versions.las"
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(repeats + 1):
         for name in names[r % len(names) :] + names[: r % len(names)]:
+            if name == "today":
+                if r and baseline is not None:  # it warms up in its own process
+                    times[name].append(baseline())
+                continue
             model, weights, extra = versions[name]
             opts = pipeline.InferOptions(weights=str(weights), device="cpu", **extra)
             with _pipeline_model(model.eval()):
@@ -576,6 +587,77 @@ def end_to_end_versions(
                     times[name].append(time.perf_counter() - t)
     target.unlink(missing_ok=True)
     return {n: {**rate(summarise(times[n]), scan.megapixels), "times": times[n]} for n in names}
+
+
+BASELINE_COMMIT = "b427e8b"
+"""The code when issue #24 set the 2 MP/s target (2026-12-04 22:34 UTC, the commit before
+region-limited inference): "today's code", against which the end-to-end speed-up is measured."""
+
+_BASELINE_CHILD = r"""
+import json, sys, time
+root, scan, layout, weights, out, threads = sys.argv[1:7]
+sys.path.insert(0, root)
+import torch
+torch.set_num_threads(int(threads))
+import logdigit
+from logdigit import pipeline
+assert logdigit.__file__.startswith(root), f"imported {logdigit.__file__}, not the baseline's"
+opts = pipeline.InferOptions(weights=weights, device="cpu")
+times = []
+for _ in range(2):  # a warm-up run, then the timed one
+    t = time.perf_counter()
+    pipeline.digitise_to_files(scan, out=out, layout=layout, options=opts, overwrite=True)
+    times.append(time.perf_counter() - t)
+print(json.dumps(times[-1]))
+"""
+
+
+def baseline_tree(commit: str = BASELINE_COMMIT, *, cache: Path = CACHE) -> Path:
+    """``logdigit/`` and ``models/`` of ``commit``, extracted once (``git archive``) under ``cache``.
+
+    Raises:
+        RuntimeError: not a git checkout, or the commit is not in its history (a shallow clone).
+    """
+    root = cache / f"baseline-{commit}"
+    if (root / "logdigit" / "pipeline.py").is_file():
+        return root
+    here = Path(__file__).resolve().parents[1]
+    tmp = cache / f"baseline-{commit}.{os.getpid()}.tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(here), "archive", "--format=tar", commit, "logdigit", "models"],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode:
+        raise RuntimeError(f"git archive {commit}: {_error_line(archive.stderr.decode(errors='replace'))}")
+    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+    os.replace(tmp, root)
+    return root
+
+
+def baseline_job(scan: BenchScan, *, commit: str = BASELINE_COMMIT, threads: int, out_dir: Path = CACHE):
+    """A call that digitises ``scan`` with the code and shipped weights of ``commit`` in a fresh process
+    (a warm-up run, then a timed one) and returns the timed run's seconds: the same in-process
+    measure as :func:`end_to_end_versions` takes of the current code."""
+    root = baseline_tree(commit, cache=out_dir)
+    target = out_dir / f"{scan.path.stem}.{os.getpid()}.baseline.las"
+    args = [str(root), str(scan.path), str(scan.layout), str(root / "models" / "veernet.safetensors")]
+    env = {k: v for k, v in os.environ.items() if k != "LOGDIGIT_WEIGHTS"}
+
+    def run() -> float:
+        proc = subprocess.run(
+            [sys.executable, "-c", _BASELINE_CHILD, *args, str(target), str(threads)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        if proc.returncode:
+            raise RuntimeError(f"the baseline ({commit}) failed: {_error_line(proc.stderr)}")
+        return float(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+    return run
 
 
 @contextmanager

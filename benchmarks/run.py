@@ -27,6 +27,7 @@ import inspect
 import json
 import os
 import shlex
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -121,6 +122,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=",".join(DEFAULT_VARIANTS),
         help="comma-separated variant families, 'all', or 'none'; valid: "
         f"{', '.join([*bi.VARIANTS, *bi.ISOLATED])} (compile and onnx are opt-in)",
+    )
+    p.add_argument(
+        "--baseline",
+        default=bi.BASELINE_COMMIT,
+        help="commit whose code is timed end to end beside the current one, in a fresh process per round "
+        f"(default {bi.BASELINE_COMMIT}: the code when issue #24 set its 2 MP/s target); 'none' skips it",
     )
     p.add_argument("--skip", default="", help=f"comma-separated sections to leave out: {', '.join(SECTIONS)}")
     p.add_argument(
@@ -257,7 +264,15 @@ def _run(args: argparse.Namespace) -> dict:
         if student.model is not None:
             versions["student"] = (student.model, student.weights, {})
             versions["student_amp"] = (student.model, student.weights, {"amp": True})
-        res["end_to_end_versions"] = bi.end_to_end_versions(scan, versions, repeats=args.repeats)
+        baseline = None
+        if args.baseline != "none":
+            try:
+                baseline = bi.baseline_job(scan, commit=args.baseline, threads=args.threads)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                res["end_to_end_baseline"] = {"skipped": f"{type(exc).__name__}: {bi._first_line(exc)}"}
+            else:
+                res["end_to_end_baseline"] = {"commit": args.baseline}
+        res["end_to_end_versions"] = bi.end_to_end_versions(scan, versions, repeats=args.repeats, baseline=baseline)
     if "section" not in args.skip:
         say("one section of a long page: the layout's rows and tracks against the whole page")
         res["section"] = _section(args)
@@ -443,6 +458,10 @@ def ratios(res: dict) -> dict:
     for name in ("region", "region_amp", "student", "student_amp"):
         if name in versions:
             out[f"e2e_{name}_over_whole"] = bi.round_ratio(versions[name], versions["whole"])
+    if "today" in versions:
+        for name in ("whole", "region", "region_amp", "student", "student_amp"):
+            if name in versions:
+                out[f"e2e_{name}_over_today"] = bi.round_ratio(versions[name], versions["today"])
     cuda = res["throughput"].get("cuda", {})
     if "times" in cuda.get("veernet", {}) and "times" in cuda.get("peer", {}):
         out["veernet_over_peer_cuda"] = bi.round_ratio(cuda["veernet"], cuda["peer"])
@@ -565,17 +584,23 @@ def tables(res: dict) -> list[tuple]:
             "student": "student over the layout's rows and tracks (--model fast)",
             "student_amp": "student, bfloat16 autocast (--model fast --amp)",
         }
+        base = res.get("end_to_end_baseline", {})
+        labels["today"] = f"the code of issue #24's baseline ({base.get('commit', '?')}, 2026-12-04), VeerNet"
         rows = []
         for name, v in ver.items():
             ratio = ["1", ""] if name == "whole" else _ratio(r.get(f"e2e_{name}_over_whole"))
-            rows.append([labels[name], _f(v["mp_s"]), _f(v["seconds"]["median"], 3), *ratio])
+            today = ["1", ""] if name == "today" else _ratio(r.get(f"e2e_{name}_over_today"))
+            rows.append([labels[name], _f(v["mp_s"]), _f(v["seconds"]["median"], 3), *ratio, *today])
+        notes = [f"baseline skipped: {base['skipped']}"] if "skipped" in base else []
         out.append(
             (
                 f"End to end, versions interleaved round by round on the same scan; target >= {TARGET_E2E_MP_S:g} MP/s",
-                ["version", "MP/s (median)", "s / scan", "speed-up over the whole scan", "range"],
+                ["version", "MP/s (median)", "s / scan", "speed-up over the whole scan", "range",
+                 "speed-up over the baseline", "range"],
                 rows,
+                notes,
             )
-        )
+        )  # fmt: skip
 
     sec = res.get("section")
     if sec:
@@ -812,9 +837,15 @@ def markdown_report(res: dict) -> str:
     for name, label in labels:
         if name in ver:
             v, x = ver[name], r[f"e2e_{name}_over_whole"]
+            today = r.get(f"e2e_{name}_over_today")
+            base = (
+                f", {today['median']:.2f}x the baseline code of 2026-12-04 ({ver['today']['mp_s']:.2f} MP/s)"
+                if today
+                else ""
+            )
             summary.append(
                 f"- End to end with {label} on the layout's region: **{v['mp_s']:.2f} MP/s**, "
-                f"{x['median']:.2f}x the network over the whole scan ({ver['whole']['mp_s']:.2f} MP/s) "
+                f"{x['median']:.2f}x the network over the whole scan ({ver['whole']['mp_s']:.2f} MP/s){base} "
                 f"(target >= {TARGET_E2E_MP_S:g} MP/s: {'met' if v['mp_s'] >= TARGET_E2E_MP_S else 'not met'})."
             )
     sec = res.get("section", {})

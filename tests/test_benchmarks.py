@@ -43,6 +43,8 @@ def quick(run, tmp_path_factory):
                 "--quick",
                 "--skip",
                 "batch",
+                "--baseline",
+                "none",
                 "--json",
                 str(out / "bench.json"),
                 "--write-doc",
@@ -357,3 +359,21 @@ def test_trace_real_cached_sheets_are_the_sheets_drawn(trace_real, tmp_path, mon
         assert a.layout == b.layout
         assert [(c.mnemonic, c.track, c.klass) for c in a.truth] == [(c.mnemonic, c.track, c.klass) for c in b.truth]
         assert all(np.array_equal(c.x, d.x, equal_nan=True) for c, d in zip(a.truth, b.truth, strict=True))
+
+
+@pytest.mark.slow
+def test_baseline_code_digitises_the_scan_in_its_own_process(run, tmp_path):
+    """The end-to-end baseline runs the code of BASELINE_COMMIT (extracted with git archive), not
+    this checkout's, and reports one timed run; it is timed beside the current versions."""
+    import bench_infer
+
+    scan = bench_infer.make_scan(height=96, width=200, cache=tmp_path)
+    try:
+        job = bench_infer.baseline_job(scan, threads=1, out_dir=tmp_path)
+    except RuntimeError as exc:  # not a git checkout, or a shallow clone without the commit
+        pytest.skip(f"baseline commit not available: {exc}")
+    root = bench_infer.baseline_tree(cache=tmp_path)
+    assert (root / "logdigit" / "pipeline.py").is_file() and (root / "models" / "veernet.safetensors").is_file()
+    assert job() > 0
+    res = bench_infer.end_to_end_versions(scan, {}, repeats=3, baseline=job, out_dir=tmp_path)
+    assert list(res) == ["today"] and res["today"]["seconds"]["n"] == 3

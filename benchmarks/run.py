@@ -47,6 +47,10 @@ TARGET_NON_NETWORK = 0.20  # the issue's target: everything but the network <= 2
 TARGET_RSS_MB = 2048
 TARGET_SECTION_SPEEDUP = 5.0  # one section of a long print with its rows, against the whole page
 TARGET_E2E_MP_S = 2.0  # end to end on the 2,048 x 900 scan, 2 threads
+ISSUE_BASELINE_MP_S = 0.58  # what issue #24 measured for its baseline code when it set the target
+TARGET_E2E_SPEEDUP = TARGET_E2E_MP_S / ISSUE_BASELINE_MP_S
+"""The 2 MP/s target as the issue states it, a ratio to the baseline code in the same run (3.45x):
+the machine's speed drifts (the baseline code itself runs at about twice 0.58 MP/s on some days)."""
 PEER_ACCURACY = ROOT / "docs" / "peer-accuracy-full.json"  # benchmarks/peer_accuracy.py --full
 SECTIONS = ("peer", "student", "e2e", "section", "variants", "memory", "cuda", "batch")
 DEFAULT_VARIANTS = ("control", "channels_last", "batch", "threads", "skip_blank")
@@ -594,7 +598,9 @@ def tables(res: dict) -> list[tuple]:
         notes = [f"baseline skipped: {base['skipped']}"] if "skipped" in base else []
         out.append(
             (
-                f"End to end, versions interleaved round by round on the same scan; target >= {TARGET_E2E_MP_S:g} MP/s",
+                f"End to end, versions interleaved round by round on the same scan; target >= "
+                f"{TARGET_E2E_SPEEDUP:.2f}x the baseline ({TARGET_E2E_MP_S:g} MP/s against its {ISSUE_BASELINE_MP_S} "
+                "MP/s when the target was set)",
                 ["version", "MP/s (median)", "s / scan", "speed-up over the whole scan", "range",
                  "speed-up over the baseline", "range"],
                 rows,
@@ -838,15 +844,19 @@ def markdown_report(res: dict) -> str:
         if name in ver:
             v, x = ver[name], r[f"e2e_{name}_over_whole"]
             today = r.get(f"e2e_{name}_over_today")
-            base = (
-                f", {today['median']:.2f}x the baseline code of 2026-12-04 ({ver['today']['mp_s']:.2f} MP/s)"
-                if today
-                else ""
-            )
+            if today:  # the target as a ratio to the baseline code, measured in this run
+                met = today["median"] >= TARGET_E2E_SPEEDUP
+                verdict = (
+                    f"**{today['median']:.2f}x** the baseline code of 2026-12-04 ({ver['today']['mp_s']:.2f} MP/s "
+                    f"here; target >= {TARGET_E2E_SPEEDUP:.2f}x, {TARGET_E2E_MP_S:g} MP/s against the "
+                    f"{ISSUE_BASELINE_MP_S} MP/s the issue measured for it: {'met' if met else 'not met'})"
+                )
+            else:
+                met = v["mp_s"] >= TARGET_E2E_MP_S
+                verdict = f"no baseline in this run (target >= {TARGET_E2E_MP_S:g} MP/s: {'met' if met else 'not met'})"
             summary.append(
                 f"- End to end with {label} on the layout's region: **{v['mp_s']:.2f} MP/s**, "
-                f"{x['median']:.2f}x the network over the whole scan ({ver['whole']['mp_s']:.2f} MP/s){base} "
-                f"(target >= {TARGET_E2E_MP_S:g} MP/s: {'met' if v['mp_s'] >= TARGET_E2E_MP_S else 'not met'})."
+                f"{x['median']:.2f}x the network over the whole scan ({ver['whole']['mp_s']:.2f} MP/s), {verdict}."
             )
     sec = res.get("section", {})
     for case, label in ((sec, "synthetic"), (sec.get("real", {}), "real vendor")):

@@ -65,6 +65,11 @@ WRAPPED: dict[str, dict[str, dict]] = {
     "B": {"GR": {"wrap": True}, "SPDH": {"wrap": True}, "RWAZC": {"wrap": True}},
     "kgs": {"GR": {"backup": (150.0, 300.0)}},  # "GR 0-150 (backup 150-300)"
 }
+# Curves the header names as another curve's amplified or over-range copy ("AMPLIFIED SHALLOW
+# [m2r2]", "OVERRANGE DEEP [m2rx]"): declared with copy_of, as a user writes them from the header.
+COPIES: dict[str, dict[str, dict]] = {
+    "A": {"M2RX_OVR": {"copy_of": "M2RX"}, "M2R2_OVR": {"copy_of": "M2R2"}, "M2R2_AMP": {"copy_of": "M2R2"}},
+}
 
 # Issue #19's targets: (figure, limit, "max", "min" or "under"); extra is a share of the LAS's samples.
 TARGETS = {
@@ -150,21 +155,22 @@ def _layout_declares_wraps() -> bool:
 
 
 def _declared(kit_layout: Path, section: str) -> tuple[Path, dict[str, dict]]:
-    """The kit's layout with the curves of WRAPPED[section] declared, written under build/
-    (the kit's own file where this logdigit cannot declare them), and what was declared."""
+    """The kit's layout with the curves of WRAPPED[section] and COPIES[section] declared, written
+    under build/ (the kit's own file where this logdigit cannot declare them), and what was declared."""
     if not _layout_declares_wraps():
         return kit_layout, {}
     from logdigit.io.layout import layout_to_toml, load_layout
 
     lay = load_layout(kit_layout)
-    said = WRAPPED.get(section, {})
+    said = {c: {**WRAPPED.get(section, {}).get(c, {}), **COPIES.get(section, {}).get(c, {})}
+            for c in {*WRAPPED.get(section, {}), *COPIES.get(section, {})}}  # fmt: skip
     tracks = tuple(
         dataclasses.replace(t, curves=tuple(dataclasses.replace(c, **said.get(c.mnemonic, {})) for c in t.curves))
         for t in lay.tracks
     )
     out = BUILD / "layouts" / f"{kit_layout.stem}.declared.toml"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(f"# {kit_layout.name} with the wraps its print's header states (benchmarks/trace_real.py)\n"
+    out.write_text(f"# {kit_layout.name} with the wraps and copies its header states (benchmarks/trace_real.py)\n"
                    + layout_to_toml(dataclasses.replace(lay, tracks=tracks)))  # fmt: skip
     return out, said
 
@@ -247,8 +253,9 @@ def _wsc_run(name: str, args) -> dict:
     scorer = _scorer()
     only = {c.upper() for c in _names(args.curves)}
     names = [str(m) for m in np.load(truth)["curves"] if not only or str(m).upper() in only]
-    plain = [m for m in names if m not in declared]
-    unwrapped = [m for m in names if m in declared]
+    wraps = {m for m, d in declared.items() if "wrap" in d or "backup" in d}
+    plain = [m for m in names if m not in wraps]
+    unwrapped = [m for m in names if m in wraps]
     scores = {}
     text = []
     for group, unwrap in ((plain, False), (unwrapped, True)):

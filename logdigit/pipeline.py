@@ -212,6 +212,7 @@ def digitise(
     from logdigit.io.scan import MIN_SIDE, read_scan
     from logdigit.quality import depth_stretches, flag_stretches
     from logdigit.trace import TRACERS
+    from logdigit.trace.copies import reconcile_copies
 
     opts = options or InferOptions()
     timings: dict[str, float] = {}
@@ -267,7 +268,7 @@ def digitise(
     lap("infer")
     timings["infer"] -= t_threshold  # thresholding ran strip by strip inside the inference loop
     timings["threshold"] = t_threshold
-    traces = TRACERS[opts.tracer](masks, lay, image=image, max_gap=opts.max_gap)
+    traces = reconcile_copies(TRACERS[opts.tracer](masks, lay, image=image, max_gap=opts.max_gap), lay)
     warnings += _twin_warnings(traces, lay, scan_path) + _wrap_warnings(traces, lay, scan_path)
     warnings += _style_warnings(traces, lay, scan_path)
     lap("trace")

@@ -35,7 +35,8 @@ dotted curves of one ink, saying which is which lets the tracer hand them out by
 their pieces instead of by column. A curve drawn past a track edge and on from the other edge
 declares it: ``wrap = true`` (on its own scale shifted by one track width, past either edge) or
 ``backup = [a, b]`` (past the right edge only, on the scale ``a..b`` from the left edge); see
-:class:`CurveSpec`. Unit, scale and line words are
+:class:`CurveSpec`. A curve that redraws another curve of its track on another scale (an
+amplified or an over-range copy) says so with ``copy_of = "MNEMONIC"``. Unit, scale and line words are
 read case-insensitively. ``unit = "PX"`` marks an uncalibrated draft written by
 ``logdigit layout``: the index is then the pixel row and values are fractions of the
 track width. Tie depths must rise (or fall) steadily with the row. Mnemonics, units,
@@ -113,6 +114,11 @@ class CurveSpec:
             the scale ``a..b`` (a GR 0-150 with backup 150-300): at level +1,
             ``value = a + f (b - a)`` (in log10 on a log track). Past the left edge: NULL.
             A wrapped stretch that neither declares is written NULL (and flagged ``wrapped``).
+        copy_of: mnemonic of another curve of the track that this one is a scaled copy of (the
+            same log drawn again on its own scale): an *amplified* copy, whose scale lies within
+            the other's, is drawn where the value is on its scale; an *over-range* copy, whose
+            scale reaches past the other's, only where the value is past the other's scale. The
+            group is then read as one value per row (:mod:`logdigit.trace.copies`). Empty: none.
     """
 
     mnemonic: str
@@ -124,6 +130,7 @@ class CurveSpec:
     descr: str = ""
     wrap: bool = False
     backup: tuple[float, float] | None = None
+    copy_of: str = ""
 
     @property
     def klass(self) -> int:
@@ -191,6 +198,7 @@ _CURVE_KEYS = {
     "descr": False,
     "wrap": False,
     "backup": False,
+    "copy_of": False,
 }
 _COLOR = re.compile(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 _TOML_LOCATION = re.compile(r"^(?P<msg>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$")
@@ -471,6 +479,7 @@ def _parse_tracks(value: Any, where: str) -> tuple[Track, ...]:
         scale = _choice(table.get("scale", "linear"), SCALES, where, f"{prefix}.scale")
         tables = _tables(table["curves"], where, f"{prefix}.curves", "[[tracks.curves]]")
         curves = tuple(_parse_curve(c, scale, where, f"{prefix}.curves[{j}]") for j, c in enumerate(tables))
+        _check_copies(curves, where, prefix)
         tracks.append(Track(left=left, right=right, scale=scale, curves=curves))
     return tuple(tracks)
 
@@ -493,9 +502,50 @@ def _parse_curve(table: dict[str, Any], scale: str, where: str, prefix: str) -> 
     descr = _string(table.get("descr", ""), where, f"{prefix}.descr", 'e.g. descr = "Gamma ray"')
     _las_field("descr", descr, where, f"{prefix}.descr")
     wrap, backup = _parse_wrap(table, scale, where, prefix)
+    copy_of = _string(table.get("copy_of", ""), where, f"{prefix}.copy_of", 'e.g. copy_of = "M2R2"')
+    if copy_of and (wrap or backup is not None):
+        raise _fail(
+            where,
+            f"{prefix}.copy_of",
+            "given with wrap or backup",
+            "a scaled copy is drawn on its own scale only: declare wrap or backup on the curve it copies",
+        )
     return CurveSpec(
-        mnemonic, values[0], values[1], unit=unit, line=line, color=color, descr=descr, wrap=wrap, backup=backup
+        mnemonic,
+        values[0],
+        values[1],
+        unit=unit,
+        line=line,
+        color=color,
+        descr=descr,
+        wrap=wrap,
+        backup=backup,
+        copy_of=copy_of,
     )
+
+
+def _check_copies(curves: tuple[CurveSpec, ...], where: str, prefix: str) -> None:
+    """Each ``copy_of`` names another curve of the same track, which is no copy itself."""
+    names = {c.mnemonic: c for c in curves}
+    for j, c in enumerate(curves):
+        if not c.copy_of:
+            continue
+        field = f"{prefix}.curves[{j}].copy_of"
+        other = names.get(c.copy_of)
+        if other is None or other is c:
+            raise _fail(
+                where,
+                field,
+                f"{c.copy_of!r} is not another curve of this track",
+                f"name one of {sorted(set(names) - {c.mnemonic})}, the curve this one redraws on another scale",
+            )
+        if other.copy_of:
+            raise _fail(
+                where,
+                field,
+                f"{c.copy_of!r} is itself a copy of {other.copy_of!r}",
+                f'write copy_of = "{other.copy_of}"',
+            )
 
 
 def _parse_wrap(table: dict[str, Any], scale: str, where: str, prefix: str) -> tuple[bool, tuple[float, float] | None]:
@@ -758,6 +808,8 @@ def _curve_toml(curve: CurveSpec, draft: bool) -> str:
         lines.append("wrap = true")
     if curve.backup is not None:
         lines.append(f"backup = [{_toml_num(curve.backup[0])}, {_toml_num(curve.backup[1])}]")
+    if curve.copy_of:
+        lines.append(f"copy_of = {_toml_str(curve.copy_of)}")
     return "\n".join(lines) + "\n"
 
 

@@ -324,8 +324,8 @@ def _groups(
         # window by window: one copy (torch.stack then .contiguous would make two)
         batch = torch.empty((len(idx), *tiles[0].shape), dtype=band.dtype, device=band.device)
         batch = batch.contiguous(memory_format=torch.channels_last)
-        for j, i in enumerate(idx):
-            batch[j].copy_(tiles[i])
+        for j, w in enumerate(idx):
+            batch[j].copy_(tiles[w])
         groups.append((idx, batch))
     return probs, groups
 

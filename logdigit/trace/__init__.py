@@ -49,6 +49,10 @@ The joint tracer, track by track:
    the *margin*, how much better the chosen piece fits than the best other piece on the row; and
    ``seen_line``, the class the network sees under the trace (the pipeline warns where it differs
    from the declared line style).
+
+After either tracer, curves the layout declares as scaled copies of another curve of their track
+(``copy_of``: an amplified or an over-range copy) are re-read with it as one value per row
+(:func:`logdigit.trace.copies.reconcile_copies`).
 """
 
 from collections.abc import Callable

@@ -480,3 +480,29 @@ def test_draft_round_trips_and_says_what_to_fill_in(tmp_path):
 def test_uncalibrated_layout_refuses_bad_input(args, kwargs, expected):
     with pytest.raises(ValueError, match=expected):
         uncalibrated_layout(*args, **kwargs)
+
+
+GR_COPY = """
+[[tracks.curves]]
+mnemonic = "GRX"
+left_value = 0
+right_value = 30
+"""
+
+
+def test_copy_of_loads_round_trips_and_is_checked(tmp_path):
+    text = BASE.replace("right_value = 150\n", "right_value = 150\n" + GR_COPY + 'copy_of = "GR"\n', 1)
+    layout = _load(tmp_path, text)
+    assert [c.copy_of for c in layout.tracks[0].curves] == ["", "GR"]
+    assert 'copy_of = "GR"\n' in layout_to_toml(layout)
+    assert load_layout(write_layout(layout, tmp_path / "again.layout.toml")) == layout
+    assert "copy_of" not in layout_to_toml(load_layout(EXAMPLE))
+    unknown = _error(tmp_path, text.replace('copy_of = "GR"', 'copy_of = "ILD"'))  # another track's curve
+    assert "tracks[0].curves[1].copy_of" in unknown and "'ILD' is not another curve of this track" in unknown
+    assert "name one of ['GR']" in unknown
+    itself = _error(tmp_path, text.replace('copy_of = "GR"', 'copy_of = "GRX"'))
+    assert "'GRX' is not another curve of this track" in itself
+    chain = text.replace("right_value = 150\n", 'right_value = 150\ncopy_of = "GRX"\n', 1)
+    assert "'GRX' is itself a copy of 'GR'" in _error(tmp_path, chain)
+    wrapped = text.replace('copy_of = "GR"', 'copy_of = "GR"\nwrap = true')
+    assert "copy_of: given with wrap or backup" in _error(tmp_path, wrapped)

@@ -432,7 +432,8 @@ def _trace_track(
         members = [i for i, c in enumerate(track.curves) if c.klass == klass]
         kopts = _solid_of_pair(opts) if pair is not None and klass == 1 else opts
         curves = [track.curves[i] for i in members]
-        xs, groups = _trace_class(windows[klass], curves, pixels, kopts, dashed=klass == 2)
+        others = [c.color for c in track.curves if c.klass != klass and c.color is not None]
+        xs, groups = _trace_class(windows[klass], curves, pixels, kopts, dashed=klass == 2, others=others)
         for i, x in zip(members, xs, strict=True):
             out[i] = x + c0
         for group in groups:  # traced together by continuity: those of one line style look alike
@@ -800,10 +801,16 @@ def _follow_ink(x: np.ndarray, pixels: np.ndarray, edges: tuple[int, int]) -> np
 
 
 def _trace_class(
-    window, curves: list[CurveSpec], pixels, opts: _Options, *, dashed: bool
+    window, curves: list[CurveSpec], pixels, opts: _Options, *, dashed: bool, others=()
 ) -> tuple[list[np.ndarray], list[list[int]]]:
     """Window-column x arrays for the curves of one class in one track window, and the
-    groups of them (indices into ``curves``) told apart by continuity alone."""
+    groups of them (indices into ``curves``) told apart by continuity alone.
+
+    ``others``: the declared inks (RGB) of the track's curves of the other class. Where this
+    class's curves all have one declared ink, the class pixels better explained by one of those
+    inks are not theirs (:func:`_own_ink`): a curve alone in its class keeps to its colour too.
+    """
+    window = _own_ink(window, curves, pixels, others)
     if len(curves) == 1:
         return [_trace_lone(window, opts, dashed=dashed)], []
     everyone = list(range(len(curves)))
@@ -953,6 +960,24 @@ def _by_continuity(window, lines: list[str], opts: _Options, *, dashed: bool, pi
         style = {i: "dotted" if i in shortest else "dashed" for i in by_median}
     queue = {line: [i for i in by_median if style[i] == line] for line in lines}
     return [xs[queue[line].pop(0)] for line in lines]
+
+
+def _own_ink(window: np.ndarray, curves: list[CurveSpec], pixels, others) -> np.ndarray:
+    """The class pixels of ``window`` that the class's one declared ink explains better than
+    every other declared ink of the track (:func:`_split_by_colour`); the window unchanged where
+    the curves' inks are not all given and alike, no other ink differs, or the scan shows no colour."""
+    if pixels is None or not others or any(c.color is None for c in curves):
+        return window
+    if len(_colour_groups([c.color for c in curves])) > 1:
+        return window  # several inks: _trace_class splits them among themselves
+    own = np.mean([_to_lab_one(c.color) for c in curves], axis=0)
+    rivals = [
+        lab for lab in (_to_lab_one(c) for c in others) if np.linalg.norm((lab - own) * _LAB_WEIGHTS) >= _SAME_INK
+    ]
+    if not rivals:
+        return window
+    parts = _split_by_colour(window, pixels, [own, *rivals])
+    return window if parts is None else parts[0].astype(window.dtype)
 
 
 def _colour_groups(colours) -> list[list[int]]:

@@ -1073,3 +1073,30 @@ def test_median_per_tracklet_by_hand():
     assert np.isnan(odd[8])
     even = dict(zip(column, _median_per_tracklet(tk, value, np.ones(len(runs.row), bool)), strict=True))
     assert even[2] == 27.0  # rows 0-5: the mean of 22 and 32
+
+
+def test_a_curve_alone_in_its_class_keeps_to_its_declared_ink():
+    """A blue dashed curve, the only dashed one of its track, ends at row 99; from there the network
+    also labels the red solid curve beside it dashed. The blue curve does not run on in red ink
+    (issue #19: a curve alone in its line style ignored its colour); on a grey scan, where colour
+    says nothing, it still may."""
+    h, w = 200, 80
+    blue, red = (0, 0, 204), (204, 0, 0)
+    image = np.full((h, w, 3), 255, np.uint8)
+    masks = np.zeros((3, h, w), bool)
+    for r in range(100):
+        if r % 8 < 5:  # dashes
+            image[r, 19:22] = blue
+            masks[2, r, 19:22] = True
+    image[:, 44:47] = red
+    masks[1, :, 44:47] = True
+    masks[2, 100:, 44:47] = True  # the network's mistake: red ink labelled dashed below row 100
+    masks[0] = ~(masks[1] | masks[2])
+    curves = (CurveSpec("BLUE", 0, 1, line="dashed", color=blue), CurveSpec("RED", 0, 1, color=red))
+    lay = _layout([Track(0, w - 1, "linear", curves)], h)
+    out = {t.mnemonic: t.x for t in trace(masks, lay, image=image)}
+    assert np.nanmax(np.abs(out["BLUE"][:95] - 20)) < 1.5
+    assert not (np.abs(out["BLUE"][120:] - 45) < 3).any()  # never on the red curve
+    grey = np.repeat(image.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    on_grey = {t.mnemonic: t.x for t in trace(masks, lay, image=grey)}
+    assert np.isfinite(on_grey["BLUE"][:95]).all()

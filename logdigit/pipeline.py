@@ -211,8 +211,7 @@ def digitise(
     from logdigit.io.layout import check_layout
     from logdigit.io.scan import MIN_SIDE, read_scan
     from logdigit.quality import depth_stretches, flag_stretches
-    from logdigit.trace import TRACERS
-    from logdigit.trace.copies import reconcile_copies
+    from logdigit.trace import trace_curves
 
     opts = options or InferOptions()
     timings: dict[str, float] = {}
@@ -268,7 +267,7 @@ def digitise(
     lap("infer")
     timings["infer"] -= t_threshold  # thresholding ran strip by strip inside the inference loop
     timings["threshold"] = t_threshold
-    traces = reconcile_copies(TRACERS[opts.tracer](masks, lay, image=image, max_gap=opts.max_gap), lay)
+    traces = trace_curves(masks, lay, image=image, max_gap=opts.max_gap, tracer=opts.tracer)
     warnings += _twin_warnings(traces, lay, scan_path) + _wrap_warnings(traces, lay, scan_path)
     warnings += _style_warnings(traces, lay, scan_path)
     lap("trace")

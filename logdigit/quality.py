@@ -3,6 +3,8 @@
 Flags, in the order one wins over the next on a row:
 
 * ``interpolated``: the value was filled across a gap with no ink (``PixelTrace.filled``);
+* ``hidden``: the curve runs hidden under another curve, whose column it takes there
+  (``PixelTrace.hidden``, :mod:`logdigit.trace.hidden`);
 * ``wrapped``: the curve is drawn there past a track edge, on from the other edge
   (``PixelTrace.wrap``); its value is true where the layout declares the wrap or backup
   scale (:class:`logdigit.io.layout.CurveSpec`), else NULL;
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-FLAGS: tuple[str, ...] = ("ok", "interpolated", "wrapped", "low-confidence", "look-alike")
+FLAGS: tuple[str, ...] = ("ok", "interpolated", "hidden", "wrapped", "low-confidence", "look-alike")
 """Flag names by code (``flag_rows`` returns codes into this tuple); lower codes win."""
 
 Stretches = Mapping[str, Sequence[tuple[int, int, str]]]
@@ -60,6 +62,8 @@ def flag_rows(trace, confidence: np.ndarray | None, *, low: float) -> np.ndarray
     wrap = getattr(trace, "wrap", None)
     if wrap is not None:
         codes[np.asarray(wrap) != 0] = FLAGS.index("wrapped")
+    for first, last in getattr(trace, "hidden", ()):
+        codes[max(first - trace.row0, 0) : max(last - trace.row0 + 1, 0)] = FLAGS.index("hidden")
     for first, last in getattr(trace, "filled", ()):  # wins over wrapped
         codes[max(first - trace.row0, 0) : max(last - trace.row0 + 1, 0)] = FLAGS.index("interpolated")
     codes[~np.isfinite(x)] = -1

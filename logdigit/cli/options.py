@@ -74,7 +74,8 @@ MaxGapOpt = Annotated[
         max=1000,
         metavar="ROWS",
         help="Longest gap in a curve, in pixel rows, filled by linear interpolation (listed in the LAS ~Other "
-        "section); longer gaps are NULL. The default is 0.05 in at 300 dpi, a dashed line's gap.",
+        "section); longer gaps are NULL, except where the curve runs hidden under another curve of its track "
+        "(flagged hidden). The default is 0.05 in at 300 dpi, a dashed line's gap.",
     ),
 ]
 WholeScanOpt = Annotated[

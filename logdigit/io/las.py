@@ -147,6 +147,7 @@ def other_section(
         >>> print(other_section(c, Layout(DepthSpec("FT", 0.5, ((0, 0), (1, 1))), ()), max_gap=15))
         Curves digitised from a raster scan of a paper log by logdigit.
         Gaps of up to 15 pixel rows in a curve are filled by linear interpolation; longer gaps are NULL.
+        A longer gap where the curve runs under another curve takes its value and is listed as hidden.
         GR interpolated: 100.50-101.00 FT
     """
     lines = [_OTHER] if layout.calibrated else [_OTHER, _OTHER_UNCALIBRATED]
@@ -154,6 +155,7 @@ def other_section(
         lines.append(
             f"Gaps of up to {max_gap} pixel rows in a curve are filled by linear interpolation; longer gaps are NULL."
         )
+        lines.append("A longer gap where the curve runs under another curve takes its value and is listed as hidden.")
     decimals = max(2, len(f"{curves.step:f}".rstrip("0").partition(".")[2]))
     for curve in curves.curves:
         runs = [(a, b, "interpolated") for a, b in curve.filled] + list((flagged or {}).get(curve.mnemonic, ()))

@@ -40,6 +40,7 @@ opens in seconds; the curves stay at full resolution."""
 
 FLAG_COLOURS: dict[str, str] = {
     "interpolated": "#ff9900",
+    "hidden": "#00a0a0",
     "wrapped": "#9933ff",
     "look-alike": "#ff00aa",
     "low-confidence": "#ff0000",

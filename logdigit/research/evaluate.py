@@ -99,9 +99,13 @@ def evaluate(
     """
     from logdigit.image.threshold import threshold
     from logdigit.model.inference import predict_proba
-    from logdigit.trace import TRACERS
+    from logdigit.trace import TRACERS, trace_curves
 
-    trace = TRACERS[tracer]
+    if tracer not in TRACERS:
+        raise ValueError(f"unknown tracer {tracer!r}; valid names: {sorted(TRACERS)}")
+
+    def trace(masks, layout, *, image):  # the tracing stage as infer runs it
+        return trace_curves(masks, layout, image=image, tracer=tracer)
 
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:

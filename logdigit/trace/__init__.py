@@ -50,13 +50,21 @@ The joint tracer, track by track:
    ``seen_line``, the class the network sees under the trace (the pipeline warns where it differs
    from the declared line style).
 
-After either tracer, curves the layout declares as scaled copies of another curve of their track
-(``copy_of``: an amplified or an over-range copy) are re-read with it as one value per row
-(:func:`logdigit.trace.copies.reconcile_copies`).
+After either tracer (:func:`trace_curves`, the stage as ``infer`` runs it), curves the layout
+declares as scaled copies of another curve of their track (``copy_of``: an amplified or an
+over-range copy) are re-read with it as one value per row
+(:func:`logdigit.trace.copies.reconcile_copies`), and a NULL stretch where a curve runs hidden
+under another curve of its track takes that curve's columns, flagged ``hidden``
+(:func:`logdigit.trace.hidden.follow_hidden`).
 """
 
 from collections.abc import Callable
 
+import numpy as np
+
+from logdigit.io.layout import Layout
+from logdigit.trace.copies import reconcile_copies
+from logdigit.trace.hidden import follow_hidden
 from logdigit.trace.joint import trace_joint
 from logdigit.trace.options import TraceOptions
 from logdigit.trace.tracer import DEFAULT_MAX_GAP, MAX_GAP_LIMIT, Cues, PixelTrace, trace
@@ -64,4 +72,33 @@ from logdigit.trace.tracer import DEFAULT_MAX_GAP, MAX_GAP_LIMIT, Cues, PixelTra
 TRACERS: dict[str, Callable[..., list[PixelTrace]]] = {"greedy": trace, "joint": trace_joint}
 """Tracer name -> function ``(masks, layout, *, image, max_gap) -> list[PixelTrace]``."""
 
-__all__ = ["DEFAULT_MAX_GAP", "MAX_GAP_LIMIT", "TRACERS", "Cues", "PixelTrace", "TraceOptions", "trace", "trace_joint"]
+
+def trace_curves(
+    masks: np.ndarray,
+    layout: Layout,
+    *,
+    image: np.ndarray | None = None,
+    max_gap: int = DEFAULT_MAX_GAP,
+    tracer: str = "greedy",
+) -> list[PixelTrace]:
+    """The tracing stage as ``logdigit infer`` and ``logdigit evaluate`` run it: the named tracer
+    (:data:`TRACERS`), then the declared scaled copies read as one value per row
+    (:func:`~logdigit.trace.copies.reconcile_copies`), then the stretches where a curve runs hidden
+    under another (:func:`~logdigit.trace.hidden.follow_hidden`)."""
+    if tracer not in TRACERS:
+        raise ValueError(f"unknown tracer {tracer!r}; valid names: {sorted(TRACERS)}")
+    traces = TRACERS[tracer](masks, layout, image=image, max_gap=max_gap)
+    return follow_hidden(reconcile_copies(traces, layout), layout)
+
+
+__all__ = [
+    "DEFAULT_MAX_GAP",
+    "MAX_GAP_LIMIT",
+    "TRACERS",
+    "Cues",
+    "PixelTrace",
+    "TraceOptions",
+    "trace",
+    "trace_curves",
+    "trace_joint",
+]

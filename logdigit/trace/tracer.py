@@ -192,6 +192,8 @@ class PixelTrace:
            curve than the best other ink on the row; set by the joint tracer (:mod:`.joint`).
         seen_line: ``"solid"`` or ``"dashed"``, the class the network sees under the trace's
            ink, or None; set by the joint tracer (the pipeline warns where it is not the declared one).
+        hidden: (first, last) image rows, inclusive, of each stretch where the curve runs hidden
+           under another curve of the track and ``x`` is that curve's (:mod:`logdigit.trace.hidden`).
     """
 
     mnemonic: str
@@ -203,6 +205,7 @@ class PixelTrace:
     wrap: np.ndarray | None = None
     margin: np.ndarray | None = None
     seen_line: str | None = None
+    hidden: tuple[tuple[int, int], ...] = ()
 
     @property
     def rows(self) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Sheets of the ``val`` split, in the first generator's style (``CLASSIC_STYLE``, the shipped
 network's training distribution), are traced the way ``logdigit evaluate`` traces its test sheets
-(shipped model, ``predict_proba`` -> ``threshold`` -> ``trace`` with the scan), each traced row
+(shipped model, ``predict_proba`` -> ``threshold`` -> ``trace_curves`` with the scan), each traced row
 is labelled 1 where it lies within 2 % of the track width of the true centreline, and a logistic
 regression of :func:`logdigit.confidence.row_features` is fitted to those labels; its output is
 then recalibrated (Platt) on out-of-fold logits of the same sheets (five folds of whole sheets).
@@ -39,11 +39,11 @@ def traced_sheet(model, split: str, seed: int, index: int, *, height: int = 512,
     from logdigit.image.threshold import threshold
     from logdigit.model.inference import predict_proba
     from logdigit.research.synth import CLASSIC_STYLE, make_sheet, sheet_rng
-    from logdigit.trace import trace
+    from logdigit.trace import trace_curves
 
     sheet = make_sheet(height=height, width=width, rng=sheet_rng(split, seed, index), style=CLASSIC_STYLE)
     masks = threshold(predict_proba(model, sheet.image))
-    traces = trace(masks, sheet.layout, image=sheet.image)
+    traces = trace_curves(masks, sheet.layout, image=sheet.image)  # the tracing stage as infer runs it
     return {"masks": masks, "layout": sheet.layout, "traces": traces, "truth": _truth_per_trace(sheet, traces)}
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from logdigit.io.layout import CurveSpec, Layout, Track
-from logdigit.trace.tracer import PixelTrace
+from logdigit.trace.tracer import PixelTrace, _true_runs
 
 
 @dataclass(frozen=True)
@@ -177,8 +177,5 @@ def _score(u: float, strokes: np.ndarray, ab: np.ndarray, amplified: list[bool],
 def _rebuilt(t: PixelTrace, x: np.ndarray, filled: np.ndarray, row0: int) -> PixelTrace:
     sl = slice(t.row0 - row0, t.row0 - row0 + len(t.x))
     x, filled = x[sl], filled[sl] & np.isfinite(x[sl])
-    stretches = []
-    edges = np.flatnonzero(np.diff(np.r_[0, filled.astype(np.int8), 0]))
-    for a, b in zip(edges[::2], edges[1::2], strict=True):
-        stretches.append((t.row0 + int(a), t.row0 + int(b) - 1))
-    return dataclasses.replace(t, x=x, filled=tuple(stretches), margin=None)
+    stretches = tuple((t.row0 + int(a), t.row0 + int(b) - 1) for a, b in zip(*_true_runs(filled), strict=True))
+    return dataclasses.replace(t, x=x, filled=stretches, margin=None)

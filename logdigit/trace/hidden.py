@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from logdigit.io.layout import Layout
-from logdigit.trace.tracer import PixelTrace
+from logdigit.trace.tracer import PixelTrace, _true_runs
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,7 @@ def _copy_groups(layout: Layout) -> dict[str, str]:
 
 def _inner_gaps(x: np.ndarray) -> list[tuple[int, int]]:
     """``[a, b)`` runs of NaN with a finite row on both sides."""
-    nan = ~np.isfinite(x)
-    edges = np.flatnonzero(np.diff(np.r_[0, nan.astype(np.int8), 0]))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True) if a > 0 and b < len(x)]
+    return [(int(a), int(b)) for a, b in zip(*_true_runs(~np.isfinite(x)), strict=True) if a > 0 and b < len(x)]
 
 
 def _on_rows(t: PixelTrace, first: int, last: int) -> np.ndarray | None:

@@ -270,6 +270,7 @@ def digitise(
     traces = trace_curves(masks, lay, image=image, max_gap=opts.max_gap, tracer=opts.tracer)
     warnings += _twin_warnings(traces, lay, scan_path) + _wrap_warnings(traces, lay, scan_path)
     warnings += _style_warnings(traces, lay, scan_path)
+    warnings += [w for w in _ink_style_warnings(image, masks, lay, scan_path) if w not in warnings]
     lap("trace")
     conf = confidence(traces, masks, lay)
     flags = flag_stretches(traces, conf, low=LOW_CONFIDENCE)
@@ -409,6 +410,42 @@ def _style_warnings(traces, layout: Layout, scan_path) -> list[str]:
                 f"{scan_path}: {t.mnemonic} is declared {spec.line} but looks {t.seen_line} on the scan; "
                 "check its `line` in the layout"
             )
+    return out
+
+
+INK_STYLE_MAJORITY = 2.0
+"""A curve declared solid whose ink the network labels dashed at least this many times as often as
+solid draws a warning (:func:`_ink_style_warnings`)."""
+
+
+def _ink_style_warnings(image: np.ndarray, masks: np.ndarray, layout: Layout, scan_path) -> list[str]:
+    """One message per curve declared solid whose ``color`` the network labels mostly dashed (at
+    least :data:`INK_STYLE_MAJORITY` to 1, over 20 pixels or more of that ink in its track, within
+    the digitised rows): the layout's ``line`` is probably wrong. Whichever tracer runs. Only that
+    way round: a solid stroke has no gaps to look dashed by, while long, thin or bundled dashes
+    often look solid to the network, so a dashed curve that looks solid says little. Inks two
+    curves of different line styles share in one track are skipped; on a grey or 1-bit scan a
+    coloured ink has no pixels and draws no warning."""
+    from logdigit.image.layout_scan import ink_class_counts
+
+    rows = layout.depth.rows or (0, image.shape[0] - 1)
+    band = slice(max(rows[0], 0), min(rows[1] + 1, image.shape[0]))
+    out = []
+    for track in layout.tracks:
+        inks: dict[tuple[int, int, int], set[int]] = {}
+        for c in track.curves:
+            if c.color is not None:
+                inks.setdefault(c.color, set()).add(c.klass)
+        curves = [c for c in track.curves if c.color is not None and len(inks[c.color]) == 1 and c.klass == 1]
+        if not curves or image.ndim != 3:
+            continue
+        counts = ink_class_counts(image[band], masks[:, band], track.left, track.right, [c.color for c in curves])
+        for c, (solid, dashed) in zip(curves, counts.tolist(), strict=True):
+            if solid + dashed >= 20 and dashed >= INK_STYLE_MAJORITY * max(solid, 1):
+                out.append(
+                    f"{scan_path}: {c.mnemonic} is declared {c.line} but looks dashed on the scan; "
+                    "check its `line` in the layout"
+                )
     return out
 
 

@@ -428,6 +428,8 @@ def _ink_style_warnings(image: np.ndarray, masks: np.ndarray, layout: Layout, sc
     coloured ink has no pixels and draws no warning."""
     from logdigit.image.layout_scan import ink_class_counts
 
+    if image.ndim != 3:
+        return []
     rows = layout.depth.rows or (0, image.shape[0] - 1)
     band = slice(max(rows[0], 0), min(rows[1] + 1, image.shape[0]))
     out = []
@@ -436,8 +438,8 @@ def _ink_style_warnings(image: np.ndarray, masks: np.ndarray, layout: Layout, sc
         for c in track.curves:
             if c.color is not None:
                 inks.setdefault(c.color, set()).add(c.klass)
-        curves = [c for c in track.curves if c.color is not None and len(inks[c.color]) == 1 and c.klass == 1]
-        if not curves or image.ndim != 3:
+        curves = [c for c in track.curves if c.color is not None and inks[c.color] == {1}]
+        if not curves:
             continue
         counts = ink_class_counts(image[band], masks[:, band], track.left, track.right, [c.color for c in curves])
         for c, (solid, dashed) in zip(curves, counts.tolist(), strict=True):

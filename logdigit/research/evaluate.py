@@ -16,6 +16,7 @@ the product's own thresholding and tracing, per curve, against the true centreli
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -101,11 +102,9 @@ def evaluate(
     from logdigit.model.inference import predict_proba
     from logdigit.trace import TRACERS, trace_curves
 
-    if tracer not in TRACERS:
+    if tracer not in TRACERS:  # said before the network runs on the first sheet
         raise ValueError(f"unknown tracer {tracer!r}; valid names: {sorted(TRACERS)}")
-
-    def trace(masks, layout, *, image):  # the tracing stage as infer runs it
-        return trace_curves(masks, layout, image=image, tracer=tracer)
+    trace = functools.partial(trace_curves, tracer=tracer)  # the tracing stage as infer runs it
 
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:

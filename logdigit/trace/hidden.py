@@ -46,8 +46,9 @@ def follow_hidden(traces: list[PixelTrace], layout: Layout, options: HiddenOptio
     out = list(traces)
     apart = _copy_groups(layout)
     for i, t in enumerate(traces):
+        group = apart.get(t.mnemonic)  # a copy_of group never covers itself
         others = [
-            u for u in traces if u is not t and u.track == t.track and apart.get(u.mnemonic) != apart.get(t.mnemonic, i)
+            u for u in traces if u is not t and u.track == t.track and (group is None or apart.get(u.mnemonic) != group)
         ]
         x = t.x.copy()
         hidden = []

@@ -84,12 +84,14 @@ def _compare(name: str, scan: Path, kit_path: Path) -> list[str]:
             f"{'right' if ok else 'WRONG'}"
         )
     if rep.fit:
-        a, b = rep.fit
+        from logdigit.calibrate import depth_map
+
         ties = np.array(kit.depth.ties)
-        err = np.abs(a + b * ties[:, 0] - ties[:, 1])
+        err = np.abs(depth_map(rep.layout).depth(ties[:, 0]) - ties[:, 1])  # the draft's depth, as the LAS gets it
         out.append(
             f"- depth ties: {rep.kept} of {len(rep.readings)} numbers kept"
             + (f", refitted on {rep.ruled} heavy depth lines" if rep.ruled else "")
+            + (" (interpolated between them)" if rep.layout.depth.interpolate else "")
             + f", RMS residual "
             f"{rep.residual:.3f} ft, {rep.depth_scale}; error at the kit's {len(ties)} labelled depths: "
             f"max {err.max():.3f} ft, mean {err.mean():.3f} ft (target <= 0.5)"

@@ -5,9 +5,10 @@ when
 
 * **tracks**: it has as many tracks as the sheet's layout, each border within 3 px of the
   sheet's and each scale type (linear, log) the sheet's; and
-* **ties**: a depth line was fitted, and at every printed depth number of the sheet
-  (``sheet.meta["depth_labels"]``: (pixel row of the number's centre, depth value)) it gives the
-  printed depth within 0.5 depth units.
+* **ties**: depth ties were drafted, and at every printed depth number of the sheet
+  (``sheet.meta["depth_labels"]``: (pixel row of the number's centre, depth value)) the draft's
+  depth (:func:`logdigit.calibrate.depth_map`: its line, or piecewise through the ties where it
+  interpolates) is the printed depth within 0.5 depth units.
 
 Prints (and with --json / --doc writes) the share of sheets right on both (target >= 95 %), on
 each alone, and the first failures. Sheets without ``depth_labels`` (a generator that prints no
@@ -20,8 +21,10 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 BORDER_PX = 3
 DEPTH_TOL = 0.5
@@ -30,15 +33,16 @@ TARGET = 0.95
 
 def score_sheet(
     found: Sequence[tuple[int, int, str]],
-    fit: tuple[float, float] | None,
+    fit: Callable[[np.ndarray], np.ndarray] | tuple[float, float] | None,
     truth: Sequence[tuple[int, int, str]],
     labels: Sequence[tuple[float, float]] | None,
 ) -> dict:
-    """Whether a draft's tracks and depth line are right for one sheet.
+    """Whether a draft's tracks and depth are right for one sheet.
 
     Args:
         found: the draft's tracks as (left, right, scale); truth: the sheet's.
-        fit: the draft's (a, b) of depth = a + b * row, or None when no depth numbers were read.
+        fit: the draft's depth at pixel rows (a function), or (a, b) of depth = a + b * row, or
+            None when no depth numbers were read.
         labels: the sheet's printed depth numbers as (row, depth), or None when it has none.
 
     Returns:
@@ -71,8 +75,9 @@ def score_sheet(
     elif fit is None:
         why.append("no depth line fitted")
     else:
-        a, b = fit
-        err = round(max(abs(a + b * r - d) for r, d in labels), 3)
+        at = fit if callable(fit) else (lambda rows, a=fit[0], b=fit[1]: a + b * rows)
+        rows = np.asarray([r for r, _ in labels], float)
+        err = round(float(np.max(np.abs(at(rows) - np.asarray([d for _, d in labels], float)))), 3)
         if err > DEPTH_TOL:
             why.append(f"depth off by {err:g}")
     ties_ok = bool(labels) and fit is not None and err is not None and err <= DEPTH_TOL
@@ -90,8 +95,14 @@ def score_draft(sheet, *, dpi: float, ocr: bool = True) -> dict:
         rep = scan_layout(sheet.image, dpi=dpi, ocr=ocr)
     except LayoutError as exc:
         return {"tracks": False, "ties": False, "border_px": None, "depth_err": None, "why": str(exc)}
+    from logdigit.calibrate import depth_map
+
     found = [(t.left, t.right, t.scale) for t in rep.layout.tracks]
-    return score_sheet(found, rep.fit, truth, labels)
+    try:
+        at = depth_map(rep.layout).depth if rep.layout.calibrated else None
+    except LayoutError as exc:  # a draft calibration refuses is wrong
+        return {"tracks": False, "ties": False, "border_px": None, "depth_err": None, "why": str(exc)}
+    return score_sheet(found, at, truth, labels)
 
 
 def run(n: int, seed: int, height: int, width: int, dpi: float) -> dict:

@@ -1,7 +1,10 @@
 """Calibration: pixel traces + layout -> curves on one depth grid.
 
 Depth is the least-squares line through the layout's ties, ``depth = a + b * row``
-(``b < 0``, depth rising up the scan, works too: the output index still increases).
+(``b < 0``, depth rising up the scan, works too: the output index still increases), or,
+with ``depth.interpolate`` (paper that stretched unevenly, tied at many rows), the
+piecewise-linear curve through every tie, its first and last pieces carried on past the
+end ties (:class:`DepthMap`).
 The grid holds the exact multiples of ``step`` (the LAS 2.0 rule) between the depths
 of the first and last row digitised. Each trace's column ``x`` is interpolated
 linearly between the two pixel rows around each grid depth (NaN when either is NaN
@@ -19,7 +22,7 @@ curve's own scale shifted by L track widths (``f + L`` in the formulas above); w
 (the curve jumps across the track between them) takes the nearer row's value rather than a
 value interpolated across the jump.
 
-Ties are refused when the worst one sits further from the line than
+Ties on a line are refused when the worst one sits further from it than
 ``max(2 * step, 0.5 % of the ties' depth span)``: two output samples is an error
 visible at LAS resolution, and 0.5 % leaves room for the uneven stretch of old paper
 and of sheet-fed scanners. ``max_residual`` overrides the limit.
@@ -81,7 +84,7 @@ class Curves:
         unit: index unit (``"FT"``, ``"M"``, ``"PX"`` ...).
         step: the sampling step.
         curves: one :class:`Curve` per traced curve, in layout order.
-        tie_residual: RMS residual of the depth-tie fit in index units (0 with two ties).
+        tie_residual: RMS residual of the depth-tie fit in index units (0 with two ties, or with ``depth.interpolate``).
     """
 
     depth: np.ndarray
@@ -89,6 +92,86 @@ class Curves:
     step: float
     curves: tuple[Curve, ...]
     tie_residual: float = 0.0
+
+
+@dataclass(frozen=True)
+class DepthMap:
+    """Pixel row <-> depth through knots ``(rows[i], depths[i])``, rows increasing: linear
+    between knots and, past the first and last, along the first and last pieces. Two knots
+    make a line. Depth is strictly monotonic in row (rising down the scan, or up it).
+
+    >>> m = DepthMap(np.array([0.0, 100.0, 200.0]), np.array([1000.0, 1050.0, 1110.0]))
+    >>> m.depth(np.array([-10.0, 50.0, 150.0, 210.0])).tolist()
+    [995.0, 1025.0, 1080.0, 1116.0]
+    >>> m.row(np.array([995.0, 1080.0, 1116.0])).tolist()
+    [-10.0, 150.0, 210.0]
+    """
+
+    rows: np.ndarray
+    depths: np.ndarray
+
+    def depth(self, row) -> np.ndarray:
+        """Depth at (fractional) pixel rows."""
+        return _through(np.asarray(row, dtype=np.float64), self.rows, self.depths)
+
+    def row(self, depth) -> np.ndarray:
+        """Fractional pixel row at depths."""
+        order = np.argsort(self.depths)
+        return _through(np.asarray(depth, dtype=np.float64), self.depths[order], self.rows[order])
+
+    @classmethod
+    def line_of(cls, a: float, b: float) -> DepthMap:
+        """The line ``depth = a + b * row``."""
+        return cls(np.array([0.0, 1.0]), np.array([a, a + b], dtype=np.float64))
+
+    @property
+    def line(self) -> tuple[float, float]:
+        """``(a, b)`` of the straight line from the first knot to the last (the map itself when
+        it has two knots)."""
+        b = float((self.depths[-1] - self.depths[0]) / (self.rows[-1] - self.rows[0]))
+        return float(self.depths[0] - b * self.rows[0]), b
+
+
+def _through(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """Piecewise-linear through (xp, fp), xp increasing, extended along the end pieces."""
+    out = np.interp(x, xp, fp)
+    lo, hi = x < xp[0], x > xp[-1]
+    out = np.where(lo, fp[0] + (x - xp[0]) * (fp[1] - fp[0]) / (xp[1] - xp[0]), out)
+    return np.where(hi, fp[-1] + (x - xp[-1]) * (fp[-1] - fp[-2]) / (xp[-1] - xp[-2]), out)
+
+
+def depth_map(layout: Layout, *, max_residual: float | None = None) -> DepthMap:
+    """The layout's row -> depth map: :func:`fit_ties`'s line, or with ``depth.interpolate``
+    the piecewise-linear curve through every tie (ties checked as :func:`fit_ties` does, except
+    their distance from one line).
+
+    Raises:
+        LayoutError: what :func:`fit_ties` refuses (with ``interpolate``: fewer than two ties,
+            ties on one row, or depths that do not rise (or fall) monotonically with row).
+
+    Example:
+        >>> from logdigit.io.layout import DepthSpec, Layout
+        >>> ties = ((0, 1000.0), (100, 1052.0), (200, 1100.0))  # the middle tie 2 ft off the line
+        >>> depth_map(Layout(DepthSpec("FT", 0.5, ties, interpolate=True), ())).depth(np.array([100.0]))
+        array([1052.])
+        >>> depth_map(Layout(DepthSpec("FT", 0.5, ties), ()), max_residual=5).depth(np.array([100.0]))
+        array([1050.6666...])
+    """
+    if not layout.depth.interpolate:
+        a, b, _ = fit_ties(layout, max_residual=max_residual)
+        return DepthMap.line_of(a, b)
+    where = layout.source or "layout"
+    _check_step(layout.depth.step, where)
+    _fit_ties(layout.depth.ties, where)  # two or more ties, on different rows, at different depths
+    arr = np.asarray(sorted(layout.depth.ties), dtype=np.float64).reshape(-1, 2)
+    rows, depths = arr[:, 0], arr[:, 1]
+    steps = np.diff(depths)
+    if np.any(np.diff(rows) <= 0) or not (np.all(steps > 0) or np.all(steps < 0)):
+        raise LayoutError(
+            f"{where}: depth.ties: with interpolate = true the ties must lie on different rows with depths "
+            "rising (or falling) row by row; check the ties"
+        )
+    return DepthMap(rows, depths)
 
 
 def calibrate(
@@ -134,17 +217,19 @@ def calibrate(
     """
     where = layout.source or "layout"
     specs = _match_traces(traces, layout)
-    a, b, rms = fit_ties(layout, max_residual=max_residual)
+    dm = depth_map(layout, max_residual=max_residual)
+    rms = 0.0 if layout.depth.interpolate else fit_ties(layout, max_residual=max_residual)[2]
     step = float(layout.depth.step)
     first, last = _row_range(traces, layout, where)
-    _check_grid_size(layout, a, b, first, last)
-    depth = _depth_grid(a + b * first, a + b * last, step)
+    d_first, d_last = dm.depth(np.array([first, last], dtype=np.float64)).tolist()
+    _check_grid_size(layout, d_first, d_last, first, last)
+    depth = _depth_grid(d_first, d_last, step)
     if depth.size == 0:
         raise LayoutError(
             f"{where}: depth.rows: rows {first}..{last} span less than one step ({step:g} "
             f"{layout.depth.unit}); widen the rows or use a smaller depth.step"
         )
-    rows = (depth - a) / b
+    rows = dm.row(depth)
     curves = tuple(
         Curve(
             spec.mnemonic,
@@ -195,7 +280,7 @@ def fit_ties(layout: Layout, *, max_residual: float | None = None) -> tuple[floa
 def check_grid(layout: Layout, *, height: int) -> int:
     """Check a layout's ties and depth grid against a scan ``height`` rows tall, before inference.
 
-    Runs :func:`fit_ties` and bounds the grid :func:`calibrate` will make over the rows
+    Runs :func:`depth_map` and bounds the grid :func:`calibrate` will make over the rows
     digitised (``layout.depth.rows``, else the whole scan) to :data:`MAX_SAMPLES_PER_ROW`
     samples per row, so a nonsense step is refused before the slow part of a run.
 
@@ -213,15 +298,18 @@ def check_grid(layout: Layout, *, height: int) -> int:
     """
     if isinstance(height, bool) or not isinstance(height, int) or height < 1:
         raise ValueError(f"height must be an int >= 1 (pixel rows), got {height!r}")
-    a, b, _ = fit_ties(layout)
+    dm = depth_map(layout)
     first, last = layout.depth.rows if layout.depth.rows is not None else (0, height - 1)
-    return _check_grid_size(layout, a, b, first, last)
+    d_first, d_last = dm.depth(np.array([first, last], dtype=np.float64)).tolist()
+    return _check_grid_size(layout, d_first, d_last, first, last)
 
 
-def _check_grid_size(layout: Layout, a: float, b: float, first: int, last: int) -> int:
-    """Samples of the grid over rows ``first..last`` (an upper bound); refuse more than the limit."""
+def _check_grid_size(layout: Layout, d_first: float, d_last: float, first: int, last: int) -> int:
+    """Samples of the grid over rows ``first..last`` (depths ``d_first``, ``d_last``; an upper
+    bound); refuse more than the limit."""
     step, unit = float(layout.depth.step), layout.depth.unit
-    lo, hi = sorted((a + b * first, a + b * last))
+    lo, hi = sorted((d_first, d_last))
+    b = (d_last - d_first) / max(abs(last - first), 1)
     samples = math.floor(hi / step + 1e-9) - math.ceil(lo / step - 1e-9) + 1
     rows = abs(last - first) + 1
     if samples > MAX_SAMPLES_PER_ROW * rows:

@@ -204,7 +204,7 @@ def digitise(
         LogdigitError: for any bad input, with a one-line message (a template that does not
             register says why).
     """
-    from logdigit.calibrate import calibrate, check_grid, fit_ties
+    from logdigit.calibrate import calibrate, check_grid, depth_map
     from logdigit.confidence import LOW_CONFIDENCE, confidence
     from logdigit.image.preprocess import deskew, estimate_skew, map_layout
     from logdigit.io.las import to_las
@@ -286,7 +286,7 @@ def digitise(
         lay,
         meta=meta,
         max_gap=opts.max_gap,
-        flagged=depth_stretches(flagged, fit_ties(lay)[:2]) if lay.calibrated else None,
+        flagged=depth_stretches(flagged, depth_map(lay)) if lay.calibrated else None,
     )
     lap("write")
     return Digitised(
@@ -807,12 +807,12 @@ def _write_qc(scan_path, result: Digitised, qc, opts: InferOptions) -> None:
 
 
 def _write_quality(result: Digitised, path) -> None:
-    from logdigit.calibrate import fit_ties
+    from logdigit.calibrate import depth_map
     from logdigit.confidence import LOW_CONFIDENCE
     from logdigit.quality import quality_csv, write_quality
 
-    line = fit_ties(result.layout)[:2]
-    write_quality(path, quality_csv(result.curves, result.traces, result.confidence, line, low=LOW_CONFIDENCE))
+    dm = depth_map(result.layout)
+    write_quality(path, quality_csv(result.curves, result.traces, result.confidence, dm, low=LOW_CONFIDENCE))
 
 
 def _check_writable(path: Path) -> None:

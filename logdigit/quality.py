@@ -85,21 +85,22 @@ def flag_stretches(traces: Sequence, confidences: Sequence[np.ndarray] | None, *
     return out
 
 
-def depth_stretches(stretches: Stretches, depth_line: tuple[float, float]) -> dict:
-    """The same runs in depth, ``(top, bottom, flag)``, through ``depth = a + b * row``.
+def depth_stretches(stretches: Stretches, depth_map) -> dict:
+    """The same runs in depth, ``(top, bottom, flag)``, through ``depth_map``
+    (:func:`logdigit.calibrate.depth_map`: anything whose ``depth(rows)`` gives depths).
 
-    >>> depth_stretches({"GR": [(10, 19, "low-confidence")]}, (1000.0, 0.5))
+    >>> from logdigit.calibrate import DepthMap
+    >>> depth_stretches({"GR": [(10, 19, "low-confidence")]}, DepthMap.line_of(1000.0, 0.5))
     {'GR': [(1005.0, 1009.5, 'low-confidence')]}
     """
-    a, b = depth_line
-    return {
-        m: [tuple(sorted((a + b * r0, a + b * r1))) + (kind,) for r0, r1, kind in runs] for m, runs in stretches.items()
-    }
+    out = {}
+    for m, runs in stretches.items():
+        ends = [depth_map.depth(np.array([r0, r1], dtype=np.float64)).tolist() for r0, r1, _ in runs]
+        out[m] = [(*sorted(e), kind) for e, (_, _, kind) in zip(ends, runs, strict=True)]
+    return out
 
 
-def quality_csv(
-    curves, traces: Sequence, confidences: Sequence[np.ndarray] | None, depth_line: tuple[float, float], *, low: float
-) -> str:
+def quality_csv(curves, traces: Sequence, confidences: Sequence[np.ndarray] | None, depth_map, *, low: float) -> str:
     """CSV text: ``depth`` then, per curve, ``M``, ``M_confidence`` and ``M_flag`` columns.
 
     Values are the LAS's own (``curves``); the confidence and flag of a depth sample are
@@ -110,11 +111,10 @@ def quality_csv(
         curves: :class:`logdigit.calibrate.Curves`, one curve per trace in the same order.
         traces: the pixel traces the curves came from.
         confidences: float (n,) per trace, or None.
-        depth_line: ``(a, b)`` with ``depth = a + b * row``.
+        depth_map: row <-> depth (:func:`logdigit.calibrate.depth_map`).
         low: the low-confidence threshold.
     """
-    a, b = depth_line
-    rows = np.rint((np.asarray(curves.depth) - a) / b).astype(np.int64)  # nearest pixel row per sample
+    rows = np.rint(depth_map.row(np.asarray(curves.depth, dtype=np.float64))).astype(np.int64)  # nearest row
     columns: list[tuple[str, list[str]]] = [("depth", [f"{d:.5f}".rstrip("0").rstrip(".") for d in curves.depth])]
     for k, (curve, t) in enumerate(zip(curves.curves, traces, strict=True)):
         codes = flag_rows(t, None if confidences is None else confidences[k], low=low)

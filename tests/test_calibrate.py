@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from logdigit.calibrate import calibrate, fit_ties
+from logdigit.calibrate import calibrate, check_grid, depth_map, fit_ties
 from logdigit.errors import InputError, LayoutError
 from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track, uncalibrated_layout
 from logdigit.trace import PixelTrace
@@ -274,3 +275,32 @@ def test_all_zero_wrap_changes_nothing():
 def test_wrap_levels_must_be_integers_shaped_like_x(wrap):
     with pytest.raises(ValueError, match="wrap must be integer levels shaped like x"):
         calibrate([PixelTrace("GR", 0, 0, np.ones(4), wrap=wrap)], _layout([(0, 1000.0), (3, 1003.0)]))
+
+
+def test_interpolated_depth_follows_every_tie_of_stretched_paper():
+    """Ties every 100 rows, the middle one 6 ft off the line through the ends (paper stretched by
+    6 %): with ``interpolate`` depth is piecewise-linear through them, worked by hand: rows 0-100
+    hold 1000-1056 (0.56 ft a row), rows 100-200 hold 1056-1100 (0.44 ft a row), and past the end
+    ties the end pieces carry on."""
+    ties = ((0.0, 1000.0), (100.0, 1056.0), (200.0, 1100.0))
+    lay = Layout(DepthSpec("FT", 1.0, ties, interpolate=True), (Track(0, 100, curves=(CurveSpec("GR", 0, 100),)),))
+    x = np.arange(221, dtype=np.float64) * 0.25  # the curve's column: value = x
+    out = calibrate([PixelTrace("GR", 0, 0, x)], lay)
+    assert out.depth[0] == 1000.0 and out.depth[-1] == 1108.0 and out.tie_residual == 0.0
+    rows = {1000.0: 0.0, 1028.0: 50.0, 1056.0: 100.0, 1100.0: 200.0, 1108.0: 200.0 + 8 / 0.44}
+    for depth, row in rows.items():
+        got = out.curves[0].values[np.flatnonzero(out.depth == depth)[0]]
+        assert got == pytest.approx(0.25 * row), depth
+    # the same ties as one line are refused: the middle one is 4 ft off it (limit 2 steps, 2 ft)
+    with pytest.raises(LayoutError, match=r"depth.ties\[1\].*off the least-squares line"):
+        calibrate([PixelTrace("GR", 0, 0, x)], replace(lay, depth=replace(lay.depth, interpolate=False)))
+    assert depth_map(lay).row(np.array([1028.0, 1078.0])).tolist() == pytest.approx([50.0, 150.0])
+    assert check_grid(lay, height=221) == 109  # 1000 .. 1108 by 1
+
+
+def test_interpolated_ties_must_rise_row_by_row():
+    bad = Layout(DepthSpec("FT", 0.5, ((0.0, 1000.0), (100.0, 1050.0), (200.0, 1040.0)), interpolate=True), ())
+    with pytest.raises(LayoutError, match="interpolate = true the ties must lie on different rows with depths rising"):
+        depth_map(bad)
+    up = Layout(DepthSpec("FT", 0.5, ((0.0, 1100.0), (100.0, 1040.0), (200.0, 1000.0)), interpolate=True), ())
+    assert depth_map(up).depth(np.array([50.0, 150.0, 250.0])).tolist() == [1070.0, 1020.0, 980.0]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from logdigit.calibrate import Curve, Curves, calibrate
+from logdigit.calibrate import Curve, Curves, DepthMap, calibrate
 from logdigit.cli import app
 from logdigit.io.las import other_section, to_las
 from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
@@ -51,7 +51,9 @@ def test_flag_rows_refuses_a_confidence_of_another_length():
 
 
 def test_depth_stretches_follow_the_depth_line_either_way():
-    assert depth_stretches({"GR": [(0, 9, "wrapped")]}, (100.0, -1.0)) == {"GR": [(91.0, 100.0, "wrapped")]}
+    assert depth_stretches({"GR": [(0, 9, "wrapped")]}, DepthMap.line_of(100.0, -1.0)) == {
+        "GR": [(91.0, 100.0, "wrapped")]
+    }
 
 
 def test_csv_worked_by_hand():
@@ -63,7 +65,7 @@ def test_csv_worked_by_hand():
         (Curve("GR", "GAPI", np.array([10.0, 20.0, np.nan, 40.0])),),
     )
     t = PixelTrace("GR", 0, 0, np.array([1.0, 2.0, np.nan, 4.0]), filled=((1, 1),))
-    text = quality_csv(curves, [t], [np.array([0.9, 0.5, np.nan, 0.3])], (1000.0, 0.5), low=0.8)
+    text = quality_csv(curves, [t], [np.array([0.9, 0.5, np.nan, 0.3])], DepthMap.line_of(1000.0, 0.5), low=0.8)
     rows = list(csv.reader(io.StringIO(text)))
     assert rows == [
         ["depth", "GR", "GR_confidence", "GR_flag"],
@@ -88,9 +90,9 @@ def test_wrapped_rows_are_flagged_declared_or_not(spec, values):
     curves = calibrate([t], lay)
     flags = flag_stretches([t], None, low=0.8)
     assert flags == {"GR": [(2, 3, "wrapped")]}
-    las = to_las(curves, lay, flagged=depth_stretches(flags, (1000.0, 0.5)))
+    las = to_las(curves, lay, flagged=depth_stretches(flags, DepthMap.line_of(1000.0, 0.5)))
     assert "GR wrapped: 1001.00-1001.50 FT" in las.other
-    rows = list(csv.reader(io.StringIO(quality_csv(curves, [t], None, (1000.0, 0.5), low=0.8))))
+    rows = list(csv.reader(io.StringIO(quality_csv(curves, [t], None, DepthMap.line_of(1000.0, 0.5), low=0.8))))
     assert [r[1] for r in rows[1:]] == values
     assert [r[3] for r in rows[1:]] == ["ok", "ok", "wrapped", "wrapped"]
 

@@ -48,6 +48,7 @@ _MIN_SECTION_IN = 2.0
 _SECTION_GAP_IN = 0.5  # a section's rulings may be hidden (fills, dense curves, a bent photo) this long
 _DEPTH_GRID_IN = 0.5  # horizontal rulings at least this often (inches) in a log section
 _DEFAULT_DPI = 100.0
+_DRAFT_STEP = 0.5  # the draft's depth.step
 _MAX_INKS = 8  # up to six curves of a track, plus a curve crossing in from the next track and hatching
 
 
@@ -546,8 +547,9 @@ def _heavy_rows(ink: np.ndarray, first: int, last: int, tracks: list[tuple[int, 
         return []
     thick = ends - starts
     centres = (starts + ends - 1) // 2
+    thinnest = int(thick.min())
     for t in sorted(set(thick.tolist()), reverse=True):
-        keep = thick >= t
+        keep = thick >= (t - 1 if t - 1 > thinnest else t)  # a ruling's width varies by a pixel (stretch, blur)
         gaps = np.diff(centres[keep])
         if keep.sum() >= 4 and np.percentile(gaps, 25) >= 0.8 * np.median(gaps):
             return [int(first + c) for c in centres[keep]]
@@ -579,7 +581,16 @@ def _curve_rows(ink, first, last, tracks, positions) -> tuple[int, int] | None:
 def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) -> dict:
     from logdigit.image.ocr import ocr_engine, read_number
 
-    out: dict[str, Any] = {"readings": (), "ties": (), "kept": 0, "ruled": 0, "fit": None, "residual": None, "ocr": ""}
+    out: dict[str, Any] = {
+        "readings": (),
+        "ties": (),
+        "kept": 0,
+        "ruled": 0,
+        "fit": None,
+        "residual": None,
+        "ocr": "",
+        "interpolate": False,
+    }
     available, line = ocr_engine() if ocr else (False, "OCR not asked for; depth ties from the grid alone")
     out["ocr"] = line
     if not available:
@@ -610,20 +621,205 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
         row = _snap((top + bottom) / 2, heavy, bottom - top, right - left)
         readings.append((row, value, conf, angle))
     out["readings"] = tuple(readings)
-    step = float(np.median(np.diff(heavy))) if len(heavy) > 1 else None
-    fit = robust_depth_fit(round_readings([(r, float(v)) for r, v, _, _ in readings]), step=step)
-    if fit is None:
-        problems.append(f"depth ties are placeholders: {len(readings)} depth number(s) read, no consistent line")
-        return out
-    (a, b), kept, rms = fit
-    out.update(ties=tuple(kept), kept=len(kept), fit=(a, b), residual=rms)
-    if len(kept) < len(readings):
-        problems.append(f"{len(readings) - len(kept)} depth number(s) disagreed with the others and were dropped")
+    pairs = [(r, v) for r, v, _, _ in readings]
+    # Numbers printed on the heavy rulings are placed on their lattice; others on their own rows' lattice.
+    on_rulings = len(heavy) >= 4 and sum(r in heavy for r, _ in pairs) >= len(pairs) / 2
+    decoded = decode_labels(pairs, list(heavy) if on_rulings else [r for r, _ in pairs])
+    if decoded is not None:
+        kept, exact, _ = decoded
+        rows_t, depths_t = np.asarray(kept).T
+        b, a = (float(x) for x in np.polyfit(rows_t, depths_t, 1))
+        rms = float(np.sqrt(np.mean((depths_t - (a + b * rows_t)) ** 2)))
+        out.update(ties=tuple(kept), kept=exact, ruled=len(kept) if on_rulings else 0, fit=(a, b), residual=rms)
+        if exact < len(readings):
+            problems.append(
+                f"{len(readings) - exact} of {len(readings)} depth number(s) read with errors or off the "
+                "sequence of the others: labelled by that sequence"
+            )
+        if on_rulings:
+            return _stretch(out, problems)
+        kept = [(r, d) for r, d in kept if any(r == p[0] for p in pairs)]
+    else:
+        step = float(np.median(np.diff(heavy))) if len(heavy) > 1 else None
+        fit = robust_depth_fit(round_readings([(r, float(v)) for r, v in pairs]), step=step)
+        if fit is None:
+            problems.append(f"depth ties are placeholders: {len(readings)} depth number(s) read, no consistent line")
+            return out
+        (a, b), kept, rms = fit
+        out.update(ties=tuple(kept), kept=len(kept), fit=(a, b), residual=rms)
+        if len(kept) < len(readings):
+            problems.append(f"{len(readings) - len(kept)} depth number(s) disagreed with the others and were dropped")
     ruled = rulings_fit((a, b), heavy, kept)
     if ruled is not None:
         (a, b), ties, rms = ruled
         out.update(ties=tuple(ties), ruled=len(ties), fit=(a, b), residual=rms)
+    return _stretch(out, problems)
+
+
+STRETCH_ROWS = 0.5
+"""Rulings whose depths miss one line by more than this RMS (in pixel rows) mean stretched
+paper: the draft interpolates between them. A ruling's row is a whole row, within half a row
+of its centre: that alone misses a line by 0.29 rows RMS."""
+
+
+def _stretch(out: dict, problems: list[str]) -> dict:
+    """Mark the depth of ``out`` piecewise (``interpolate``) when its ties miss one line: ruling
+    ties by :data:`STRETCH_ROWS`, any ties by more than calibration accepts of a line."""
+    from logdigit.calibrate import fit_ties
+
+    if out["fit"] is None or len(out["ties"]) < 3:
+        return out
+    try:
+        fit_ties(Layout(DepthSpec("FT", _DRAFT_STEP, tuple(out["ties"])), ()))
+        refused = False
+    except LayoutError:
+        refused = True
+    if refused or (out["ruled"] >= 4 and out["residual"] > STRETCH_ROWS * abs(out["fit"][1])):
+        out["interpolate"] = True
+        what = f"{out['ruled']} depth rulings" if out["ruled"] else f"{len(out['ties'])} depth numbers"
+        problems.append(
+            f"the {what} miss one line by {out['residual']:.3g} (RMS; paper stretch?): "
+            "depth is interpolated between them (depth.interpolate)"
+        )
     return out
+
+
+_STEP_DEPTHS = tuple(m * 10.0**p for p in range(4) for m in (1.0, 2.0, 2.5, 5.0))
+"""Depths between two neighbouring heavy rulings a print may use (1, 2, 2.5, 5 times 1-1000)."""
+
+
+def ruling_indices(heavy: list[int], *, tol: float = 0.2) -> np.ndarray:
+    """Each heavy ruling's count of ruling intervals from the first one on the lattice; -1 off it.
+
+    Heavy rulings repeat at one spacing (the median gap). A ruling hidden under a banner or a
+    fill leaves a gap of two or more intervals, so each count goes up by the gap over the
+    spacing, rounded; on stretched paper the spacing drifts a little, which the rounding
+    absorbs. A heavy line more than ``tol`` of an interval off the lattice (a banner's box, a
+    page edge) is not a depth ruling: -1; of two lines near one place on the lattice, the nearer
+    is the ruling. The lattice is the chain, from any of the first rulings, that holds the most.
+
+    >>> ruling_indices([10, 60, 110, 135, 210, 259]).tolist()
+    [0, 1, 2, -1, 4, 5]
+    >>> ruling_indices([10, 60, 110, 151, 161, 210]).tolist()  # 151 and 161 both near 160: 161 is nearer
+    [0, 1, 2, -1, 3, 4]
+    """
+    rows = np.asarray(sorted(heavy), float)
+    best = np.zeros(rows.size, int)
+    if rows.size < 2:
+        return best
+    step = float(np.median(np.diff(rows)))
+    most = 0
+    for start in range(min(rows.size, 12)):
+        idx = np.full(rows.size, -1)
+        idx[start] = k = 0
+        cur = start
+        while True:
+            pick, pick_m, pick_dev = -1, 0, tol
+            for j in range(cur + 1, rows.size):
+                n = (rows[j] - rows[cur]) / step
+                if pick >= 0 and n > pick_m + 0.5:
+                    break
+                m = round(n)  # rows rise with j: the first fit is the next place on the lattice
+                if m >= 1 and abs(n - m) <= tol and (pick < 0 or (m == pick_m and abs(n - m) < pick_dev)):
+                    pick, pick_m, pick_dev = j, m, abs(n - m)
+            if pick < 0:
+                break
+            k += pick_m
+            idx[pick], cur = k, pick
+        if (idx >= 0).sum() > most:
+            best, most = idx, int((idx >= 0).sum())
+    return best
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: single-character insertions, deletions and substitutions.
+
+    >>> edit_distance("3426", "3420"), edit_distance("21660", "1600"), edit_distance("278", "1780")
+    (1, 2, 2)
+    """
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _one_edit(text: str) -> set[str]:
+    """``text`` and every digit string one edit away from it."""
+    digits = "0123456789"
+    out = {text}
+    out |= {text[:i] + text[i + 1 :] for i in range(len(text))}
+    out |= {text[:i] + d + text[i + 1 :] for i in range(len(text)) for d in digits}
+    out |= {text[:i] + d + text[i:] for i in range(len(text) + 1) for d in digits}
+    return {s for s in out if s and s[0] != "0"}
+
+
+def _label_text(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def decode_labels(
+    readings: list[tuple[float, int]], heavy: list[int], *, cap: int = 3, margin: float = 2.0
+) -> tuple[list[tuple[float, float]], int, float] | None:
+    """Label every heavy ruling from depth numbers read with errors, by the sequence they form.
+
+    The numbers of a depth track are printed on heavy rulings (or at rows of their own, one
+    interval apart), at depths that rise by the same amount from one to the next: ruling k
+    (:func:`ruling_indices`) is at depth ``v0 + d * k``, a multiple of ``d / 2`` (rulings and
+    labels fall on round depths). OCR of small print drops, adds or swaps digits (a slashed
+    zero read as 6, a 1 lost), so a reading is rarely exact, but most are within an edit or two
+    of the truth. Every reading (two votes) and each string one edit from it (one vote)
+    proposes (d, v0) for each round ``d`` (:data:`_STEP_DEPTHS`); the 200 proposals with most
+    votes are scored by the summed edit distance (each capped at ``cap``) between what each
+    reading says and what the sequence prints there, and the lowest wins.
+
+    Args:
+        readings: (row, number read) of each number tied to a heavy ruling (its row one of ``heavy``).
+        heavy: rows of the heavy rulings.
+        cap: most a single reading can cost (a number read as nonsense costs this much).
+        margin: the best sequence must cost at least this much less than any other.
+
+    Returns:
+        (the heavy rulings as (row, depth) ties, readings read exactly, mean cost per reading),
+        or None when fewer than three readings sit on rulings, fewer than two read exactly,
+        the mean cost is over one edit, or another sequence comes within ``margin``.
+
+    Example:
+        >>> heavy = [50 * k + 20 for k in range(8)]  # a ruling every 50 rows, labelled every 20 ft
+        >>> read = [(20, 3426), (70, 3449), (120, 3460), (170, 34480), (220, 3500), (270, 352)]
+        >>> ties, exact, cost = decode_labels(read, heavy)
+        >>> ties[0], ties[-1], exact
+        ((20.0, 3420.0), (370.0, 3560.0), 2)
+    """
+    rows = np.asarray(sorted(heavy), float)
+    ks = ruling_indices(heavy)
+    index = {r: k for r, k in zip(rows.tolist(), ks.tolist(), strict=True) if k >= 0}
+    on = [(index[float(r)], str(v)) for r, v in readings if float(r) in index]
+    if len(on) < 3:
+        return None
+    votes: dict[tuple[float, float], int] = {}
+    for d in _STEP_DEPTHS:
+        for k, text in on:
+            for s in _one_edit(text):
+                alt = float(s) - d * k
+                if alt >= 0 and alt % (d / 2) == 0:  # rulings and labels fall on round depths
+                    votes[(d, alt)] = votes.get((d, alt), 0) + (2 if s == text else 1)
+    top = sorted(votes, key=lambda h: -votes[h])[:200]
+
+    def cost(h: tuple[float, float]) -> tuple[float, int]:
+        d, v0 = h
+        dist = [min(edit_distance(_label_text(v0 + d * k), text), cap) for k, text in on]
+        return float(sum(dist)), sum(x == 0 for x in dist)
+
+    scored = sorted((cost(h), h) for h in top)
+    (best, exact), (d, v0) = scored[0]
+    second = scored[1][0][0] if len(scored) > 1 else math.inf
+    if exact < 2 or best > len(on) or second - best < margin:
+        return None
+    ties = [(float(r), float(v0 + d * k)) for r, k in zip(rows, ks, strict=True) if k >= 0]
+    return ties, exact, best / len(on)
 
 
 _NICE = (1.0, 2.0, 2.5, 5.0)
@@ -633,25 +829,27 @@ _NICE = (1.0, 2.0, 2.5, 5.0)
 def rulings_fit(
     fit: tuple[float, float], heavy: list[int], readings: list[tuple[float, float]], *, share: float = 0.6
 ) -> tuple[tuple[float, float], list[tuple[float, float]], float] | None:
-    """The depth line refitted on every heavy ruling, each labelled with the round depth the
-    readings' line gives it.
+    """Every heavy ruling labelled with its round depth, counted along the ruling lattice.
 
     The numbers read are few and often bunched in part of the section, so a line through them
-    alone tilts over the rest of it. The heavy rulings are drawn at round depths all down the
-    section: the readings' line names the depth between two of them (rounded to 1, 2, 2.5 or 5
-    times a power of ten, when within 15 % of one) and the depth of each; the least-squares line
-    through all of them is then the depth line.
+    alone tilts over the rest of it, and it cannot follow paper that stretched. The heavy
+    rulings are drawn at round depths all down the section, one interval apart: the readings'
+    line names the depth of that interval (rounded to 1, 2, 2.5 or 5 times a power of ten,
+    when within 15 % of one), and ruling k of the lattice (:func:`ruling_indices`) is at
+    ``v0 + interval * k``, with ``v0`` the depth the readings put at ruling 0 (each reading
+    placed on the lattice between its two neighbouring rulings), rounded to a whole interval
+    when within a fifth of one, else to half of one when within a tenth.
 
     Args:
         fit: (a, b) of depth = a + b * row from the readings; heavy: rows of the heavy rulings;
         readings: the (row, depth) readings ``fit`` was made from.
-        share: least share of the rulings whose depth by the line is within a tenth (then a
-            twentieth) of the interval of a round one; each such ruling is labelled with it.
+        share: least share of the heavy rulings on the lattice.
 
     Returns:
-        ((a, b), the rulings as (row, depth) ties, RMS residual) or None when the rulings are
-        too few (under 4), not evenly spaced at a round depth, two of them labelled alike, or
-        the new line moves a reading by more than a fifth of the interval.
+        ((a, b) of the least-squares line through the labelled rulings, the rulings as
+        (row, depth) ties, RMS residual from that line) or None when the rulings are too few
+        (under 4) or too few on one lattice, their interval is no round depth, or a reading is
+        more than a fifth of the interval off the rulings' depths (interpolated between them).
 
     Example:
         >>> heavy = [round(44.3 * k + 10) for k in range(20)]  # every 10 ft, 44.3 rows apart
@@ -660,29 +858,37 @@ def rulings_fit(
         >>> round(b * 44.3, 2), len(ties), ties[-1]
         (10.0, 20, (852.0, 1180.0))
     """
+    from logdigit.calibrate import DepthMap
+
     a, b = fit
-    if len(heavy) < 4 or b <= 0:
+    if len(heavy) < 4 or b <= 0 or not readings:
         return None
     rows = np.asarray(sorted(heavy), float)
-    step = float(np.median(np.diff(rows)))
-    per = b * step
+    ks = ruling_indices(heavy)
+    on = ks >= 0
+    if on.sum() < max(4, share * len(rows)):
+        return None
+    rows, ks = rows[on], ks[on].astype(float)
+    per = b * (rows[-1] - rows[0]) / (ks[-1] - ks[0])
     power = 10.0 ** math.floor(math.log10(per))
     nice = min((m * power * k for m in _NICE for k in (1, 10)), key=lambda q: abs(q - per))
     if abs(nice - per) > 0.15 * nice:
         return None
-    a2, b2 = a, b
-    for tol in (0.1, 0.05):  # label with the line so far, refit, and again more strictly
-        depth = a2 + b2 * rows
-        labelled = np.round(depth / nice) * nice
-        ok = np.abs(depth - labelled) <= tol * nice  # a ruling off the round depths (a banner) is left out
-        if ok.sum() < max(4, share * len(rows)) or np.unique(labelled[ok]).size < ok.sum():
-            return None
-        b2, a2 = np.polyfit(rows[ok], labelled[ok], 1)
-    moved = [abs(a2 + b2 * r - d) for r, d in readings]
-    if b2 <= 0 or max(moved, default=0.0) > 0.2 * nice:
+    lattice = DepthMap(rows, ks)  # row -> (fractional) ruling index, carried on past the ends
+    r_read = np.asarray([r for r, _ in readings], float)
+    d_read = np.asarray([d for _, d in readings], float)
+    v0 = float(np.median(d_read - nice * lattice.depth(r_read)))
+    for unit, tol in ((nice, 0.2), (nice / 2, 0.1)):  # rulings at round depths, as printed logs draw them
+        if abs(v0 - round(v0 / unit) * unit) <= tol * nice:
+            v0 = round(v0 / unit) * unit
+            break
+    depths = v0 + nice * ks
+    moved = np.abs(DepthMap(rows, depths).depth(r_read) - d_read)
+    if moved.max() > 0.2 * nice:
         return None
-    rms = float(np.sqrt(np.mean((labelled[ok] - (a2 + b2 * rows[ok])) ** 2)))
-    return (float(a2), float(b2)), [(float(r), float(d)) for r, d in zip(rows[ok], labelled[ok], strict=True)], rms
+    b2, a2 = np.polyfit(rows, depths, 1)
+    rms = float(np.sqrt(np.mean((depths - (a2 + b2 * rows)) ** 2)))
+    return (float(a2), float(b2)), [(float(r), float(d)) for r, d in zip(rows, depths, strict=True)], rms
 
 
 _ROUND_INTERVALS = (1000, 500, 250, 200, 100, 50, 25, 20, 10, 5, 2)
@@ -794,7 +1000,7 @@ def robust_depth_fit(
 
     Returns:
         ((a, b), kept pairs, RMS residual of the kept pairs) or None when fewer than half the
-        readings agree, or fewer than two (three, out of four or more readings).
+        readings agree, or fewer than three (two readings check nothing: one misread makes any line).
 
     Example:
         >>> pairs = [(100, 1000), (600, 1100), (1100, 1200), (1600, 1800), (2100, 1400)]  # 1800 misread
@@ -821,7 +1027,7 @@ def robust_depth_fit(
     if best is None:
         return None
     inl = best[1]
-    if inl.sum() < (3 if len(pts) >= 4 else 2) or inl.sum() < len(pts) / 2:
+    if inl.sum() < 3 or inl.sum() < len(pts) / 2:  # two readings alone check nothing: one misread bends them
         return None
     b, a = np.polyfit(rows[inl], depths[inl], 1)
     rms = float(np.sqrt(np.mean((depths[inl] - (a + b * rows[inl])) ** 2)))
@@ -989,7 +1195,8 @@ def _draft(reports, n_rows: int, rows: tuple[int, int], depth: dict) -> Layout:
         curves = tuple(CurveSpec(c.mnemonic, 1.0 if t.scale == "log" else 0.0, hi, line=c.line) for c in track.curves)
         tracks.append(Track(track.left, track.right, scale=t.scale, curves=curves))
     if depth["fit"] is not None:
-        spec = DepthSpec("FT", 0.5, tuple((float(r), float(d)) for r, d in depth["ties"]), rows=rows)
+        ties = tuple((float(r), float(d)) for r, d in depth["ties"])
+        spec = DepthSpec("FT", _DRAFT_STEP, ties, rows=rows, interpolate=depth["interpolate"])
         return Layout(depth=spec, tracks=tuple(tracks), calibrated=True)
     spec = DepthSpec(base.depth.unit, 1.0, base.depth.ties, rows=rows)
     return Layout(depth=spec, tracks=tuple(tracks), calibrated=False)

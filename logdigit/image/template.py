@@ -109,7 +109,10 @@ def register_template(
             f"{where}: the registered tracks run past the scan's edge (shift {shift:+d} px); "
             "check the scan is not cropped into its tracks"
         )
-    depth = DepthSpec(template.depth.unit, template.depth.step, tuple(report.ties), rows=report.layout.depth.rows)
+    drafted = report.layout.depth
+    depth = DepthSpec(
+        template.depth.unit, template.depth.step, tuple(report.ties), rows=drafted.rows, interpolate=drafted.interpolate
+    )
     layout = Layout(depth, tracks, well=dict(template.well), source=template.source)
     return Registration(
         layout=layout,

@@ -157,12 +157,15 @@ class DepthSpec:
         step: output sampling step in ``unit``.
         ties: >= 2 (pixel row, depth) pairs; depth = a + b * row by least squares.
         rows: optional (first, last) pixel rows to digitise, inclusive.
+        interpolate: depth piecewise-linear through every tie instead of one line (paper that
+            stretched unevenly, tied at many rows); :func:`logdigit.calibrate.depth_map`.
     """
 
     unit: str
     step: float
     ties: tuple[tuple[float, float], ...]
     rows: tuple[int, int] | None = None
+    interpolate: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,7 @@ class Layout:
 
 # key -> required?
 _TOP_KEYS = {"well": False, "depth": True, "tracks": True}
-_DEPTH_KEYS = {"unit": True, "step": True, "ties": True, "rows": False}
+_DEPTH_KEYS = {"unit": True, "step": True, "ties": True, "rows": False, "interpolate": False}
 _TRACK_KEYS = {"left": True, "right": True, "scale": False, "curves": True}
 _CURVE_KEYS = {
     "mnemonic": True,
@@ -405,7 +408,15 @@ def _parse_depth(table: dict[str, Any], where: str) -> DepthSpec:
         raise _fail(where, "depth.step", f"must be > 0, got {table['step']}", "use the output sampling step, e.g. 0.5")
     ties = _parse_ties(table["ties"], where)
     rows = _parse_rows(table["rows"], where) if "rows" in table else None
-    return DepthSpec(unit=unit, step=step, ties=ties, rows=rows)
+    interpolate = table.get("interpolate", False)
+    if not isinstance(interpolate, bool):
+        raise _fail(
+            where,
+            "depth.interpolate",
+            f"must be true or false, got {_show(interpolate)}",
+            "write interpolate = true to follow every tie (stretched paper), or leave it out for one line",
+        )
+    return DepthSpec(unit=unit, step=step, ties=ties, rows=rows, interpolate=interpolate)
 
 
 def _parse_ties(value: Any, where: str) -> tuple[tuple[float, float], ...]:
@@ -778,6 +789,8 @@ def _depth_toml(depth: DepthSpec, draft: bool) -> str:
     ]
     if depth.rows is not None:
         lines.append(f"rows = [{depth.rows[0]}, {depth.rows[1]}]")
+    if depth.interpolate:
+        lines.append("interpolate = true  # depth piecewise-linear through every tie, not one line")
     return "\n".join(lines) + "\n"
 
 

@@ -121,19 +121,21 @@ def _draw_flags(out: np.ndarray, trace: PixelTrace, marks) -> None:
 def _draw_depth_ticks(out: np.ndarray, layout: Layout, rows: tuple[int, int]) -> None:
     """A tick and label at round depths (about every 150 px) and a triangle at each tie row,
     at the left edge of the first track."""
-    from logdigit.qc.viewer import depth_line, nice_step
+    from logdigit.qc.viewer import nice_step, qc_depth_map
 
     if not layout.tracks:
         return
-    a, b = depth_line(layout)
+    dm = qc_depth_map(layout)
+    ends = dm.depth(np.array(rows, dtype=np.float64))
+    b = float(ends[1] - ends[0]) / max(rows[1] - rows[0], 1)  # depth per row, on average
     if b == 0:
         return
     x0 = min(t.left for t in layout.tracks)
     scale = _text_scale(out)
-    d0, d1 = sorted((a + b * rows[0], a + b * rows[1]))
+    d0, d1 = sorted(ends.tolist())
     step = nice_step(abs(b) * 150)
     for depth in np.arange(np.ceil(d0 / step) * step, d1 + step / 2, step):
-        r = int(round((depth - a) / b))
+        r = int(round(float(dm.row(depth))))
         cv2.line(out, (x0, r), (x0 + int(12 * scale), r), _TICK_COLOUR, 1)
         cv2.putText(
             out,

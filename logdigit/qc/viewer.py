@@ -92,11 +92,11 @@ def render_qc_html(
     if tile_rows < 16:
         raise ValueError(f"tile_rows must be >= 16, got {tile_rows}")
     h, w = image.shape[:2]
-    a, b = depth_line(layout)
+    dm = qc_depth_map(layout)
     curves = _curve_entries(traces, layout)
     svg = [f'<svg id="svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">']
     svg += _track_lines(layout, h)
-    svg += _depth_ticks(layout, a, b, h)
+    svg += _depth_ticks(layout, dm, h)
     for entry, trace in zip(curves, traces, strict=True):
         marks = (flags or {}).get(trace.mnemonic, ())
         entry["lookalike"] = bool(getattr(trace, "twins", ())) or any(kind == "look-alike" for _, _, kind in marks)
@@ -105,8 +105,7 @@ def render_qc_html(
     data = {
         "h": h,
         "w": w,
-        "a": a,
-        "b": b,
+        "knots": [dm.rows.tolist(), dm.depths.tolist()],
         "unit": layout.depth.unit,
         "curves": curves,
         "tracks": [[t.left, t.right] for t in layout.tracks],
@@ -131,17 +130,16 @@ def write_qc_html(path: str | os.PathLike, page: str) -> Path:
     return target
 
 
-def depth_line(layout: Layout) -> tuple[float, float]:
-    """``(a, b)`` of ``depth = a + b * row``: calibration's own fit (:func:`logdigit.calibrate.fit_ties`);
-    the pixel row itself for ties that cannot be fitted."""
-    from logdigit.calibrate import fit_ties
+def qc_depth_map(layout: Layout):
+    """Row -> depth as calibration maps it (:func:`logdigit.calibrate.depth_map`: one line, or
+    piecewise through the ties); the pixel row itself for ties that cannot be fitted."""
+    from logdigit.calibrate import DepthMap, depth_map
     from logdigit.errors import LayoutError
 
     try:
-        a, b, _ = fit_ties(layout)
+        return depth_map(layout)
     except LayoutError:
-        return 0.0, 1.0
-    return a, b
+        return DepthMap(np.array([0.0, 1.0]), np.array([0.0, 1.0]))
 
 
 def _curve_entries(traces: Sequence[PixelTrace], layout: Layout) -> list[dict]:
@@ -173,16 +171,18 @@ def _track_lines(layout: Layout, h: int) -> list[str]:
     return [f'<line class="edge" x1="{c}" y1="0" x2="{c}" y2="{h}"/>' for t in layout.tracks for c in (t.left, t.right)]
 
 
-def _depth_ticks(layout: Layout, a: float, b: float, h: int) -> list[str]:
+def _depth_ticks(layout: Layout, dm, h: int) -> list[str]:
     """A tick and label at round depths about every 200 px, and a marker at each tie."""
+    ends = dm.depth(np.array([0.0, max(h - 1, 1)]))
+    b = float(ends[1] - ends[0]) / max(h - 1, 1)  # depth per row, on average
     if b == 0 or not layout.tracks:
         return []
-    d0, d1 = sorted((a, a + b * (h - 1)))
+    d0, d1 = sorted(ends.tolist())
     step = nice_step(abs(b) * 200)
     x0, x1 = min(t.left for t in layout.tracks), max(t.right for t in layout.tracks)
     out = []
     for depth in np.arange(math.ceil(d0 / step) * step, d1 + step / 2, step):
-        row = (depth - a) / b
+        row = float(dm.row(depth))
         unit = html.escape(layout.depth.unit)
         out.append(
             f'<line class="tick" x1="{x0}" y1="{row:.2f}" x2="{x1}" y2="{row:.2f}"/>'
@@ -338,6 +338,12 @@ view.addEventListener("wheel", e => {{
 let drag = null;
 view.addEventListener("mousedown", e => {{ drag = [e.clientX, e.clientY, view.scrollLeft, view.scrollTop]; }});
 window.addEventListener("mouseup", () => {{ drag = null; }});
+function depthAt(row) {{  // piecewise-linear through the knots, the end pieces carried on
+  const [r, d] = D.knots, n = r.length;
+  let i = 1;
+  while (i < n - 1 && row > r[i]) i++;
+  return d[i - 1] + (row - r[i - 1]) * (d[i] - d[i - 1]) / (r[i] - r[i - 1]);
+}}
 function value(c, x) {{
   const f = (x - D.tracks[c.track][0]) / (D.tracks[c.track][1] - D.tracks[c.track][0]);
   return c.log ? Math.pow(10, Math.log10(c.lv) + f * (Math.log10(c.rv) - Math.log10(c.lv))) : c.lv + f * (c.rv - c.lv);
@@ -346,7 +352,7 @@ view.addEventListener("mousemove", e => {{
   if (drag) {{ view.scrollLeft = drag[2] - (e.clientX - drag[0]); view.scrollTop = drag[3] - (e.clientY - drag[1]); }}
   const r = view.getBoundingClientRect();
   const col = (view.scrollLeft + e.clientX - r.left) / z, row = Math.round((view.scrollTop + e.clientY - r.top) / z);
-  const depth = D.a + D.b * row;
+  const depth = depthAt(row);
   const t = D.tracks.findIndex(tr => col >= tr[0] && col <= tr[1]);
   const parts = [depth.toFixed(2) + " " + D.unit + " (row " + row + ")"];
   for (const c of D.curves) {{

@@ -162,6 +162,7 @@ def test_robust_fit_rejects_a_misread_number():
     (a, b), kept, rms = robust_depth_fit(pairs)
     assert (round(a, 6), round(b, 6), len(kept)) == (950.0, 0.5, 7) and rms < 1e-9
     assert robust_depth_fit([(10, 5)]) is None
+    assert robust_depth_fit([(0, 1000), (100, 1050)]) is None  # two readings check nothing
     assert robust_depth_fit([(0, 10), (100, 5000), (200, 3), (300, 9000)]) is None  # no three agree
 
 
@@ -297,3 +298,79 @@ def test_rulings_fit_labels_every_heavy_line_and_leaves_a_banner_out():
     assert abs(b - 10 / 44.3) < 2e-4 and max(abs(a + b * r - (1000 + 10 * k)) for k, r in enumerate(exact)) < 0.1
     assert rulings_fit((988.0, 10 / 44.5), heavy[:3], readings) is None  # too few rulings
     assert rulings_fit((988.0, 10 / 37.0), heavy, readings) is None  # 12 ft a ruling: no round interval
+
+
+def test_ruling_indices_count_intervals_skip_a_hidden_ruling_and_leave_a_banner_out():
+    from logdigit.image.layout_scan import ruling_indices
+
+    # every 50 rows; the one at 210 hidden (gap of two), a banner's box at 285 (half an interval off)
+    heavy = [10, 60, 110, 160, 260, 285, 310, 360]
+    assert ruling_indices(heavy).tolist() == [0, 1, 2, 3, 5, -1, 6, 7]
+    # stretched paper: the spacing drifts from 50 to 56 rows, still one interval each
+    drift = np.cumsum([0] + [50 + k for k in range(7)]).tolist()
+    assert ruling_indices(drift).tolist() == list(range(8))
+    # a page edge 20 rows above the first ruling is not on the lattice either
+    assert ruling_indices([0, 20, 70, 120, 170]).tolist() == [-1, 0, 1, 2, 3]
+
+
+def test_edit_distance_worked_by_hand():
+    from logdigit.image.layout_scan import edit_distance
+
+    assert edit_distance("1640", "1640") == 0
+    assert edit_distance("3426", "3420") == 1  # one substitution
+    assert edit_distance("540", "1540") == 1  # a lost digit
+    assert edit_distance("21660", "1600") == 2  # an added digit and a substitution
+    assert edit_distance("", "12") == 2
+
+
+def test_depth_numbers_misread_digit_by_digit_are_labelled_by_their_sequence():
+    """Numbers every 20 ft on rulings 60 rows apart, read as small print is read (a slashed zero
+    taken for 6 or 9, a digit lost or added): only 3500 and 3560 are exact, yet the sequence
+    3420 + 20 k is the only one within an edit or so of most readings, so every ruling is labelled."""
+    from logdigit.image.layout_scan import decode_labels
+
+    heavy = [30 + 60 * k for k in range(10)]
+    read = [3426, 3449, 3460, 34480, 3500, 352, 3546, 3560, 358, 3606]  # truth 3420 .. 3600
+    ties, exact, cost = decode_labels(list(zip(heavy, read, strict=True)), heavy)
+    assert ties == [(float(r), 3420.0 + 20 * k) for k, r in enumerate(heavy)]
+    assert exact == 3 and cost == pytest.approx(7 / 10)  # 3460, 3500, 3560 exact; seven one edit off
+    # labels on every other ruling (every 20 ft, rulings every 10 ft), two unread
+    ties, exact, _ = decode_labels([(30, 1000), (150, 1020), (270, 1040), (390, 1060)], heavy)
+    assert ties[1] == (90.0, 1010.0) and ties[-1] == (570.0, 1090.0) and exact == 4
+
+
+def test_depth_numbers_that_tell_no_single_sequence_give_no_labels():
+    from logdigit.image.layout_scan import decode_labels
+
+    heavy = [30 + 60 * k for k in range(6)]
+    # a consistent misreading (8 read as 9, 0 as 2) leaves one exact number: not enough
+    assert decode_labels(list(zip(heavy, [1932, 1942, 1952, 1962, 1972, 1980], strict=True)), heavy) is None
+    # two exact numbers that disagree with each other and nonsense between: no sequence wins
+    assert decode_labels(list(zip(heavy, [1000, 7, 99999, 5, 1400, 3], strict=True)), heavy) is None
+    assert decode_labels([(30, 1000), (90, 1010)], heavy) is None  # fewer than three
+
+
+@needs_ocr
+def test_stretched_paper_is_tied_at_every_ruling_and_interpolated():
+    """The test page warped down its length (row y shows page row y + 12 sin(2 pi y / 1800)):
+    paper that stretched up to 12 rows (6 ft) unevenly. The heavy rulings follow the warp, so
+    labelled by their count along the lattice they tie depth within the target everywhere,
+    where the best single line misses by feet; the draft interpolates and says so."""
+    from logdigit.calibrate import depth_map
+
+    page = _page()
+    h = page.shape[0]
+    y = np.arange(h, dtype=np.float32)
+    src = y + 12 * np.sin(2 * np.pi * y / 1800)
+    mapx = np.tile(np.arange(page.shape[1], dtype=np.float32), (h, 1))
+    mapy = np.tile(src[:, None], (1, page.shape[1])).astype(np.float32)
+    warped = cv2.remap(page, mapx, mapy, cv2.INTER_LINEAR, borderValue=255)
+    rep = scan_layout(warped, dpi=100)
+    assert rep.layout.depth.interpolate and rep.ruled >= 15, rep.lines()
+    assert any("depth.interpolate" in p for p in rep.problems)
+    depths = np.arange(1000.0, 1000 + 0.5 * SECTION, 25.0)
+    rows = np.interp(TOP + 2 * (depths - 1000), src, y)  # where each depth lies on the warped page
+    err = np.abs(depth_map(rep.layout).depth(rows) - depths)
+    assert err.max() <= 0.5, err.max()
+    b, a = np.polyfit(rows, depths, 1)
+    assert np.abs(a + b * rows - depths).max() > 2  # no line could do it

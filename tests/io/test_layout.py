@@ -143,7 +143,12 @@ def test_the_documented_log_scale_message(tmp_path):
         (
             "step = 0.5",
             "step = 0.5\nzzz = 1",
-            "depth.zzz: unknown key; remove it (valid keys: unit, step, ties, rows)",
+            "depth.zzz: unknown key; remove it (valid keys: unit, step, ties, rows, interpolate)",
+        ),
+        (
+            "step = 0.5",
+            'step = 0.5\ninterpolate = "yes"',
+            'depth.interpolate: must be true or false, got "yes" (str); write interpolate = true',
         ),
         # missing keys
         ("step = 0.5\n", "", "depth.step: missing; add the required key 'step'"),
@@ -391,8 +396,11 @@ def test_round_trip_of_awkward_strings_and_floats(tmp_path):
         well={"WELL": 'A "B" \\ C', "API#": "42", "COMP": "~A # [x] 1:2"},
     )
     text = layout_to_toml(layout)
-    assert '"API#" = "42"' in text
+    assert '"API#" = "42"' in text and "interpolate" not in text
     assert load_layout(write_layout(layout, tmp_path / "x.layout.toml")) == layout
+    stretched = replace(layout, depth=replace(layout.depth, interpolate=True))
+    assert "interpolate = true" in layout_to_toml(stretched)
+    assert load_layout(write_layout(stretched, tmp_path / "y.layout.toml")) == stretched
 
 
 def test_wrap_and_backup_load_and_round_trip(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ def test_page_holds_curves_inks_styles_flags_and_ties():
     assert "look-alike</span></label>" not in page.split('data-toggle="SP"')[1].split("</label>")[0] + "</label>"
     assert page.count('class="tie"') == 2
     data = json.loads(re.search(r'<script id="qcdata" type="application/json">(.*?)</script>', page, re.S).group(1))
-    assert (data["a"], data["b"]) == pytest.approx((1000.0, 1.0))
+    assert data["knots"] == [[0.0, 1.0], pytest.approx([1000.0, 1001.0])]  # the line through the ties
     assert [c["name"] for c in data["curves"]] == ["GR", "SP", "ILD"]
     assert data["curves"][0]["x"][300] is None and data["curves"][0]["x"][0] == 50.0
     assert "http://" not in page and "https://" not in page  # nothing fetched
@@ -123,6 +124,16 @@ def test_page_in_headless_chromium(tmp_path):
         # GR: x 50 is (50 - 10) / 80 of 0-150; SP: x = 20 + 60 * 100 / 599 on -80..20
         assert text.startswith("1100.00 FT (row 100)") and "GR 75.00 GAPI" in text and "SP -54.98 MV" in text, text
         page.screenshot(path=str(tmp_path / "qc.png"))
+        # stretched paper: depth piecewise through three ties, 1110 at row 100, read back between and past them
+        stretched = replace(
+            lay, depth=replace(lay.depth, ties=((0, 1000.0), (100, 1110.0), (200, 1200.0)), interpolate=True)
+        )
+        other = write_qc_html(tmp_path / "qc2.html", render_qc_html(image, traces, stretched, title="stretched"))
+        page.goto(other.as_uri())
+        page.wait_for_load_state("load")
+        for row, want in ((50, "1055.00"), (150, "1155.00"), (300, "1290.00")):
+            page.mouse.move(box["x"] + 50, box["y"] + row)
+            assert page.locator("#hover").text_content().startswith(f"{want} FT (row {row})")
         browser.close()
     assert not errors, errors
     assert (tmp_path / "qc.png").stat().st_size > 1000

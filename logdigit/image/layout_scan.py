@@ -688,15 +688,16 @@ _STEP_DEPTHS = tuple(m * 10.0**p for p in range(4) for m in (1.0, 2.0, 2.5, 5.0)
 """Depths between two neighbouring heavy rulings a print may use (1, 2, 2.5, 5 times 1-1000)."""
 
 
-def ruling_indices(heavy: list[int], *, tol: float = 0.2) -> np.ndarray:
+def ruling_indices(heavy: list[int], *, tol: float = 0.1) -> np.ndarray:
     """Each heavy ruling's count of ruling intervals from the first one on the lattice; -1 off it.
 
-    Heavy rulings repeat at one spacing (the median gap). A ruling hidden under a banner or a
-    fill leaves a gap of two or more intervals, so each count goes up by the gap over the
-    spacing, rounded; on stretched paper the spacing drifts a little, which the rounding
-    absorbs. A heavy line more than ``tol`` of an interval off the lattice (a banner's box, a
-    page edge) is not a depth ruling: -1; of two lines near one place on the lattice, the nearer
-    is the ruling. The lattice is the chain, from any of the first rulings, that holds the most.
+    Heavy rulings repeat at one spacing (the median gap to begin with, then the last interval
+    along the chain: on stretched paper the spacing drifts down the page, but little from one
+    ruling to the next). A ruling hidden under a banner or a fill leaves a gap of two or more
+    intervals, so each count goes up by the gap over the spacing, rounded. A heavy line more
+    than ``tol`` of an interval off the lattice (a banner's box, a page edge) is not a depth
+    ruling: -1; of two lines near one place on the lattice, the nearer is the ruling. The
+    lattice is the chain, from any of the first rulings, that holds the most.
 
     >>> ruling_indices([10, 60, 110, 135, 210, 259]).tolist()
     [0, 1, 2, -1, 4, 5]
@@ -712,11 +713,11 @@ def ruling_indices(heavy: list[int], *, tol: float = 0.2) -> np.ndarray:
     for start in range(min(rows.size, 12)):
         idx = np.full(rows.size, -1)
         idx[start] = k = 0
-        cur = start
+        cur, local = start, step
         while True:
             pick, pick_m, pick_dev = -1, 0, tol
             for j in range(cur + 1, rows.size):
-                n = (rows[j] - rows[cur]) / step
+                n = (rows[j] - rows[cur]) / local
                 if pick >= 0 and n > pick_m + 0.5:
                     break
                 m = round(n)  # rows rise with j: the first fit is the next place on the lattice
@@ -725,6 +726,7 @@ def ruling_indices(heavy: list[int], *, tol: float = 0.2) -> np.ndarray:
             if pick < 0:
                 break
             k += pick_m
+            local = (rows[pick] - rows[cur]) / pick_m
             idx[pick], cur = k, pick
         if (idx >= 0).sum() > most:
             best, most = idx, int((idx >= 0).sum())
@@ -924,6 +926,11 @@ def _number_blobs(ink, first, last, depth_track, dpi) -> list[tuple[int, int, in
     """(top, bottom, left, right) of each group of small ink marks in the depth track (a printed number)."""
     left, right = depth_track
     lo, hi = left + 3, right - 2
+    cover = ink[first : last + 1].mean(axis=0)
+    while lo < hi and cover[lo] >= 0.5:  # the edge of a heavy border beside the column
+        lo += 1
+    while hi > lo and cover[hi - 1] >= 0.5:
+        hi -= 1
     if hi - lo < 5:
         return []
     region = ink[first : last + 1, lo:hi].view(np.uint8)

@@ -374,3 +374,18 @@ def test_stretched_paper_is_tied_at_every_ruling_and_interpolated():
     assert err.max() <= 0.5, err.max()
     b, a = np.polyfit(rows, depths, 1)
     assert np.abs(a + b * rows - depths).max() > 2  # no line could do it
+
+
+def test_number_blobs_beside_a_heavy_border_with_a_ragged_edge():
+    """A 5-px border whose outer column is inked on every other row (anti-aliasing on a 1-bit
+    scan): that edge is not a mark, so the numbers beside it stay separate blobs, one each."""
+    from logdigit.image.layout_scan import _number_blobs
+
+    ink = np.zeros((600, 160), bool)
+    ink[:, 95:100] = True  # the border
+    ink[::2, 100] = True  # its ragged edge, inside the margin
+    for top in range(40, 560, 100):  # numbers 24 rows tall, 8 px wide, 6 px right of the edge
+        ink[top : top + 24 : 3, 106:114] = True
+        ink[top : top + 24, 106] = ink[top : top + 24, 113] = True
+    blobs = _number_blobs(ink, 0, 599, (95, 150), 100.0)
+    assert [(b[0], b[2], b[3]) for b in blobs] == [(top, 106, 113) for top in range(40, 560, 100)]

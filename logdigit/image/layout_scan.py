@@ -688,15 +688,24 @@ _STEP_DEPTHS = tuple(m * 10.0**p for p in range(4) for m in (1.0, 2.0, 2.5, 5.0)
 """Depths between two neighbouring heavy rulings a print may use (1, 2, 2.5, 5 times 1-1000)."""
 
 
-def ruling_indices(heavy: list[int], *, tol: float = 0.1) -> np.ndarray:
+_LATTICE_ROWS = 2.0
+"""Least reach (pixel rows) of a place on the ruling lattice: rulings a few rows apart are placed
+to a row or two (whole rows, a row's width), however small a share of an interval that is."""
+
+
+_LATTICE_SPAN = 8
+"""Rulings back along the chain over which the local spacing is measured."""
+
+
+def ruling_indices(heavy: list[int], *, tol: float = 0.15) -> np.ndarray:
     """Each heavy ruling's count of ruling intervals from the first one on the lattice; -1 off it.
 
-    Heavy rulings repeat at one spacing (the median gap to begin with, then the last interval
-    along the chain: on stretched paper the spacing drifts down the page, but little from one
-    ruling to the next). A ruling hidden under a banner or a fill leaves a gap of two or more
+    Heavy rulings repeat at one spacing (the median gap to begin with, then the spacing over the
+    last :data:`_LATTICE_SPAN` rulings of the chain: on stretched paper it drifts down the page,
+    but little over a few rulings). A ruling hidden under a banner or a fill leaves a gap of two or more
     intervals, so each count goes up by the gap over the spacing, rounded. A heavy line more
-    than ``tol`` of an interval off the lattice (a banner's box, a page edge) is not a depth
-    ruling: -1; of two lines near one place on the lattice, the nearer is the ruling. The
+    than ``tol`` of an interval (and :data:`_LATTICE_ROWS` rows) off the lattice (a banner's box,
+    a page edge) is not a depth ruling: -1; of two lines near one place on the lattice, the nearer is the ruling. The
     lattice is the chain, from any of the first rulings, that holds the most.
 
     >>> ruling_indices([10, 60, 110, 135, 210, 259]).tolist()
@@ -713,21 +722,24 @@ def ruling_indices(heavy: list[int], *, tol: float = 0.1) -> np.ndarray:
     for start in range(min(rows.size, 12)):
         idx = np.full(rows.size, -1)
         idx[start] = k = 0
-        cur, local = start, step
+        cur, local, chain = start, step, [(rows[start], 0)]
         while True:
-            pick, pick_m, pick_dev = -1, 0, tol
+            reach = max(tol, _LATTICE_ROWS / local)  # a ruling's row is whole, and rulings a row or so wide
+            pick, pick_m, pick_dev = -1, 0, reach
             for j in range(cur + 1, rows.size):
                 n = (rows[j] - rows[cur]) / local
                 if pick >= 0 and n > pick_m + 0.5:
                     break
                 m = round(n)  # rows rise with j: the first fit is the next place on the lattice
-                if m >= 1 and abs(n - m) <= tol and (pick < 0 or (m == pick_m and abs(n - m) < pick_dev)):
+                if m >= 1 and abs(n - m) <= reach and (pick < 0 or (m == pick_m and abs(n - m) < pick_dev)):
                     pick, pick_m, pick_dev = j, m, abs(n - m)
             if pick < 0:
                 break
             k += pick_m
-            local = (rows[pick] - rows[cur]) / pick_m
             idx[pick], cur = k, pick
+            chain.append((rows[pick], k))
+            back = chain[-1 - _LATTICE_SPAN] if len(chain) > _LATTICE_SPAN else chain[0]
+            local = (rows[pick] - back[0]) / (k - back[1])  # over the last few intervals: rows are whole
         if (idx >= 0).sum() > most:
             best, most = idx, int((idx >= 0).sum())
     return best

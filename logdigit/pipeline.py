@@ -630,6 +630,7 @@ def _meta(scan_path, opts: InferOptions, skew: float, lay: Layout, dpi, *, draft
         "LAYOUT": layout_path or ("detected from the scan" if drafted else "in memory"),
         "LAYSHA": sha256_file(layout_path) if layout_path and Path(layout_path).is_file() else "none",
         "TIES": " ".join(f"{r:g}={d:g}" for r, d in lay.depth.ties),
+        "DEPTHMAP": "piecewise through the ties" if lay.depth.interpolate else "least-squares line",
         "THRESH": ",".join(f"{t:g}" for t in opts.thresholds),
         "SKEW": f"{skew:.3f}",
         "CALIB": "layout" if lay.calibrated else "uncalibrated",

@@ -373,3 +373,43 @@ def test_amp_on_cpu_digitises_the_sample_and_is_recorded(scan_dir):
         assert c.within_2pct >= 0.9 and c.coverage >= 0.9, c
     r = _run("infer", scan_dir / "simple.jpg", "--model", "fast", "--device", "cpu", "--quiet", "--overwrite")
     assert r.exit_code == 0 and "amp=none" in lasio.read(scan_dir / "simple.las").params["SETTINGS"].value.split()
+
+
+def test_infer_with_interpolated_depth_follows_every_tie(scan_dir):
+    """The sample tied at rows 0 and 990 (850-1180 m, 1/3 m a row), then again with a third tie
+    at row 495 bent 10 m down (1025 instead of 1015) and ``interpolate = true``: the same rows
+    give the same values, at the depths the bent ties put them; the quality CSV follows too."""
+    import csv
+    import io
+
+    import lasio
+
+    def run(name):
+        r = _run("infer", scan_dir / "simple.jpg", "-o", scan_dir / f"{name}.las", "--quality",
+                 scan_dir / f"{name}.csv", "--device", "cpu", "--quiet")  # fmt: skip
+        assert r.exit_code == 0, r.output
+        rows = list(csv.DictReader(io.StringIO((scan_dir / f"{name}.csv").read_text())))
+        return lasio.read(scan_dir / f"{name}.las"), {float(row["depth"]): row for row in rows}
+
+    line, line_q = run("line")
+    _layout(
+        scan_dir,
+        GOOD.replace(
+            "ties = [[0, 850], [990, 1180]]", "ties = [[0, 850], [495, 1025], [990, 1180]]\ninterpolate = true"
+        ),
+    )
+    bent, bent_q = run("bent")
+    assert line.index[0] == bent.index[0] == 850.0 and bent.params["TIERES"].value == 0
+    assert (line.params["DEPTHMAP"].value, bent.params["DEPTHMAP"].value) == (
+        "least-squares line",
+        "piecewise through the ties",
+    )
+    # rows 198, 495, 792: 916, 1015, 1114 m on the line; bent, 850 + 198 * 175 / 495 = 920,
+    # 1025, and 1025 + 297 * 155 / 495 = 1118 m: the same pixel rows, so the same values
+    for d_line, d_bent in ((916.0, 920.0), (1015.0, 1025.0), (1114.0, 1118.0)):
+        i, j = np.flatnonzero(line.index == d_line)[0], np.flatnonzero(bent.index == d_bent)[0]
+        assert bent["GR"][j] == pytest.approx(line["GR"][i], abs=1e-4) and np.isfinite(line["GR"][i])
+        assert bent_q[d_bent]["GR"] == line_q[d_line]["GR"]
+    # past the last tie the last piece carries on: 155 / 495 m a row instead of 1/3
+    rows_past = (line.index[-1] - 1180.0) * 3
+    assert bent.index[-1] == pytest.approx(1180.0 + rows_past * 155 / 495, abs=0.5)

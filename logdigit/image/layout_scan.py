@@ -697,7 +697,7 @@ _LATTICE_SPAN = 8
 """Rulings back along the chain over which the local spacing is measured."""
 
 
-def ruling_indices(heavy: list[int], *, tol: float = 0.15) -> np.ndarray:
+def ruling_indices(heavy: list[float] | list[int], *, tol: float = 0.15) -> np.ndarray:
     """Each heavy ruling's count of ruling intervals from the first one on the lattice; -1 off it.
 
     Heavy rulings repeat at one spacing (the median gap to begin with, then the spacing over the
@@ -775,7 +775,7 @@ def _label_text(value: float) -> str:
 
 
 def decode_labels(
-    readings: list[tuple[float, int]], heavy: list[int], *, cap: int = 3, margin: float = 2.0
+    readings: list[tuple[float, int]], heavy: list[float] | list[int], *, cap: int = 3, margin: float = 2.0
 ) -> tuple[list[tuple[float, float]], int, float] | None:
     """Label every heavy ruling from depth numbers read with errors, by the sequence they form.
 

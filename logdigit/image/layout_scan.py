@@ -14,12 +14,16 @@ calibration pages. :func:`scan_layout` finds them and drafts a layout for one se
    the tracks read from the grid alone (:func:`grid_segments`: the spans whose grids each fit one
    scale) replace these when they explain more columns without cutting a track that fits.
    Each track's scale (linear, or log with its decades) is fitted to its grid.
-3. **Depth ties**: the heaviest horizontal rulings of the section (their spacing gives the depth
-   scale) and the numbers printed in the depth track, upright or turned 90 degrees either way,
-   read by OCR (:mod:`logdigit.image.ocr`); readings off the print's round labelling interval are
-   dropped (:func:`round_readings`); each number is tied to the heavy ruling nearest its centre,
-   and depth = a + b * row is fitted by consensus over pairs of readings, so that a misread
-   number cannot bend the line. Without OCR the ties stay placeholders (pixel rows).
+3. **Depth ties**: the heaviest horizontal rulings of the section, counted along their lattice
+   (:func:`ruling_indices`), and the numbers printed in the depth track, upright or turned 90
+   degrees either way, read by OCR (:mod:`logdigit.image.ocr`), each tied to the heavy ruling
+   nearest its centre. The numbers rise by one round step per ruling, so the sequence within the
+   fewest digit edits of the readings labels every ruling (:func:`decode_labels`); failing that,
+   depth = a + b * row is fitted by consensus over pairs of readings (:func:`robust_depth_fit`,
+   after :func:`round_readings`), so that a misread number cannot bend the line, and the rulings
+   are labelled by their count from it (:func:`rulings_fit`). Rulings that miss one line (paper
+   that stretched) make the draft's depth piecewise through them (``depth.interpolate``).
+   Without OCR the ties stay placeholders (pixel rows).
 4. **Inks**: per track, the distinct colours of the ink that is neither paper nor grid.
 
 The section's ``depth.rows`` are the rows of the section on which the tracks hold ink that is
@@ -91,9 +95,9 @@ class LayoutReport:
         heavy_rows: rows of the heaviest horizontal rulings in the section.
         readings: (row, number, confidence, angle) for each depth number read.
         ties: the draft's (row, depth) ties: the heavy rulings labelled by the readings
-            (:func:`rulings_fit`), else the readings kept by the robust fit.
-        kept: how many readings the robust fit kept.
-        ruled: how many heavy rulings the depth line was refitted on (0: the readings alone).
+            (:func:`decode_labels` or :func:`rulings_fit`), else the readings kept by the robust fit.
+        kept: how many readings were read exactly (:func:`decode_labels`) or kept by the robust fit.
+        ruled: how many heavy rulings are ties (0: the readings alone).
         fit: (a, b) of depth = a + b * row, or None.
         residual: RMS residual of the kept ties (depth units), or None.
         depth_scale: e.g. "5 in/100 ft" (needs dpi and a fit), or "".

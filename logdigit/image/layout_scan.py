@@ -668,16 +668,34 @@ of its centre: that alone misses a line by 0.29 rows RMS."""
 
 def _stretch(out: dict, problems: list[str]) -> dict:
     """Mark the depth of ``out`` piecewise (``interpolate``) when its ties miss one line: ruling
-    ties by :data:`STRETCH_ROWS`, any ties by more than calibration accepts of a line."""
-    from logdigit.calibrate import fit_ties
+    ties by :data:`STRETCH_ROWS`, any ties by more than calibration accepts of a line; never
+    ties whose depths do not rise row by row (then the report says to check them).
+
+    >>> out = {"fit": (0.0, 1.0), "ties": [(0, 0.0), (10, 10.0), (20, 9.0), (30, 30.0)], "ruled": 0,
+    ...        "residual": 3.4, "interpolate": False}
+    >>> problems = []
+    >>> _stretch(out, problems)["interpolate"], problems
+    (False, ['the 4 depth numbers disagree with one line and do not rise row by row: check the ties'])
+    """
+    from logdigit.calibrate import depth_map, fit_ties
 
     if out["fit"] is None or len(out["ties"]) < 3:
         return out
+    spec = DepthSpec("FT", _DRAFT_STEP, tuple(out["ties"]))
     try:
-        fit_ties(Layout(DepthSpec("FT", _DRAFT_STEP, tuple(out["ties"])), ()))
+        fit_ties(Layout(spec, ()))
         refused = False
     except LayoutError:
         refused = True
+    try:
+        depth_map(Layout(replace(spec, interpolate=True), ()))
+    except LayoutError:
+        if refused:
+            problems.append(
+                f"the {len(out['ties'])} depth numbers disagree with one line and do not rise row by row: "
+                "check the ties"
+            )
+        return out
     if refused or (out["ruled"] >= 4 and out["residual"] > STRETCH_ROWS * abs(out["fit"][1])):
         out["interpolate"] = True
         what = f"{out['ruled']} depth rulings" if out["ruled"] else f"{len(out['ties'])} depth numbers"

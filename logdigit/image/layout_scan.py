@@ -737,9 +737,10 @@ def ruling_indices(heavy: list[float] | list[int], *, tol: float = 0.15) -> np.n
     """
     rows = np.asarray(sorted(heavy), float)
     best = np.zeros(rows.size, int)
-    if rows.size < 2:
+    gaps = np.diff(rows)
+    if rows.size < 2 or not (gaps > 0).any():
         return best
-    step = float(np.median(np.diff(rows)))
+    step = float(np.median(gaps[gaps > 0]))  # a row listed twice is one ruling: its copy is off the lattice
     most = 0
     for start in range(min(rows.size, 12)):
         idx = np.full(rows.size, -1)

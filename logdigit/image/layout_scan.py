@@ -736,10 +736,10 @@ def ruling_indices(heavy: list[float] | list[int], *, tol: float = 0.15) -> np.n
     [0, 1, 2, -1, 3, 4]
     """
     rows = np.asarray(sorted(heavy), float)
-    best = np.zeros(rows.size, int)
+    best = np.where(np.arange(rows.size) == 0, 0, -1)
     gaps = np.diff(rows)
     if rows.size < 2 or not (gaps > 0).any():
-        return best
+        return best  # one ruling at most: no lattice
     step = float(np.median(gaps[gaps > 0]))  # a row listed twice is one ruling: its copy is off the lattice
     most = 0
     for start in range(min(rows.size, 12)):

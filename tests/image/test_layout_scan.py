@@ -313,7 +313,7 @@ def test_ruling_indices_count_intervals_skip_a_hidden_ruling_and_leave_a_banner_
     assert ruling_indices([0, 20, 70, 120, 170]).tolist() == [-1, 0, 1, 2, 3]
     # a row listed twice is one ruling; rows all alike or none are no lattice to fail on
     assert ruling_indices([100, 100, 100, 200]).tolist() == [0, -1, -1, 1]
-    assert ruling_indices([5, 5]).tolist() == [0, 0] and ruling_indices([]).tolist() == []
+    assert ruling_indices([5, 5]).tolist() == [0, -1] and ruling_indices([]).tolist() == []
 
 
 def test_edit_distance_worked_by_hand():

@@ -354,7 +354,7 @@ def test_depth_numbers_that_tell_no_single_sequence_give_no_labels():
 
 
 @needs_ocr
-def test_stretched_paper_is_tied_at_every_ruling_and_interpolated():
+def test_stretched_paper_is_tied_at_every_ruling_and_interpolated(tmp_path):
     """The test page warped down its length (row y shows page row y + 12 sin(2 pi y / 1800)):
     paper that stretched up to 12 rows (6 ft) unevenly. The heavy rulings follow the warp, so
     labelled by their count along the lattice they tie depth within the target everywhere,
@@ -377,6 +377,9 @@ def test_stretched_paper_is_tied_at_every_ruling_and_interpolated():
     assert err.max() <= 0.5, err.max()
     b, a = np.polyfit(rows, depths, 1)
     assert np.abs(a + b * rows - depths).max() > 2  # no line could do it
+    draft = tmp_path / "stretched.layout.toml"
+    draft.write_text(draft_text(rep))
+    assert load_layout(draft).depth == rep.layout.depth  # the draft file says interpolate = true
 
 
 def test_number_blobs_beside_a_heavy_border_with_a_ragged_edge():

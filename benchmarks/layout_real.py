@@ -2,7 +2,9 @@
 
 Prints (and with --doc writes) figures only: border errors in px, scale types, tie errors in
 ft at every labelled depth of the kit, section rows, ink Delta E, the line style drafted for
-each kit curve's ink. No pixels of the prints.
+each kit curve's ink; and a template made from the WSC section A layout registered onto a
+shifted and cropped copy of the print (written under build/, never committed), its LAS scored
+by the kit's scorer beside the hand layout's. No pixels of the prints.
 Skips cleanly (exit 0) when the kit is absent. Run: make layout-real
 """
 
@@ -133,6 +135,101 @@ def _compare(name: str, scan: Path, kit_path: Path) -> list[str]:
     return out + [""]
 
 
+TEMPLATE_SHIFT, TEMPLATE_TOP, TEMPLATE_ROWS = 17, 1500, 6500  # the copy: columns added left, rows from, rows kept
+
+
+def _template(kit_dir: Path) -> list[str]:
+    """A template made from the WSC section A layout, registered onto a shifted and cropped copy
+    of the print (written under build/, never committed): the registration found, and the LAS
+    it gives scored by the kit's scorer beside the LAS of the hand layout on the print itself."""
+    import importlib.util
+
+    import tifffile
+
+    from logdigit.image.template import register_template
+    from logdigit.io.layout import layout_to_toml
+    from logdigit.pipeline import InferOptions, digitise_to_files
+
+    scan = kit_dir / CASES[0][1]
+    kit_path, truth = kit_dir / CASES[0][2], kit_dir / "wsc/wsc_A.truth.npz"
+    template = load_layout(kit_path)
+    page = read_scan(scan)
+    dpi = page.dpi[1] if page.dpi else None
+    part = page.image[TEMPLATE_TOP : TEMPLATE_TOP + TEMPLATE_ROWS]
+    copy = np.full((part.shape[0], part.shape[1] + TEMPLATE_SHIFT, 3), 255, np.uint8)
+    copy[:, TEMPLATE_SHIFT:] = part
+    build = Path(__file__).resolve().parent.parent / "build" / "layout-real"
+    build.mkdir(parents=True, exist_ok=True)
+    copy_path = build / "wsc_shifted_cropped.tif"
+    tifffile.imwrite(copy_path, copy, resolution=(dpi, dpi) if dpi else None)
+    reg = register_template(template, copy, dpi=dpi)
+    reg_path = build / "wsc_shifted_cropped.layout.toml"
+    reg_path.write_text(layout_to_toml(reg.layout))
+    from logdigit.calibrate import depth_map
+
+    kit_rows = np.array([r for r, _ in template.depth.ties], float)
+    err = np.abs(depth_map(reg.layout).depth(kit_rows - TEMPLATE_TOP) - np.array([d for _, d in template.depth.ties]))
+    spec = importlib.util.spec_from_file_location("score_pixels", kit_dir / "score_pixels.py")
+    scorer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scorer)
+    opts = InferOptions(device="cpu")
+    rows, made = [], []
+    for label, image_path, layout_path in (
+        ("hand layout on the print", scan, kit_path),
+        ("template registered on the copy", copy_path, reg_path),
+    ):
+        las = build / f"{image_path.stem}.las"
+        digitise_to_files(image_path, out=las, layout=layout_path, options=opts, overwrite=True)
+        made.append(las)
+        got = scorer.score(str(las), str(kit_path), str(truth))["summary"]
+        rows.append(
+            f"| {label} | {got['within_2pct']:.1%} | {got['over_10pct']:.1%} | {got['coverage']:.1%} "
+            f"| {got['mean']:.4f} |"
+        )
+    same, both = _agreement(made[0], made[1], template)
+    return [
+        "### Template: the WSC section A layout registered onto a shifted and cropped copy of the print",
+        "",
+        f"The copy: rows {TEMPLATE_TOP}-{TEMPLATE_TOP + TEMPLATE_ROWS - 1} of the print, {TEMPLATE_SHIFT} blank "
+        f"columns added on the left. Registration: shift {reg.shift:+d} px (applied {TEMPLATE_SHIFT:+d}), edge "
+        f"residual {reg.edge_residual:g} px, {len(reg.ties)} ties read (RMS residual {reg.tie_residual:.3g}); depth "
+        f"at the kit's {len(kit_rows)} tie rows (moved to the copy) off by at most {err.max():.3f} ft.",
+        "Both LAS scored by the kit's scorer against the kit's truth and layout (depths are the print's):",
+        "",
+        "| LAS | within 2 % | > 10 % off | coverage | mean error |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        *rows,
+        "",
+        f"The two LAS themselves: of the {both} samples (all curves) where both hold a value, {same:.1%} agree within "
+        "2 % of track width.",
+        "",
+    ]
+
+
+def _agreement(las_a: Path, las_b: Path, layout) -> tuple[float, int]:
+    """Share of the samples (all curves, depths in both) where two LAS agree within 2 % of track
+    width, and how many samples both hold."""
+    import lasio
+
+    a, b = lasio.read(las_a), lasio.read(las_b)
+    depths = np.intersect1d(np.round(a.index, 5), np.round(b.index, 5))
+    ia = np.searchsorted(np.round(a.index, 5), depths)
+    ib = np.searchsorted(np.round(b.index, 5), depths)
+    close = total = 0
+    for track in layout.tracks:
+        for c in track.curves:
+            va, vb = a[c.mnemonic][ia], b[c.mnemonic][ib]
+            if track.scale == "log":
+                va, vb = np.log10(np.where(va > 0, va, np.nan)), np.log10(np.where(vb > 0, vb, np.nan))
+                span = np.log10(c.right_value) - np.log10(c.left_value)
+            else:
+                span = c.right_value - c.left_value
+            ok = np.isfinite(va) & np.isfinite(vb)
+            close += int((np.abs(va[ok] - vb[ok]) <= 0.02 * abs(span)).sum())
+            total += int(ok.sum())
+    return (close / total if total else float("nan")), total
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kit", type=Path, default=KIT)
@@ -152,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, scan, kit in CASES:
         lines += _compare(name, args.kit / scan, args.kit / kit)
+    lines += _template(args.kit)
     lines += [
         "### Notes",
         "",

@@ -58,7 +58,8 @@ bench-accuracy: $(BENCH_STAMP)
 bench-accuracy-full: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/peer_accuracy.py --full --eval-n 200 --threads 2 --json docs/peer-accuracy-full.json --doc docs/peer-accuracy-full.md
 
-# `logdigit layout` on the real prints of ../shared/realdata against the kit's layouts (skips when absent).
+# `logdigit layout` on the real prints of ../shared/realdata against the kit's layouts, and the section A layout
+# registered as a template onto a shifted, cropped copy of the print (skips when absent).
 layout-real: install
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/layout_real.py --doc docs/layout-real.md
 

@@ -124,13 +124,6 @@ class DepthMap:
         """The line ``depth = a + b * row``."""
         return cls(np.array([0.0, 1.0]), np.array([a, a + b], dtype=np.float64))
 
-    @property
-    def line(self) -> tuple[float, float]:
-        """``(a, b)`` of the straight line from the first knot to the last (the map itself when
-        it has two knots)."""
-        b = float((self.depths[-1] - self.depths[0]) / (self.rows[-1] - self.rows[0]))
-        return float(self.depths[0] - b * self.rows[0]), b
-
 
 def _through(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     """Piecewise-linear through (xp, fp), xp increasing, extended along the end pieces."""

@@ -631,9 +631,7 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
     decoded = decode_labels(pairs, list(heavy) if on_rulings else [r for r, _ in pairs])
     if decoded is not None:
         kept, exact, _ = decoded
-        rows_t, depths_t = np.asarray(kept).T
-        b, a = (float(x) for x in np.polyfit(rows_t, depths_t, 1))
-        rms = float(np.sqrt(np.mean((depths_t - (a + b * rows_t)) ** 2)))
+        (a, b), rms = _line_fit(*np.asarray(kept).T)
         out.update(ties=tuple(kept), kept=exact, ruled=len(kept) if on_rulings else 0, fit=(a, b), residual=rms)
         if exact < len(readings):
             problems.append(
@@ -642,7 +640,6 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
             )
         if on_rulings:
             return _stretch(out, problems)
-        kept = [(r, d) for r, d in kept if any(r == p[0] for p in pairs)]
     else:
         step = float(np.median(np.diff(heavy))) if len(heavy) > 1 else None
         fit = robust_depth_fit(round_readings([(r, float(v)) for r, v in pairs]), step=step)
@@ -923,9 +920,14 @@ def rulings_fit(
     moved = np.abs(DepthMap(rows, depths).depth(r_read) - d_read)
     if moved.max() > 0.2 * nice:
         return None
-    b2, a2 = np.polyfit(rows, depths, 1)
-    rms = float(np.sqrt(np.mean((depths - (a2 + b2 * rows)) ** 2)))
-    return (float(a2), float(b2)), [(float(r), float(d)) for r, d in zip(rows, depths, strict=True)], rms
+    line, rms = _line_fit(rows, depths)
+    return line, [(float(r), float(d)) for r, d in zip(rows, depths, strict=True)], rms
+
+
+def _line_fit(rows: np.ndarray, depths: np.ndarray) -> tuple[tuple[float, float], float]:
+    """(a, b) of the least-squares line depth = a + b * row, and its RMS residual."""
+    b, a = np.polyfit(rows, depths, 1)
+    return (float(a), float(b)), float(np.sqrt(np.mean((depths - (a + b * rows)) ** 2)))
 
 
 _ROUND_INTERVALS = (1000, 500, 250, 200, 100, 50, 25, 20, 10, 5, 2)
@@ -1071,9 +1073,8 @@ def robust_depth_fit(
     inl = best[1]
     if inl.sum() < 3 or inl.sum() < len(pts) / 2:  # two readings alone check nothing: one misread bends them
         return None
-    b, a = np.polyfit(rows[inl], depths[inl], 1)
-    rms = float(np.sqrt(np.mean((depths[inl] - (a + b * rows[inl])) ** 2)))
-    return (float(a), float(b)), [(float(r), float(d)) for r, d in pts[inl]], rms
+    line, rms = _line_fit(rows[inl], depths[inl])
+    return line, [(float(r), float(d)) for r, d in pts[inl]], rms
 
 
 def _default_tol(depths: np.ndarray, b: float, step: float | None) -> float:

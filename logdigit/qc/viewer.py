@@ -139,7 +139,7 @@ def qc_depth_map(layout: Layout):
     try:
         return depth_map(layout)
     except LayoutError:
-        return DepthMap(np.array([0.0, 1.0]), np.array([0.0, 1.0]))
+        return DepthMap.line_of(0.0, 1.0)
 
 
 def _curve_entries(traces: Sequence[PixelTrace], layout: Layout) -> list[dict]:

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Threads the tests run with: the caller's OMP_NUM_THREADS, else 2 (the LAS is the same on any count).
 TEST_THREADS ?= $(or $(OMP_NUM_THREADS),2)
 
-.PHONY: install fit-tracer fit-curve-stats layout-real layout-synth evaluate-real trace-real trace-real-joint test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
+.PHONY: install fit-tracer fit-digits fit-curve-stats layout-real layout-synth evaluate-real trace-real trace-real-joint test test-all demo bench bench-accuracy bench-accuracy-full lint samples model-eval compare-losses fit-confidence clean
 
 install: $(STAMP)
 
@@ -111,6 +111,11 @@ model-eval: install
 # (logdigit/data/tracer.json; see logdigit/research/fit_tracer.py; ~4 min on one core).
 fit-tracer: install
 	OMP_NUM_THREADS=1 $(BIN)/python -m logdigit.research.fit_tracer --n 100 --seed 0
+
+# The depth-number reader DigitNet (logdigit/data/digits.safetensors): numbers rendered in the
+# fonts of fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-urw-base35 and Hershey stroke fonts; ~15 min on 2 cores.
+fit-digits: install
+	$(BIN)/python -m logdigit.research.digits --steps 6000 --seed 0
 
 # The per-row trace confidence: fit on 150 val sheets, checked on 100 test sheets of seeds 2 and 3
 # (logdigit/data/confidence.json, docs/confidence.json and its reliability diagram; ~20 min on one core).

@@ -34,7 +34,8 @@ def layout(
         bool,
         typer.Option(
             "--ocr/--no-ocr",
-            help="Read the printed depth numbers with Tesseract, where installed (LOGDIGIT_OCR=off also turns it off).",
+            help="Read the printed depth numbers (DigitNet, shipped, and Tesseract where installed; "
+            "LOGDIGIT_OCR=off also turns it off, LOGDIGIT_OCR=digitnet reads with DigitNet alone).",
         ),
     ] = True,
     lines: Annotated[

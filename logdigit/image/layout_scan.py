@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -583,7 +584,7 @@ def _curve_rows(ink, first, last, tracks, positions) -> tuple[int, int] | None:
 
 
 def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) -> dict:
-    from logdigit.image.ocr import ocr_engine, read_number
+    from logdigit.image.ocr import ocr_engine, read_numbers
 
     out: dict[str, Any] = {
         "readings": (),
@@ -610,25 +611,26 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
         mid = float(np.median([(b[2] + b[3]) / 2 for b in blobs]))
     blobs = [b for b in blobs if abs((b[2] + b[3]) / 2 - mid) <= 0.25 * half]  # labels are centred; pips are not
     blobs = _near_heavy(blobs, heavy, dpi)
-    readings, angles = [], list(_angles_first())
+    readings, others, angles = [], [], list(_angles_first())
     for top, bottom, left, right in blobs:
         pad = 3
         crop = grey[max(0, top - pad) : bottom + pad + 1, max(0, left - pad) : right + pad + 1]
         tall = (bottom - top) > 1.3 * (right - left)
         tried = [a for a in angles if (a != 0) == tall] or angles
-        got = read_number(crop, angles=tuple(tried))
-        if got is None:
+        got = read_numbers(crop, angles=tuple(tried))
+        if not got:
             continue
-        value, conf, angle = got
+        value, conf, angle = got[0]  # the first engine's reading; the other's is an alternative
         angles.remove(angle)
         angles.insert(0, angle)  # numbers of one print share a rotation: try it first next time
         row = _snap((top + bottom) / 2, heavy, bottom - top, right - left)
         readings.append((row, value, conf, angle))
+        others.append((row, tuple(dict.fromkeys(v for v, _, _ in got))))
     out["readings"] = tuple(readings)
     pairs = [(r, v) for r, v, _, _ in readings]
     # Numbers printed on the heavy rulings are placed on their lattice; others on their own rows' lattice.
     on_rulings = len(heavy) >= 4 and sum(r in heavy for r, _ in pairs) >= len(pairs) / 2
-    decoded = decode_labels(pairs, list(heavy) if on_rulings else [r for r, _ in pairs])
+    decoded = decode_labels(others, list(heavy) if on_rulings else [r for r, _ in pairs])
     if decoded is not None:
         kept, exact, _ = decoded
         (a, b), rms = _line_fit(*np.asarray(kept).T)
@@ -795,7 +797,11 @@ def _label_text(value: float) -> str:
 
 
 def decode_labels(
-    readings: list[tuple[float, int]], heavy: list[float] | list[int], *, cap: int = 3, margin: float = 2.0
+    readings: Sequence[tuple[float, int | tuple[int, ...]]],
+    heavy: list[float] | list[int],
+    *,
+    cap: int = 3,
+    margin: float = 2.0,
 ) -> tuple[list[tuple[float, float]], int, float] | None:
     """Label every heavy ruling from depth numbers read with errors, by the sequence they form.
 
@@ -810,7 +816,9 @@ def decode_labels(
     reading says and what the sequence prints there, and the lowest wins.
 
     Args:
-        readings: (row, number read) of each number tied to a heavy ruling (its row one of ``heavy``).
+        readings: (row, number read) of each number tied to a heavy ruling (its row one of ``heavy``);
+            the number may be a tuple of what several engines read (each proposes; the reading
+            costs its nearest one's edits).
         heavy: rows of the heavy rulings.
         cap: most a single reading can cost (a number read as nonsense costs this much).
         margin: the best sequence must cost at least this much less than any other.
@@ -830,21 +838,29 @@ def decode_labels(
     rows = np.asarray(sorted(heavy), float)
     ks = ruling_indices(heavy)
     index = {r: k for r, k in zip(rows.tolist(), ks.tolist(), strict=True) if k >= 0}
-    on = [(index[float(r)], str(v)) for r, v in readings if float(r) in index]
+    on = [
+        (index[float(r)], tuple(str(x) for x in (v if isinstance(v, tuple) else (v,))))
+        for r, v in readings
+        if float(r) in index
+    ]
     if len(on) < 3:
         return None
     votes: dict[tuple[float, float], int] = {}
     for d in _STEP_DEPTHS:
-        for k, text in on:
-            for s in _one_edit(text):
-                alt = float(s) - d * k
-                if alt >= 0 and alt % (d / 2) == 0:  # rulings and labels fall on round depths
-                    votes[(d, alt)] = votes.get((d, alt), 0) + (2 if s == text else 1)
+        for k, texts in on:
+            proposed: dict[tuple[float, float], int] = {}  # one reading's votes, whatever its engines
+            for text in texts:
+                for s in _one_edit(text):
+                    alt = float(s) - d * k
+                    if alt >= 0 and alt % (d / 2) == 0:  # rulings and labels fall on round depths
+                        proposed[(d, alt)] = max(proposed.get((d, alt), 0), 2 if s == text else 1)
+            for h, n in proposed.items():
+                votes[h] = votes.get(h, 0) + n
     top = sorted(votes, key=lambda h: -votes[h])[:200]
 
     def cost(h: tuple[float, float]) -> tuple[float, int]:
         d, v0 = h
-        dist = [min(edit_distance(_label_text(v0 + d * k), text), cap) for k, text in on]
+        dist = [min(min(edit_distance(_label_text(v0 + d * k), t) for t in texts), cap) for k, texts in on]
         return float(sum(dist)), sum(x == 0 for x in dist)
 
     scored = sorted((cost(h), h) for h in top)

@@ -100,7 +100,8 @@ def register_template(
     if report.fit is None or len(report.ties) < 2:
         raise LayoutError(
             f"{where}: no depth ties read from the printed depth numbers ({report.ocr or 'none found'}); "
-            "install tesseract-ocr, or write this scan's [depth] ties by hand"
+            "write this scan's [depth] ties by hand (apt-get install tesseract-ocr adds a second reader where "
+            "it is missing)"
         )
     tracks = tuple(dataclasses.replace(t, left=t.left + shift, right=t.right + shift) for t in template.tracks)
     width = image.shape[1]

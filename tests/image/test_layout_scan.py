@@ -9,14 +9,15 @@ from typer.testing import CliRunner
 
 from logdigit.cli import app
 from logdigit.errors import LayoutError
+from logdigit.image import ocr
 from logdigit.image.layout_scan import draft_text, find_sections, robust_depth_fit, scan_layout, with_line_styles
-from logdigit.image.ocr import ocr_engine, read_number
+from logdigit.image.ocr import ocr_engine, read_number, read_numbers, tesseract_version
 from logdigit.io.layout import load_layout
 
 BORDERS = (20, 220, 300, 500, 700)  # track 1 linear, depth track, track 2 log (2 decades), track 3 linear
 TOP, SECTION = 600, 2000  # section rows TOP .. TOP + SECTION - 1; depth = 1000 + 0.5 * (row - TOP)
 
-needs_ocr = pytest.mark.skipif(not ocr_engine()[0], reason="no OCR engine (tesseract-ocr and pytesseract)")
+needs_ocr = pytest.mark.skipif(not tesseract_version()[0], reason="no Tesseract (tesseract-ocr and pytesseract)")
 
 
 def _number(text: str, angle: int) -> np.ndarray:
@@ -187,6 +188,42 @@ def test_ties_from_printed_numbers_survive_a_misprint(angle):
     assert rep.depth_scale == "2 in/100 ft"
 
 
+@needs_ocr
+def test_both_engines_read_a_number_tesseract_first():
+    got = read_numbers(_number("2350", 0))
+    assert [v for v, _, _ in got] == [2350, 2350] and all(a == 0 for _, _, a in got)
+
+
+@pytest.mark.parametrize("angle", [0, 90])
+def test_without_tesseract_digitnet_reads_the_ties(monkeypatch, angle):
+    monkeypatch.setattr(ocr, "tesseract_version", lambda: (False, "no Tesseract: not installed (test)"))
+    assert ocr_engine() == (True, "OCR: DigitNet (no Tesseract: not installed (test))")
+    assert [(v, a) for v, _, a in read_numbers(_number("2350", angle))] == [(2350, angle)]
+    rep = scan_layout(_page(angle=angle), dpi=100)
+    assert rep.fit is not None and rep.ocr.startswith("OCR: DigitNet"), rep.lines()
+    a, b = rep.fit
+    rows = np.arange(TOP, TOP + SECTION, 100)
+    assert np.abs(a + b * rows - (1000 + 0.5 * (rows - TOP))).max() <= 0.5
+
+
+def test_digitnet_setting_reads_without_tesseract(monkeypatch):
+    monkeypatch.setenv("LOGDIGIT_OCR", "digitnet")
+    assert ocr_engine() == (True, "OCR: DigitNet (Tesseract not used: LOGDIGIT_OCR=digitnet)")
+    monkeypatch.setattr(ocr, "read_number", lambda *a, **k: pytest.fail("Tesseract asked"))
+    assert [v for v, _, _ in read_numbers(_number("2350", 0))] == [2350]
+
+
+def test_cli_drafts_calibrated_ties_without_tesseract(tmp_path, monkeypatch):
+    monkeypatch.setattr(ocr, "tesseract_version", lambda: (False, "no Tesseract: not installed (test)"))
+    scan = tmp_path / "log.png"
+    cv2.imwrite(str(scan), _page())
+    r = CliRunner().invoke(app, ["layout", str(scan)])
+    assert r.exit_code == 0, r.output
+    assert "OCR: DigitNet (no Tesseract" in r.output
+    lay = load_layout(tmp_path / "log.layout.toml")
+    assert lay.calibrated and lay.depth.unit == "FT"
+
+
 def test_without_an_ocr_engine_ties_are_placeholders(monkeypatch):
     monkeypatch.setenv("LOGDIGIT_OCR", "off")
     rep = scan_layout(_page(), dpi=100)
@@ -351,6 +388,24 @@ def test_depth_numbers_that_tell_no_single_sequence_give_no_labels():
     # two exact numbers that disagree with each other and nonsense between: no sequence wins
     assert decode_labels(list(zip(heavy, [1000, 7, 99999, 5, 1400, 3], strict=True)), heavy) is None
     assert decode_labels([(30, 1000), (90, 1010)], heavy) is None  # fewer than three
+
+
+def test_two_engines_readings_are_decoded_together():
+    """The 1-bit small print of the test above, read by two engines that err differently: each
+    alone has one exact number (no labels); together every number costs its nearer reading."""
+    from logdigit.image.layout_scan import decode_labels
+
+    heavy = [30 + 60 * k for k in range(6)]
+    first = [1932, 1942, 1952, 1962, 1972, 1980]  # truth 1930 .. 1980: one exact (1980)
+    second = [1933, 1940, 1952, 1962, 1973, 1982]  # one exact (1940)
+    assert decode_labels(list(zip(heavy, second, strict=True)), heavy) is None
+    both = [(r, (a, b)) for r, a, b in zip(heavy, first, second, strict=True)]
+    ties, exact, cost = decode_labels(both, heavy)
+    assert ties == [(float(r), 1930.0 + 10 * k) for k, r in enumerate(heavy)]
+    # exact: 1940 (second), 1980 (first); one edit off: 1932/1933, 1952, 1962, 1972/1973
+    assert exact == 2 and cost == pytest.approx(4 / 6)
+    # one engine's reading listed twice is one reading: no extra votes, still one exact
+    assert decode_labels([(r, (b, b)) for r, b in zip(heavy, second, strict=True)], heavy) is None
 
 
 @needs_ocr

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from logdigit.image.ocr import ocr_engine
 from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track
 from tests.image.test_layout_scan import SECTION, TOP, _page
 
@@ -43,8 +42,7 @@ def test_score_sheet_counts_a_missing_or_extra_track(bench):
     assert got["tracks"] is False and got["ties"] is True and got["why"] == "1 tracks, not 2"
 
 
-@pytest.mark.skipif(not ocr_engine()[0], reason="no OCR engine (tesseract-ocr and pytesseract)")
-def test_a_stubbed_sheet_is_right(bench):
+def test_a_stubbed_sheet_is_right(bench):  # with Tesseract where installed, else DigitNet alone
     labels = [(TOP + 100 * k, 1000.0 + 50 * k) for k in range(SECTION // 100)]
     got = bench.score_draft(_stub(labels), dpi=100)
     assert got["tracks"] and got["ties"], got
@@ -54,3 +52,17 @@ def test_a_stubbed_sheet_is_right(bench):
 def test_a_sheet_without_depth_numbers_fails_the_ties(bench):
     got = bench.score_draft(_stub(None), dpi=100, ocr=False)
     assert got["tracks"] is True and got["ties"] is False and got["why"] == "no depth labels on the sheet"
+
+
+def test_read_numbers_scores_each_engine_by_hand():
+    spec = importlib.util.spec_from_file_location("logdigit_bench_read_numbers", BENCH.parent / "read_numbers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from tests.model.test_digits import _hershey
+
+    # two crops DigitNet reads exactly, and a third whose truth is one digit off what is printed
+    found = [(_hershey("2350", 0.4), "2350", False), (_hershey("875", 0.4), "875", False)]
+    found.append((_hershey("10450", 0.4), "10460", False))
+    got = module.score(found)
+    assert got["crops"] == 3
+    assert got["digitnet"] == {"exact": round(2 / 3, 3), "mean_edits": round(1 / 3, 3)}

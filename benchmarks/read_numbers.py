@@ -52,15 +52,14 @@ def score(found: list[tuple[np.ndarray, str, bool]]) -> dict:
     """Per engine: crops read exactly (share) and mean edit distance (capped at 3)."""
     from logdigit.image import ocr
     from logdigit.image.layout_scan import edit_distance
-    from logdigit.model.digits import read_digits
 
     tesseract = ocr.tesseract_version()[0]
     hits: dict[str, list[float]] = {"tesseract": [], "digitnet": [], "either": []}
     for crop, truth, turned in found:
         angles = tuple(a for a in ocr.ANGLES if (a != 0) == turned)
         got_t = ocr.read_number(crop, angles=angles) if tesseract else None
-        net = [(len(t), c, t) for t, c in (read_digits(ocr._turn(crop, a)) for a in angles)]  # as read_numbers picks
-        text_n = max(net)[2] if net else ""
+        got_n = ocr.read_digitnet(crop, angles=angles)
+        text_n = str(got_n[0]) if got_n else ""
         text_t = str(got_t[0]) if got_t else ""
         hits["digitnet"].append(min(edit_distance(text_n, truth), 3))
         if tesseract:

@@ -611,7 +611,7 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
         mid = float(np.median([(b[2] + b[3]) / 2 for b in blobs]))
     blobs = [b for b in blobs if abs((b[2] + b[3]) / 2 - mid) <= 0.25 * half]  # labels are centred; pips are not
     blobs = _near_heavy(blobs, heavy, dpi)
-    readings, others, angles = [], [], list(_angles_first())
+    readings, alternatives, angles = [], [], list(_angles_first())
     for top, bottom, left, right in blobs:
         pad = 3
         crop = grey[max(0, top - pad) : bottom + pad + 1, max(0, left - pad) : right + pad + 1]
@@ -625,12 +625,12 @@ def _read_depth(grey, ink, first, last, depth_track, heavy, dpi, ocr, problems) 
         angles.insert(0, angle)  # numbers of one print share a rotation: try it first next time
         row = _snap((top + bottom) / 2, heavy, bottom - top, right - left)
         readings.append((row, value, conf, angle))
-        others.append((row, tuple(dict.fromkeys(v for v, _, _ in got))))
+        alternatives.append((row, tuple(dict.fromkeys(v for v, _, _ in got))))
     out["readings"] = tuple(readings)
     pairs = [(r, v) for r, v, _, _ in readings]
     # Numbers printed on the heavy rulings are placed on their lattice; others on their own rows' lattice.
     on_rulings = len(heavy) >= 4 and sum(r in heavy for r, _ in pairs) >= len(pairs) / 2
-    decoded = decode_labels(others, list(heavy) if on_rulings else [r for r, _ in pairs])
+    decoded = decode_labels(alternatives, list(heavy) if on_rulings else [r for r, _ in pairs])
     if decoded is not None:
         kept, exact, _ = decoded
         (a, b), rms = _line_fit(*np.asarray(kept).T)

@@ -1,11 +1,11 @@
-"""Read printed depth numbers: with DigitNet, shipped with logdigit, and Tesseract where installed.
+"""Read printed depth numbers: with Tesseract where installed, and DigitNet, shipped with logdigit.
 
 Two engines read each number, and :func:`read_numbers` returns what each of them reads:
 
 * **Tesseract** (through pytesseract), an optional system program (``apt-get install
   tesseract-ocr``; ``make install`` installs it where it can);
 * **DigitNet** (:mod:`logdigit.model.digits`), a small network shipped with its weights, fitted
-  on numbers rendered in TrueType fonts (``make fit-digits``); always there.
+  on numbers rendered in outline and stroke fonts (``make fit-digits``); always there.
 
 The first reading is the number's; the other is an alternative that the sequence decoding of
 :func:`logdigit.image.layout_scan.decode_labels` weighs too (two engines rarely misread a
@@ -13,7 +13,7 @@ number the same way).
 
 Nothing is downloaded at run time. With the environment variable ``LOGDIGIT_OCR=off``,
 :func:`ocr_engine` says so in one line and no number is read: ``logdigit layout`` then drafts
-depth ties from the grid alone.
+depth ties from the grid alone; with ``LOGDIGIT_OCR=digitnet`` DigitNet reads alone.
 """
 
 from __future__ import annotations
@@ -34,10 +34,6 @@ ANGLES: tuple[int, ...] = (0, 90, 270)
 
 _CONFIG = "--psm 7 -c tessedit_char_whitelist=0123456789"
 _TEXT_PX = 40  # numbers are scaled to this height (px) before reading: Tesseract likes 30-50 px text
-
-
-ENGINES: tuple[str, ...] = ("tesseract", "digitnet")
-"""The reading engines, in the order :func:`read_numbers` lists their readings."""
 
 
 def ocr_engine() -> tuple[bool, str]:
@@ -88,25 +84,29 @@ def read_numbers(crop: np.ndarray, *, angles: tuple[int, ...] = ANGLES) -> list[
         angles: rotations to try (degrees, from :data:`ANGLES`).
 
     Returns:
-        One (value, confidence 0-100, angle) per engine that reads digits, in :data:`ENGINES`
-        order (Tesseract where installed, then DigitNet); each engine's most confident rotation.
+        One (value, confidence 0-100, angle) per engine that reads digits: Tesseract's (where
+        installed and not switched off), then DigitNet's; each from the rotation it reads best.
         Call only when :func:`ocr_engine` says reading is on.
+    """
+    got = [read_number(crop, angles=angles) if _use_tesseract() else None, read_digitnet(crop, angles=angles)]
+    return [g for g in got if g is not None]
+
+
+def read_digitnet(crop: np.ndarray, *, angles: tuple[int, ...] = ANGLES) -> tuple[int, float, int] | None:
+    """(value, confidence 0-100, angle) of a grey number crop read by DigitNet, or None.
+
+    DigitNet reads a number turned the wrong way as nothing, or as the few digits that look the
+    same upside down (0, 8): of the rotations, the one that reads the most digits wins, then the
+    surest.
     """
     from logdigit.model.digits import read_digits
 
-    out = []
-    if _use_tesseract():
-        got = read_number(crop, angles=angles)
-        if got is not None:
-            out.append(got)
-    # DigitNet reads a number turned the wrong way as nothing, or as the few digits that look the
-    # same upside down (0, 8): of the rotations, the one that reads the most digits, then the surest.
     readings = [(read_digits(_turn(crop, angle)), angle) for angle in angles]
     ok = [(len(t), c, int(t), a) for (t, c), a in readings if re.fullmatch(r"[1-9]\d{0,5}|0", t)]
-    if ok:
-        _, conf, value, angle = max(ok)
-        out.append((value, conf, angle))
-    return out
+    if not ok:
+        return None
+    _, conf, value, angle = max(ok)
+    return value, conf, angle
 
 
 def read_number(crop: np.ndarray, *, angles: tuple[int, ...] = ANGLES) -> tuple[int, float, int] | None:

@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	@# Tesseract reads printed depth numbers for `logdigit layout`; optional, installed where we are root.
 	command -v tesseract >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& apt-get install -y -qq tesseract-ocr >/dev/null; } \
-		|| echo "tesseract-ocr not installed; logdigit layout will draft depth ties from the grid alone"
+		|| echo "tesseract-ocr not installed; logdigit layout will read depth numbers with DigitNet alone"
 	touch $(STAMP)
 
 # The fast suite (a couple of minutes on 2 cores); test-all adds the slow end-to-end tests
@@ -112,9 +112,11 @@ model-eval: install
 fit-tracer: install
 	OMP_NUM_THREADS=1 $(BIN)/python -m logdigit.research.fit_tracer --n 100 --seed 0
 
-# The depth-number reader DigitNet (logdigit/data/digits.safetensors): numbers rendered in the
-# fonts of fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-urw-base35 and Hershey stroke fonts; ~15 min on 2 cores.
+# The depth-number reader DigitNet (logdigit/data/digits.safetensors): numbers rendered in the outline
+# fonts of four Debian font packages (installed here where we are root) and Hershey stroke fonts; ~15 min on 2 cores.
+DIGIT_FONTS = fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-urw-base35
 fit-digits: install
+	[ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 || apt-get install -y -qq $(DIGIT_FONTS) >/dev/null
 	$(BIN)/python -m logdigit.research.digits --steps 6000 --seed 0
 
 # The per-row trace confidence: fit on 150 val sheets, checked on 100 test sheets of seeds 2 and 3

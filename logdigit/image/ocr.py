@@ -55,7 +55,7 @@ def ocr_engine() -> tuple[bool, str]:
     if setting == "digitnet":
         return True, f"OCR: DigitNet (Tesseract not used: {OCR_ENV}={setting})"
     found, why = tesseract_version()
-    return True, f"OCR: DigitNet and Tesseract {why}" if found else f"OCR: DigitNet ({why})"
+    return True, f"OCR: Tesseract {why} and DigitNet" if found else f"OCR: DigitNet ({why})"
 
 
 def _use_tesseract() -> bool:

@@ -190,6 +190,7 @@ def test_ties_from_printed_numbers_survive_a_misprint(angle):
 
 @needs_ocr
 def test_both_engines_read_a_number_tesseract_first():
+    assert ocr_engine()[1].startswith("OCR: Tesseract ") and ocr_engine()[1].endswith(" and DigitNet")
     got = read_numbers(_number("2350", 0))
     assert [v for v, _, _ in got] == [2350, 2350] and all(a == 0 for _, _, a in got)
 

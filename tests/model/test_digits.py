@@ -70,7 +70,10 @@ def test_shipped_weights_load_as_tensors_only():
 def test_training_crops_are_reproducible_and_labelled():
     from logdigit.research import digits
 
-    fonts = digits.fonts()
+    try:
+        fonts = digits.fonts()
+    except SystemExit as exc:  # a machine without the font packages (CI installs them)
+        pytest.skip(str(exc))
     a = [digits.render(np.random.default_rng(5), fonts) for _ in range(3)]
     b = [digits.render(np.random.default_rng(5), fonts) for _ in range(3)]
     assert all(np.array_equal(x[0], y[0]) and x[1] == y[1] for x, y in zip(a, b, strict=True))

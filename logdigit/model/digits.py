@@ -7,9 +7,10 @@ class per column, repeats merged, blanks dropped) gives the digits; the confiden
 product of each kept column's best probability, in percent. No segmentation into characters
 is needed, so touching or broken digits of small print read as well as clean ones.
 
-The shipped weights (``logdigit/data/digits.safetensors``, config in the JSON beside them) are
-fitted on numbers rendered in TrueType fonts (DejaVu, Liberation) by
-:mod:`logdigit.research.digits` (``make fit-digits``); nothing is downloaded at run time.
+The shipped weights (``logdigit/data/digits.safetensors``, config and recipe in the JSON beside
+them) are fitted on numbers rendered in outline fonts (DejaVu, Liberation, FreeFont, URW base
+35) and Hershey stroke fonts by :mod:`logdigit.research.digits` (``make fit-digits``); nothing
+is downloaded at run time.
 
 >>> import numpy as np
 >>> model = DigitNet(DigitConfig(widths=(4, 4, 4, 4))).eval()

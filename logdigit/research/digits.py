@@ -205,7 +205,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(DIGITS_WEIGHTS))
     args = ap.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     model, share, seconds = fit(steps=args.steps, seed=args.seed)
     meta = {
         "recipe": f"python -m logdigit.research.digits --steps {args.steps} --seed {args.seed}",

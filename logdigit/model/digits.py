@@ -124,13 +124,14 @@ def save_digits(model: DigitNet, path: str | Path, *, meta: dict | None = None) 
     from safetensors.torch import save_file
 
     from logdigit.io.atomic import atomic_path, write_text_atomic
+    from logdigit.model.weights import config_path
 
     path = Path(path)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp))
     config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(model.config).items()}
-    write_text_atomic(path.with_suffix(".json"), json.dumps({"config": config, "meta": meta or {}}, indent=2) + "\n")
+    write_text_atomic(config_path(path), json.dumps({"config": config, "meta": meta or {}}, indent=2) + "\n")
     return path
 
 
@@ -139,8 +140,10 @@ def load_digits(path: str | None = None) -> DigitNet:
     """The DigitNet at ``path`` (default: the shipped weights), in eval mode; tensors only."""
     from safetensors.torch import load_file
 
+    from logdigit.model.weights import read_card
+
     file = Path(path) if path is not None else DIGITS_WEIGHTS
-    raw = json.loads(file.with_suffix(".json").read_text())["config"]
+    raw = read_card(file)["config"]
     config = DigitConfig(
         height=int(raw["height"]),
         widths=tuple(int(w) for w in raw["widths"]),

@@ -240,8 +240,10 @@ def _grid_fit(left: float, right: float, positions: np.ndarray) -> tuple[str, in
     Candidates: linear with 2 to 20 equal divisions, logarithmic with 1 to 6 decades
     (lines at 2..9 of each decade and at the decade lines). A scale fits when at most
     10 % of (its expected lines + the rulings found) go unmatched within max(2 px, 1.2 %
-    of the width). Returns (scale, divisions or decades, unmatched share); a span with
-    fewer than two interior rulings is not judged (None).
+    of the width). Returns (scale, divisions or decades, unmatched share). A span with one
+    interior ruling at its middle is linear with 2 divisions (a grid whose thin lines did not
+    print or scan: its heavier middle line is what is left); with fewer interior rulings, or one
+    elsewhere, it is not judged (None).
 
     >>> lin = np.array([10.0 + 20 * k for k in range(11)])  # 10 divisions from 10 to 210
     >>> _grid_fit(10, 210, lin)[:2]
@@ -251,10 +253,14 @@ def _grid_fit(left: float, right: float, positions: np.ndarray) -> tuple[str, in
     ('log', 3)
     >>> _grid_fit(10, 250, np.concatenate([lin, dec])) is None  # the two side by side: neither
     True
+    >>> _grid_fit(10, 210, np.array([110.0])), _grid_fit(10, 210, np.array([80.0]))  # one line: its middle only
+    (('linear', 2, 0.0), None)
     """
     width = right - left
     tol = max(2.0, 0.012 * width)
     inner = positions[(positions > left + tol) & (positions < right - tol)]
+    if inner.size == 1 and abs(float(inner[0]) - (left + right) / 2) <= tol:
+        return ("linear", 2, 0.0)  # the heavy middle line of a grid whose thin lines did not print
     if inner.size < 2:
         return None
     best: tuple[str, int, float] | None = None

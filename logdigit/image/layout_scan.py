@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 
 from logdigit.errors import LayoutError
-from logdigit.image.detect import _grey, _grid_fit, find_tracks
+from logdigit.image.detect import _grey, _grid_fit, _ink, find_tracks
 from logdigit.io.layout import CurveSpec, DepthSpec, Layout, Track, uncalibrated_layout
 
 log = logging.getLogger(__name__)
@@ -209,10 +209,11 @@ def scan_layout(
     first, last = (sections[pick].first, sections[pick].last) if pick >= 0 else (0, grey.shape[0] - 1)
     problems = [] if pick >= 0 else ["no log section found (no fixed grid of rulings); the whole scan used"]
     positions = _with_faint_rulings(_grid_columns(ink[first : last + 1]), image[first : last + 1])
-    tracks, depth_track = _best_tracks(image[first : last + 1], positions, source)
+    broken = broken_rulings(_ink(image[first : last + 1]))
+    tracks, depth_track = _best_tracks(image[first : last + 1], positions, broken, source)
     reports = []
     for left, right in tracks:
-        fit = _grid_fit(left, right, positions)
+        fit = track_scale(left, right, positions, broken)
         kind, n, misfit = fit if fit is not None else ("linear", 0, 1.0)
         inks = _inks(image, first, last, left, right)
         reports.append(TrackReport(left, right, kind, n, misfit, inks))
@@ -245,7 +246,7 @@ def scan_layout(
     )
 
 
-def _best_tracks(section: np.ndarray, positions: np.ndarray, source: str | None):
+def _best_tracks(section: np.ndarray, positions: np.ndarray, broken: np.ndarray, source: str | None):
     """Tracks by the heaviest rulings (:func:`find_tracks`) or, when more of its tracks' grids
     fit a scale, by the rulings and depth lines together (:func:`logdigit.image.detect.detect_layout`,
     which handles grids as heavy as their borders); a depth track only comes with the first."""
@@ -264,7 +265,7 @@ def _best_tracks(section: np.ndarray, positions: np.ndarray, source: str | None)
         other = []
     if not tracks and not other:
         raise LayoutError(f"{source + ': ' if source else ''}found no tracks in the section; write a layout file")
-    tracks, other = merge_pieces(tracks, positions), merge_pieces(other, positions)
+    tracks, other = merge_pieces(tracks, positions, broken), merge_pieces(other, positions, broken)
     if (fits(other), len(other)) > (fits(tracks), len(tracks)):
         tracks, depth = other, _widest_gap(other)
 
@@ -359,14 +360,17 @@ def grid_segments(positions: np.ndarray, *, ends=None, weights=None, min_width: 
     return out[::-1]
 
 
-def merge_pieces(tracks: list[tuple[int, int]], positions: np.ndarray) -> list[tuple[int, int]]:
+def merge_pieces(
+    tracks: list[tuple[int, int]], positions: np.ndarray, broken: np.ndarray | None = None
+) -> list[tuple[int, int]]:
     """Join side-by-side spans that are pieces of one track's grid.
 
     A heavy interior ruling (the middle line of a linear grid, a decade line of a log grid) can
     be as heavy as a border, and cuts a track in pieces. Two spans that share a border are one
     track when the grid of their union fits one scale (:func:`logdigit.image.detect._grid_fit`):
     log, or linear with at most 10 divisions (a track's grid; two tracks of 10 divisions side by
-    side fit 20 and stay apart). Repeated until no pair joins.
+    side fit 20 and stay apart), judged with the ``broken`` rulings too (:func:`track_scale`: the
+    decade lines of a 1-bit log grid cut it into one-decade pieces). Repeated until no pair joins.
 
     >>> lin = np.arange(0.0, 201.0, 20)  # 10 divisions from 0 to 200, cut at the middle line
     >>> merge_pieces([(0, 100), (100, 200)], lin)
@@ -379,7 +383,7 @@ def merge_pieces(tracks: list[tuple[int, int]], positions: np.ndarray) -> list[t
     k = 0
     while k < len(out) - 1:
         (a, m), (m2, b) = out[k], out[k + 1]
-        fit = _grid_fit(a, b, positions) if abs(m2 - m) <= 2 else None
+        fit = track_scale(a, b, positions, broken if broken is not None else np.zeros(0)) if abs(m2 - m) <= 2 else None
         if fit is not None and (fit[0] == "log" or fit[1] <= 10):
             out[k : k + 2] = [(a, b)]
             k = max(0, k - 1)
@@ -531,6 +535,66 @@ def _with_faint_rulings(positions: np.ndarray, section: np.ndarray) -> np.ndarra
     faint = [ln.x for ln in _vertical_lines(_ink(section), faint=True) if ln.coverage >= _MIN_COVERAGE]
     extra = [x for x in faint if not positions.size or np.abs(positions - x).min() > 2]
     return np.sort(np.concatenate([positions, np.asarray(extra, float)])) if extra else positions
+
+
+_BROKEN_SHARE = 0.05  # a broken ruling's column holds this much more ink (rows' share x darkness) than those around
+_BROKEN_HALF_PX = 3  # "around it": their level without peaks narrower than 7 px
+
+
+def broken_rulings(ink: np.ndarray) -> np.ndarray:
+    """Columns of vertical rulings too broken or too pale for the long-ruling searches
+    (:func:`_grid_columns`, :func:`_with_faint_rulings`): the thin lines of a grid that a 1-bit scan
+    breaks into dashes, or that print so pale that few of their pixels stand out of the paper.
+
+    ``ink``: bool (H, W), or uint8 darkness above the paper (0-255). The ink down each column
+    (its mean, as a share of full darkness) is a ruling where it peaks at most 3 px wide and at
+    least ``_BROKEN_SHARE`` above the columns around it (their level without peaks narrower than
+    7 px): curves wander over many columns and raise the level of all of them, text and marks ink
+    few rows. Such rulings only judge a track's scale (:func:`track_scale`), never its borders.
+
+    >>> ink = np.zeros((1000, 60), bool)
+    >>> ink[::4, 20] = ink[:300, 40] = True  # a ruling on every 4th row, one on the top 300
+    >>> ink[:, 30] = True  # a solid ruling counts too
+    >>> broken_rulings(ink).tolist()
+    [20.0, 30.0, 40.0]
+    >>> ink[:, 10:50] |= np.random.default_rng(0).random((1000, 40)) < 0.05  # speckle everywhere
+    >>> broken_rulings(ink).tolist()
+    [20.0, 30.0, 40.0]
+    >>> pale = np.zeros((1000, 60), np.uint8); pale[:, 25] = 20  # a whole ruling, 20 of 255 dark
+    >>> broken_rulings(pale).tolist()
+    [25.0]
+    """
+    full = 255.0 if ink.dtype == np.uint8 else 1.0
+    share = (ink.mean(axis=0, dtype=np.float64) / full).astype(np.float32)[None, :]
+    kernel = np.ones((1, 2 * _BROKEN_HALF_PX + 1), np.uint8)
+    floor = cv2.morphologyEx(share, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)[0]
+    present = share[0] - floor >= _BROKEN_SHARE
+    padded = np.concatenate([[False], present, [False]])
+    starts = np.nonzero(~padded[:-1] & padded[1:])[0]
+    ends = np.nonzero(padded[:-1] & ~padded[1:])[0]
+    keep = ends - starts <= 3
+    return ((starts + ends - 1) / 2.0)[keep]
+
+
+def track_scale(left: int, right: int, positions: np.ndarray, broken: np.ndarray) -> tuple[str, int, float] | None:
+    """The scale of the track (``_grid_fit`` of its long rulings), judged again with the broken
+    rulings (:func:`broken_rulings`) added where that makes it log, or where the long rulings fit
+    no scale: a log grid whose thin lines a 1-bit scan broke (or printed too pale) shows only its
+    decade lines, evenly spaced like a linear grid's.
+
+    >>> dec = np.array([100.0, 150.0, 200.0, 250.0])  # decade lines of a 3-decade track
+    >>> thin = np.concatenate([100 + 50 * (d + np.log10(np.arange(2, 10))) for d in range(3)])
+    >>> track_scale(100, 250, dec, np.zeros(0))[:2], track_scale(100, 250, dec, thin)[:2]
+    (('linear', 3), ('log', 3))
+    """
+    fit = _grid_fit(left, right, positions)
+    if fit is not None and fit[0] == "log":
+        return fit
+    extra = [x for x in broken if left < x < right and (not positions.size or np.abs(positions - x).min() > 2)]
+    if len(extra) < 2:
+        return fit
+    other = _grid_fit(left, right, np.sort(np.concatenate([positions, np.asarray(extra, float)])))
+    return other if other is not None and (fit is None or other[0] == "log") else fit
 
 
 def _heavy_rows(ink: np.ndarray, first: int, last: int, tracks: list[tuple[int, int]]) -> list[int]:

@@ -279,6 +279,42 @@ def test_pieces_of_one_grid_cut_at_its_heavy_lines_are_joined():
     assert merge_pieces([(0, 100), (120, 200)], np.arange(0.0, 201.0, 10)) == [(0, 100), (120, 200)]  # not touching
 
 
+def test_a_log_grid_broken_by_a_1bit_scan_is_log():
+    # A 1-bit scan keeps the heavy decade line of track 2 whole but breaks its thin lines into
+    # black dashes (inked on one row in four): the long-ruling search sees one line at 400, the
+    # middle of an even grid (linear, 2 divisions). The broken rulings make it log, 2 decades.
+    from logdigit.image.detect import _ink
+    from logdigit.image.layout_scan import broken_rulings
+
+    page = _page()
+    rows = np.arange(TOP, TOP + SECTION)
+    for d in range(2):
+        for m in range(2, 10):
+            x = int(round(300 + 100 * (d + np.log10(m))))
+            page[rows, x] = np.where(rows % 4 == 0, 0, 255)
+    assert scan_layout(page, dpi=100, ocr=False).tracks[1].scale == "log"
+    broken = broken_rulings(_ink(page[TOP : TOP + SECTION]))
+    thin = [round(300 + 100 * (d + np.log10(m))) for d in range(2) for m in range(2, 10)]
+    assert set(thin) <= set(np.round(broken).astype(int).tolist())
+    rep = scan_layout(page, dpi=100, ocr=False)
+    assert [(t.left, t.right, t.scale) for t in rep.layout.tracks] == [
+        (20, 220, "linear"),
+        (300, 500, "log"),
+        (500, 700, "linear"),
+    ]
+    assert rep.tracks[1].divisions == 2
+
+
+def test_decade_pieces_of_a_broken_log_grid_are_joined():
+    # Only the decade lines run whole; the thin lines come as broken rulings.
+    from logdigit.image.layout_scan import merge_pieces
+
+    decade_lines = np.array([100.0, 150.0, 200.0, 250.0, 350.0])
+    thin = np.concatenate([100 + 50 * (d + np.log10(np.arange(2, 10))) for d in range(3)])
+    pieces = [(100, 150), (150, 200), (200, 250), (250, 350)]
+    assert merge_pieces(pieces, decade_lines, thin) == [(100, 250), (250, 350)]
+
+
 def test_grid_segments_read_tracks_from_the_grid_alone():
     # A 3-decade log track (100-250), a depth track (250-300) and a 10-division linear track
     # (300-500); a broken ruling at 90 (numbers stacked down the margin) is no border.

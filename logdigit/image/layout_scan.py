@@ -249,7 +249,11 @@ def scan_layout(
 def _best_tracks(section: np.ndarray, positions: np.ndarray, broken: np.ndarray, source: str | None):
     """Tracks by the heaviest rulings (:func:`find_tracks`) or, when more of its tracks' grids
     fit a scale, by the rulings and depth lines together (:func:`logdigit.image.detect.detect_layout`,
-    which handles grids as heavy as their borders); a depth track only comes with the first."""
+    which handles grids as heavy as their borders); a depth track only comes with the first.
+    Then the tracks read from the grid alone (:func:`grid_segments`) replace them where they
+    explain more columns and cut none of their fitted tracks; either way, a track of the other
+    reading over columns where the chosen one has none is added (the depth track is then the
+    widest gap, unless it stays clear of the added tracks)."""
     from logdigit.image.detect import detect_layout
 
     def fits(spans):
@@ -280,12 +284,22 @@ def _best_tracks(section: np.ndarray, positions: np.ndarray, broken: np.ndarray,
         for ln in _vertical_lines(_ink(section), work_rows=max(1500, section.shape[0]), faint=True)
         if ln.coverage >= 0.9
     ]
-    segments = grid_segments(positions, ends=[x for x, _ in full], weights=full)
+    segments = grid_segments(positions, ends=[x for x, _ in full], weights=full, broken=broken)
     # more columns explained (not fewer tracks) wins
     better = bool(segments) and explained(segments)[0] > explained(tracks)[0]
     if better and not _cuts_a_track(segments, tracks, positions):
-        return segments, _widest_gap(segments)
+        tracks, segments, depth = segments, tracks, None
+    # where one reading has a track and the other nothing, the track is kept
+    extra = [t for t in segments if not _overlaps(t, tracks)]
+    if extra or depth is None:
+        tracks = sorted(tracks + extra)
+        depth = _widest_gap(tracks) if depth is None or any(_overlaps(depth, [t]) for t in extra) else depth
     return tracks, depth
+
+
+def _overlaps(span, spans) -> bool:
+    """Whether ``span`` shares more than 2 columns with any of ``spans``."""
+    return any(min(span[1], b) - max(span[0], a) > 2 for a, b in spans)
 
 
 def _cuts_a_track(spans, tracks, positions) -> bool:
@@ -304,7 +318,9 @@ def _widest_gap(spans):
     return max(gaps, key=lambda g: g[1] - g[0]) if gaps else None
 
 
-def grid_segments(positions: np.ndarray, *, ends=None, weights=None, min_width: int = 16) -> list[tuple[int, int]]:
+def grid_segments(
+    positions: np.ndarray, *, ends=None, weights=None, broken=None, min_width: int = 16
+) -> list[tuple[int, int]]:
     """Tracks as the spans between rulings whose grids each fit one scale, read from the grid alone.
 
     Every ruling may be a border. Of all ways to cut the rulings into tracks (a span whose grid fits
@@ -317,6 +333,11 @@ def grid_segments(positions: np.ndarray, *, ends=None, weights=None, min_width: 
     (marks stacked down a column, such as rotated depth numbers, form a broken ruling); None: any.
     ``weights``: (column, strength) of the rulings; with them a track's two borders must each be at
     least 1.2 x as strong as the median ruling inside it (a border is no thin grid line).
+    ``broken``: the broken rulings (:func:`broken_rulings`); those more than 2 px from every ruling
+    of ``positions`` are never borders, but each span's grid is fitted with them, and with
+    ``weights`` they count as rulings of strength 0 inside it: a grid whose thin lines are too
+    faint to be long rulings still has them, so its heavy middle or decade lines do not outweigh
+    its borders, and a span reaching past its grid's thin lines fits no scale.
 
     >>> dec = np.concatenate([100 + 50 * (d + np.log10(np.arange(1, 10))) for d in range(3)] + [[250.0]])
     >>> grid_segments(np.concatenate([dec, 300 + 20.0 * np.arange(11)]))
@@ -334,6 +355,10 @@ def grid_segments(positions: np.ndarray, *, ends=None, weights=None, min_width: 
         for k, c in enumerate(cuts):
             near = np.abs(wx - c) <= 2
             strength[k] = ws[near].max() if near.any() else 0.0
+    faint = np.asarray(broken if broken is not None else [], float)
+    if faint.size and n:  # only those too faint for the long-ruling search
+        faint = faint[np.abs(faint[:, None] - cuts[None, :]).min(axis=1) > 2]
+    fit_at = np.sort(np.concatenate([np.asarray(positions, float), faint])) if faint.size else positions
     # best[j]: (columns covered, less 3x the unmatched share, -tracks, previous cut, track?) over cuts[0..j]
     best: list[tuple[float, int, int, bool]] = [(0.0, 0, -1, False)] + [(-1.0, 0, -1, False)] * (n - 1)
     for j in range(1, n):
@@ -343,9 +368,11 @@ def grid_segments(positions: np.ndarray, *, ends=None, weights=None, min_width: 
             if width < min_width or best[i][0] < 0 or not (can_end[i] and can_end[j]):
                 continue
             inside = strength[i + 1 : j][strength[i + 1 : j] > 0]
+            if faint.size:
+                inside = np.concatenate([inside, np.zeros(int(((faint > cuts[i]) & (faint < cuts[j])).sum()))])
             if weights and inside.size and min(strength[i], strength[j]) < 1.2 * float(np.median(inside)):
                 continue
-            fit = _grid_fit(cuts[i], cuts[j], positions)
+            fit = _grid_fit(cuts[i], cuts[j], fit_at)
             if fit is not None and (fit[0] == "log" or fit[1] <= 10):
                 here = (best[i][0] + round(width * (1 - 3 * fit[2]), 6), best[i][1] - 1, i, True)
                 if here[:2] > cand[:2]:

@@ -357,6 +357,38 @@ def test_grid_segments_end_at_rulings_heavier_than_the_grid_inside():
     assert all(a in (120, 410, 700) and b in (120, 410, 700) for a, b in grid_segments(pos, weights=weights))
 
 
+def test_a_middle_line_as_heavy_as_the_borders_is_no_border_when_the_thin_lines_are_broken():
+    # Track 100-300 shows one long ruling inside, its middle line, as heavy as its borders; its
+    # thin lines are only broken rulings. Counted as weak rulings inside, they let the track be one.
+    from logdigit.image.layout_scan import grid_segments
+
+    other = 400 + 20.0 * np.arange(11)  # beside it, a 10-division track 400-600 with all its lines
+    pos = np.concatenate([[100.0, 200.0, 300.0], other])
+    weights = [(x, 5.0 if x in (100, 200, 300, 400, 600) else 1.0) for x in pos]
+    thin = 100 + 20.0 * np.array([1, 2, 3, 4, 6, 7, 8, 9])
+    assert grid_segments(pos, ends=pos, weights=weights) == [(400, 600)]
+    broken = np.concatenate([thin, other])
+    assert grid_segments(pos, ends=pos, weights=weights, broken=broken) == [(100, 300), (400, 600)]
+
+
+def test_a_track_only_one_reading_finds_is_kept(monkeypatch):
+    # The grid alone reads track 300-500 (and wins: it explains more columns); the heaviest
+    # rulings read track 20-220, where the grid alone has nothing: both are drafted, and the
+    # depth track is the gap between them.
+    from logdigit.image import detect, layout_scan
+
+    monkeypatch.setattr(layout_scan, "find_tracks", lambda section, source=None: ([(20, 220)], None))
+
+    def nothing(section, source=None):
+        raise LayoutError("no tracks")
+
+    monkeypatch.setattr(detect, "detect_layout", nothing)
+    monkeypatch.setattr(layout_scan, "grid_segments", lambda *a, **k: [(300, 500)])
+    pos = np.concatenate([300 + 20.0 * np.arange(11), [20.0, 220.0]])
+    tracks, depth = layout_scan._best_tracks(np.full((50, 520), 255, np.uint8), pos, np.zeros(0), None)
+    assert tracks == [(20, 220), (300, 500)] and depth == (220, 300)
+
+
 def test_rulings_fit_labels_every_heavy_line_and_leaves_a_banner_out():
     """Three readings near the top tilt the line by a reading's rounding; the 20 heavy rulings
     (every 10 ft, 44.3 rows apart, worked by hand: depth = 1000 + 10 * (row - 54.3) / 44.3) put

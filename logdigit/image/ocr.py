@@ -19,11 +19,14 @@ depth ties from the grid alone; with ``LOGDIGIT_OCR=digitnet`` DigitNet reads al
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 
 import cv2
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 OCR_ENV = "LOGDIGIT_OCR"
 """Set to ``off`` (or ``0``, ``no``, ``none``) to read no number, or to ``digitnet`` to read with
@@ -149,9 +152,15 @@ def _upright(crop: np.ndarray, angle: int) -> np.ndarray:
 
 
 def _tesseract(img: np.ndarray) -> tuple[str, float]:
+    """Tesseract's text and least word confidence; ("", 0) where Tesseract fails on the crop (it
+    exits with an error on some shapes of image): one unreadable crop is a number not read."""
     import pytesseract
 
-    data = pytesseract.image_to_data(img, config=_CONFIG, output_type=pytesseract.Output.DICT)
+    try:
+        data = pytesseract.image_to_data(img, config=_CONFIG, output_type=pytesseract.Output.DICT)
+    except pytesseract.TesseractError as exc:
+        log.debug("Tesseract failed on a %s crop: %s", img.shape, exc)
+        return "", 0.0
     words = [(w, float(c)) for w, c in zip(data["text"], data["conf"], strict=True) if w.strip()]
     if not words:
         return "", 0.0

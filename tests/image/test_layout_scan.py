@@ -195,6 +195,20 @@ def test_both_engines_read_a_number_tesseract_first():
     assert [v for v, _, _ in got] == [2350, 2350] and all(a == 0 for _, _, a in got)
 
 
+def test_a_crop_tesseract_fails_on_is_read_by_digitnet_alone(monkeypatch):
+    # Tesseract exits with an error on some crops (TesseractError (-8, '')): that number is read
+    # by DigitNet alone, and the layout goes on.
+    pytesseract = pytest.importorskip("pytesseract")
+
+    def fails(*args, **kwargs):
+        raise pytesseract.TesseractError(-8, "")
+
+    monkeypatch.setattr(pytesseract, "image_to_data", fails)
+    monkeypatch.setattr(ocr, "_use_tesseract", lambda: True)
+    assert ocr.read_number(_number("2350", 0)) is None
+    assert [v for v, _, _ in read_numbers(_number("2350", 0))] == [2350]
+
+
 @pytest.mark.parametrize("angle", [0, 90])
 def test_without_tesseract_digitnet_reads_the_ties(monkeypatch, angle):
     monkeypatch.setattr(ocr, "tesseract_version", lambda: (False, "no Tesseract: not installed (test)"))

@@ -208,9 +208,10 @@ def scan_layout(
     pick = _pick_section(sections, section, where)
     first, last = (sections[pick].first, sections[pick].last) if pick >= 0 else (0, grey.shape[0] - 1)
     problems = [] if pick >= 0 else ["no log section found (no fixed grid of rulings); the whole scan used"]
-    positions = _with_faint_rulings(_grid_columns(ink[first : last + 1]), image[first : last + 1])
-    broken = broken_rulings(_ink(image[first : last + 1]))
-    tracks, depth_track = _best_tracks(image[first : last + 1], positions, broken, source)
+    dark = _ink(image[first : last + 1])  # the section's ink above its paper, for the faint rulings
+    positions = _with_faint_rulings(_grid_columns(ink[first : last + 1]), dark)
+    broken = broken_rulings(dark)
+    tracks, depth_track = _best_tracks(image[first : last + 1], dark, positions, broken, source)
     reports = []
     for left, right in tracks:
         fit = track_scale(left, right, positions, broken)
@@ -246,7 +247,7 @@ def scan_layout(
     )
 
 
-def _best_tracks(section: np.ndarray, positions: np.ndarray, broken: np.ndarray, source: str | None):
+def _best_tracks(section: np.ndarray, dark: np.ndarray, positions: np.ndarray, broken: np.ndarray, source: str | None):
     """Tracks by the heaviest rulings (:func:`find_tracks`) or, when more of its tracks' grids
     fit a scale, by the rulings and depth lines together (:func:`logdigit.image.detect.detect_layout`,
     which handles grids as heavy as their borders); a depth track only comes with the first.
@@ -277,11 +278,11 @@ def _best_tracks(section: np.ndarray, positions: np.ndarray, broken: np.ndarray,
         fits = [(b - a, _grid_fit(a, b, positions)) for a, b in spans]
         return round(sum(w * (1 - 3 * f[2]) for w, f in fits if f is not None), 6), -len(spans)
 
-    from logdigit.image.detect import _ink, _vertical_lines
+    from logdigit.image.detect import _vertical_lines
 
     full = [
         (ln.x, ln.strength)
-        for ln in _vertical_lines(_ink(section), work_rows=max(1500, section.shape[0]), faint=True)
+        for ln in _vertical_lines(dark, work_rows=max(1500, section.shape[0]), faint=True)
         if ln.coverage >= 0.9
     ]
     segments = grid_segments(positions, ends=[x for x, _ in full], weights=full, broken=broken)
@@ -289,8 +290,15 @@ def _best_tracks(section: np.ndarray, positions: np.ndarray, broken: np.ndarray,
     better = bool(segments) and explained(segments)[0] > explained(tracks)[0]
     if better and not _cuts_a_track(segments, tracks, positions):
         tracks, segments, depth = segments, tracks, None
-    # where one reading has a track and the other nothing, the track is kept
-    extra = [t for t in segments if not _overlaps(t, tracks)]
+    # where one reading has a track and the other nothing, the track is kept (on the chosen
+    # reading's border where the two find one within 2 px)
+    borders = [x for t in tracks for x in t]
+
+    def snap(x: int) -> int:
+        nearest = min(borders, key=lambda e: abs(e - x)) if borders else x
+        return nearest if abs(nearest - x) <= 2 else x
+
+    extra = [(snap(a), snap(b)) for a, b in segments if not _overlaps((a, b), tracks)]
     if extra or depth is None:
         tracks = sorted(tracks + extra)
         depth = _widest_gap(tracks) if depth is None or any(_overlaps(depth, [t]) for t in extra) else depth
@@ -554,12 +562,13 @@ def _grid_columns(ink: np.ndarray) -> np.ndarray:
     return (starts + ends - 1) / 2.0
 
 
-def _with_faint_rulings(positions: np.ndarray, section: np.ndarray) -> np.ndarray:
+def _with_faint_rulings(positions: np.ndarray, dark: np.ndarray) -> np.ndarray:
     """``positions`` plus the long vertical rulings too light for the ink mask (a grid printed in a
-    pale ink or at low density runs the whole height all the same), each more than 2 px from those."""
-    from logdigit.image.detect import _MIN_COVERAGE, _ink, _vertical_lines
+    pale ink or at low density runs the whole height all the same), each more than 2 px from those.
+    ``dark``: the section's ink above its paper (:func:`logdigit.image.detect._ink`)."""
+    from logdigit.image.detect import _MIN_COVERAGE, _vertical_lines
 
-    faint = [ln.x for ln in _vertical_lines(_ink(section), faint=True) if ln.coverage >= _MIN_COVERAGE]
+    faint = [ln.x for ln in _vertical_lines(dark, faint=True) if ln.coverage >= _MIN_COVERAGE]
     extra = [x for x in faint if not positions.size or np.abs(positions - x).min() > 2]
     return np.sort(np.concatenate([positions, np.asarray(extra, float)])) if extra else positions
 

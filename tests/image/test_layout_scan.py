@@ -399,8 +399,18 @@ def test_a_track_only_one_reading_finds_is_kept(monkeypatch):
     monkeypatch.setattr(detect, "detect_layout", nothing)
     monkeypatch.setattr(layout_scan, "grid_segments", lambda *a, **k: [(300, 500)])
     pos = np.concatenate([300 + 20.0 * np.arange(11), [20.0, 220.0]])
-    tracks, depth = layout_scan._best_tracks(np.full((50, 520), 255, np.uint8), pos, np.zeros(0), None)
+    tracks, depth = layout_scan._best_tracks(
+        np.full((50, 520), 255, np.uint8), np.zeros((50, 520), np.uint8), pos, np.zeros(0), None
+    )
     assert tracks == [(20, 220), (300, 500)] and depth == (220, 300)
+    # A track added beside a chosen one shares its border where the two readings place it 2 px apart.
+    monkeypatch.setattr(layout_scan, "find_tracks", lambda section, source=None: ([(20, 222)], None))
+    monkeypatch.setattr(layout_scan, "grid_segments", lambda *a, **k: [(220, 500)])
+    pos = np.concatenate([220 + 28.0 * np.arange(11), [20.0]])
+    tracks, _ = layout_scan._best_tracks(
+        np.full((50, 520), 255, np.uint8), np.zeros((50, 520), np.uint8), pos, np.zeros(0), None
+    )
+    assert tracks == [(20, 220), (220, 500)]
 
 
 def test_rulings_fit_labels_every_heavy_line_and_leaves_a_banner_out():

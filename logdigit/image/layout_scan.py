@@ -363,9 +363,7 @@ def grid_segments(
         for k, c in enumerate(cuts):
             near = np.abs(wx - c) <= 2
             strength[k] = ws[near].max() if near.any() else 0.0
-    faint = np.asarray(broken if broken is not None else [], float)
-    if faint.size and n:  # only those too faint for the long-ruling search
-        faint = faint[np.abs(faint[:, None] - cuts[None, :]).min(axis=1) > 2]
+    faint = _apart(broken if broken is not None else [], cuts)  # only those too faint for the long-ruling search
     fit_at = np.sort(np.concatenate([np.asarray(positions, float), faint])) if faint.size else positions
     # best[j]: (columns covered, less 3x the unmatched share, -tracks, previous cut, track?) over cuts[0..j]
     best: list[tuple[float, int, int, bool]] = [(0.0, 0, -1, False)] + [(-1.0, 0, -1, False)] * (n - 1)
@@ -418,7 +416,7 @@ def merge_pieces(
     k = 0
     while k < len(out) - 1:
         (a, m), (m2, b) = out[k], out[k + 1]
-        fit = track_scale(a, b, positions, broken if broken is not None else np.zeros(0)) if abs(m2 - m) <= 2 else None
+        fit = track_scale(a, b, positions, broken) if abs(m2 - m) <= 2 else None
         if fit is not None and (fit[0] == "log" or fit[1] <= 10):
             out[k : k + 2] = [(a, b)]
             k = max(0, k - 1)
@@ -568,9 +566,16 @@ def _with_faint_rulings(positions: np.ndarray, dark: np.ndarray) -> np.ndarray:
     ``dark``: the section's ink above its paper (:func:`logdigit.image.detect._ink`)."""
     from logdigit.image.detect import _MIN_COVERAGE, _vertical_lines
 
-    faint = [ln.x for ln in _vertical_lines(dark, faint=True) if ln.coverage >= _MIN_COVERAGE]
-    extra = [x for x in faint if not positions.size or np.abs(positions - x).min() > 2]
-    return np.sort(np.concatenate([positions, np.asarray(extra, float)])) if extra else positions
+    extra = _apart([ln.x for ln in _vertical_lines(dark, faint=True) if ln.coverage >= _MIN_COVERAGE], positions)
+    return np.sort(np.concatenate([positions, extra])) if extra.size else positions
+
+
+def _apart(xs, rulings: np.ndarray, px: float = 2.0) -> np.ndarray:
+    """The columns of ``xs`` more than ``px`` from every column of ``rulings`` (rulings not yet found)."""
+    xs = np.asarray(xs, float)
+    if not xs.size or not np.size(rulings):
+        return xs
+    return xs[np.abs(xs[:, None] - np.asarray(rulings, float)[None, :]).min(axis=1) > px]
 
 
 _BROKEN_SHARE = 0.05  # a broken ruling's column holds this much more ink (rows' share x darkness) than those around
@@ -586,7 +591,8 @@ def broken_rulings(ink: np.ndarray) -> np.ndarray:
     (its mean, as a share of full darkness) is a ruling where it peaks at most 3 px wide and at
     least ``_BROKEN_SHARE`` above the columns around it (their level without peaks narrower than
     7 px): curves wander over many columns and raise the level of all of them, text and marks ink
-    few rows. Such rulings only judge a track's scale (:func:`track_scale`), never its borders.
+    few rows. Such rulings never place a border: they judge a track's scale (:func:`track_scale`,
+    :func:`merge_pieces`) and the grids of the spans of :func:`grid_segments`.
 
     >>> ink = np.zeros((1000, 60), bool)
     >>> ink[::4, 20] = ink[:300, 40] = True  # a ruling on every 4th row, one on the top 300
@@ -612,7 +618,9 @@ def broken_rulings(ink: np.ndarray) -> np.ndarray:
     return ((starts + ends - 1) / 2.0)[keep]
 
 
-def track_scale(left: int, right: int, positions: np.ndarray, broken: np.ndarray) -> tuple[str, int, float] | None:
+def track_scale(
+    left: int, right: int, positions: np.ndarray, broken: np.ndarray | None
+) -> tuple[str, int, float] | None:
     """The scale of the track (``_grid_fit`` of its long rulings), judged again with the broken
     rulings (:func:`broken_rulings`) added where that makes it log, or where the long rulings fit
     no scale: a log grid whose thin lines a 1-bit scan broke (or printed too pale) shows only its
@@ -624,12 +632,12 @@ def track_scale(left: int, right: int, positions: np.ndarray, broken: np.ndarray
     (('linear', 3), ('log', 3))
     """
     fit = _grid_fit(left, right, positions)
-    if fit is not None and fit[0] == "log":
+    if broken is None or (fit is not None and fit[0] == "log"):
         return fit
-    extra = [x for x in broken if left < x < right and (not positions.size or np.abs(positions - x).min() > 2)]
-    if len(extra) < 2:
+    extra = _apart([x for x in broken if left < x < right], positions)
+    if extra.size < 2:
         return fit
-    other = _grid_fit(left, right, np.sort(np.concatenate([positions, np.asarray(extra, float)])))
+    other = _grid_fit(left, right, np.sort(np.concatenate([positions, extra])))
     return other if other is not None and (fit is None or other[0] == "log") else fit
 
 

@@ -211,7 +211,11 @@ def scan_layout(
     dark = _ink(image[first : last + 1])  # the section's ink above its paper, for the faint rulings
     positions = _with_faint_rulings(_grid_columns(ink[first : last + 1]), dark)
     broken = broken_rulings(dark)
-    tracks, depth_track = _best_tracks(image[first : last + 1], dark, positions, broken, source)
+    unruled = unruled_columns(dark, dpi=res)
+    regions = ruled_regions(dark, dpi=res)
+    tracks, depth_track = _best_tracks(
+        image[first : last + 1], dark, positions, broken, source, unruled=unruled, regions=regions
+    )
     reports = []
     for left, right in tracks:
         fit = track_scale(left, right, positions, broken)
@@ -247,18 +251,27 @@ def scan_layout(
     )
 
 
-def _best_tracks(section: np.ndarray, dark: np.ndarray, positions: np.ndarray, broken: np.ndarray, source: str | None):
+def _best_tracks(
+    section: np.ndarray,
+    dark: np.ndarray,
+    positions: np.ndarray,
+    broken: np.ndarray,
+    source: str | None,
+    *,
+    unruled: np.ndarray | None = None,
+    regions: list[tuple[int, int]] | tuple = (),
+):
     """Tracks by the heaviest rulings (:func:`find_tracks`) or, when more of its tracks' grids
     fit a scale, by the rulings and depth lines together (:func:`logdigit.image.detect.detect_layout`,
     which handles grids as heavy as their borders); a depth track only comes with the first.
     Then the tracks read from the grid alone (:func:`grid_segments`) replace them where they
     explain more columns and cut none of their fitted tracks; either way, a track of the other
     reading over columns where the chosen one has none is added (the depth track is then the
-    widest gap, unless it stays clear of the added tracks)."""
-    from logdigit.image.detect import detect_layout
-
-    def fits(spans):
-        return sum(_grid_fit(a, b, positions) is not None for a, b in spans)
+    widest gap, unless it stays clear of the added tracks). No reading keeps a track that spans a
+    gap in the horizontal rulings (``unruled``, :func:`spans_gap`): a depth track or a margin. A
+    ruled region (``regions``, :func:`ruled_regions`) no track reaches into, with long rulings
+    within 3 px of both its ends, is one more track."""
+    from logdigit.image.detect import _vertical_lines, detect_layout
 
     try:
         tracks, depth = find_tracks(section, source=source)
@@ -271,6 +284,26 @@ def _best_tracks(section: np.ndarray, dark: np.ndarray, positions: np.ndarray, b
     if not tracks and not other:
         raise LayoutError(f"{source + ': ' if source else ''}found no tracks in the section; write a layout file")
     tracks, other = merge_pieces(tracks, positions, broken), merge_pieces(other, positions, broken)
+    full = [
+        (ln.x, ln.strength)
+        for ln in _vertical_lines(dark, work_rows=max(1500, section.shape[0]), faint=True)
+        if ln.coverage >= 0.9
+    ]
+    segments = grid_segments(positions, ends=[x for x, _ in full], weights=full, broken=broken, unruled=unruled)
+    lines = np.concatenate([np.asarray(positions, float), [x for x, _ in full]])  # long rulings only
+    kept = [[t for t in spans if not spans_gap(*t, unruled)] for spans in (tracks, other)]
+    kept_depth = depth if kept[0] == tracks else None
+    chosen = _choose(kept[0], kept_depth, kept[1], segments, positions, lines, regions)
+    # were every track over a gap in the horizontal rulings, the gaps would be the mistake
+    return chosen if chosen[0] else _choose(tracks, depth, other, segments, positions, lines, ())
+
+
+def _choose(tracks, depth, other, segments, positions, lines, regions):
+    """The choice of :func:`_best_tracks` among its readings: (tracks, depth track)."""
+
+    def fits(spans):
+        return sum(_grid_fit(a, b, positions) is not None for a, b in spans)
+
     if (fits(other), len(other)) > (fits(tracks), len(tracks)):
         tracks, depth = other, _widest_gap(other)
 
@@ -278,14 +311,6 @@ def _best_tracks(section: np.ndarray, dark: np.ndarray, positions: np.ndarray, b
         fits = [(b - a, _grid_fit(a, b, positions)) for a, b in spans]
         return round(sum(w * (1 - 3 * f[2]) for w, f in fits if f is not None), 6), -len(spans)
 
-    from logdigit.image.detect import _vertical_lines
-
-    full = [
-        (ln.x, ln.strength)
-        for ln in _vertical_lines(dark, work_rows=max(1500, section.shape[0]), faint=True)
-        if ln.coverage >= 0.9
-    ]
-    segments = grid_segments(positions, ends=[x for x, _ in full], weights=full, broken=broken)
     # more columns explained (not fewer tracks) wins
     better = bool(segments) and explained(segments)[0] > explained(tracks)[0]
     if better and not _cuts_a_track(segments, tracks, positions):
@@ -299,6 +324,13 @@ def _best_tracks(section: np.ndarray, dark: np.ndarray, positions: np.ndarray, b
         return nearest if abs(nearest - x) <= 2 else x
 
     extra = [(snap(a), snap(b)) for a, b in segments if not _overlaps((a, b), tracks)]
+    # a ruled region that no track reaches into is one track, between the rulings at its ends
+    for a, b in regions:
+        ends = [lines[np.abs(lines - e) <= 3] for e in (a, b)] if lines.size else []
+        if ends and all(e.size for e in ends) and not _overlaps((a, b), tracks + extra):
+            left, right = (int(round(e[np.argmin(np.abs(e - x))])) for e, x in zip(ends, (a, b), strict=True))
+            if right - left >= 16:
+                extra.append((left, right))
     if extra or depth is None:
         tracks = sorted(tracks + extra)
         depth = _widest_gap(tracks) if depth is None or any(_overlaps(depth, [t]) for t in extra) else depth
@@ -327,7 +359,7 @@ def _widest_gap(spans):
 
 
 def grid_segments(
-    positions: np.ndarray, *, ends=None, weights=None, broken=None, min_width: int = 16
+    positions: np.ndarray, *, ends=None, weights=None, broken=None, unruled=None, min_width: int = 16
 ) -> list[tuple[int, int]]:
     """Tracks as the spans between rulings whose grids each fit one scale, read from the grid alone.
 
@@ -346,6 +378,8 @@ def grid_segments(
     ``weights`` they count as rulings of strength 0 inside it: a grid whose thin lines are too
     faint to be long rulings still has them, so its heavy middle or decade lines do not outweigh
     its borders, and a span reaching past its grid's thin lines fits no scale.
+    ``unruled``: the columns of gaps in the horizontal rulings (:func:`unruled_columns`); a span
+    over one is no track (:func:`spans_gap`).
 
     >>> dec = np.concatenate([100 + 50 * (d + np.log10(np.arange(1, 10))) for d in range(3)] + [[250.0]])
     >>> grid_segments(np.concatenate([dec, 300 + 20.0 * np.arange(11)]))
@@ -373,6 +407,8 @@ def grid_segments(
             width = cuts[j] - cuts[i]
             if width < min_width or best[i][0] < 0 or not (can_end[i] and can_end[j]):
                 continue
+            if spans_gap(cuts[i], cuts[j], unruled):
+                continue
             inside = strength[i + 1 : j][strength[i + 1 : j] > 0]
             if faint.size:
                 inside = np.concatenate([inside, np.zeros(int(((faint > cuts[i]) & (faint < cuts[j])).sum()))])
@@ -391,6 +427,9 @@ def grid_segments(
             out.append((int(cuts[i]), int(cuts[j])))
         j = i
     return out[::-1]
+
+
+_MERGE_SLACK = 0.02  # two pieces join when their union's grid fits at most this much worse than the worse piece's
 
 
 def merge_pieces(
@@ -417,7 +456,9 @@ def merge_pieces(
     while k < len(out) - 1:
         (a, m), (m2, b) = out[k], out[k + 1]
         fit = track_scale(a, b, positions, broken) if abs(m2 - m) <= 2 else None
-        if fit is not None and (fit[0] == "log" or fit[1] <= 10):
+        parts = [track_scale(a, m, positions, broken), track_scale(m2, b, positions, broken)]
+        worst = max(1.0 if f is None else f[2] for f in parts)
+        if fit is not None and (fit[0] == "log" or fit[1] <= 10) and fit[2] <= worst + _MERGE_SLACK:
             out[k : k + 2] = [(a, b)]
             k = max(0, k - 1)
             continue
@@ -616,6 +657,78 @@ def broken_rulings(ink: np.ndarray) -> np.ndarray:
     ends = np.nonzero(padded[:-1] & ~padded[1:])[0]
     keep = ends - starts <= 3
     return ((starts + ends - 1) / 2.0)[keep]
+
+
+_UNRULED_DARK = 25  # darkness above the paper (0-255) of a horizontal ruling's pixels, pale grids included
+_UNRULED_RUN_IN = 0.24  # a horizontal ruling runs at least this far (inches) unbroken
+_UNRULED_LOW = 0.1  # a column crossed by rulings on under this share of the usual number of rows is unruled
+_UNRULED_MIN_PX = 6  # unruled columns a gap between ruled ones holds at least
+
+
+def unruled_columns(dark: np.ndarray, *, dpi: float = _DEFAULT_DPI) -> np.ndarray:
+    """bool (W,) the columns of a gap in the horizontal rulings: a depth track or a margin between
+    two tracks, which no track spans.
+
+    Horizontal grid lines run across each track from border to border, and stop at the depth
+    track and the margins. A gap is the columns between two neighbouring ruled regions
+    (:func:`ruled_regions`) where at least ``_UNRULED_MIN_PX`` columns are crossed by rulings on
+    under ``_UNRULED_LOW`` of the usual share of rows. Columns beyond the outermost regions are
+    never a gap, and a track whose grid has no horizontal lines makes none. Depth numbers
+    printed inside a track on a blank patch leave its heavy lines, and are no gap.
+
+    ``dark``: uint8 (H, W) darkness above the paper (:func:`logdigit.image.detect._ink`).
+
+    >>> page = np.zeros((200, 120), np.uint8)
+    >>> page[::10, 10:50] = page[::10, 70:110] = 200  # two ruled tracks, a depth track between
+    >>> np.flatnonzero(unruled_columns(page)).tolist() == list(range(50, 70))
+    True
+    """
+    share, usual = _crossing_share(dark, dpi)
+    out = np.zeros(dark.shape[1], bool)
+    regions = ruled_regions(dark, dpi=dpi)
+    for (_, a), (b, _) in zip(regions[:-1], regions[1:], strict=True):
+        if int((share[a + 1 : b] < _UNRULED_LOW * usual).sum()) >= _UNRULED_MIN_PX:
+            out[a + 1 : b] = True
+    return out
+
+
+def _crossing_share(dark: np.ndarray, dpi: float) -> tuple[np.ndarray, float]:
+    """Per column, the share of rows crossed by a horizontal stroke at least ``_UNRULED_RUN_IN``
+    long (pale rulings included), and its usual level in a track (90th percentile; 0 where
+    nothing is ruled)."""
+    run = max(3, int(round(_UNRULED_RUN_IN * dpi)) | 1)  # odd: an even opening shifts by a column
+    mask = (dark >= _UNRULED_DARK).astype(np.uint8)
+    share = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, run), np.uint8)).mean(axis=0, dtype=np.float64)
+    return share, float(np.percentile(share[share > 0], 90)) if share.max() > 0.01 else 0.0
+
+
+def ruled_regions(dark: np.ndarray, *, dpi: float = _DEFAULT_DPI, min_width: int = 16) -> list[tuple[int, int]]:
+    """(first, last) columns of each run of at least ``min_width`` columns crossed by horizontal
+    rulings (the complement of the gaps of :func:`unruled_columns`, and of the margins beyond
+    the outermost rulings): one or more tracks side by side.
+
+    >>> page = np.zeros((200, 120), np.uint8)
+    >>> page[::10, 10:50] = page[::10, 70:110] = 200
+    >>> ruled_regions(page)
+    [(10, 49), (70, 109)]
+    """
+    share, usual = _crossing_share(dark, dpi)
+    if usual <= 0:
+        return []
+    some = np.concatenate([[False], share >= _UNRULED_LOW * usual, [False]])
+    starts = np.nonzero(~some[:-1] & some[1:])[0]
+    ends = np.nonzero(some[:-1] & ~some[1:])[0]
+    return [(int(a), int(b) - 1) for a, b in zip(starts, ends, strict=True) if b - a >= min_width]
+
+
+def spans_gap(left: float, right: float, unruled: np.ndarray | None) -> bool:
+    """Whether the span (``left``, ``right``) holds at least ``_UNRULED_MIN_PX`` columns of a gap
+    in the horizontal rulings (:func:`unruled_columns`) more than 2 px inside its borders: it
+    reaches over a depth track or a margin, and is no track."""
+    if unruled is None:
+        return False
+    a, b = max(0, int(math.floor(left)) + 3), min(len(unruled), int(math.ceil(right)) - 2)
+    return b > a and int(unruled[a:b].sum()) >= _UNRULED_MIN_PX
 
 
 def track_scale(

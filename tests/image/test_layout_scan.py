@@ -329,6 +329,86 @@ def test_decade_pieces_of_a_broken_log_grid_are_joined():
     assert merge_pieces(pieces, decade_lines, thin) == [(100, 250), (250, 350)]
 
 
+def test_a_log_piece_and_a_linear_piece_stay_apart_when_their_union_fits_worse():
+    # A 4-decade log track (9-201) beside a 10-division linear track (201-287): their union fits
+    # a 6-decade log grid within the 10 % tolerance (0.082 unmatched), but far worse than either
+    # piece (0.014 and 0.0), so they are two tracks.
+    from logdigit.image.detect import _grid_fit
+    from logdigit.image.layout_scan import merge_pieces
+
+    decades = np.concatenate([9 + 48 * (d + np.log10(np.arange(1, 10))) for d in range(4)] + [[201.0]])
+    pos = np.round(np.concatenate([decades, 201 + 8.6 * np.arange(1, 11)]))
+    union = _grid_fit(9, 287, pos)
+    assert union is not None and union[:2] == ("log", 6) and union[2] > 0.08
+    assert merge_pieces([(9, 201), (201, 287)], pos) == [(9, 201), (201, 287)]
+
+
+def _ruled_page() -> np.ndarray:
+    """Darkness of a section: track 1 (20-220) and track 2 (300-500) ruled every 10 rows, heavier
+    every 50, the depth track (220-300) bare; in track 2 a blank patch (320-370) behind printed
+    numbers keeps only the heavy lines."""
+    dark = np.zeros((500, 520), np.uint8)
+    for a, b in ((20, 220), (300, 500)):
+        dark[::10, a:b] = 120
+        dark[::50, a:b] = 255
+    dark[:, 320:370][np.arange(500) % 50 != 0] = 0
+    dark[:, list(range(40, 220, 20)) + list(range(320, 500, 20))] = 120  # the grids' vertical lines
+    dark[:, [20, 220, 300, 500]] = 255  # borders
+    return dark
+
+
+def test_gaps_in_the_horizontal_rulings_are_the_depth_track_not_a_blank_patch():
+    from logdigit.image.layout_scan import ruled_regions, spans_gap, unruled_columns
+
+    dark = _ruled_page()
+    gap = unruled_columns(dark)
+    assert np.flatnonzero(gap).tolist() == list(range(221, 300))  # the border at 220 ends the rulings
+    assert ruled_regions(dark) == [(20, 220), (300, 500)]
+    assert spans_gap(20, 500, gap) and spans_gap(200, 310, gap)
+    assert not spans_gap(20, 220, gap) and not spans_gap(300, 500, gap) and not spans_gap(20, 220, None)
+    # Nothing beyond the outermost rulings is a gap, and a grid without horizontal lines has none.
+    assert not unruled_columns(np.zeros((100, 50), np.uint8)).any()
+
+
+def test_grid_segments_never_span_a_gap_in_the_horizontal_rulings():
+    # An even grid every 20 px reads as two 10-division tracks; where the horizontal rulings
+    # stop over columns 90-110 (a depth track), no track reaches over them.
+    from logdigit.image.layout_scan import grid_segments, spans_gap
+
+    pos = np.arange(0.0, 401.0, 20)
+    assert grid_segments(pos) == [(0, 200), (200, 400)]
+    gap = np.zeros(420, bool)
+    gap[90:111] = True
+    spans = grid_segments(pos, unruled=gap)
+    assert spans and not any(spans_gap(a, b, gap) for a, b in spans)
+
+
+def test_a_reading_over_the_depth_track_is_dropped_and_a_ruled_region_is_a_track(monkeypatch):
+    # The heaviest rulings read one track over both tracks and the depth track; the gap in the
+    # horizontal rulings rules it out, and the grid alone gives the two tracks.
+    from logdigit.image import detect, layout_scan
+
+    def nothing(section, source=None):
+        raise LayoutError("no tracks")
+
+    monkeypatch.setattr(detect, "detect_layout", nothing)
+    dark = _ruled_page()
+    gap, regions = layout_scan.unruled_columns(dark), layout_scan.ruled_regions(dark)
+    pos = np.concatenate([20 + 20.0 * np.arange(11), 300 + 20.0 * np.arange(11)])
+    monkeypatch.setattr(layout_scan, "find_tracks", lambda section, source=None: ([(20, 500)], None))
+    tracks, depth = layout_scan._best_tracks(dark, dark, pos, np.zeros(0), None, unruled=gap, regions=regions)
+    assert tracks == [(20, 220), (300, 500)] and depth == (220, 300)
+    # A ruled region no reading finds a track in (its grid has no vertical lines) is a track
+    # between the rulings at its ends.
+    monkeypatch.setattr(layout_scan, "find_tracks", lambda section, source=None: ([(20, 220)], None))
+    monkeypatch.setattr(layout_scan, "grid_segments", lambda *a, **k: [])
+    pos = np.concatenate([20 + 20.0 * np.arange(11), [300.0, 500.0]])
+    tracks, _ = layout_scan._best_tracks(dark, dark, pos, np.zeros(0), None, unruled=gap, regions=regions)
+    assert tracks == [(20, 220), (300, 500)]
+    tracks, _ = layout_scan._best_tracks(dark, dark, pos, np.zeros(0), None)  # without the regions
+    assert tracks == [(20, 220)]
+
+
 def test_grid_segments_read_tracks_from_the_grid_alone():
     # A 3-decade log track (100-250), a depth track (250-300) and a 10-division linear track
     # (300-500); a broken ruling at 90 (numbers stacked down the margin) is no border.

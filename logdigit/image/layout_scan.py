@@ -211,8 +211,7 @@ def scan_layout(
     dark = _ink(image[first : last + 1])  # the section's ink above its paper, for the faint rulings
     positions = _with_faint_rulings(_grid_columns(ink[first : last + 1]), dark)
     broken = broken_rulings(dark)
-    unruled = unruled_columns(dark, dpi=res)
-    regions = ruled_regions(dark, dpi=res)
+    regions, unruled = horizontal_rulings(dark, dpi=res)
     tracks, depth_track = _best_tracks(
         image[first : last + 1], dark, positions, broken, source, unruled=unruled, regions=regions
     )
@@ -259,7 +258,7 @@ def _best_tracks(
     source: str | None,
     *,
     unruled: np.ndarray | None = None,
-    regions: list[tuple[int, int]] | tuple = (),
+    regions: Sequence[tuple[int, int]] = (),
 ):
     """Tracks by the heaviest rulings (:func:`find_tracks`) or, when more of its tracks' grids
     fit a scale, by the rulings and depth lines together (:func:`logdigit.image.detect.detect_layout`,
@@ -269,7 +268,7 @@ def _best_tracks(
     reading over columns where the chosen one has none is added (the depth track is then the
     widest gap, unless it stays clear of the added tracks). No reading keeps a track that spans a
     gap in the horizontal rulings (``unruled``, :func:`spans_gap`): a depth track or a margin. A
-    ruled region (``regions``, :func:`ruled_regions`) no track reaches into, with long rulings
+    ruled region (``regions``, :func:`horizontal_rulings`) no track reaches into, with long rulings
     within 3 px of both its ends, is one more track."""
     from logdigit.image.detect import _vertical_lines, detect_layout
 
@@ -378,7 +377,7 @@ def grid_segments(
     ``weights`` they count as rulings of strength 0 inside it: a grid whose thin lines are too
     faint to be long rulings still has them, so its heavy middle or decade lines do not outweigh
     its borders, and a span reaching past its grid's thin lines fits no scale.
-    ``unruled``: the columns of gaps in the horizontal rulings (:func:`unruled_columns`); a span
+    ``unruled``: the columns of gaps in the horizontal rulings (:func:`horizontal_rulings`); a span
     over one is no track (:func:`spans_gap`).
 
     >>> dec = np.concatenate([100 + 50 * (d + np.log10(np.arange(1, 10))) for d in range(3)] + [[250.0]])
@@ -456,14 +455,20 @@ def merge_pieces(
     while k < len(out) - 1:
         (a, m), (m2, b) = out[k], out[k + 1]
         fit = track_scale(a, b, positions, broken) if abs(m2 - m) <= 2 else None
-        parts = [track_scale(a, m, positions, broken), track_scale(m2, b, positions, broken)]
-        worst = max(1.0 if f is None else f[2] for f in parts)
-        if fit is not None and (fit[0] == "log" or fit[1] <= 10) and fit[2] <= worst + _MERGE_SLACK:
+        track = fit is not None and (fit[0] == "log" or fit[1] <= 10)
+        if track and fit is not None and fit[2] <= _worse_fit(a, m, m2, b, positions, broken):
             out[k : k + 2] = [(a, b)]
             k = max(0, k - 1)
             continue
         k += 1
     return out
+
+
+def _worse_fit(a: int, m: int, m2: int, b: int, positions: np.ndarray, broken: np.ndarray | None) -> float:
+    """The unmatched share of the worse fitting of the pieces (a, m) and (m2, b) (1 where one fits
+    no scale), plus ``_MERGE_SLACK``: the most their union's grid may miss to join them."""
+    fits = (track_scale(a, m, positions, broken), track_scale(m2, b, positions, broken))
+    return max(1.0 if f is None else f[2] for f in fits) + _MERGE_SLACK
 
 
 def _pick_section(sections: list[Section], section: int | None, where: str) -> int:
@@ -665,65 +670,54 @@ _UNRULED_LOW = 0.1  # a column crossed by rulings on under this share of the usu
 _UNRULED_MIN_PX = 6  # unruled columns a gap between ruled ones holds at least
 
 
-def unruled_columns(dark: np.ndarray, *, dpi: float = _DEFAULT_DPI) -> np.ndarray:
-    """bool (W,) the columns of a gap in the horizontal rulings: a depth track or a margin between
-    two tracks, which no track spans.
+def horizontal_rulings(dark: np.ndarray, *, dpi: float = _DEFAULT_DPI) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """The ruled regions and the gaps between them, from the horizontal rulings of a section.
 
     Horizontal grid lines run across each track from border to border, and stop at the depth
-    track and the margins. A gap is the columns between two neighbouring ruled regions
-    (:func:`ruled_regions`) where at least ``_UNRULED_MIN_PX`` columns are crossed by rulings on
-    under ``_UNRULED_LOW`` of the usual share of rows. Columns beyond the outermost regions are
-    never a gap, and a track whose grid has no horizontal lines makes none. Depth numbers
-    printed inside a track on a blank patch leave its heavy lines, and are no gap.
+    track and the margins. Per column, the share of rows crossed by a horizontal stroke at least
+    ``_UNRULED_RUN_IN`` long (an opening; pale rulings count, ``dark`` >= ``_UNRULED_DARK``) is
+    compared with its usual level in a track (90th percentile):
+
+    * a **ruled region** is a run of at least 16 columns crossed on ``_UNRULED_LOW`` of that or
+      more: one or more tracks side by side;
+    * a **gap** is the columns between two neighbouring regions, of which at least
+      ``_UNRULED_MIN_PX`` are crossed on less: a depth track or a margin, which no track spans.
+
+    Columns beyond the outermost regions are never a gap, and a track whose grid has no horizontal
+    lines makes none. Depth numbers printed inside a track on a blank patch leave its heavy
+    lines, and are no gap.
 
     ``dark``: uint8 (H, W) darkness above the paper (:func:`logdigit.image.detect._ink`).
 
+    Returns:
+        ([(first, last) column of each region], bool (W,) the gap columns).
+
     >>> page = np.zeros((200, 120), np.uint8)
     >>> page[::10, 10:50] = page[::10, 70:110] = 200  # two ruled tracks, a depth track between
-    >>> np.flatnonzero(unruled_columns(page)).tolist() == list(range(50, 70))
-    True
+    >>> regions, gap = horizontal_rulings(page)
+    >>> regions, np.flatnonzero(gap).tolist() == list(range(50, 70))
+    ([(10, 49), (70, 109)], True)
     """
-    share, usual = _crossing_share(dark, dpi)
-    out = np.zeros(dark.shape[1], bool)
-    regions = ruled_regions(dark, dpi=dpi)
-    for (_, a), (b, _) in zip(regions[:-1], regions[1:], strict=True):
-        if int((share[a + 1 : b] < _UNRULED_LOW * usual).sum()) >= _UNRULED_MIN_PX:
-            out[a + 1 : b] = True
-    return out
-
-
-def _crossing_share(dark: np.ndarray, dpi: float) -> tuple[np.ndarray, float]:
-    """Per column, the share of rows crossed by a horizontal stroke at least ``_UNRULED_RUN_IN``
-    long (pale rulings included), and its usual level in a track (90th percentile; 0 where
-    nothing is ruled)."""
     run = max(3, int(round(_UNRULED_RUN_IN * dpi)) | 1)  # odd: an even opening shifts by a column
     mask = (dark >= _UNRULED_DARK).astype(np.uint8)
     share = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, run), np.uint8)).mean(axis=0, dtype=np.float64)
-    return share, float(np.percentile(share[share > 0], 90)) if share.max() > 0.01 else 0.0
-
-
-def ruled_regions(dark: np.ndarray, *, dpi: float = _DEFAULT_DPI, min_width: int = 16) -> list[tuple[int, int]]:
-    """(first, last) columns of each run of at least ``min_width`` columns crossed by horizontal
-    rulings (the complement of the gaps of :func:`unruled_columns`, and of the margins beyond
-    the outermost rulings): one or more tracks side by side.
-
-    >>> page = np.zeros((200, 120), np.uint8)
-    >>> page[::10, 10:50] = page[::10, 70:110] = 200
-    >>> ruled_regions(page)
-    [(10, 49), (70, 109)]
-    """
-    share, usual = _crossing_share(dark, dpi)
-    if usual <= 0:
-        return []
-    some = np.concatenate([[False], share >= _UNRULED_LOW * usual, [False]])
+    gap = np.zeros(dark.shape[1], bool)
+    if share.max() <= 0.01:
+        return [], gap
+    low = share < _UNRULED_LOW * float(np.percentile(share[share > 0], 90))
+    some = np.concatenate([[False], ~low, [False]])
     starts = np.nonzero(~some[:-1] & some[1:])[0]
     ends = np.nonzero(some[:-1] & ~some[1:])[0]
-    return [(int(a), int(b) - 1) for a, b in zip(starts, ends, strict=True) if b - a >= min_width]
+    regions = [(int(a), int(b) - 1) for a, b in zip(starts, ends, strict=True) if b - a >= 16]
+    for (_, a), (b, _) in zip(regions[:-1], regions[1:], strict=True):
+        if int(low[a + 1 : b].sum()) >= _UNRULED_MIN_PX:
+            gap[a + 1 : b] = True
+    return regions, gap
 
 
 def spans_gap(left: float, right: float, unruled: np.ndarray | None) -> bool:
     """Whether the span (``left``, ``right``) holds at least ``_UNRULED_MIN_PX`` columns of a gap
-    in the horizontal rulings (:func:`unruled_columns`) more than 2 px inside its borders: it
+    in the horizontal rulings (:func:`horizontal_rulings`) more than 2 px inside its borders: it
     reaches over a depth track or a margin, and is no track."""
     if unruled is None:
         return False

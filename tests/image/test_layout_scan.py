@@ -358,16 +358,16 @@ def _ruled_page() -> np.ndarray:
 
 
 def test_gaps_in_the_horizontal_rulings_are_the_depth_track_not_a_blank_patch():
-    from logdigit.image.layout_scan import ruled_regions, spans_gap, unruled_columns
+    from logdigit.image.layout_scan import horizontal_rulings, spans_gap
 
     dark = _ruled_page()
-    gap = unruled_columns(dark)
+    regions, gap = horizontal_rulings(dark)
     assert np.flatnonzero(gap).tolist() == list(range(221, 300))  # the border at 220 ends the rulings
-    assert ruled_regions(dark) == [(20, 220), (300, 500)]
+    assert regions == [(20, 220), (300, 500)]
     assert spans_gap(20, 500, gap) and spans_gap(200, 310, gap)
     assert not spans_gap(20, 220, gap) and not spans_gap(300, 500, gap) and not spans_gap(20, 220, None)
     # Nothing beyond the outermost rulings is a gap, and a grid without horizontal lines has none.
-    assert not unruled_columns(np.zeros((100, 50), np.uint8)).any()
+    assert horizontal_rulings(np.zeros((100, 50), np.uint8))[1].sum() == 0
 
 
 def test_grid_segments_never_span_a_gap_in_the_horizontal_rulings():
@@ -393,7 +393,7 @@ def test_a_reading_over_the_depth_track_is_dropped_and_a_ruled_region_is_a_track
 
     monkeypatch.setattr(detect, "detect_layout", nothing)
     dark = _ruled_page()
-    gap, regions = layout_scan.unruled_columns(dark), layout_scan.ruled_regions(dark)
+    regions, gap = layout_scan.horizontal_rulings(dark)
     pos = np.concatenate([20 + 20.0 * np.arange(11), 300 + 20.0 * np.arange(11)])
     monkeypatch.setattr(layout_scan, "find_tracks", lambda section, source=None: ([(20, 500)], None))
     tracks, depth = layout_scan._best_tracks(dark, dark, pos, np.zeros(0), None, unruled=gap, regions=regions)

@@ -110,6 +110,13 @@ def train(
         float,
         typer.Option("--temperature", help="Softmax temperature of the teacher and the KL term (with --teacher)."),
     ] = 1.0,
+    init: Annotated[
+        Path | None,
+        typer.Option(
+            "--init",
+            help="Start from this VeerNet's weights (fine-tuning) instead of a random init; --widths must match.",
+        ),
+    ] = None,
     threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: all cores).")] = None,
     device: DeviceOpt = "auto",
     resume: Annotated[
@@ -150,6 +157,7 @@ def train(
         val_sheets=val_sheets,
         teacher=str(teacher) if teacher else "",
         temperature=temperature,
+        init=str(init) if init else "",
     )
     with progress_bar(quiet) as progress:
         task = progress.add_task("drawing sheets", total=None)

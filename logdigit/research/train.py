@@ -51,6 +51,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     teacher: str = ""  # weights of a teacher VeerNet (with loss "kd"): the student learns its probabilities too
     temperature: float = 1.0  # T of the teacher's softmax and of the KL term (Hinton et al.)
+    init: str = ""  # weights of a VeerNet to start from (fine-tuning) instead of a random init
 
     def __post_init__(self) -> None:
         for name, low in (
@@ -162,7 +163,7 @@ def train(
         train_config = train_config or TrainConfig()
         torch.manual_seed(data_config.seed)
         dev = resolve_device(device)
-        model = VeerNet(model_config).to(dev)
+        model = _start(train_config.init, model_config).to(dev)
         opt = torch.optim.AdamW(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
     loss_fn = make_loss(train_config.loss)
     teacher = _teacher(train_config.teacher, dev)
@@ -176,6 +177,8 @@ def train(
     meta = {"data": asdict(data_config), "train": asdict(train_config)}
     if teacher is not None:
         meta["teacher_sha256"] = _sha256(train_config.teacher)
+    if train_config.init:
+        meta["init_sha256"] = _sha256(train_config.init)
     model.train()
     t0 = time.perf_counter() - state["seconds"]
     for step in range(state["step"], train_config.steps):
@@ -231,6 +234,20 @@ def _teacher(path: str, device: torch.device) -> torch.nn.Module | None:
     model = _nchw(load_model(path)).to(device).eval()
     for param in model.parameters():
         param.requires_grad_(False)
+    return model
+
+
+def _start(init: str, config: VeerNetConfig) -> VeerNet:
+    """A random VeerNet of ``config``, or the one saved in ``init`` (weights as plain data), whose
+    configuration must be ``config``: fine-tuning keeps the network's shape."""
+    if not init:
+        return VeerNet(config)
+    if not Path(init).is_file():
+        raise InputError(f"--init {init}: no such weights file; give a VeerNet's weights (models/veernet.safetensors)")
+    model = _nchw(load_model(init))
+    if not isinstance(model, VeerNet) or model.config != config:
+        got = getattr(model, "config", type(model).__name__)
+        raise InputError(f"--init {init}: its network is {got}, not {config}; give --widths to match it")
     return model
 
 

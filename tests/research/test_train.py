@@ -235,3 +235,46 @@ def test_distillation_needs_a_teacher_and_the_kd_loss_and_records_the_teacher(tm
     card = read_card(tmp_path / "student" / "best.safetensors")
     assert card["train"]["teacher"].endswith("teacher.safetensors") and card["train"]["temperature"] == 2.0
     assert len(card["teacher_sha256"]) == 64
+
+
+@pytest.mark.slow  # the validation sheets are drawn full size
+def test_fine_tuning_starts_from_the_given_weights(tmp_path):
+    from logdigit.errors import InputError
+    from logdigit.model.veernet import VeerNetConfig
+    from logdigit.model.weights import read_card, save_model
+
+    tiny = VeerNetConfig(widths=(4, 8), attn_layers=1, attn_heads=2, groups=2)
+    data = DataConfig(pool_size=2, sheet_height=96, sheet_width=128, crop=48, batch_size=2)
+    with pytest.raises(InputError, match="--init .*no such weights"):
+        train(tmp_path / "x", model_config=tiny, data_config=data, train_config=TrainConfig(init=str(tmp_path / "no")))
+    torch.manual_seed(123)
+    start = VeerNet(tiny)
+    save_model(start, tmp_path / "start.safetensors", meta={})
+    other = VeerNetConfig(widths=(8, 8), attn_layers=1, attn_heads=2, groups=2)
+    with pytest.raises(InputError, match="--widths to match"):
+        train(
+            tmp_path / "y",
+            model_config=other,
+            data_config=data,
+            train_config=TrainConfig(init=str(tmp_path / "start.safetensors")),
+        )
+    # One step at a vanishing learning rate: the weights are still those it started from, not the
+    # random init of the data seed.
+    cfg = TrainConfig(
+        steps=1,
+        lr=1e-9,
+        warmup=0,
+        eval_every=1,
+        checkpoint_every=1,
+        val_sheets=1,
+        init=str(tmp_path / "start.safetensors"),
+    )
+    train(tmp_path / "ft", model_config=tiny, data_config=data, train_config=cfg)
+    got = load_file(str(tmp_path / "ft" / "last.safetensors"))
+    want = {k: v.detach() for k, v in start.state_dict().items()}
+    torch.manual_seed(data.seed)
+    fresh = VeerNet(tiny).state_dict()
+    assert all(torch.allclose(got[k].float(), want[k].float(), atol=1e-6) for k in want)
+    assert not all(torch.allclose(got[k].float(), fresh[k].float(), atol=1e-6) for k in want if fresh[k].numel() > 1)
+    card = read_card(tmp_path / "ft" / "last.safetensors")
+    assert card["train"]["init"].endswith("start.safetensors") and len(card["init_sha256"]) == 64

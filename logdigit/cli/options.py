@@ -35,8 +35,9 @@ ModelOpt = Annotated[
         "--model",
         metavar="|".join(MODELS),
         show_default=False,
-        help="A shipped model by name: veernet (the default) or fast (its distilled student, about 1.6x as fast; "
-        "models/MODEL_CARD.md has both models' figures). Wins over $LOGDIGIT_WEIGHTS; not with --weights.",
+        help="A shipped model by name: veernet (the default), fast (its distilled student, about 1.6x as fast) or "
+        "print (veernet fine-tuned on print-style sheets too: finds more curve ink on real prints and 1-bit scans; "
+        "models/MODEL_CARD.md has every model's figures). Wins over $LOGDIGIT_WEIGHTS; not with --weights.",
     ),
 ]
 AmpOpt = Annotated[

@@ -26,7 +26,11 @@ if TYPE_CHECKING:  # torch is imported by the functions that need it: paths and 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 """Where the shipped models live (the source tree; installed copies name theirs via ``LOGDIGIT_WEIGHTS``)."""
 
-MODELS: dict[str, str] = {"veernet": "veernet.safetensors", "fast": "veernet-fast.safetensors"}
+MODELS: dict[str, str] = {
+    "veernet": "veernet.safetensors",
+    "fast": "veernet-fast.safetensors",
+    "print": "veernet-print.safetensors",
+}
 """Shipped models by name (``--model NAME``): the default VeerNet and its distilled student
 (half the channels; ``models/MODEL_CARD.md`` gives both models' figures)."""
 

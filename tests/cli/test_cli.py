@@ -338,18 +338,22 @@ def test_an_unknown_model_or_two_models_is_one_clean_line(scan_dir):
     assert not (scan_dir / "simple.las").exists()
 
 
-def test_model_fast_digitises_the_sample_and_names_itself(scan_dir, monkeypatch):
-    """`--model fast` (the distilled student) wins over $LOGDIGIT_WEIGHTS, digitises the simple sample
-    within a regression bar of its truth, and the LAS names the student's weights."""
+@pytest.mark.parametrize(
+    ("name", "file"), [("fast", "veernet-fast.safetensors"), ("print", "veernet-print.safetensors")]
+)
+def test_model_fast_digitises_the_sample_and_names_itself(scan_dir, monkeypatch, name, file):
+    """`--model fast` (the distilled student) and `--model print` (fine-tuned on print-style sheets)
+    win over $LOGDIGIT_WEIGHTS, digitise the simple sample within a regression bar of its truth, and
+    the LAS names the model's weights."""
     import lasio
 
     from logdigit.io.layout import load_layout
     from logdigit.score import score
 
     monkeypatch.setenv("LOGDIGIT_WEIGHTS", str(scan_dir / "missing.safetensors"))
-    r = _run("infer", scan_dir / "simple.jpg", "--model", "fast", "--device", "cpu", "--quiet")
+    r = _run("infer", scan_dir / "simple.jpg", "--model", name, "--device", "cpu", "--quiet", "--overwrite")
     assert r.exit_code == 0, r.output
-    assert lasio.read(scan_dir / "simple.las").params["MODEL"].value == "veernet-fast.safetensors"
+    assert lasio.read(scan_dir / "simple.las").params["MODEL"].value == file
     report = score(
         scan_dir / "simple.las", scan_dir / "simple.truth.las", layout=load_layout(scan_dir / "simple.layout.toml")
     )

@@ -92,3 +92,7 @@ def test_every_shipped_model_loads_and_the_student_is_a_quarter_of_the_teacher()
     card = read_card(shipped_weights("fast"))
     assert card["config"]["widths"] == [4, 8, 16, 32, 64] and card["train"]["loss"] == "kd"
     assert card["teacher_sha256"] == sha256_file(shipped_weights("veernet"))
+    # the print model is the shipped network fine-tuned from the shipped weights it names
+    card = read_card(shipped_weights("print"))
+    assert sizes["print"] == sizes["veernet"] and card["train"]["init"] == "models/veernet.safetensors"
+    assert card["init_sha256"] == sha256_file(shipped_weights("veernet")) and card["data"]["style"] == "mixed"

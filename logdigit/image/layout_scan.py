@@ -880,6 +880,43 @@ paper: the draft interpolates between them. A ruling's row is a whole row, withi
 of its centre: that alone misses a line by 0.29 rows RMS."""
 
 
+LONE_MISS_ROWS = 1.0
+"""A ruling whose row misses the line of the others by more than this (pixel rows) beyond what its
+two neighbours miss by, and by more than 3 x the usual such step, is a ruling merged with other
+ink (a curve's flat stretch, a label's box) that moved its centre: paper stretches smoothly, so its
+neighbours would miss alike. It is left out of the ties (at most one ruling in ten)."""
+
+
+def _drop_lone_misses(out: dict, problems: list[str]) -> dict:
+    """``out`` without the ruling ties that miss the line alone (:data:`LONE_MISS_ROWS`), refitted.
+
+    >>> ties = [(0, 0.0), (50, 10.0), (100, 20.0), (148, 30.0), (200, 40.0), (250, 50.0)] + [
+    ...     (300 + 50 * k, 60.0 + 10 * k) for k in range(5)]
+    >>> problems = []
+    >>> out = _drop_lone_misses({"fit": (0.0, 0.2), "ties": ties, "ruled": 11, "residual": 0.12}, problems)
+    >>> [r for r, _ in out["ties"]][:5], out["ruled"], round(out["fit"][1], 6), out["residual"] < 1e-9
+    ([0, 50, 100, 200, 250], 10, 0.2, True)
+    """
+    rows, depths = (np.asarray(v, float) for v in zip(*out["ties"], strict=True))
+    a, b = out["fit"]
+    if len(rows) < 5 or b == 0:
+        return out
+    miss = rows - (depths - a) / b
+    alone = np.abs(miss[1:-1] - (miss[:-2] + miss[2:]) / 2)
+    peak = alone >= np.maximum(np.r_[0.0, alone[:-1]], np.r_[alone[1:], 0.0])  # its neighbours show half of it
+    bad = np.flatnonzero(peak & (alone > LONE_MISS_ROWS) & (alone > 3 * np.median(alone))) + 1
+    if bad.size == 0 or bad.size > 0.1 * len(rows):
+        return out
+    keep = np.setdiff1d(np.arange(len(rows)), bad)
+    (a, b), rms = _line_fit(rows[keep], depths[keep])
+    problems.append(
+        f"{bad.size} depth ruling(s) miss the others' line alone by more than {LONE_MISS_ROWS:g} row "
+        "(merged with other ink?): left out of the ties"
+    )
+    ties = tuple(out["ties"][k] for k in keep)
+    return {**out, "ties": ties, "ruled": len(ties), "fit": (a, b), "residual": rms}
+
+
 def _stretch(out: dict, problems: list[str]) -> dict:
     """Mark the depth of ``out`` piecewise (``interpolate``) when its ties miss one line: ruling
     ties by :data:`STRETCH_ROWS`, any ties by more than calibration accepts of a line; never
@@ -895,6 +932,8 @@ def _stretch(out: dict, problems: list[str]) -> dict:
 
     if out["fit"] is None or len(out["ties"]) < 3:
         return out
+    if out["ruled"] >= 4:
+        out = _drop_lone_misses(out, problems)
     spec = DepthSpec("FT", _DRAFT_STEP, tuple(out["ties"]))
     try:
         fit_ties(Layout(spec, ()))

@@ -623,3 +623,26 @@ def test_number_blobs_beside_a_heavy_border_with_a_ragged_edge():
         ink[top : top + 24, 106] = ink[top : top + 24, 113] = True
     blobs = _number_blobs(ink, 0, 599, (95, 150), 100.0)
     assert [(b[0], b[2], b[3]) for b in blobs] == [(top, 106, 113) for top in range(40, 560, 100)]
+
+
+def test_a_lone_ruling_off_the_line_is_left_out_but_smooth_stretch_is_kept():
+    # Heavy rulings every 50 rows, 10 ft apart. One ruling's centre moved 2 rows (merged with a
+    # curve's flat stretch): it alone is dropped and the line refitted exactly. Paper that stretches
+    # smoothly (rows drifting by up to 3 rows along the page) drops nothing.
+    from logdigit.image.layout_scan import _drop_lone_misses, _line_fit
+
+    depths = 1000.0 + 10.0 * np.arange(12)
+    rows = 50.0 * np.arange(12)
+    moved = rows.copy()
+    moved[6] += 2
+    (a, b), rms = _line_fit(moved, depths)
+    problems: list[str] = []
+    out = _drop_lone_misses(
+        {"fit": (a, b), "ties": tuple(zip(moved, depths, strict=True)), "ruled": 12, "residual": rms}, problems
+    )
+    assert [r for r, _ in out["ties"]] == [r for k, r in enumerate(rows) if k != 6] and out["ruled"] == 11
+    assert abs(out["fit"][1] - 0.2) < 1e-9 and out["residual"] < 1e-9 and "left out" in problems[0]
+    stretched = rows + 3.0 * (rows / rows[-1]) ** 2
+    (a, b), rms = _line_fit(stretched, depths)
+    ties = tuple(zip(stretched, depths, strict=True))
+    assert _drop_lone_misses({"fit": (a, b), "ties": ties, "ruled": 12, "residual": rms}, [])["ties"] == ties

@@ -246,8 +246,11 @@ def _start(init: str, config: VeerNetConfig) -> VeerNet:
         raise InputError(f"--init {init}: no such weights file; give a VeerNet's weights (models/veernet.safetensors)")
     model = _nchw(load_model(init))
     if not isinstance(model, VeerNet) or model.config != config:
-        got = getattr(model, "config", type(model).__name__)
-        raise InputError(f"--init {init}: its network is {got}, not {config}; give --widths to match it")
+        got = getattr(model, "config", None)
+        if isinstance(got, VeerNetConfig) and got.widths != config.widths:
+            what = f"widths {','.join(map(str, got.widths))}, not {','.join(map(str, config.widths))}"
+            raise InputError(f"--init {init}: its network has {what}; give --widths to match it")
+        raise InputError(f"--init {init}: its network is {got or type(model).__name__}, not {config}")
     return model
 
 

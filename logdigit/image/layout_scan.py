@@ -455,8 +455,11 @@ def merge_pieces(
     while k < len(out) - 1:
         (a, m), (m2, b) = out[k], out[k + 1]
         fit = track_scale(a, b, positions, broken) if abs(m2 - m) <= 2 else None
-        track = fit is not None and (fit[0] == "log" or fit[1] <= 10)
-        if track and fit is not None and fit[2] <= _worse_fit(a, m, m2, b, positions, broken):
+        if (
+            fit is not None
+            and (fit[0] == "log" or fit[1] <= 10)
+            and fit[2] <= _worse_fit(a, m, m2, b, positions, broken)
+        ):
             out[k : k + 2] = [(a, b)]
             k = max(0, k - 1)
             continue

@@ -341,7 +341,7 @@ def test_an_unknown_model_or_two_models_is_one_clean_line(scan_dir):
 @pytest.mark.parametrize(
     ("name", "file"), [("fast", "veernet-fast.safetensors"), ("print", "veernet-print.safetensors")]
 )
-def test_model_fast_digitises_the_sample_and_names_itself(scan_dir, monkeypatch, name, file):
+def test_model_by_name_digitises_the_sample_and_names_itself(scan_dir, monkeypatch, name, file):
     """`--model fast` (the distilled student) and `--model print` (fine-tuned on print-style sheets)
     win over $LOGDIGIT_WEIGHTS, digitise the simple sample within a regression bar of its truth, and
     the LAS names the model's weights."""

@@ -50,7 +50,11 @@ The joint tracer, track by track:
    ``seen_line``, the class the network sees under the trace (the pipeline warns where it differs
    from the declared line style).
 
-After either tracer (:func:`trace_curves`, the stage as ``infer`` runs it), curves the layout
+After either tracer (:func:`trace_curves`, the stage as ``infer`` runs it), the names of curves
+of one look (twins) are settled over the whole log: where the tracer restarted a trace far across
+the track or two traces ran together for a long stretch, the traces may exchange curves, and each
+stretch between such places is named after the curve whose usual columns it fits
+(:func:`logdigit.trace.identity.settle_identities`). Then curves the layout
 declares as scaled copies of another curve of their track (``copy_of``: an amplified or an
 over-range copy) are re-read with it as one value per row
 (:func:`logdigit.trace.copies.reconcile_copies`), and a NULL stretch where a curve runs hidden
@@ -65,6 +69,7 @@ import numpy as np
 from logdigit.io.layout import Layout
 from logdigit.trace.copies import reconcile_copies
 from logdigit.trace.hidden import follow_hidden
+from logdigit.trace.identity import IdentityOptions, settle_identities
 from logdigit.trace.joint import trace_joint
 from logdigit.trace.options import TraceOptions
 from logdigit.trace.tracer import DEFAULT_MAX_GAP, MAX_GAP_LIMIT, Cues, PixelTrace, trace
@@ -82,12 +87,14 @@ def trace_curves(
     tracer: str = "greedy",
 ) -> list[PixelTrace]:
     """The tracing stage as ``logdigit infer`` and ``logdigit evaluate`` run it: the named tracer
-    (:data:`TRACERS`), then the declared scaled copies read as one value per row
+    (:data:`TRACERS`), then the twins' names settled over the whole log
+    (:func:`~logdigit.trace.identity.settle_identities`), then the declared scaled copies read as one value per row
     (:func:`~logdigit.trace.copies.reconcile_copies`), then the stretches where a curve runs hidden
     under another (:func:`~logdigit.trace.hidden.follow_hidden`)."""
     if tracer not in TRACERS:
         raise ValueError(f"unknown tracer {tracer!r}; valid names: {sorted(TRACERS)}")
     traces = TRACERS[tracer](masks, layout, image=image, max_gap=max_gap)
+    traces = settle_identities(traces, layout)
     return follow_hidden(reconcile_copies(traces, layout), layout)
 
 
@@ -97,8 +104,10 @@ __all__ = [
     "TRACERS",
     "Cues",
     "PixelTrace",
+    "IdentityOptions",
     "TraceOptions",
     "trace",
     "trace_curves",
+    "settle_identities",
     "trace_joint",
 ]

@@ -42,7 +42,9 @@ How the curves of one class are found in one track window:
 4. *Several curves of one class.* With ink colours in the layout and the scan given,
    curves of inks that can be told apart are split first: each pixel goes to the ink
    whose mix with the paper colour explains it best (CIE Lab), so faded and
-   anti-aliased ink still sorts. Curves of one ink (or a scan without colour) are
+   anti-aliased ink still sorts; the track's other inks and the other tracks' inks compete
+   too, and the pixels of their kind they explain best are no one's (a curve straying in
+   from the next track is not handed to the nearest ink of this one). Curves of one ink (or a scan without colour) are
    separated by continuity: paths are taken one after the other, each removing its
    tracklets, and handed out left to right by median column. There crossings matter:
    a short tracklet where two long ones merge and two long ones leave (the X of two
@@ -318,7 +320,8 @@ def _trace(masks, layout: Layout, image, max_gap: int, min_segment: int, margin:
     traces: list[PixelTrace] = []
     for index, track in enumerate(layout.tracks):
         _check_track(track, index, width)
-        xs, twins, seen = _trace_track(masks, image, track, (r0, r1), opts)
+        strangers = [c.color for t in layout.tracks if t is not track for c in t.curves if c.color is not None]
+        xs, twins, seen = _trace_track(masks, image, track, (r0, r1), opts, strangers)
         for c, x, t, s in zip(track.curves, xs, twins, seen, strict=True):
             x, filled = _keep_short_fills(x, s, int(max_gap))
             rows = tuple((a + r0, b + r0) for a, b in filled)
@@ -414,11 +417,13 @@ def _check_track(track: Track, index: int, width: int) -> None:
 
 
 def _trace_track(
-    masks, image, track: Track, rows: tuple[int, int], opts: _Options
+    masks, image, track: Track, rows: tuple[int, int], opts: _Options, strangers=()
 ) -> tuple[list[np.ndarray], list[tuple[str, ...]], list[np.ndarray]]:
     """x arrays (image columns, NaN gaps) for the track's curves, in the track's order,
     each curve's twins (see :class:`PixelTrace`), and per curve a bool per row: its x lies
-    on ink (either class within ``_SEEN_REACH`` px, or its ink found on the scan)."""
+    on ink (either class within ``_SEEN_REACH`` px, or its ink found on the scan).
+    ``strangers``: the declared inks of the other tracks' curves, which may stray into this
+    track (a caliper at bit size across the border; see :func:`_trace_class`)."""
     r0, r1 = rows
     c0, c1 = max(track.left - opts.margin, 0), min(track.right + opts.margin, masks.shape[2] - 1)
     pixels = None if image is None else image[r0 : r1 + 1, c0 : c1 + 1]
@@ -436,7 +441,9 @@ def _trace_track(
         kopts = _solid_of_pair(opts) if pair is not None and klass == 1 else opts
         curves = [track.curves[i] for i in members]
         others = [c.color for c in track.curves if c.klass != klass and c.color is not None]
-        xs, groups = _trace_class(windows[klass], curves, pixels, kopts, dashed=klass == 2, others=others)
+        xs, groups = _trace_class(
+            windows[klass], curves, pixels, kopts, dashed=klass == 2, others=others, strangers=strangers
+        )
         for i, x in zip(members, xs, strict=True):
             out[i] = x + c0
         for group in groups:  # traced together by continuity: those of one line style look alike
@@ -804,7 +811,7 @@ def _follow_ink(x: np.ndarray, pixels: np.ndarray, edges: tuple[int, int]) -> np
 
 
 def _trace_class(
-    window, curves: list[CurveSpec], pixels, opts: _Options, *, dashed: bool, others=()
+    window, curves: list[CurveSpec], pixels, opts: _Options, *, dashed: bool, others=(), strangers=()
 ) -> tuple[list[np.ndarray], list[list[int]]]:
     """Window-column x arrays for the curves of one class in one track window, and the
     groups of them (indices into ``curves``) told apart by continuity alone.
@@ -812,6 +819,13 @@ def _trace_class(
     ``others``: the declared inks (RGB) of the track's curves of the other class. Where this
     class's curves all have one declared ink, the class pixels better explained by one of those
     inks are not theirs (:func:`_own_ink`): a curve alone in its class keeps to its colour too.
+    ``strangers``: the declared inks of the other tracks' curves. Where this class's curves have
+    several inks, a pixel that an ink of ``others`` or ``strangers`` explains better than all of
+    theirs, and that is of that ink's kind (a colour for a coloured ink; black or grey, tinted or
+    not, for a black or grey one), is no one's: a curve of another track that strays into this
+    one (a caliper at bit size across the border) is not handed to the nearest ink here.
+    (A class of one ink keeps to the inks of its own track: the tinted pixels of a black or grey
+    stroke would go to a coloured ink that is not in the track.)
     """
     window = _own_ink(window, curves, pixels, others)
     if len(curves) == 1:
@@ -823,6 +837,14 @@ def _trace_class(
         if len(groups) > 1:
             inks = [np.mean([_to_lab_one(curves[i].color) for i in g], axis=0) for g in groups]
             parts = _split_by_colour(window, pixels, inks)
+            rivals = _rivals(inks, [*others, *strangers])
+            full = _split_by_colour(window, pixels, inks + rivals) if parts is not None and rivals else None
+            if parts is not None and full is not None:  # a rival's pixels, of its kind, are no one's here
+                coloured = _chromatic(window, pixels)
+                theirs = np.zeros(window.shape, bool)
+                for lab, part in zip(rivals, full[len(inks) :], strict=True):
+                    theirs |= part & (coloured if np.hypot(lab[1], lab[2]) >= _INK_CHROMA else ~coloured)
+                parts = [part & ~theirs for part in parts]
             if parts is None:
                 log.info("curves %s: the scan shows no colour; separating by continuity", [c.mnemonic for c in curves])
     elif pixels is not None and any(c.color is not None for c in curves):
@@ -974,13 +996,31 @@ def _own_ink(window: np.ndarray, curves: list[CurveSpec], pixels, others) -> np.
     if len(_colour_groups([c.color for c in curves])) > 1:
         return window  # several inks: _trace_class splits them among themselves
     own = np.mean([_to_lab_one(c.color) for c in curves], axis=0)
-    rivals = [
-        lab for lab in (_to_lab_one(c) for c in others) if np.linalg.norm((lab - own) * _LAB_WEIGHTS) >= _SAME_INK
-    ]
+    rivals = _rivals([own], others)
     if not rivals:
         return window
     parts = _split_by_colour(window, pixels, [own, *rivals])
     return window if parts is None else parts[0].astype(window.dtype)
+
+
+def _chromatic(window: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """bool like ``window``: its set pixels whose colour is a colour (Lab chroma at least
+    ``_INK_CHROMA``), not black, grey or a tinted grey."""
+    out = np.zeros(window.shape, bool)
+    ys, xs = np.nonzero(window)
+    if len(ys):
+        lab = _to_lab(pixels[ys, xs])
+        out[ys, xs] = np.hypot(lab[:, 1], lab[:, 2]) >= _INK_CHROMA
+    return out
+
+
+def _rivals(inks, others) -> list[np.ndarray]:
+    """Lab of the inks (RGB) in ``others`` that differ from every one of ``inks`` (Lab), once each."""
+    out: list[np.ndarray] = []
+    for lab in (_to_lab_one(c) for c in dict.fromkeys(tuple(c) for c in others)):
+        if all(np.linalg.norm((lab - ink) * _LAB_WEIGHTS) >= _SAME_INK for ink in inks):
+            out.append(lab)
+    return out
 
 
 def _colour_groups(colours) -> list[list[int]]:

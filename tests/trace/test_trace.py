@@ -1102,74 +1102,50 @@ def test_a_curve_alone_in_its_class_keeps_to_its_declared_ink():
     assert np.isfinite(on_grey["BLUE"][:95]).all()
 
 
-def test_a_curve_straying_in_from_the_next_track_is_no_ones_ink_here():
-    """An orange caliper of the left track runs inside the right track along its border; the right
-    track's dashed magenta and teal curves split their pixels by colour, and the teal one, whose
-    own ink stops at row 100 (hidden), does not take up the orange stroke (worked by hand)."""
-    h, w = 200, 120
-    cyan, magenta, teal = (255, 140, 0), (204, 0, 204), (0, 204, 204)  # "cyan": the stray, orange here
-    image = np.full((h, w, 3), 255, np.uint8)
-    masks = np.zeros((3, h, w), bool)
+def _stranger_scan(h: int, strokes, stranger, inks):
+    """A 120 px wide white scan with dashed strokes ``(column, colour, rows)`` in class 2, and a
+    layout of a left track (columns 2-50) holding one dashed curve of ink ``stranger`` and a right
+    track (50-110) holding dashed curves of ``inks`` (named by their index)."""
+    image = np.full((h, 120, 3), 255, np.uint8)
+    masks = np.zeros((3, h, 120), bool)
     dash = (np.arange(h) % 9) < 6
-    for col, colour, rows in ((53, cyan, np.arange(h)), (75, magenta, np.arange(h)), (95, teal, np.arange(100))):
+    for col, colour, rows in strokes:
         on = rows[dash[rows]]
         image[on, col : col + 2] = colour
         masks[2, on, col : col + 2] = True
     masks[0] = ~masks[2]
-    left = Track(2, 50, curves=(CurveSpec("CAL", 0, 1, line="dashed", color=cyan),))
-    right = Track(
-        50,
-        110,
-        curves=(
-            CurveSpec("MAG", 0, 1, line="dashed", color=magenta),
-            CurveSpec("TEAL", 0, 1, line="dashed", color=teal),
-        ),
-    )
-    lay = Layout(DepthSpec("PX", 1.0, ((0, 0), (h - 1, h - 1))), (left, right))
+    left = Track(2, 50, curves=(CurveSpec("S", 0, 1, line="dashed", color=stranger),))
+    right = Track(50, 110, curves=tuple(CurveSpec(f"C{i}", 0, 1, line="dashed", color=c) for i, c in enumerate(inks)))
+    return image, masks, Layout(DepthSpec("PX", 1.0, ((0, 0), (h - 1, h - 1))), (left, right))
+
+
+def test_a_curve_straying_in_from_the_next_track_is_no_ones_ink_here():
+    """An orange curve of the left track runs inside the right track along its border; the right
+    track's dashed magenta and teal curves split their pixels by colour, and the teal one, whose
+    own ink stops at row 100 (hidden), does not take up the orange stroke (worked by hand)."""
+    orange, magenta, teal = (255, 140, 0), (204, 0, 204), (0, 204, 204)
+    rows = np.arange(200)
+    strokes = ((53, orange, rows), (75, magenta, rows), (95, teal, rows[:100]))
+    image, masks, lay = _stranger_scan(200, strokes, orange, (magenta, teal))
     _, mag, tl = trace(masks, lay, image=image)
     assert np.nanmax(np.abs(mag.x - 75.5)) < 1
     assert np.nanmax(np.abs(tl.x[:90] - 95.5)) < 1
     assert np.isnan(tl.x[110:]).all()  # not carried on along the stray stroke at column 53
-    alone = Layout(lay.depth, (right,))  # without the left track's ink declared, a curve here takes it
+    alone = Layout(lay.depth, lay.tracks[1:])  # without the left track's ink declared, a curve here takes it
     assert any(np.nanmin(np.abs(t.x - 53.5)) < 1 for t in trace(masks, alone, image=image))
 
 
 def test_a_tinted_grey_stroke_stays_with_the_black_curve_beside_a_coloured_stranger():
     """The kind rule: a black curve printed as a greenish grey (chroma under 20) beside a blue
     one, with a green curve declared in the next track: the grey pixels stay the black curve's."""
-    h, w = 120, 120
     black, blue, green, grey = (0, 0, 0), (30, 60, 220), (0, 130, 40), (110, 135, 110)
-    image = np.full((h, w, 3), 255, np.uint8)
-    masks = np.zeros((3, h, w), bool)
-    dash = (np.arange(h) % 9) < 6
-    for col, colour in ((70, grey), (95, blue)):
-        image[dash, col : col + 2] = colour
-        masks[2, dash, col : col + 2] = True
-    masks[0] = ~masks[2]
-    left = Track(2, 50, curves=(CurveSpec("G", 0, 1, line="dashed", color=green),))
-    right = Track(
-        50,
-        110,
-        curves=(CurveSpec("K", 0, 1, line="dashed", color=black), CurveSpec("B", 0, 1, line="dashed", color=blue)),
-    )
-    _, k, b = trace(masks, Layout(DepthSpec("PX", 1.0, ((0, 0), (h - 1, h - 1))), (left, right)), image=image)
+    rows = np.arange(120)
+    image, masks, lay = _stranger_scan(120, ((70, grey, rows), (95, blue, rows)), green, (black, blue))
+    _, k, b = trace(masks, lay, image=image)
     assert np.nanmax(np.abs(k.x - 70.5)) < 1 and np.isfinite(k.x).mean() > 0.9
     assert np.nanmax(np.abs(b.x - 95.5)) < 1
 
 
 def test_an_empty_class_in_a_track_of_several_inks_beside_a_stranger_traces_nothing():
-    h, w = 40, 120
-    image = np.full((h, w, 3), 255, np.uint8)
-    masks = np.zeros((3, h, w), bool)
-    masks[0] = True
-    left = Track(2, 50, curves=(CurveSpec("G", 0, 1, line="dashed", color=(0, 130, 40)),))
-    right = Track(
-        50,
-        110,
-        curves=(
-            CurveSpec("K", 0, 1, line="dashed", color=(0, 0, 0)),
-            CurveSpec("B", 0, 1, line="dashed", color=(30, 60, 220)),
-        ),
-    )
-    out = trace(masks, Layout(DepthSpec("PX", 1.0, ((0, 0), (h - 1, h - 1))), (left, right)), image=image)
-    assert all(np.isnan(t.x).all() for t in out)
+    image, masks, lay = _stranger_scan(40, (), (0, 130, 40), ((0, 0, 0), (30, 60, 220)))
+    assert all(np.isnan(t.x).all() for t in trace(masks, lay, image=image))

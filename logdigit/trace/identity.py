@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from logdigit.io.layout import Layout
+from logdigit.trace.hidden import _copy_groups
 from logdigit.trace.tracer import PixelTrace, _true_runs
 
 
@@ -106,9 +107,7 @@ def settle_identities(
         (True, True)
     """
     opts = options or IdentityOptions()
-    copies = {c.mnemonic for tr in layout.tracks for c in tr.curves if c.copy_of} | {
-        c.copy_of for tr in layout.tracks for c in tr.curves if c.copy_of
-    }
+    copies = set(_copy_groups(layout))
     index = {t.mnemonic: i for i, t in enumerate(traces)}
     out = list(traces)
     done: set[int] = set()

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from logdigit.io.layout import Layout
-from logdigit.trace.hidden import _copy_groups
+from logdigit.trace.hidden import _copy_groups, _inner_gaps
 from logdigit.trace.tracer import PixelTrace, _true_runs
 
 
@@ -220,8 +220,8 @@ def _events(xs: np.ndarray, width: float, opts: IdentityOptions) -> list[tuple[i
 def _bridge(x: np.ndarray, limit: int) -> np.ndarray:
     """``x`` with inner NaN gaps of at most ``limit`` rows linearly filled."""
     out = x.copy()
-    for a, b in zip(*_true_runs(~np.isfinite(x)), strict=True):
-        if a > 0 and b < len(x) and b - a <= limit:
+    for a, b in _inner_gaps(x):
+        if b - a <= limit:
             out[a:b] = np.interp(np.arange(a, b), [a - 1, b], [x[a - 1], x[b]])
     return out
 
